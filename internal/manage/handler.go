@@ -1,0 +1,292 @@
+package manage
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"strconv"
+	"time"
+
+	"github.com/switchboardhq/switchboard/internal/gateway"
+)
+
+// Backend is the gateway's management data API. Its errors are the
+// gateway's sentinels (gateway.ErrGone, ErrNoSuchStage, ErrPayloadTooLarge,
+// ErrInvalidConnectionID, ErrInvalidCursor), possibly wrapped; any other
+// error is answered with a logged 500. Its methods are called concurrently.
+type Backend interface {
+	PostToConnection(ctx context.Context, stage, connectionID string, data []byte) error
+	GetConnection(ctx context.Context, stage, connectionID string) (gateway.ConnectionInfo, error)
+	DeleteConnection(ctx context.Context, stage, connectionID string) error
+	// ListConnections returns up to limit connections of the stage after
+	// cursor ("" for the first page), oldest first (see listConnections).
+	ListConnections(ctx context.Context, stage, cursor string, limit int) (gateway.ConnectionPage, error)
+	// MaxPostBytes is the largest POST body the stage accepts (its
+	// maxMessageBytes); ErrNoSuchStage if unknown.
+	MaxPostBytes(stage string) (int, error)
+}
+
+// List limits: the limit query parameter of GET /{stage}/@connections.
+const (
+	defaultListLimit = 100
+	maxListLimit     = 1000
+)
+
+// timeLayout is how timestamps are sent: RFC 3339 in UTC with milliseconds,
+// which the SDKs parse as Smithy date-time.
+const timeLayout = "2006-01-02T15:04:05.000Z"
+
+// Handler serves the management API. Create it with NewHandler; it is safe
+// for concurrent use and holds no mutable state.
+type Handler struct {
+	backend Backend
+	auth    authenticator
+	logger  *slog.Logger
+}
+
+// NewHandler returns a Handler that serves the management API from b,
+// admitting the callers auth allows. A nil logger discards the log.
+func NewHandler(b Backend, auth Auth, logger *slog.Logger) *Handler {
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	return &Handler{backend: b, auth: newAuthenticator(auth), logger: logger}
+}
+
+// ServeHTTP answers one management request. Every response carries an
+// x-amzn-RequestId header; every error response is JSON (see writeError).
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	start := time.Now()
+	sw := &statusWriter{ResponseWriter: w}
+	reqID := newRequestID()
+	sw.Header().Set(headerRequestID, reqID)
+
+	var rt route
+	var err error
+	if r.URL == nil {
+		err = badRequest("Missing request URL")
+	} else {
+		rt, err = parsePath(r.URL.EscapedPath())
+	}
+	principal, rej := h.auth.admit(r)
+	switch {
+	case rej != nil:
+		h.logger.LogAttrs(r.Context(), slog.LevelInfo, "management request rejected",
+			slog.String("remote", r.RemoteAddr), slog.String("path", escapedPath(r)),
+			slog.String("reason", rej.reason), slog.String("requestId", reqID))
+		err = forbidden(rej.message)
+	case err == nil:
+		err = h.serve(sw, r, rt)
+	}
+	if err != nil {
+		h.writeError(sw, r, rt, err)
+	}
+	h.logger.LogAttrs(r.Context(), slog.LevelDebug, "management call",
+		slog.String("method", r.Method), slog.String("stage", rt.stage), slog.String("id", rt.id),
+		slog.Int("status", sw.status), slog.Duration("latency", time.Since(start)),
+		slog.String("principal", principal), slog.String("requestId", reqID))
+}
+
+// serve dispatches an admitted request on its route and method.
+func (h *Handler) serve(w *statusWriter, r *http.Request, rt route) error {
+	switch rt.kind {
+	case routeList:
+		if r.Method != http.MethodGet {
+			return methodNotAllowed(rt, r.Method, "GET")
+		}
+		return h.listConnections(w, r, rt)
+	case routeConnection:
+		switch r.Method {
+		case http.MethodPost:
+			return h.postToConnection(w, r, rt)
+		case http.MethodGet:
+			return h.getConnection(w, r, rt)
+		case http.MethodDelete:
+			return h.deleteConnection(w, r, rt)
+		default:
+			return methodNotAllowed(rt, r.Method, "GET, POST, DELETE")
+		}
+	default:
+		return notFound(rt, r.Method)
+	}
+}
+
+// postToConnection serves POST /{stage}/@connections/{id}: the body, of any
+// Content-Type, is the data to send. It reads at most the stage's limit
+// plus one byte; a larger body is a 413 naming the limit. 200 with an empty
+// body on success.
+func (h *Handler) postToConnection(w *statusWriter, r *http.Request, rt route) error {
+	limit, err := h.backend.MaxPostBytes(rt.stage)
+	if err != nil {
+		return fmt.Errorf("max post bytes of stage %q: %w", rt.stage, err)
+	}
+	limit = max(limit, 0)
+	if r.ContentLength > int64(limit) {
+		return payloadTooLarge(limit)
+	}
+	var data []byte
+	if r.Body != nil {
+		// MaxBytesReader (given the server's own ResponseWriter) also tells
+		// the server to close the connection instead of draining the rest.
+		data, err = io.ReadAll(http.MaxBytesReader(w.ResponseWriter, r.Body, int64(limit)))
+		if _, ok := errors.AsType[*http.MaxBytesError](err); ok {
+			return payloadTooLarge(limit)
+		}
+		if err != nil {
+			return badRequest("Could not read the request body: %v", err)
+		}
+	}
+	if err := h.backend.PostToConnection(r.Context(), rt.stage, rt.id, data); err != nil {
+		if errors.Is(err, gateway.ErrPayloadTooLarge) {
+			return payloadTooLarge(limit)
+		}
+		return fmt.Errorf("post to connection: %w", err)
+	}
+	w.WriteHeader(http.StatusOK)
+	return nil
+}
+
+// getConnection serves GET /{stage}/@connections/{id}: 200 with
+// {"connectedAt","identity":{"sourceIp","userAgent"},"lastActiveAt"}.
+func (h *Handler) getConnection(w *statusWriter, r *http.Request, rt route) error {
+	info, err := h.backend.GetConnection(r.Context(), rt.stage, rt.id)
+	if err != nil {
+		return fmt.Errorf("get connection: %w", err)
+	}
+	return writeJSON(w, newConnectionJSON(info))
+}
+
+// deleteConnection serves DELETE /{stage}/@connections/{id}: the gateway
+// closes the connection; 204 with no body.
+func (h *Handler) deleteConnection(w *statusWriter, r *http.Request, rt route) error {
+	if err := h.backend.DeleteConnection(r.Context(), rt.stage, rt.id); err != nil {
+		return fmt.Errorf("delete connection: %w", err)
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+// listConnections serves GET /{stage}/@connections[/], Switchboard's own
+// listing (AWS has none). Query: limit, 1..1000, default 100; cursor, the
+// nextCursor of the previous page, absent for the first. 200 with
+// {"connections":[{"connectionId",...GetConnection's fields}],
+// "nextCursor"}; nextCursor is omitted on the last page.
+//
+// The order is the gateway's: oldest first, by the order in which
+// connections were accepted. Pages are stable under concurrent connects:
+// a connection accepted while a client pages appears after every
+// connection it has already seen, so following nextCursor neither skips
+// nor repeats a connection that stays open; one that closes meanwhile is
+// simply absent.
+func (h *Handler) listConnections(w *statusWriter, r *http.Request, rt route) error {
+	q, err := url.ParseQuery(r.URL.RawQuery)
+	if err != nil {
+		return badRequest("Malformed query string")
+	}
+	limit := defaultListLimit
+	if vs, ok := q["limit"]; ok {
+		n, err := strconv.Atoi(vs[0])
+		if len(vs) != 1 || err != nil || n < 1 || n > maxListLimit {
+			return badRequest("Invalid limit: want one integer from 1 to %d", maxListLimit)
+		}
+		limit = n
+	}
+	var cursor string
+	if vs, ok := q["cursor"]; ok {
+		if len(vs) != 1 {
+			return badRequest("Invalid cursor: give it at most once")
+		}
+		cursor = vs[0]
+	}
+	page, err := h.backend.ListConnections(r.Context(), rt.stage, cursor, limit)
+	if err != nil {
+		return fmt.Errorf("list connections: %w", err)
+	}
+	resp := listResponse{Connections: make([]listedConnection, 0, len(page.Connections)), NextCursor: page.Next}
+	for _, c := range page.Connections {
+		resp.Connections = append(resp.Connections, listedConnection{ConnectionID: c.ID, connectionJSON: newConnectionJSON(c)})
+	}
+	return writeJSON(w, resp)
+}
+
+// connectionJSON is GetConnection's response body. The AWS model marks
+// sourceIp and userAgent required, so both keys are always present.
+type connectionJSON struct {
+	ConnectedAt  string       `json:"connectedAt"`
+	Identity     identityJSON `json:"identity"`
+	LastActiveAt string       `json:"lastActiveAt"`
+}
+
+type identityJSON struct {
+	SourceIP  string `json:"sourceIp"`
+	UserAgent string `json:"userAgent"`
+}
+
+func newConnectionJSON(c gateway.ConnectionInfo) connectionJSON {
+	return connectionJSON{
+		ConnectedAt:  c.ConnectedAt.UTC().Format(timeLayout),
+		Identity:     identityJSON{SourceIP: c.SourceIP, UserAgent: c.UserAgent},
+		LastActiveAt: c.LastActiveAt.UTC().Format(timeLayout),
+	}
+}
+
+// listResponse is the body of GET /{stage}/@connections.
+type listResponse struct {
+	Connections []listedConnection `json:"connections"`
+	NextCursor  string             `json:"nextCursor,omitempty"`
+}
+
+type listedConnection struct {
+	ConnectionID string `json:"connectionId"`
+	connectionJSON
+}
+
+// writeJSON writes a 200 with v as its JSON body.
+func writeJSON(w *statusWriter, v any) error {
+	body, err := json.Marshal(v)
+	if err != nil {
+		return fmt.Errorf("encode response: %w", err)
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Content-Length", strconv.Itoa(len(body)))
+	w.WriteHeader(http.StatusOK)
+	_, _ = w.Write(body) // a failed write means the caller left
+	return nil
+}
+
+// statusWriter records the status written, for the call log and so that
+// writeError never writes a second header.
+type statusWriter struct {
+	http.ResponseWriter
+	status int
+}
+
+func (w *statusWriter) WriteHeader(code int) {
+	if w.status == 0 {
+		w.status = code
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *statusWriter) Write(p []byte) (int, error) {
+	if w.status == 0 {
+		w.status = http.StatusOK
+	}
+	return w.ResponseWriter.Write(p)
+}
+
+// Unwrap lets http.ResponseController reach the server's writer.
+func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+// escapedPath is the request's escaped path for logs, "" without a URL.
+func escapedPath(r *http.Request) string {
+	if r.URL == nil {
+		return ""
+	}
+	return r.URL.EscapedPath()
+}

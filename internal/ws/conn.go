@@ -1,0 +1,711 @@
+package ws
+
+import (
+	"encoding/binary"
+	"errors"
+	"net"
+	"net/http"
+	"sync"
+	"sync/atomic"
+	"time"
+	"unicode/utf8"
+)
+
+// Handler receives what happens on one connection. Both methods run on the
+// connection's reader (an event loop shared with other connections, or the
+// connection's reader goroutine): they must return quickly and never block.
+type Handler interface {
+	// OnMessage delivers one complete data message, in arrival order.
+	// payload is owned by the callee. Text payloads are valid UTF-8.
+	OnMessage(op Opcode, payload []byte)
+	// OnClose is called exactly once per attached connection, after its
+	// socket is closed, with the close code and reason that ended it (see
+	// CloseCode for which code is reported when).
+	OnClose(code CloseCode, reason string)
+}
+
+// Limits bound one connection. A Limits value is shared by all connections
+// of an API and must not change after use.
+type Limits struct {
+	MaxMessageBytes int           // reassembled message; 1009 past it
+	MaxFrameBytes   int           // one frame; 1009 past it
+	AllowBinary     bool          // false: binary frames close with 1003
+	IdleTimeout     time.Duration // no data message either way: close 1001
+	MaxLifetime     time.Duration // since open: close 1001
+	PingInterval    time.Duration // silent this long: send a ping (0: never)
+	PongTimeout     time.Duration // no frame this long after a ping: drop
+	WriteTimeout    time.Duration // pending output and no progress: 1013
+	MaxQueueBytes   int           // queued, unwritten bytes: past it 1013
+}
+
+// Errors returned by Send.
+var (
+	ErrClosed       = errors.New("ws: connection is closed")
+	ErrSlowConsumer = errors.New("ws: outbound queue full, connection closed as a slow consumer")
+)
+
+type connState uint8
+
+const (
+	stateNew       connState = iota // created; Send queues; no socket yet
+	stateOpen                       // attached and open
+	stateClosing                    // our close frame is queued or sent; no more data out
+	stateLingering                  // close exchange done or failed; write side shut, draining input
+	stateClosed                     // finalized: OnClose was called
+)
+
+// Conn is one server-side WebSocket connection.
+//
+// Ownership: the reader (event loop or reader goroutine) owns the read-side
+// fields; the writer (event loop or on-demand writer goroutine) owns out;
+// mu guards the rest. Timestamps are atomics so that the timer sweep and
+// management calls can read them. Lock order: Conn.mu before poller.mu is
+// never needed; neither is held while calling the Handler.
+type Conn struct {
+	// Immutable after NewConn.
+	e   *Engine
+	h   Handler
+	lim *Limits
+
+	// Set once by attach, before the connection is visible to its driver.
+	connectedAt int64 // unix nanoseconds
+	fd          int   // epoll driver: the socket; -1 otherwise
+	p           *poller
+	nc          net.Conn // goroutine driver: the socket
+
+	// Owned by the reader.
+	rbuf       []byte // an incomplete frame carried over between reads
+	msg        []byte // a fragmented message being reassembled
+	msgOp      Opcode
+	msgChecked int  // bytes of msg already validated as UTF-8
+	readFailed bool // a protocol error stopped parsing
+
+	// Owned by the writer.
+	out    [][]byte // frames being written
+	outOff int      // bytes of out[0] already written
+
+	// Owned by the epoll driver's loop.
+	registered bool
+	interest   uint32
+
+	// Guarded by mu.
+	mu          sync.Mutex
+	state       connState
+	queue       [][]byte // data frames accepted by Send
+	ctrl        Frame    // a pending ping or pong (only the latest is kept)
+	queued      int      // bytes accepted and not yet written
+	scheduled   bool     // the writer will look at the queue again
+	closeOut    Frame    // our close frame, not yet handed to the writer
+	closeInOut  bool     // our close frame is in out
+	closeDone   bool     // once our close frame is out, linger and finish
+	closeWrote  bool     // our close frame was written
+	paused      bool     // the reader should stop reading
+	resume      chan struct{}
+	abortReq    bool // finish now, without a close handshake
+	localInit   bool // we started the close
+	localCode   CloseCode
+	localReason string
+	peerClosed  bool
+	peerCode    CloseCode
+	peerReason  string
+	abortCode   CloseCode
+	abortReason string
+	writing     bool // goroutine driver: a writer goroutine is running
+
+	lastRead   atomic.Int64 // any frame received
+	lastActive atomic.Int64 // a data message, either way
+	pingSent   atomic.Int64 // a ping is outstanding since
+	stallSince atomic.Int64 // output pending and the socket took nothing since
+	closeAt    atomic.Int64 // our close frame was written / lingering began
+}
+
+// LastActive is when a data message last went either way (or the
+// connection opened). Its precision is the engine's tick.
+func (c *Conn) LastActive() time.Time { return time.Unix(0, c.lastActive.Load()) }
+
+// ConnectedAt is when the connection was upgraded.
+func (c *Conn) ConnectedAt() time.Time { return time.Unix(0, c.connectedAt) }
+
+// Send queues a data frame. It never blocks: when the queue would exceed
+// MaxQueueBytes the connection is closed with 1013 (slow consumer) and
+// ErrSlowConsumer returned. Frames sent before Upgrade are written after
+// the 101 response.
+func (c *Conn) Send(f Frame) error {
+	c.mu.Lock()
+	if c.state >= stateClosing {
+		c.mu.Unlock()
+		return ErrClosed
+	}
+	if c.queued+len(f) > c.lim.MaxQueueBytes {
+		c.startCloseLocked(CloseTryAgainLater, "slow consumer", true)
+		kick := c.scheduleLocked()
+		c.mu.Unlock()
+		if kick {
+			c.kick()
+		}
+		return ErrSlowConsumer
+	}
+	c.queue = append(c.queue, f)
+	c.queued += len(f)
+	c.lastActive.Store(c.e.now())
+	kick := c.scheduleLocked()
+	c.mu.Unlock()
+	if kick {
+		c.kick()
+	}
+	return nil
+}
+
+// Close starts the closing handshake with code and reason, after the data
+// already queued. It does not wait. Closing a closing connection does
+// nothing.
+func (c *Conn) Close(code CloseCode, reason string) {
+	c.mu.Lock()
+	c.startCloseLocked(code, reason, false)
+	kick := c.scheduleLocked()
+	c.mu.Unlock()
+	if kick {
+		c.kick()
+	}
+}
+
+// SetReadPaused stops (true) or resumes (false) reading from the socket,
+// so a consumer that falls behind pushes back on the client through TCP.
+func (c *Conn) SetReadPaused(paused bool) {
+	c.mu.Lock()
+	if c.paused == paused || c.state == stateClosed {
+		c.mu.Unlock()
+		return
+	}
+	c.paused = paused
+	if !paused && c.resume != nil {
+		close(c.resume)
+		c.resume = nil
+	}
+	kick := c.p != nil && c.scheduleLocked()
+	c.mu.Unlock()
+	if kick {
+		c.kick()
+	}
+}
+
+// Upgrade completes the handshake that CheckRequest accepted: it hijacks
+// the HTTP connection, writes the 101 response (with subprotocol when not
+// empty) and hands the socket to the engine. On error the connection is
+// dead and OnClose will not be called.
+func (c *Conn) Upgrade(w http.ResponseWriter, r *http.Request, subprotocol string) error {
+	head, err := responseHead(r.Header.Get("Sec-WebSocket-Key"), subprotocol)
+	if err != nil {
+		return err
+	}
+	hj, ok := w.(http.Hijacker)
+	if !ok {
+		return errors.New("ws: response writer cannot be hijacked")
+	}
+	nc, brw, err := hj.Hijack()
+	if err != nil {
+		return err
+	}
+	var pre []byte
+	if n := brw.Reader.Buffered(); n > 0 {
+		b, _ := brw.Reader.Peek(n)
+		pre = append([]byte(nil), b...)
+	}
+	_ = nc.SetDeadline(time.Now().Add(c.e.opts.HandshakeTimeout))
+	if _, err := nc.Write(head); err != nil {
+		nc.Close()
+		return err
+	}
+	_ = nc.SetDeadline(time.Time{})
+	return c.e.attach(c, nc, pre)
+}
+
+// scheduleLocked marks the connection for the writer and reports whether
+// the caller must kick the driver.
+func (c *Conn) scheduleLocked() bool {
+	if c.state == stateNew || c.state == stateClosed || c.scheduled {
+		return false
+	}
+	c.scheduled = true
+	return true
+}
+
+func (c *Conn) kick() {
+	if c.p != nil {
+		c.p.schedule(c)
+		return
+	}
+	c.e.goKick(c)
+}
+
+// startCloseLocked begins a close that we initiate. drop discards the data
+// frames not yet handed to the writer.
+func (c *Conn) startCloseLocked(code CloseCode, reason string, drop bool) {
+	if c.state >= stateClosing {
+		return
+	}
+	c.state = stateClosing
+	c.localInit = true
+	c.localCode, c.localReason = code, reason
+	if drop {
+		c.dropQueueLocked()
+	}
+	c.closeOut = closeFrame(code, reason)
+}
+
+func (c *Conn) dropQueueLocked() {
+	for i, f := range c.queue {
+		c.queued -= len(f)
+		c.queue[i] = nil
+	}
+	c.queue = c.queue[:0]
+}
+
+// abortLocked asks the driver to finish the connection now, without a
+// closing handshake. code and reason are reported unless a close frame
+// already decided them.
+func (c *Conn) abortLocked(code CloseCode, reason string) {
+	if c.state == stateClosed || c.abortReq {
+		return
+	}
+	c.abortReq = true
+	c.abortCode, c.abortReason = code, reason
+	if c.resume != nil {
+		close(c.resume)
+		c.resume = nil
+	}
+}
+
+// reportLocked is the code and reason handed to OnClose: ours if we closed
+// first, else the peer's, else the abort's.
+func (c *Conn) reportLocked() (CloseCode, string) {
+	switch {
+	case c.localInit:
+		return c.localCode, c.localReason
+	case c.peerClosed:
+		return c.peerCode, c.peerReason
+	case c.abortCode != 0:
+		return c.abortCode, c.abortReason
+	}
+	return CloseAbnormal, ""
+}
+
+// markClosed moves the connection to stateClosed and returns what to
+// report, or ok=false if it was already closed.
+func (c *Conn) markClosed() (code CloseCode, reason string, ok bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.state == stateClosed {
+		return 0, "", false
+	}
+	c.state = stateClosed
+	code, reason = c.reportLocked()
+	c.dropQueueLocked()
+	c.queue = nil
+	c.ctrl = nil
+	c.closeOut = nil
+	if c.resume != nil {
+		close(c.resume)
+		c.resume = nil
+	}
+	return code, reason, true
+}
+
+// takeOutput moves everything waiting into out, for the writer. It
+// reports whether out now ends with our close frame.
+func (c *Conn) takeOutputLocked() {
+	c.scheduled = false
+	if c.ctrl != nil {
+		if c.state < stateClosing || c.closeOut != nil {
+			c.out = append(c.out, c.ctrl)
+		}
+		c.ctrl = nil
+	}
+	if len(c.queue) > 0 {
+		if len(c.out) == 0 {
+			c.out, c.queue = c.queue, c.out[:0]
+		} else {
+			c.out = append(c.out, c.queue...)
+			clear(c.queue)
+			c.queue = c.queue[:0]
+		}
+	}
+	if c.closeOut != nil {
+		c.out = append(c.out, c.closeOut)
+		c.closeOut = nil
+		c.closeInOut = true
+	}
+}
+
+// wrote records that the writer wrote n bytes from out and trims out.
+// It returns whether out is now empty.
+func (c *Conn) advanceOut(n int) bool {
+	for n > 0 && len(c.out) > 0 {
+		rest := len(c.out[0]) - c.outOff
+		if n < rest {
+			c.outOff += n
+			return false
+		}
+		n -= rest
+		c.out[0] = nil
+		c.out = c.out[1:]
+		c.outOff = 0
+	}
+	if len(c.out) == 0 {
+		// Keep a small backing array for the next burst; drop big ones.
+		if cap(c.out) > 64 {
+			c.out = nil
+		} else {
+			c.out = c.out[:0]
+		}
+		return true
+	}
+	return false
+}
+
+// afterWrite accounts for n written bytes. With drained set (out is
+// empty) it reports whether our close frame has now been written and the
+// connection should linger (the close exchange is complete).
+func (c *Conn) afterWrite(n int, drained bool, now int64) (linger bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.queued -= n
+	if drained && c.closeInOut {
+		c.closeInOut = false
+		c.closeWrote = true
+		c.closeAt.Store(now)
+		return c.closeDone
+	}
+	return false
+}
+
+// feed parses bytes read from the socket. It runs on the reader.
+func (c *Conn) feed(data []byte, now int64) {
+	if c.readFailed {
+		return
+	}
+	buf := data
+	if len(c.rbuf) > 0 {
+		c.rbuf = append(c.rbuf, data...)
+		buf = c.rbuf
+	}
+	n := c.parse(buf, now)
+	rest := buf[n:]
+	switch {
+	case len(rest) == 0 || c.readFailed:
+		c.rbuf = nil
+	case len(c.rbuf) > 0:
+		c.rbuf = c.rbuf[:copy(c.rbuf, rest)]
+	default:
+		c.rbuf = append([]byte(nil), rest...)
+	}
+}
+
+// parse handles the complete frames at the start of buf and returns how
+// many bytes it consumed.
+func (c *Conn) parse(buf []byte, now int64) int {
+	off := 0
+	for !c.readFailed {
+		h, err := parseHeader(buf[off:])
+		if err != nil {
+			break
+		}
+		if code, reason := c.checkHeader(&h); code != 0 {
+			c.fail(code, reason)
+			break
+		}
+		total := h.size + int(h.length)
+		if len(buf)-off < total {
+			break
+		}
+		payload := buf[off+h.size : off+total]
+		maskBytes(h.mask, 0, payload)
+		off += total
+		c.lastRead.Store(now)
+		c.pingSent.Store(0)
+		c.handleFrame(&h, payload, now)
+	}
+	return off
+}
+
+// checkHeader applies RFC 6455's rules and the limits to a frame header
+// before its payload is buffered, so oversized frames fail fast.
+func (c *Conn) checkHeader(h *header) (CloseCode, string) {
+	switch {
+	case h.rsv != 0:
+		return CloseProtocolError, "reserved bits set without an extension"
+	case h.op > OpBinary && h.op < OpClose, h.op > OpPong:
+		return CloseProtocolError, "reserved opcode"
+	case !h.masked:
+		return CloseProtocolError, "client frames must be masked"
+	case h.length > 1<<62:
+		return CloseProtocolError, "invalid payload length"
+	}
+	if h.op.isControl() {
+		if !h.fin {
+			return CloseProtocolError, "fragmented control frame"
+		}
+		if h.length > maxControlPayload {
+			return CloseProtocolError, "control frame longer than 125 bytes"
+		}
+		return 0, ""
+	}
+	switch {
+	case h.op == OpContinuation && c.msgOp == 0:
+		return CloseProtocolError, "continuation frame without a message to continue"
+	case h.op != OpContinuation && c.msgOp != 0:
+		return CloseProtocolError, "new message inside a fragmented message"
+	case h.op == OpBinary && !c.lim.AllowBinary:
+		return CloseUnsupportedData, "binary frames are not supported"
+	case h.length > uint64(c.lim.MaxFrameBytes):
+		return CloseMessageTooBig, "frame too big"
+	case uint64(len(c.msg))+h.length > uint64(c.lim.MaxMessageBytes):
+		return CloseMessageTooBig, "message too big"
+	}
+	return 0, ""
+}
+
+func (c *Conn) handleFrame(h *header, payload []byte, now int64) {
+	switch h.op {
+	case OpPing:
+		c.mu.Lock()
+		if c.state == stateOpen {
+			c.ctrl = NewFrame(OpPong, payload)
+			if c.scheduleLocked() {
+				c.mu.Unlock()
+				c.kick()
+				return
+			}
+		}
+		c.mu.Unlock()
+	case OpPong:
+		// Liveness is recorded for every frame in parse.
+	case OpClose:
+		c.peerClose(payload)
+	default:
+		c.dataFrame(h, payload, now)
+	}
+}
+
+func (c *Conn) dataFrame(h *header, payload []byte, now int64) {
+	if h.fin && c.msgOp == 0 {
+		if h.op == OpText && !utf8.Valid(payload) {
+			c.fail(CloseInvalidPayload, "invalid UTF-8 in text message")
+			return
+		}
+		c.deliver(h.op, append([]byte(nil), payload...), now)
+		return
+	}
+	if c.msgOp == 0 {
+		c.msgOp = h.op
+	}
+	c.msg = append(c.msg, payload...)
+	if c.msgOp == OpText {
+		n, ok := validUTF8Prefix(c.msg[c.msgChecked:], h.fin)
+		if !ok {
+			c.fail(CloseInvalidPayload, "invalid UTF-8 in text message")
+			return
+		}
+		c.msgChecked += n
+	}
+	if h.fin {
+		msg, op := c.msg, c.msgOp
+		c.msg, c.msgOp, c.msgChecked = nil, 0, 0
+		c.deliver(op, msg, now)
+	}
+}
+
+func (c *Conn) deliver(op Opcode, payload []byte, now int64) {
+	c.lastActive.Store(now)
+	c.h.OnMessage(op, payload)
+}
+
+// peerClose handles the peer's close frame.
+func (c *Conn) peerClose(payload []byte) {
+	code, reason := CloseNoStatus, ""
+	switch {
+	case len(payload) == 1:
+		c.fail(CloseProtocolError, "close frame with a 1-byte payload")
+		return
+	case len(payload) >= 2:
+		code = CloseCode(binary.BigEndian.Uint16(payload))
+		if !validReceivedCode(code) {
+			c.fail(CloseProtocolError, "invalid close code "+code.String())
+			return
+		}
+		if !utf8.Valid(payload[2:]) {
+			c.fail(CloseInvalidPayload, "invalid UTF-8 in close reason")
+			return
+		}
+		reason = string(payload[2:])
+	}
+	// Nothing after a close frame is read.
+	c.readFailed = true
+	c.mu.Lock()
+	c.peerClosed = true
+	c.peerCode, c.peerReason = code, reason
+	linger := false
+	switch c.state {
+	case stateOpen:
+		c.state = stateClosing
+		c.dropQueueLocked()
+		c.closeOut = closeFrame(code, "")
+		c.closeDone = true
+	case stateClosing:
+		if c.closeWrote {
+			linger = true
+		} else {
+			c.closeDone = true
+		}
+	}
+	kick := !linger && c.scheduleLocked()
+	c.mu.Unlock()
+	if linger {
+		c.linger()
+	}
+	if kick {
+		c.kick()
+	}
+}
+
+// fail fails the connection (RFC 6455 §7.1.7): close with code, then
+// linger and finish as soon as the close frame is out.
+func (c *Conn) fail(code CloseCode, reason string) {
+	c.readFailed = true
+	c.msg, c.msgOp, c.rbuf = nil, 0, nil
+	c.mu.Lock()
+	c.startCloseLocked(code, reason, true)
+	c.closeDone = true
+	linger := c.closeWrote && c.state == stateClosing
+	kick := !linger && c.scheduleLocked()
+	c.mu.Unlock()
+	if linger {
+		c.linger()
+	}
+	if kick {
+		c.kick()
+	}
+}
+
+// linger ends the close exchange: shut our write side (the FIN follows our
+// close frame) and read until the peer closes or CloseTimeout passes, so
+// an unread input buffer never turns our close into a reset.
+func (c *Conn) linger() {
+	c.mu.Lock()
+	if c.state >= stateLingering {
+		c.mu.Unlock()
+		return
+	}
+	c.state = stateLingering
+	c.closeAt.Store(c.e.now())
+	c.mu.Unlock()
+	c.shutdownWrite()
+}
+
+// action is what a timer check asks the driver to do.
+type action uint8
+
+const (
+	actNone action = iota
+	actKick
+	actAbort
+)
+
+// checkTimers enforces the time limits. It runs on the timer sweep.
+func (c *Conn) checkTimers(now int64) action {
+	l := c.lim
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if st := c.stallSince.Load(); st != 0 && l.WriteTimeout > 0 && now-st >= int64(l.WriteTimeout) {
+		c.abortLocked(CloseTryAgainLater, "slow consumer: write timed out")
+		return actAbort
+	}
+	switch c.state {
+	case stateOpen:
+		switch {
+		case l.MaxLifetime > 0 && now-c.connectedAt >= int64(l.MaxLifetime):
+			c.startCloseLocked(CloseGoingAway, "maximum connection duration reached", false)
+		case l.IdleTimeout > 0 && now-c.lastActive.Load() >= int64(l.IdleTimeout):
+			c.startCloseLocked(CloseGoingAway, "idle timeout", false)
+		case l.PingInterval > 0:
+			ps := c.pingSent.Load()
+			if ps == 0 && now-c.lastRead.Load() >= int64(l.PingInterval) {
+				c.pingSent.Store(now)
+				c.ctrl = NewFrame(OpPing, nil)
+			} else if ps != 0 && now-ps >= int64(l.PongTimeout) {
+				c.abortLocked(CloseAbnormal, "ping timeout")
+				return actAbort
+			} else {
+				return actNone
+			}
+		default:
+			return actNone
+		}
+		if c.scheduleLocked() {
+			return actKick
+		}
+	case stateClosing, stateLingering:
+		if at := c.closeAt.Load(); at != 0 && now-at >= int64(c.e.opts.CloseTimeout) {
+			c.abortLocked(CloseAbnormal, "close handshake timed out")
+			return actAbort
+		}
+	}
+	return actNone
+}
+
+// validUTF8Prefix validates b, a continuation of a text message. With
+// final false an incomplete sequence at the end is allowed; it returns how
+// many bytes are complete and valid.
+func validUTF8Prefix(b []byte, final bool) (int, bool) {
+	if utf8.Valid(b) {
+		return len(b), true
+	}
+	i := 0
+	for i < len(b) {
+		if b[i] < utf8.RuneSelf {
+			i++
+			continue
+		}
+		r, size := utf8.DecodeRune(b[i:])
+		if r == utf8.RuneError && size == 1 {
+			if !final && !utf8.FullRune(b[i:]) && validStart(b[i:]) {
+				return i, true
+			}
+			return i, false
+		}
+		i += size
+	}
+	return i, true
+}
+
+// validStart reports whether b (shorter than a full rune) can still begin
+// a valid UTF-8 sequence.
+func validStart(b []byte) bool {
+	var hi byte = 0xBF
+	var lo byte = 0x80
+	switch c := b[0]; {
+	case c >= 0xC2 && c <= 0xDF:
+	case c == 0xE0:
+		lo = 0xA0
+	case c >= 0xE1 && c <= 0xEC, c == 0xEE, c == 0xEF:
+	case c == 0xED:
+		hi = 0x9F
+	case c == 0xF0:
+		lo = 0x90
+	case c >= 0xF1 && c <= 0xF3:
+	case c == 0xF4:
+		hi = 0x8F
+	default:
+		return false
+	}
+	for j, x := range b[1:] {
+		if j == 0 {
+			if x < lo || x > hi {
+				return false
+			}
+		} else if x < 0x80 || x > 0xBF {
+			return false
+		}
+	}
+	return true
+}

@@ -1,0 +1,25 @@
+// Package ws is Switchboard's WebSocket transport (RFC 6455, no
+// extensions): the opening handshake over net/http, frame parsing and
+// encoding, the closing handshake, and the two drivers that move bytes.
+//
+// The epoll driver (Linux, plain TCP) takes each upgraded socket out of
+// Go's runtime poller and runs it on one of a few event loops, so an idle
+// connection costs no goroutine and no buffer — a few hundred bytes of
+// state. The goroutine driver gives each connection a reader goroutine and
+// a writer goroutine while output is pending; it is used on other
+// platforms and for connections that are not plain sockets (TLS).
+// docs/decisions/0002-websocket-transport.md says why Switchboard owns
+// this code instead of using a WebSocket library.
+//
+// Concurrency contract:
+//   - One reader per connection (its event loop, or its reader goroutine)
+//     parses input and calls the Handler. Handler methods must not block.
+//   - One writer per connection (the same event loop, or the writer
+//     goroutine) owns every write to the socket. Send and Close only queue
+//     work and never block; a queue past Limits.MaxQueueBytes closes the
+//     connection as a slow consumer (1013).
+//   - A Frame is immutable and can be queued on many connections: fan-out
+//     encodes once. Frames queued between two flushes go out in one writev.
+//   - Time limits are checked on a sweep every Options.Tick.
+//   - OnClose is called exactly once per attached connection.
+package ws
