@@ -123,6 +123,14 @@ type Conn struct {
 // connection opened). Its precision is the engine's tick.
 func (c *Conn) LastActive() time.Time { return time.Unix(0, c.lastActive.Load()) }
 
+// Closing reports whether the connection is closing or closed: it takes
+// no more data.
+func (c *Conn) Closing() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.state >= stateClosing
+}
+
 // ConnectedAt is when the connection was upgraded.
 func (c *Conn) ConnectedAt() time.Time { return time.Unix(0, c.connectedAt) }
 

@@ -75,6 +75,8 @@ type testServer struct {
 	lim    *Limits
 	conns  chan *echoHandler
 	noEcho bool
+
+	beforeUpgrade func(*echoHandler)
 }
 
 func newTestServer(t *testing.T, driver string, lim *Limits, opts ...func(*Options)) *testServer {
@@ -104,6 +106,9 @@ func (ts *testServer) serve(w http.ResponseWriter, r *http.Request) {
 	}
 	h := &echoHandler{closes: make(chan closeEvent, 2), noEcho: ts.noEcho}
 	h.c = ts.e.NewConn(h, ts.lim)
+	if ts.beforeUpgrade != nil {
+		ts.beforeUpgrade(h)
+	}
 	sub := ""
 	if p := Subprotocols(r); len(p) > 0 && p[0] == "chat" {
 		sub = "chat"

@@ -1,0 +1,159 @@
+package gateway
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"time"
+
+	"github.com/switchboardhq/switchboard/internal/config"
+	"github.com/switchboardhq/switchboard/internal/event"
+	"github.com/switchboardhq/switchboard/internal/integration/httpint"
+	"github.com/switchboardhq/switchboard/internal/payload"
+	"github.com/switchboardhq/switchboard/internal/route"
+	"github.com/switchboardhq/switchboard/internal/ws"
+)
+
+// Integration is a backend a route calls. Errors wrapping
+// integration.ErrTimeout are timeouts; any other error is a failure.
+type Integration interface {
+	Invoke(ctx context.Context, req *event.Request) (*event.Response, error)
+}
+
+// Route keys with a meaning of their own.
+const (
+	RouteConnect    = "$connect"
+	RouteDisconnect = "$disconnect"
+	RouteDefault    = "$default"
+)
+
+// API is one configured API at run time. Immutable after newAPI except
+// for its registry and pool.
+type API struct {
+	id, stage  string
+	domainName string // "" : the client's Host
+	selector   *route.Expression
+	routes     map[string]*Route
+	connect    *Route
+	disconnect *Route
+	limits     ws.Limits
+	inboundMax int
+	binary     bool // binary frames are delivered base64-encoded
+	maxPost    int
+
+	disconnectAttempts int
+	disconnectBackoff  time.Duration
+
+	registry *registry
+	pool     *pool
+}
+
+// Route is one configured route.
+type Route struct {
+	key string
+	// Exactly one of integration and action is set.
+	integration     Integration
+	integrationName string
+	action          string // "broadcast" or "echo"
+	template        *payload.Template
+	excludeSender   bool
+	twoWay          bool // send the integration's response body back
+}
+
+// name is how logs and metrics name what the route calls.
+func (r *Route) name() string {
+	if r.integration != nil {
+		return r.integrationName
+	}
+	return "action:" + r.action
+}
+
+// maxPoolWorkers bounds an API's worker goroutines whatever the
+// integrations' concurrency adds up to.
+const maxPoolWorkers = 10000
+
+func newAPI(c *config.API, client *http.Client) (*API, error) {
+	sel, err := route.Parse(c.RouteSelectionExpression)
+	if err != nil {
+		return nil, fmt.Errorf("apis[%s].routeSelectionExpression: %w", c.ID, err)
+	}
+	a := &API{
+		id:         c.ID,
+		stage:      c.Stage,
+		domainName: c.DomainName,
+		selector:   sel,
+		routes:     make(map[string]*Route, len(c.Routes)),
+		binary:     c.Binary == "base64",
+		inboundMax: c.Limits.InboundQueueMessages,
+		maxPost:    c.Limits.MaxMessageBytes.Int(),
+		limits: ws.Limits{
+			MaxMessageBytes: c.Limits.MaxMessageBytes.Int(),
+			MaxFrameBytes:   c.Limits.MaxFrameBytes.Int(),
+			AllowBinary:     c.Binary == "base64",
+			IdleTimeout:     c.Limits.IdleTimeout.Std(),
+			MaxLifetime:     c.Limits.MaxConnectionDuration.Std(),
+			PingInterval:    c.Limits.PingInterval.Std(),
+			PongTimeout:     c.Limits.PongTimeout.Std(),
+			WriteTimeout:    c.Limits.WriteTimeout.Std(),
+			MaxQueueBytes:   c.Limits.OutboundQueueBytes.Int(),
+		},
+		disconnectAttempts: c.Disconnect.Attempts,
+		disconnectBackoff:  c.Disconnect.Backoff.Std(),
+		registry:           newRegistry(),
+	}
+	integrations := make(map[string]Integration, len(c.Integrations))
+	workers := 64 // built-in actions and routes without a backend
+	for name, ic := range c.Integrations {
+		switch ic.Type {
+		case "http":
+			in, err := httpint.New(name, httpint.Config{
+				URL:            ic.URL,
+				Timeout:        ic.Timeout.Std(),
+				MaxConcurrency: ic.MaxConcurrency,
+				Headers:        ic.Headers,
+			}, client)
+			if err != nil {
+				return nil, fmt.Errorf("apis[%s].integrations.%s: %w", c.ID, name, err)
+			}
+			integrations[name] = in
+			workers += ic.MaxConcurrency
+		default:
+			return nil, fmt.Errorf("apis[%s].integrations.%s: unknown type %q", c.ID, name, ic.Type)
+		}
+	}
+	a.pool = newPool(min(workers, maxPoolWorkers))
+	for key, rc := range c.Routes {
+		r := &Route{key: key, twoWay: rc.RouteResponseSelectionExpression == "$default"}
+		switch {
+		case rc.Integration != "":
+			r.integration = integrations[rc.Integration]
+			r.integrationName = rc.Integration
+			if r.integration == nil {
+				return nil, fmt.Errorf("apis[%s].routes.%s: unknown integration %q", c.ID, key, rc.Integration)
+			}
+		case rc.Action != nil:
+			r.action = rc.Action.Type
+			r.excludeSender = rc.Action.ExcludeSender
+			if r.action == "broadcast" {
+				if r.template, err = payload.Compile(rc.Action.Payload); err != nil {
+					return nil, fmt.Errorf("apis[%s].routes.%s.action.payload: %w", c.ID, key, err)
+				}
+			}
+		default:
+			return nil, fmt.Errorf("apis[%s].routes.%s: needs an integration or an action", c.ID, key)
+		}
+		a.routes[key] = r
+	}
+	a.connect = a.routes[RouteConnect]
+	a.disconnect = a.routes[RouteDisconnect]
+	return a, nil
+}
+
+// ID is the API's id (requestContext.apiId).
+func (a *API) ID() string { return a.id }
+
+// Stage is the API's stage (its path segment).
+func (a *API) Stage() string { return a.stage }
+
+// Connections reports the number of open connections.
+func (a *API) Connections() int { return a.registry.len() }

@@ -1,0 +1,120 @@
+package gateway
+
+import (
+	"sync"
+	"time"
+
+	"github.com/switchboardhq/switchboard/internal/event"
+	"github.com/switchboardhq/switchboard/internal/ws"
+)
+
+// Conn is one client connection of an API. It is the ws.Handler of its
+// socket.
+type Conn struct {
+	// Immutable once registered.
+	g    *Gateway
+	api  *API
+	info event.Connection
+	seq  uint64 // connection order within the API (set by registry.add)
+	ws   *ws.Conn
+
+	// Guarded by mu.
+	mu      sync.Mutex
+	inbox   []inItem
+	head    int  // inbox[head:] waits
+	running bool // the connection is queued on or running in the pool
+	paused  bool // reading is paused because the inbox is full
+}
+
+// inItem is a received message, or (closed) the end of the connection.
+type inItem struct {
+	op      ws.Opcode
+	payload []byte
+	at      time.Time
+	closed  bool
+	code    ws.CloseCode
+	reason  string
+}
+
+// ID is the connection id.
+func (c *Conn) ID() string { return c.info.ID }
+
+// OnMessage implements ws.Handler.
+func (c *Conn) OnMessage(op ws.Opcode, payload []byte) {
+	c.g.metrics.MessagesIn.WithLabelValues(c.api.id).Inc()
+	c.push(inItem{op: op, payload: payload, at: c.g.now()})
+}
+
+// OnClose implements ws.Handler.
+func (c *Conn) OnClose(code ws.CloseCode, reason string) {
+	c.g.connectionClosed(c, code, reason)
+}
+
+// push appends to the inbox and makes sure a worker will drain it.
+func (c *Conn) push(it inItem) {
+	c.mu.Lock()
+	c.inbox = append(c.inbox, it)
+	pause := !it.closed && !c.paused && len(c.inbox)-c.head >= c.api.inboundMax
+	if pause {
+		c.paused = true
+	}
+	start := !c.running
+	c.running = true
+	c.mu.Unlock()
+	if pause {
+		c.ws.SetReadPaused(true)
+	}
+	if start && !c.api.pool.submit(c) {
+		c.g.log.Error("work after the worker pool stopped was dropped", "api", c.api.id, "connectionId", c.info.ID)
+	}
+}
+
+// run drains the inbox in order; it is the connection's pool task.
+func (c *Conn) run() {
+	for {
+		c.mu.Lock()
+		if c.head == len(c.inbox) {
+			c.inbox, c.head = nil, 0
+			c.running = false
+			c.mu.Unlock()
+			return
+		}
+		it := c.inbox[c.head]
+		c.inbox[c.head] = inItem{}
+		c.head++
+		if c.head >= 32 && c.head*2 >= len(c.inbox) {
+			n := copy(c.inbox, c.inbox[c.head:])
+			clear(c.inbox[n:])
+			c.inbox, c.head = c.inbox[:n], 0
+		}
+		resume := c.paused && len(c.inbox)-c.head <= c.api.inboundMax/2
+		if resume {
+			c.paused = false
+		}
+		c.mu.Unlock()
+		if resume {
+			c.ws.SetReadPaused(false)
+		}
+		if it.closed {
+			c.g.fireDisconnect(c, it)
+		} else {
+			c.g.handleMessage(c, it)
+		}
+	}
+}
+
+// info returns what the management API reports, and whether the
+// connection is still open.
+func (c *Conn) connectionInfo() ConnectionInfo {
+	last := c.ws.LastActive()
+	if last.Before(c.info.ConnectedAt) {
+		last = c.info.ConnectedAt
+	}
+	return ConnectionInfo{
+		ID:           c.info.ID,
+		ConnectedAt:  c.info.ConnectedAt,
+		LastActiveAt: last,
+		SourceIP:     c.info.Identity.SourceIP,
+		UserAgent:    c.info.Identity.UserAgent,
+	}
+}

@@ -1,0 +1,75 @@
+package gateway
+
+import (
+	"log/slog"
+	"time"
+
+	"github.com/switchboardhq/switchboard/internal/event"
+	"github.com/switchboardhq/switchboard/internal/ws"
+)
+
+// connectionClosed runs once per connection when its socket has closed
+// (ws.Handler.OnClose). It unregisters the connection at once — from now
+// on the management API answers 410 — and queues $disconnect behind the
+// messages still in the inbox.
+func (g *Gateway) connectionClosed(c *Conn, code ws.CloseCode, reason string) {
+	a := c.api
+	a.registry.remove(c)
+	g.metrics.Connections.WithLabelValues(a.id).Dec()
+	g.metrics.Disconnects.WithLabelValues(a.id, code.String()).Inc()
+	now := g.now()
+	attrs := []slog.Attr{
+		slog.String("api", a.id),
+		slog.String("connectionId", c.info.ID),
+		slog.Int("code", int(code)),
+		slog.String("reason", reason),
+		slog.Float64("durationS", now.Sub(c.info.ConnectedAt).Seconds()),
+	}
+	if code == ws.CloseTryAgainLater {
+		g.metrics.SlowConsumers.WithLabelValues(a.id).Inc()
+		g.log.LogAttrs(g.ctx, slog.LevelWarn, "slow consumer", attrs...)
+	}
+	g.log.LogAttrs(g.ctx, slog.LevelInfo, "disconnect", attrs...)
+	c.push(inItem{closed: true, code: code, reason: reason, at: now})
+}
+
+// fireDisconnect calls the $disconnect route, retrying a failed call with
+// exponential backoff up to the API's disconnect.attempts. Every retry and
+// a final failure are logged; the final failure is counted too.
+func (g *Gateway) fireDisconnect(c *Conn, it inItem) {
+	a := c.api
+	r := a.disconnect
+	if r == nil {
+		return
+	}
+	requestID := event.NewID() // the same id on every try: backends can deduplicate
+	ev := event.Disconnect(&c.info, it.at, requestID, int(it.code), it.reason, c.info.DomainName)
+	backoff := a.disconnectBackoff
+	for attempt := 1; ; attempt++ {
+		start := time.Now()
+		_, err := r.integration.Invoke(g.ctx, ev)
+		g.metrics.IntegrationSeconds.WithLabelValues(a.id, r.integrationName, "DISCONNECT").Observe(time.Since(start).Seconds())
+		if err == nil {
+			g.logRoute(c, RouteDisconnect, r.name(), requestID, outcomeOK, 0, start, nil)
+			return
+		}
+		g.logRoute(c, RouteDisconnect, r.name(), requestID, outcomeError, 0, start, err)
+		if attempt >= a.disconnectAttempts || g.ctx.Err() != nil {
+			g.metrics.DisconnectFailures.WithLabelValues(a.id).Inc()
+			g.log.Error("$disconnect failed; giving up",
+				"api", a.id, "connectionId", c.info.ID, "requestId", requestID,
+				"attempts", attempt, "error", err.Error())
+			return
+		}
+		g.log.Warn("$disconnect failed; retrying",
+			"api", a.id, "connectionId", c.info.ID, "requestId", requestID,
+			"attempt", attempt, "retryIn", backoff.String(), "error", err.Error())
+		t := time.NewTimer(backoff)
+		select {
+		case <-t.C:
+		case <-g.ctx.Done():
+			t.Stop()
+		}
+		backoff *= 2
+	}
+}

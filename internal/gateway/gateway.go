@@ -1,0 +1,195 @@
+package gateway
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"sync/atomic"
+	"time"
+
+	"github.com/switchboardhq/switchboard/internal/config"
+	"github.com/switchboardhq/switchboard/internal/metrics"
+	"github.com/switchboardhq/switchboard/internal/ws"
+)
+
+// Options are what New needs. Config must be valid (config.Validate).
+type Options struct {
+	Config     *config.Config
+	Engine     ws.Options   // the WebSocket engine the gateway creates and owns
+	HTTPClient *http.Client // shared by the http integrations
+	Logger     *slog.Logger
+	Metrics    *metrics.Metrics
+	Now        func() time.Time // the clock of event timestamps; default time.Now
+}
+
+// Gateway serves the configured APIs.
+type Gateway struct {
+	log     *slog.Logger
+	metrics *metrics.Metrics
+	now     func() time.Time
+	engine  *ws.Engine
+	apis    map[string]*API // by stage
+	list    []*API
+	drain   config.Shutdown
+
+	// ctx bounds every integration call; it is cancelled when shutdown
+	// gives up waiting.
+	ctx        context.Context
+	cancel     context.CancelFunc
+	draining   atomic.Bool
+	handshakes atomic.Int64 // handshakes past the draining check
+}
+
+// New builds the APIs and starts the WebSocket engine.
+func New(o Options) (*Gateway, error) {
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	g := &Gateway{
+		log:     o.Logger,
+		metrics: o.Metrics,
+		now:     o.Now,
+		apis:    make(map[string]*API),
+		drain:   o.Config.Shutdown,
+	}
+	for i := range o.Config.APIs {
+		a, err := newAPI(&o.Config.APIs[i], o.HTTPClient)
+		if err != nil {
+			return nil, err
+		}
+		if g.apis[a.stage] != nil {
+			return nil, fmt.Errorf("two APIs use stage %q", a.stage)
+		}
+		g.apis[a.stage] = a
+		g.list = append(g.list, a)
+		for _, code := range []string{"1000", "1001", "1005", "1006", "1013"} {
+			g.metrics.Disconnects.WithLabelValues(a.id, code) // export zeros
+		}
+		g.metrics.Connections.WithLabelValues(a.id)
+		g.metrics.SlowConsumers.WithLabelValues(a.id)
+	}
+	eo := o.Engine
+	if eo.Logger == nil {
+		eo.Logger = o.Logger
+	}
+	engine, err := ws.NewEngine(eo)
+	if err != nil {
+		return nil, err
+	}
+	g.engine = engine
+	g.ctx, g.cancel = context.WithCancel(context.Background())
+	return g, nil
+}
+
+// API returns the API served under stage, or nil.
+func (g *Gateway) API(stage string) *API { return g.apis[stage] }
+
+// APIs returns every API in configuration order.
+func (g *Gateway) APIs() []*API { return g.list }
+
+// Driver reports which WebSocket driver plain sockets use.
+func (g *Gateway) Driver() string { return g.engine.Driver() }
+
+// Draining reports whether Shutdown has begun.
+func (g *Gateway) Draining() bool { return g.draining.Load() }
+
+// Shutdown drains the gateway: new handshakes are refused (503), every
+// open connection is closed with 1001 "server shutting down", spread over
+// the configured drain window, and the $disconnect of each is delivered.
+// Connections still open when ctx ends are dropped, and $disconnect calls
+// still running are cancelled (and logged). Shutdown returns when every
+// goroutine of the gateway has ended.
+func (g *Gateway) Shutdown(ctx context.Context) error {
+	if !g.draining.CompareAndSwap(false, true) {
+		return fmt.Errorf("shutdown already started")
+	}
+	total := 0
+	for _, a := range g.list {
+		total += a.registry.len()
+	}
+	g.log.Info("draining", "connections", total, "window", g.drain.DrainWindow.String())
+	g.closeAll(ctx)
+
+	// Wait for the closing handshakes and the handshakes in flight, closing
+	// any connection that registered meanwhile; then drop what is left.
+	tick := time.NewTicker(10 * time.Millisecond)
+	defer tick.Stop()
+wait:
+	for i := 1; g.engine.Open() > 0 || g.handshakes.Load() > 0; i++ {
+		select {
+		case <-ctx.Done():
+			break wait
+		case <-tick.C:
+		}
+		if i%10 == 0 {
+			g.closeRegistered()
+		}
+	}
+	if n := g.engine.Open(); n > 0 {
+		g.log.Warn("shutdown timeout: dropping connections", "connections", n)
+	}
+	g.engine.Close() // every remaining OnClose has run when it returns
+
+	// Deliver the $disconnect events.
+	for busy := g.busy(); busy > 0; busy = g.busy() {
+		select {
+		case <-ctx.Done():
+			g.log.Error("shutdown timeout: cancelling $disconnect calls still running", "workers", busy)
+			g.cancel()
+		case <-tick.C:
+			continue
+		}
+		break
+	}
+	g.cancel()
+	for _, a := range g.list {
+		a.pool.close()
+	}
+	return nil
+}
+
+// closeAll sends 1001 to every open connection, spread over the drain
+// window so that clients do not all reconnect at the same instant. It
+// repeats until no connection is left to close, so connections whose
+// $connect finished during the drain are closed too.
+func (g *Gateway) closeAll(ctx context.Context) {
+	var conns []*Conn
+	for _, a := range g.list {
+		a.registry.each(func(c *Conn) { conns = append(conns, c) })
+	}
+	window := g.drain.DrainWindow.Std()
+	start := time.Now()
+	for i, c := range conns {
+		if window > 0 && len(conns) > 1 {
+			due := start.Add(window * time.Duration(i) / time.Duration(len(conns)))
+			if d := time.Until(due); d > time.Millisecond {
+				select {
+				case <-time.After(d):
+				case <-ctx.Done():
+					window = 0
+				}
+			}
+		}
+		c.ws.Close(ws.CloseGoingAway, "server shutting down")
+	}
+	g.closeRegistered()
+}
+
+// closeRegistered closes every registered connection not yet closing.
+func (g *Gateway) closeRegistered() {
+	for _, a := range g.list {
+		a.registry.each(func(c *Conn) { c.ws.Close(ws.CloseGoingAway, "server shutting down") })
+	}
+}
+
+func (g *Gateway) busy() int {
+	n := 0
+	for _, a := range g.list {
+		n += a.pool.busy()
+	}
+	return n
+}

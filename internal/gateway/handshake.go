@@ -1,0 +1,193 @@
+package gateway
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/switchboardhq/switchboard/internal/event"
+	"github.com/switchboardhq/switchboard/internal/integration"
+	"github.com/switchboardhq/switchboard/internal/rawhead"
+	"github.com/switchboardhq/switchboard/internal/ws"
+)
+
+// ServeWebSocket handles a request for the API's stage path: the opening
+// handshake, held until $connect answers, as on AWS:
+//
+//   - no $connect route, or a 2xx from it: the connection opens (101), with
+//     the Sec-WebSocket-Protocol header of the response and nothing else;
+//   - any other status from $connect: the handshake fails with it;
+//   - a failed $connect call: 502; a timed-out one: 504.
+//
+// A request that is not a WebSocket handshake gets 426 (or 400).
+func (g *Gateway) ServeWebSocket(w http.ResponseWriter, r *http.Request, a *API) {
+	if herr := ws.CheckRequest(r); herr != nil {
+		ws.WriteHandshakeError(w, herr)
+		return
+	}
+	g.handshakes.Add(1)
+	defer g.handshakes.Add(-1)
+	if g.draining.Load() {
+		http.Error(w, "server is shutting down", http.StatusServiceUnavailable)
+		return
+	}
+	start := time.Now()
+	c := &Conn{g: g, api: a}
+	c.info = event.Connection{
+		ID:          event.NewID(),
+		APIID:       a.id,
+		Stage:       a.stage,
+		DomainName:  a.domainName,
+		ConnectedAt: g.now(),
+		Identity:    event.Identity{SourceIP: hostOf(r.RemoteAddr), UserAgent: r.UserAgent()},
+	}
+	if c.info.DomainName == "" {
+		c.info.DomainName = r.Host
+	}
+
+	subprotocol := ""
+	if rt := a.connect; rt != nil {
+		requestID := event.NewID()
+		ev := event.Connect(&c.info, c.info.ConnectedAt, requestID, connectHeaders(r), queryParams(r.URL.RawQuery))
+		resp, err := rt.integration.Invoke(g.ctx, ev)
+		g.metrics.IntegrationSeconds.WithLabelValues(a.id, rt.integrationName, "CONNECT").Observe(time.Since(start).Seconds())
+		status, outcome := 0, outcomeOK
+		switch {
+		case errors.Is(err, integration.ErrTimeout):
+			status, outcome = http.StatusGatewayTimeout, outcomeTimeout
+		case err != nil:
+			status, outcome = http.StatusBadGateway, outcomeError
+		case resp.StatusCode < 200:
+			status, outcome = http.StatusBadGateway, outcomeError
+			err = fmt.Errorf("$connect answered with informational status %d", resp.StatusCode)
+		case resp.StatusCode >= 300:
+			status = resp.StatusCode
+		default:
+			subprotocol = resp.Header("Sec-WebSocket-Protocol")
+			if strings.ContainsAny(subprotocol, "\r\n,") {
+				status, outcome = http.StatusBadGateway, outcomeError
+				err = fmt.Errorf("$connect returned an invalid Sec-WebSocket-Protocol %q: want one protocol name", subprotocol)
+			}
+		}
+		code := status
+		if code == 0 {
+			code = resp.StatusCode
+		}
+		g.logRoute(c, RouteConnect, rt.name(), requestID, outcome, code, start, err)
+		if status != 0 {
+			kind := "rejected"
+			if outcome != outcomeOK {
+				kind = "failed"
+			}
+			g.metrics.Connects.WithLabelValues(a.id, kind).Inc()
+			g.log.Info("connect "+kind, "api", a.id, "connectionId", c.info.ID, "status", status,
+				"sourceIp", c.info.Identity.SourceIP)
+			w.Header().Set("Content-Length", "0")
+			w.WriteHeader(status)
+			return
+		}
+	}
+
+	c.ws = g.engine.NewConn(c, &a.limits)
+	a.registry.add(c)
+	if err := c.ws.Upgrade(w, r, subprotocol); err != nil {
+		a.registry.remove(c)
+		g.metrics.Connects.WithLabelValues(a.id, "upgrade_failed").Inc()
+		g.log.Warn("upgrade failed", "api", a.id, "connectionId", c.info.ID, "error", err.Error())
+		// The backend accepted the connection; tell it the connection ended.
+		g.metrics.Connections.WithLabelValues(a.id).Inc() // balanced by connectionClosed
+		g.connectionClosed(c, ws.CloseAbnormal, "handshake failed")
+		return
+	}
+	g.metrics.Connections.WithLabelValues(a.id).Inc()
+	g.metrics.Connects.WithLabelValues(a.id, "accepted").Inc()
+	g.log.Info("connect", "api", a.id, "connectionId", c.info.ID,
+		"sourceIp", c.info.Identity.SourceIP, "userAgent", c.info.Identity.UserAgent,
+		"subprotocol", subprotocol, "latencyMs", float64(time.Since(start).Microseconds())/1000)
+	if g.draining.Load() {
+		c.ws.Close(ws.CloseGoingAway, "server shutting down")
+	}
+}
+
+// connectHeaders returns the handshake's headers as the client sent them,
+// plus the forwarding headers API Gateway adds.
+func connectHeaders(r *http.Request) []event.HeaderField {
+	raw := rawhead.Headers(r)
+	out := make([]event.HeaderField, 0, len(raw)+4)
+	ip := hostOf(r.RemoteAddr)
+	xff := ""
+	hasTrace := false
+	for _, f := range raw {
+		switch http.CanonicalHeaderKey(f.Name) {
+		case "X-Forwarded-For":
+			xff = f.Value + ", "
+			continue
+		case "X-Forwarded-Port", "X-Forwarded-Proto":
+			continue
+		case "X-Amzn-Trace-Id":
+			hasTrace = true
+		}
+		out = append(out, event.HeaderField{Name: f.Name, Value: f.Value})
+	}
+	if !hasTrace {
+		out = append(out, event.HeaderField{Name: "X-Amzn-Trace-Id", Value: traceID()})
+	}
+	proto := "http"
+	if r.TLS != nil {
+		proto = "https"
+	}
+	out = append(out,
+		event.HeaderField{Name: "X-Forwarded-For", Value: xff + ip},
+		event.HeaderField{Name: "X-Forwarded-Port", Value: localPort(r)},
+		event.HeaderField{Name: "X-Forwarded-Proto", Value: proto},
+	)
+	return out
+}
+
+// traceID returns an X-Ray style trace id: Root=1-<epoch hex>-<96 random bits>.
+func traceID() string {
+	id := event.NewID() // 88 random bits, URL-safe base64
+	return fmt.Sprintf("Root=1-%08x-%x", time.Now().Unix(), []byte(id[:12]))
+}
+
+// queryParams splits a raw query in order, decoding each name and value.
+func queryParams(raw string) []event.QueryParam {
+	if raw == "" {
+		return nil
+	}
+	var out []event.QueryParam
+	for _, kv := range strings.Split(raw, "&") {
+		if kv == "" {
+			continue
+		}
+		k, v, _ := strings.Cut(kv, "=")
+		if dk, err := url.QueryUnescape(k); err == nil {
+			k = dk
+		}
+		if dv, err := url.QueryUnescape(v); err == nil {
+			v = dv
+		}
+		out = append(out, event.QueryParam{Name: k, Value: v})
+	}
+	return out
+}
+
+func hostOf(addr string) string {
+	if h, _, err := net.SplitHostPort(addr); err == nil {
+		return h
+	}
+	return addr
+}
+
+func localPort(r *http.Request) string {
+	if a, ok := r.Context().Value(http.LocalAddrContextKey).(net.Addr); ok {
+		if _, p, err := net.SplitHostPort(a.String()); err == nil {
+			return p
+		}
+	}
+	return ""
+}

@@ -1,0 +1,100 @@
+package gateway
+
+import (
+	"context"
+
+	"github.com/switchboardhq/switchboard/internal/event"
+	"github.com/switchboardhq/switchboard/internal/ws"
+)
+
+// The management data methods below are what the management API, the CLI
+// and tests call. They are safe for concurrent use.
+
+func (g *Gateway) lookup(stage, id string) (*Conn, error) {
+	a := g.apis[stage]
+	if a == nil {
+		return nil, ErrNoSuchStage
+	}
+	if !event.ValidID(id) {
+		return nil, ErrInvalidConnectionID
+	}
+	c := a.registry.get(id)
+	if c == nil || c.ws.Closing() {
+		return nil, ErrGone
+	}
+	return c, nil
+}
+
+// PostToConnection sends data to one connection: a text frame when data is
+// valid UTF-8, a binary frame otherwise. It returns ErrGone when the
+// connection is unknown or closed, or when the send overflowed its queue
+// (the connection is then closed as a slow consumer).
+func (g *Gateway) PostToConnection(_ context.Context, stage, id string, data []byte) error {
+	a := g.apis[stage]
+	if a == nil {
+		return ErrNoSuchStage
+	}
+	if len(data) > a.maxPost {
+		return ErrPayloadTooLarge
+	}
+	c, err := g.lookup(stage, id)
+	if err != nil {
+		return err
+	}
+	if err := c.ws.Send(ws.DataFrame(data)); err != nil {
+		return ErrGone
+	}
+	g.metrics.Deliveries.WithLabelValues(a.id).Inc()
+	return nil
+}
+
+// GetConnection reports one open connection.
+func (g *Gateway) GetConnection(_ context.Context, stage, id string) (ConnectionInfo, error) {
+	c, err := g.lookup(stage, id)
+	if err != nil {
+		return ConnectionInfo{}, err
+	}
+	return c.connectionInfo(), nil
+}
+
+// DeleteConnection closes a connection with 1000 and the reason AWS
+// reports for DeleteConnection; $disconnect follows. The connection is
+// gone for the management API at once.
+func (g *Gateway) DeleteConnection(_ context.Context, stage, id string) error {
+	c, err := g.lookup(stage, id)
+	if err != nil {
+		return err
+	}
+	c.ws.Close(ws.CloseNormal, "Connection Closed Normally")
+	return nil
+}
+
+// ListConnections returns a page of the API's open connections, oldest
+// first (in the order they connected). Pass the returned Next as cursor to
+// get the following page.
+func (g *Gateway) ListConnections(_ context.Context, stage, cursor string, limit int) (ConnectionPage, error) {
+	a := g.apis[stage]
+	if a == nil {
+		return ConnectionPage{}, ErrNoSuchStage
+	}
+	conns, next, err := a.registry.page(cursor, limit)
+	if err != nil {
+		return ConnectionPage{}, err
+	}
+	page := ConnectionPage{Next: next, Connections: make([]ConnectionInfo, 0, len(conns))}
+	for _, c := range conns {
+		if !c.ws.Closing() {
+			page.Connections = append(page.Connections, c.connectionInfo())
+		}
+	}
+	return page, nil
+}
+
+// MaxPostBytes is the largest body PostToConnection accepts on stage.
+func (g *Gateway) MaxPostBytes(stage string) (int, error) {
+	a := g.apis[stage]
+	if a == nil {
+		return 0, ErrNoSuchStage
+	}
+	return a.maxPost, nil
+}

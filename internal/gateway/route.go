@@ -1,0 +1,169 @@
+package gateway
+
+import (
+	"encoding/base64"
+	"errors"
+	"log/slog"
+	"time"
+
+	"github.com/switchboardhq/switchboard/internal/event"
+	"github.com/switchboardhq/switchboard/internal/integration"
+	"github.com/switchboardhq/switchboard/internal/payload"
+	"github.com/switchboardhq/switchboard/internal/ws"
+)
+
+// Outcomes of a route invocation, in logs and metrics.
+const (
+	outcomeOK        = "ok"
+	outcomeError     = "error"
+	outcomeTimeout   = "timeout"
+	outcomeForbidden = "forbidden"
+)
+
+// selectRoute applies the route selection expression to a message, as
+// AWS does: an exact match, else $default, else none.
+func (a *API) selectRoute(op ws.Opcode, body []byte) (string, *Route) {
+	key := RouteDefault
+	if op == ws.OpText {
+		if k, ok := a.selector.Evaluate(body); ok {
+			key = k
+		}
+	}
+	// $connect and $disconnect are never selected by a message.
+	if r := a.routes[key]; r != nil && key != RouteConnect && key != RouteDisconnect {
+		return key, r
+	}
+	return RouteDefault, a.routes[RouteDefault]
+}
+
+// handleMessage routes one message and runs its route. It runs on the
+// connection's pool task.
+func (g *Gateway) handleMessage(c *Conn, it inItem) {
+	a := c.api
+	start := time.Now()
+	requestID := event.NewID()
+	body, isBase64 := it.payload, false
+	if it.op == ws.OpBinary {
+		body, isBase64 = base64.StdEncoding.AppendEncode(nil, it.payload), true
+	}
+	key, r := a.selectRoute(it.op, it.payload)
+	if r == nil {
+		c.sendError(event.MessageForbidden, requestID)
+		if it.op == ws.OpText {
+			key, _ = a.selector.Evaluate(it.payload) // for the log: what matched nothing
+		}
+		g.logRoute(c, key, "", requestID, outcomeForbidden, 0, start, nil)
+		return
+	}
+	if r.integration == nil {
+		g.runAction(c, r, key, requestID, it, body)
+		g.logRoute(c, key, r.name(), requestID, outcomeOK, 0, start, nil)
+		return
+	}
+	ev := event.Message(&c.info, it.at, requestID, event.NewID(), key, body, isBase64)
+	resp, err := r.integration.Invoke(g.ctx, ev)
+	g.metrics.IntegrationSeconds.WithLabelValues(a.id, r.integrationName, "MESSAGE").Observe(time.Since(start).Seconds())
+	switch {
+	case errors.Is(err, integration.ErrTimeout):
+		c.sendError(event.MessageTimeout, requestID)
+		g.logRoute(c, key, r.name(), requestID, outcomeTimeout, 0, start, err)
+	case err != nil:
+		c.sendError(event.MessageInternalError, requestID)
+		g.logRoute(c, key, r.name(), requestID, outcomeError, 0, start, err)
+	default:
+		if r.twoWay && len(resp.Body) > 0 {
+			c.reply(resp, requestID)
+		}
+		g.logRoute(c, key, r.name(), requestID, outcomeOK, resp.StatusCode, start, nil)
+	}
+}
+
+// reply sends a two-way route's response body back to the client: binary
+// when the integration said so (isBase64Encoded), else text when it is
+// valid UTF-8, else binary.
+func (c *Conn) reply(resp *event.Response, requestID string) {
+	if len(resp.Body) > c.api.maxPost {
+		c.g.log.Warn("route response larger than maxMessageBytes was not sent",
+			"api", c.api.id, "connectionId", c.info.ID, "requestId", requestID, "bytes", len(resp.Body), "limit", c.api.maxPost)
+		c.sendError(event.MessageInternalError, requestID)
+		return
+	}
+	f := ws.DataFrame(resp.Body)
+	if resp.IsBase64Encoded {
+		f = ws.BinaryFrame(resp.Body)
+	}
+	_ = c.ws.Send(f)
+}
+
+// sendError sends an AWS error frame; the connection stays open.
+func (c *Conn) sendError(message, requestID string) {
+	_ = c.ws.Send(ws.TextFrame(event.ErrorFrame(message, c.info.ID, requestID)))
+}
+
+// runAction runs a built-in action.
+func (g *Gateway) runAction(c *Conn, r *Route, key, requestID string, it inItem, body []byte) {
+	switch r.action {
+	case "echo":
+		_ = c.ws.Send(ws.NewFrame(it.op, it.payload))
+	case "broadcast":
+		out := body
+		if r.template != nil {
+			ctx := payload.Context{
+				ConnectionID:     c.info.ID,
+				RequestID:        requestID,
+				MessageID:        requestID,
+				RouteKey:         key,
+				Stage:            c.info.Stage,
+				DomainName:       c.info.DomainName,
+				APIID:            c.info.APIID,
+				EventType:        "MESSAGE",
+				ConnectedAt:      c.info.ConnectedAt.UnixMilli(),
+				RequestTimeEpoch: it.at.UnixMilli(),
+				SourceIP:         c.info.Identity.SourceIP,
+				UserAgent:        c.info.Identity.UserAgent,
+			}
+			out = r.template.Render(nil, body, &ctx)
+		}
+		var exclude *Conn
+		if r.excludeSender {
+			exclude = c
+		}
+		g.broadcast(c.api, ws.DataFrame(out), exclude)
+	}
+}
+
+// broadcast queues one frame, encoded once, on every open connection of
+// the API except exclude. It never blocks on a slow client. It returns the
+// number of connections the frame was queued on.
+func (g *Gateway) broadcast(a *API, f ws.Frame, exclude *Conn) int {
+	n := 0
+	a.registry.each(func(c *Conn) {
+		if c != exclude && c.ws.Send(f) == nil {
+			n++
+		}
+	})
+	g.metrics.Deliveries.WithLabelValues(a.id).Add(float64(n))
+	return n
+}
+
+func (g *Gateway) logRoute(c *Conn, key, target, requestID, outcome string, status int, start time.Time, err error) {
+	g.metrics.Routes.WithLabelValues(c.api.id, key, outcome).Inc()
+	level := slog.LevelInfo
+	attrs := []slog.Attr{
+		slog.String("api", c.api.id),
+		slog.String("connectionId", c.info.ID),
+		slog.String("requestId", requestID),
+		slog.String("route", key),
+		slog.String("integration", target),
+		slog.String("outcome", outcome),
+		slog.Float64("latencyMs", float64(time.Since(start).Microseconds())/1000),
+	}
+	if status != 0 {
+		attrs = append(attrs, slog.Int("status", status))
+	}
+	if err != nil {
+		level = slog.LevelWarn
+		attrs = append(attrs, slog.String("error", err.Error()))
+	}
+	g.log.LogAttrs(g.ctx, level, "route", attrs...)
+}

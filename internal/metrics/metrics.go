@@ -1,0 +1,78 @@
+// Package metrics defines Switchboard's Prometheus metrics. One Metrics
+// value is created per process with the registerer it should use (no
+// global registry) and passed to the packages that count. Labels are
+// bounded by configuration (API ids, route keys, integration names) or by
+// small fixed sets (close codes, outcomes); never by connection.
+//
+// All methods are safe for concurrent use.
+package metrics
+
+import (
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// Metrics holds every collector.
+type Metrics struct {
+	// Connections is the number of open connections per API.
+	Connections *prometheus.GaugeVec
+	// Connects counts handshakes per API and outcome: accepted, rejected
+	// (non-2xx from $connect), failed ($connect integration error or
+	// timeout), upgrade_failed.
+	Connects *prometheus.CounterVec
+	// Disconnects counts closed connections per API and close code.
+	Disconnects *prometheus.CounterVec
+	// SlowConsumers counts connections closed with 1013 per API.
+	SlowConsumers *prometheus.CounterVec
+	// MessagesIn counts messages received from clients per API.
+	MessagesIn *prometheus.CounterVec
+	// Routes counts route invocations per API, route and outcome: ok,
+	// error, timeout, forbidden (no route matched).
+	Routes *prometheus.CounterVec
+	// IntegrationSeconds observes integration call latency per API,
+	// integration and event type.
+	IntegrationSeconds *prometheus.HistogramVec
+	// DisconnectFailures counts $disconnect events that failed after every
+	// attempt, per API.
+	DisconnectFailures *prometheus.CounterVec
+	// Deliveries counts frames queued to connections by built-in actions
+	// and the management API, per API.
+	Deliveries *prometheus.CounterVec
+}
+
+// New creates the collectors and registers them with reg.
+func New(reg prometheus.Registerer) *Metrics {
+	m := &Metrics{
+		Connections: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "switchboard_connections", Help: "Open WebSocket connections.",
+		}, []string{"api"}),
+		Connects: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "switchboard_connects_total", Help: "WebSocket handshakes by outcome.",
+		}, []string{"api", "outcome"}),
+		Disconnects: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "switchboard_disconnects_total", Help: "Closed connections by close code.",
+		}, []string{"api", "code"}),
+		SlowConsumers: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "switchboard_slow_consumer_closes_total", Help: "Connections closed with 1013 because their outbound queue was full or their socket stalled.",
+		}, []string{"api"}),
+		MessagesIn: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "switchboard_messages_received_total", Help: "Messages received from clients.",
+		}, []string{"api"}),
+		Routes: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "switchboard_route_invocations_total", Help: "Route invocations by outcome.",
+		}, []string{"api", "route", "outcome"}),
+		IntegrationSeconds: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "switchboard_integration_duration_seconds",
+			Help:    "Integration call latency.",
+			Buckets: []float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 29},
+		}, []string{"api", "integration", "event"}),
+		DisconnectFailures: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "switchboard_disconnect_failures_total", Help: "$disconnect events that failed after every attempt.",
+		}, []string{"api"}),
+		Deliveries: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "switchboard_deliveries_total", Help: "Frames queued to connections by built-in actions and the management API.",
+		}, []string{"api"}),
+	}
+	reg.MustRegister(m.Connections, m.Connects, m.Disconnects, m.SlowConsumers, m.MessagesIn,
+		m.Routes, m.IntegrationSeconds, m.DisconnectFailures, m.Deliveries)
+	return m
+}

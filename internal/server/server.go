@@ -1,0 +1,230 @@
+// Package server assembles a Switchboard process: one HTTP listener whose
+// router sends each request to the WebSocket handshake of an API
+// (/{stage}), the management API (/{stage}/@connections...), the demo page
+// (/), health checks (/healthz, /readyz) or metrics (/metrics), and the
+// phased shutdown that drains it all.
+//
+// Concurrency: a Server is started once with Run; its router is safe for
+// concurrent use.
+package server
+
+import (
+	"bytes"
+	"context"
+	"embed"
+	"errors"
+	"fmt"
+	"html/template"
+	"log/slog"
+	"net"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/switchboardhq/switchboard/internal/config"
+	"github.com/switchboardhq/switchboard/internal/gateway"
+	"github.com/switchboardhq/switchboard/internal/integration/httpint"
+	"github.com/switchboardhq/switchboard/internal/manage"
+	"github.com/switchboardhq/switchboard/internal/metrics"
+	"github.com/switchboardhq/switchboard/internal/rawhead"
+	"github.com/switchboardhq/switchboard/internal/ws"
+)
+
+// Options are what New needs besides the configuration.
+type Options struct {
+	Logger *slog.Logger
+	// Engine tunes the WebSocket engine (tests use a short Tick).
+	Engine ws.Options
+	// Listener, when set, is served instead of listening on Config.Listen.
+	Listener net.Listener
+	// Now is the clock of event timestamps; default time.Now.
+	Now func() time.Time
+}
+
+// Server is one Switchboard process.
+type Server struct {
+	cfg      *config.Config
+	log      *slog.Logger
+	registry *prometheus.Registry
+	gateway  *gateway.Gateway
+	manage   *manage.Handler
+	metrics  http.Handler
+	demo     []byte
+	http     *http.Server
+	ln       net.Listener
+}
+
+//go:embed demo/index.html
+var demoFS embed.FS
+
+// New builds a server from a validated configuration and opens its
+// listener, so Addr is known before Run.
+func New(cfg *config.Config, o Options) (*Server, error) {
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	if err := gateway.Check(cfg); err != nil {
+		return nil, err
+	}
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	m := metrics.New(reg)
+	gw, err := gateway.New(gateway.Options{
+		Config:     cfg,
+		Engine:     o.Engine,
+		HTTPClient: &http.Client{Transport: httpint.NewTransport()},
+		Logger:     o.Logger,
+		Metrics:    m,
+		Now:        o.Now,
+	})
+	if err != nil {
+		return nil, err
+	}
+	s := &Server{
+		cfg:      cfg,
+		log:      o.Logger,
+		registry: reg,
+		gateway:  gw,
+		metrics:  promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}),
+	}
+	auth := manage.Auth{AllowLoopback: cfg.Management.LoopbackAllowed()}
+	for _, k := range cfg.Management.APIKeys {
+		auth.APIKeys = append(auth.APIKeys, manage.Key{Name: k.Name, Secret: k.Key})
+	}
+	s.manage = manage.NewHandler(gw, auth, o.Logger)
+	if s.demo, err = renderDemo(cfg); err != nil {
+		return nil, err
+	}
+
+	ln := o.Listener
+	if ln == nil {
+		if ln, err = net.Listen("tcp", cfg.Listen); err != nil {
+			_ = gw.Shutdown(context.Background())
+			return nil, fmt.Errorf("listen on %s: %w", cfg.Listen, err)
+		}
+	}
+	s.ln = rawhead.Listener(ln)
+	s.http = &http.Server{
+		Handler:           s,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       60 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		MaxHeaderBytes:    64 << 10,
+		ConnContext:       rawhead.ConnContext,
+		ErrorLog:          slog.NewLogLogger(o.Logger.Handler(), slog.LevelWarn),
+	}
+	return s, nil
+}
+
+// Addr is the listener's address.
+func (s *Server) Addr() net.Addr { return s.ln.Addr() }
+
+// Gateway returns the gateway (for tests and the CLI).
+func (s *Server) Gateway() *gateway.Gateway { return s.gateway }
+
+// Run serves until ctx is cancelled, then shuts down in phases: readiness
+// fails and new handshakes are refused, the listener closes, open
+// connections get 1001 over the drain window and their $disconnect
+// events are delivered, all within the shutdown timeout. It returns nil
+// after a clean shutdown.
+func (s *Server) Run(ctx context.Context) error {
+	s.log.Info("listening", "addr", s.Addr().String(), "driver", s.gateway.Driver(), "apis", len(s.gateway.APIs()))
+	for _, a := range s.gateway.APIs() {
+		s.log.Info("serving API", "api", a.ID(), "websocket", "ws://"+s.Addr().String()+"/"+a.Stage(),
+			"management", "http://"+s.Addr().String()+"/"+a.Stage()+"/@connections")
+	}
+	if s.cfg.Management.LoopbackAllowed() {
+		s.log.Warn("management API admits every loopback client without credentials (development mode); set management.allowLoopback: false and configure apiKeys in production")
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- s.http.Serve(s.ln) }()
+	select {
+	case err := <-errc:
+		_ = s.gateway.Shutdown(context.Background())
+		return fmt.Errorf("serve: %w", err)
+	case <-ctx.Done():
+	}
+
+	s.log.Info("shutting down", "timeout", s.cfg.Shutdown.Timeout.String())
+	sctx, cancel := context.WithTimeout(context.Background(), s.cfg.Shutdown.Timeout.Std())
+	defer cancel()
+	done := make(chan error, 1)
+	go func() { done <- s.gateway.Shutdown(sctx) }() // refuses handshakes at once
+	herr := s.http.Shutdown(sctx)                     // stops accepting; waits for plain requests
+	gerr := <-done
+	if err := <-errc; err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	if herr != nil && !errors.Is(herr, context.DeadlineExceeded) {
+		return herr
+	}
+	if herr != nil {
+		_ = s.http.Close()
+	}
+	s.log.Info("shut down")
+	return gerr
+}
+
+// ServeHTTP routes a request by its escaped path.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	path := r.URL.EscapedPath()
+	switch path {
+	case "/":
+		s.serveDemo(w, r)
+		return
+	case "/healthz":
+		_, _ = w.Write([]byte("ok\n"))
+		return
+	case "/readyz":
+		if s.gateway.Draining() {
+			http.Error(w, "draining", http.StatusServiceUnavailable)
+			return
+		}
+		_, _ = w.Write([]byte("ready\n"))
+		return
+	case "/metrics":
+		s.metrics.ServeHTTP(w, r)
+		return
+	}
+	if manage.IsManagementPath(path) {
+		s.manage.ServeHTTP(w, r)
+		return
+	}
+	stage := strings.TrimSuffix(strings.TrimPrefix(path, "/"), "/") // a trailing slash is accepted, as on AWS
+	if a := s.gateway.API(stage); a != nil {
+		s.gateway.ServeWebSocket(w, r, a)
+		return
+	}
+	http.NotFound(w, r)
+}
+
+func (s *Server) serveDemo(w http.ResponseWriter, r *http.Request) {
+	if r.Method != http.MethodGet && r.Method != http.MethodHead {
+		w.Header().Set("Allow", "GET, HEAD")
+		http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
+		return
+	}
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.Header().Set("Cache-Control", "no-cache")
+	_, _ = w.Write(s.demo)
+}
+
+// renderDemo fills the demo page with the first API's stage.
+func renderDemo(cfg *config.Config) ([]byte, error) {
+	if len(cfg.APIs) == 0 {
+		return []byte("<!doctype html><title>Switchboard</title><p>Switchboard is running with no APIs configured.</p>\n"), nil
+	}
+	t, err := template.ParseFS(demoFS, "demo/index.html")
+	if err != nil {
+		return nil, err
+	}
+	var b bytes.Buffer
+	if err := t.Execute(&b, struct{ Stage string }{cfg.APIs[0].Stage}); err != nil {
+		return nil, err
+	}
+	return b.Bytes(), nil
+}
