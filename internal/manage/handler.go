@@ -111,6 +111,8 @@ func (h *Handler) serve(w *statusWriter, r *http.Request, rt route) error {
 		default:
 			return methodNotAllowed(rt, r.Method, "GET, POST, DELETE")
 		}
+	case routeNoStage:
+		return forbidden("Forbidden: the endpoint has no stage; use http(s)://{domainName}/{stage} as the management endpoint")
 	default:
 		return notFound(rt, r.Method)
 	}

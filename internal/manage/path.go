@@ -19,6 +19,9 @@ const (
 	routeList
 	// routeConnection: /{stage}/@connections/{id} (GET, POST, DELETE).
 	routeConnection
+	// routeNoStage: /@connections/... — an endpoint configured without
+	// its stage, which AWS answers with 403 Forbidden.
+	routeNoStage
 )
 
 // route is a parsed management path. stage and id are percent-decoded.
@@ -39,12 +42,18 @@ type route struct {
 // paths to the Handler, which answers 404 for shapes it does not serve, such
 // as extra segments. It does not allocate unless the segment is
 // percent-encoded.
+//
+// A path whose first segment is "@connections" is a management path too:
+// an SDK endpoint that lacks the stage, answered with 403 as AWS does.
 func IsManagementPath(escapedPath string) bool {
 	rest, ok := strings.CutPrefix(escapedPath, "/")
 	if !ok {
 		return false
 	}
-	_, rest, ok = strings.Cut(rest, "/")
+	first, rest, ok := strings.Cut(rest, "/")
+	if isConnectionsSegment(first) {
+		return true
+	}
 	if !ok {
 		return false
 	}
@@ -76,6 +85,13 @@ func parsePath(escapedPath string) (route, error) {
 	// whose presence alone makes the path unknown. This bounds the work
 	// on paths made of many slashes.
 	segs := strings.SplitN(escapedPath, "/", 5)
+	if len(segs) >= 2 && segs[0] == "" && isConnectionsSegment(segs[1]) {
+		name, err := url.PathUnescape(strings.TrimPrefix(escapedPath, "/"))
+		if err != nil {
+			return route{}, errMalformedPath
+		}
+		return route{kind: routeNoStage, name: name}, nil
+	}
 	if len(segs) < 3 || segs[0] != "" || !isConnectionsSegment(segs[2]) {
 		name, err := url.PathUnescape(strings.TrimPrefix(escapedPath, "/"))
 		if err != nil {

@@ -30,7 +30,8 @@ func TestIsManagementPath(t *testing.T) {
 		{"", false},
 		{"*", false},
 		{"prod/@connections/x", false},
-		{"/@connections/x", false},
+		{"/@connections/x", true}, // no stage: the handler answers 403, as AWS does
+		{"/%40connections", true},
 		{"/prod/x/@connections", false},
 	}
 	for _, tt := range tests {
@@ -54,6 +55,7 @@ func TestParsePath(t *testing.T) {
 		{"/prod/@connections/a/b", route{kind: routeNone, stage: "prod", name: "@connections/a/b"}},
 		{"/prod/@connections/a/b/c/d/e", route{kind: routeNone, stage: "prod", name: "@connections/a/b/c/d/e"}},
 		{"/prod/other", route{kind: routeNone, name: "prod/other"}},
+		{"/@connections/R1kmxc2VNjMCFIA%3D", route{kind: routeNoStage, name: "@connections/R1kmxc2VNjMCFIA="}},
 	}
 	for _, tt := range tests {
 		got, err := parsePath(tt.path)

@@ -100,6 +100,9 @@ func Headers(r *http.Request) []Field {
 	}
 	var fields []Field
 	for name, values := range r.Header {
+		if n, ok := wellKnown[name]; ok {
+			name = n
+		}
 		for _, v := range values {
 			fields = append(fields, Field{name, v})
 		}
@@ -110,8 +113,19 @@ func Headers(r *http.Request) []Field {
 	return fields
 }
 
+// wellKnown restores the usual spelling of names that canonicalization
+// changes, for requests whose raw head was not captured.
+var wellKnown = map[string]string{
+	"Sec-Websocket-Key":        "Sec-WebSocket-Key",
+	"Sec-Websocket-Version":    "Sec-WebSocket-Version",
+	"Sec-Websocket-Protocol":   "Sec-WebSocket-Protocol",
+	"Sec-Websocket-Extensions": "Sec-WebSocket-Extensions",
+}
+
 // parse reads a raw head and checks that it is r's: same method and
-// target, same number of header values. ok is false otherwise.
+// target, and exactly r's header values (a keep-alive connection's later
+// request must not be answered with its first head). ok is false
+// otherwise.
 func parse(head []byte, r *http.Request) ([]Field, bool) {
 	line, rest, _ := bytes.Cut(head, []byte("\r\n"))
 	parts := bytes.SplitN(line, []byte(" "), 3)
@@ -133,12 +147,22 @@ func parse(head []byte, r *http.Request) ([]Field, bool) {
 		}
 		fields = append(fields, Field{string(name), string(bytes.Trim(value, " \t"))})
 	}
-	// net/http moves Host out of the header map; count the rest.
+	// net/http moves Host out of the header map; every other line must be
+	// one of r's values, in order per name, and none may be left over.
+	seen := make(map[string]int, len(r.Header))
 	n := 0
 	for _, f := range fields {
-		if http.CanonicalHeaderKey(f.Name) != "Host" {
-			n++
+		name := http.CanonicalHeaderKey(f.Name)
+		if name == "Host" {
+			continue
 		}
+		values := r.Header[name]
+		i := seen[name]
+		if i >= len(values) || values[i] != f.Value {
+			return nil, false
+		}
+		seen[name] = i + 1
+		n++
 	}
 	want := 0
 	for _, v := range r.Header {

@@ -154,7 +154,7 @@ func (s *Server) Run(ctx context.Context) error {
 	defer cancel()
 	done := make(chan error, 1)
 	go func() { done <- s.gateway.Shutdown(sctx) }() // refuses handshakes at once
-	herr := s.http.Shutdown(sctx)                     // stops accepting; waits for plain requests
+	herr := s.http.Shutdown(sctx)                    // stops accepting; waits for plain requests
 	gerr := <-done
 	if err := <-errc; err != nil && !errors.Is(err, http.ErrServerClosed) {
 		return err

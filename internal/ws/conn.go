@@ -91,6 +91,7 @@ type Conn struct {
 	// Guarded by mu.
 	mu          sync.Mutex
 	state       connState
+	attached    bool     // a driver owns the socket
 	queue       [][]byte // data frames accepted by Send
 	ctrl        Frame    // a pending ping or pong (only the latest is kept)
 	queued      int      // bytes accepted and not yet written
@@ -231,7 +232,7 @@ func (c *Conn) Upgrade(w http.ResponseWriter, r *http.Request, subprotocol strin
 // scheduleLocked marks the connection for the writer and reports whether
 // the caller must kick the driver.
 func (c *Conn) scheduleLocked() bool {
-	if c.state == stateNew || c.state == stateClosed || c.scheduled {
+	if !c.attached || c.state == stateClosed || c.scheduled {
 		return false
 	}
 	c.scheduled = true

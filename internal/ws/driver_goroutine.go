@@ -26,6 +26,7 @@ func (e *Engine) attachGoroutine(c *Conn, nc net.Conn) error {
 	if c.state == stateNew {
 		c.state = stateOpen
 	}
+	c.attached = true
 	write := len(c.queue) > 0 || c.closeOut != nil
 	c.scheduled = write
 	c.mu.Unlock()

@@ -178,6 +178,7 @@ func (e *Engine) attach(c *Conn, nc net.Conn, pre []byte) error {
 			if c.state == stateNew {
 				c.state = stateOpen
 			}
+			c.attached = true
 			c.scheduled = true
 			c.mu.Unlock()
 			p.schedule(c) // the loop registers it

@@ -9,8 +9,10 @@ import (
 // recorder is a Handler that records what a parse produced.
 type recorder struct{ got []string }
 
-func (r *recorder) OnMessage(op Opcode, p []byte)     { r.got = append(r.got, fmt.Sprintf("%v:%q", op, p)) }
-func (r *recorder) OnClose(code CloseCode, _ string) { r.got = append(r.got, fmt.Sprintf("closed:%d", code)) }
+func (r *recorder) OnMessage(op Opcode, p []byte) { r.got = append(r.got, fmt.Sprintf("%v:%q", op, p)) }
+func (r *recorder) OnClose(code CloseCode, _ string) {
+	r.got = append(r.got, fmt.Sprintf("closed:%d", code))
+}
 
 // parseAll feeds data to a detached connection in chunks of size n (0:
 // all at once) and returns what it delivered, the close it would send and

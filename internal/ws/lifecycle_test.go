@@ -15,13 +15,13 @@ func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 func TestIdleTimeout(t *testing.T) {
 	forDrivers(t, func(t *testing.T, d string) {
 		lim := testLimits()
-		lim.IdleTimeout = 300 * time.Millisecond
+		lim.IdleTimeout = time.Second
 		ts := newTestServer(t, d, lim)
 		c, _ := dialRaw(t, ts.srv.URL, nil)
 		h := ts.handler()
-		// Pings do not count as activity; messages do.
+		// Messages count as activity.
 		for range 3 {
-			time.Sleep(100 * time.Millisecond)
+			time.Sleep(200 * time.Millisecond)
 			c.write(true, OpText, []byte("keep"))
 			c.expectMessage(OpText, []byte("keep"))
 		}
@@ -29,7 +29,7 @@ func TestIdleTimeout(t *testing.T) {
 		if r := c.expectClose(CloseGoingAway); r != "idle timeout" {
 			t.Fatalf("reason %q", r)
 		}
-		if time.Since(start) < 200*time.Millisecond {
+		if time.Since(start) < 800*time.Millisecond {
 			t.Fatalf("closed after %v, before the idle timeout", time.Since(start))
 		}
 		c.write(true, OpClose, closePayload(CloseGoingAway, ""))
@@ -63,13 +63,13 @@ func TestMaxLifetime(t *testing.T) {
 func TestPingAndPongTimeout(t *testing.T) {
 	forDrivers(t, func(t *testing.T, d string) {
 		lim := testLimits()
-		lim.PingInterval = 100 * time.Millisecond
-		lim.PongTimeout = 200 * time.Millisecond
+		lim.PingInterval = 150 * time.Millisecond
+		lim.PongTimeout = time.Second
 		ts := newTestServer(t, d, lim)
 		c, _ := dialRaw(t, ts.srv.URL, nil)
 		h := ts.handler()
 		// Answer pings for a while: the connection stays.
-		deadline := time.Now().Add(600 * time.Millisecond)
+		deadline := time.Now().Add(800 * time.Millisecond)
 		pings := 0
 		for time.Now().Before(deadline) {
 			f, err := c.read()
@@ -83,7 +83,7 @@ func TestPingAndPongTimeout(t *testing.T) {
 			c.write(true, OpPong, f.payload)
 		}
 		if pings < 2 {
-			t.Fatalf("%d pings in 600ms with a 100ms interval", pings)
+			t.Fatalf("%d pings in 800ms with a 150ms interval", pings)
 		}
 		// Stop answering: dropped as unresponsive, reported as 1006.
 		ev := h.expectClosed(t, CloseAbnormal)
@@ -182,7 +182,11 @@ func TestPauseReading(t *testing.T) {
 		h := ts.handler()
 		h.c.SetReadPaused(true)
 		time.Sleep(50 * time.Millisecond) // the pause reaches the loop
-		for i := range 5 {
+		// The goroutine driver's reader is already inside Read: the pause
+		// takes effect after that read, which the first message ends.
+		c.write(true, OpText, []byte{'0'})
+		time.Sleep(50 * time.Millisecond)
+		for i := 1; i < 5; i++ {
 			c.write(true, OpText, []byte{byte('0' + i)})
 		}
 		time.Sleep(100 * time.Millisecond)
@@ -254,5 +258,20 @@ func TestEngineCloseFinishesAll(t *testing.T) {
 		for _, c := range clients {
 			c.expectEOF()
 		}
+	})
+}
+
+// Closing a connection before its upgrade (shutdown, DELETE) sends the
+// close frame right after the 101 and reports the close once.
+func TestCloseBeforeUpgrade(t *testing.T) {
+	forDrivers(t, func(t *testing.T, d string) {
+		ts := newTestServer(t, d, testLimits())
+		ts.beforeUpgrade = func(h *echoHandler) { h.c.Close(CloseGoingAway, "server shutting down") }
+		c, _ := dialRaw(t, ts.srv.URL, nil)
+		h := ts.handler()
+		c.expectClose(CloseGoingAway)
+		c.write(true, OpClose, closePayload(CloseGoingAway, ""))
+		c.expectEOF()
+		h.expectClosed(t, CloseGoingAway)
 	})
 }

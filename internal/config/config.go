@@ -1,0 +1,182 @@
+package config
+
+// Config is the whole configuration of one Switchboard process. Its zero
+// value, after ApplyDefaults, is a server with no APIs; Default returns the
+// seed chat configuration that `switchboard serve` runs without a file.
+type Config struct {
+	// Listen is the TCP address of the single listener that serves
+	// WebSocket clients, the management API, the demo page, /healthz,
+	// /readyz and /metrics. Default ":8080".
+	Listen string `yaml:"listen"`
+
+	Log        Log        `yaml:"log"`
+	Shutdown   Shutdown   `yaml:"shutdown"`
+	Management Management `yaml:"management"`
+
+	// APIs are the real-time APIs this process serves, each under its own
+	// stage path (/{stage}).
+	APIs []API `yaml:"apis"`
+}
+
+// Log configures the structured log written to stderr.
+type Log struct {
+	// Level is debug, info, warn or error. Default info.
+	Level string `yaml:"level"`
+	// Format is json or text. Default json.
+	Format string `yaml:"format"`
+}
+
+// Shutdown configures the graceful shutdown on SIGTERM/SIGINT.
+type Shutdown struct {
+	// DrainWindow is the time over which going-away closes (1001) are
+	// spread across the open connections. Default 5s.
+	DrainWindow Duration `yaml:"drainWindow"`
+	// Timeout bounds the whole shutdown: after it, remaining connections
+	// are dropped and pending $disconnect calls abandoned (and logged).
+	// Default 30s.
+	Timeout Duration `yaml:"timeout"`
+}
+
+// Management configures access to the management API
+// (/{stage}/@connections...).
+type Management struct {
+	// APIKeys are accepted as "Authorization: Bearer <key>".
+	APIKeys []APIKey `yaml:"apiKeys"`
+	// AllowLoopback admits requests whose TCP peer is a loopback address
+	// without credentials (the development default). Default true.
+	AllowLoopback *bool `yaml:"allowLoopback"`
+}
+
+// APIKey is one management credential.
+type APIKey struct {
+	// Name identifies the key in logs; it is never the secret.
+	Name string `yaml:"name"`
+	// Key is the secret, at least 16 characters. Use ${ENV_VAR} to keep it
+	// out of the file.
+	Key string `yaml:"key"`
+}
+
+// API is one configured real-time API.
+type API struct {
+	// ID is reported as requestContext.apiId. Letters, digits, '-' and
+	// '_', at most 64 characters. Required.
+	ID string `yaml:"id"`
+	// Stage is the first path segment: clients connect to /{stage},
+	// backends call /{stage}/@connections. Letters, digits, '-' and '_',
+	// at most 128 characters, unique per process. Required.
+	Stage string `yaml:"stage"`
+	// DomainName is reported as requestContext.domainName. Default: the
+	// Host header of the client's handshake (with its port), so that
+	// http://{domainName}/{stage} reaches this server.
+	DomainName string `yaml:"domainName"`
+	// RouteSelectionExpression picks the route of each message, as on AWS
+	// ($request.body.action, ${request.body.a}/${request.body.b}, \$default).
+	// Required.
+	RouteSelectionExpression string `yaml:"routeSelectionExpression"`
+	// Binary is what happens to binary frames from clients: "reject"
+	// closes the connection with 1003 as AWS does; "base64" delivers them
+	// to the route base64-encoded with isBase64Encoded: true. Default reject.
+	Binary string `yaml:"binary"`
+
+	Limits Limits `yaml:"limits"`
+
+	// Routes maps route keys ($connect, $disconnect, $default or a custom
+	// key) to what they call.
+	Routes map[string]Route `yaml:"routes"`
+	// Integrations are the named backends that routes refer to.
+	Integrations map[string]Integration `yaml:"integrations"`
+
+	Disconnect Disconnect `yaml:"disconnect"`
+}
+
+// Limits bound what one connection of an API may do. Defaults equal the
+// AWS quotas where AWS has one.
+type Limits struct {
+	// MaxMessageBytes is the largest message a client may send (after
+	// reassembly of fragments) and the largest management API POST body.
+	// Larger client messages close the connection with 1009. Default 128KiB.
+	MaxMessageBytes ByteSize `yaml:"maxMessageBytes"`
+	// MaxFrameBytes is the largest single frame a client may send (1009
+	// when exceeded). Default: MaxMessageBytes.
+	MaxFrameBytes ByteSize `yaml:"maxFrameBytes"`
+	// IdleTimeout closes a connection (1001) when no data message went in
+	// either direction for this long. Default 10m; 0 keeps the default,
+	// "off" is not offered.
+	IdleTimeout Duration `yaml:"idleTimeout"`
+	// MaxConnectionDuration closes a connection (1001) this long after it
+	// opened. Default 2h.
+	MaxConnectionDuration Duration `yaml:"maxConnectionDuration"`
+	// PingInterval is how long a connection may be silent before the server
+	// sends a WebSocket ping. Default 30s.
+	PingInterval Duration `yaml:"pingInterval"`
+	// PongTimeout is how long the server waits for any frame after a ping
+	// before it drops the connection (reported as 1006). Default 20s.
+	PongTimeout Duration `yaml:"pongTimeout"`
+	// OutboundQueueBytes bounds the bytes queued for one connection but not
+	// yet written to its socket. When a send would exceed it the connection
+	// is closed as a slow consumer (1013). Default 1MiB.
+	OutboundQueueBytes ByteSize `yaml:"outboundQueueBytes"`
+	// WriteTimeout closes a connection as a slow consumer (1013) when its
+	// socket accepted no bytes for this long while output was pending.
+	// Default 10s.
+	WriteTimeout Duration `yaml:"writeTimeout"`
+	// InboundQueueMessages is how many received messages of one connection
+	// may wait for their route; past it the server stops reading that
+	// socket until the backlog drains (TCP back-pressure). Default 64.
+	InboundQueueMessages int `yaml:"inboundQueueMessages"`
+}
+
+// Route says what a route key calls. Exactly one of Integration and Action
+// is set.
+type Route struct {
+	// Integration names an entry of API.Integrations.
+	Integration string `yaml:"integration"`
+	// Action is a built-in action that needs no backend. Not allowed on
+	// $connect and $disconnect.
+	Action *Action `yaml:"action"`
+	// RouteResponseSelectionExpression "$default" makes the route two-way:
+	// the integration's response body is sent back to the client, as AWS
+	// does when a route response is defined. The only accepted value is
+	// "$default" (as on AWS); empty means one-way.
+	RouteResponseSelectionExpression string `yaml:"routeResponseSelectionExpression"`
+}
+
+// Action is a built-in route action.
+type Action struct {
+	// Type is "broadcast" (send to every connection of the API) or "echo"
+	// (send the message back to its sender).
+	Type string `yaml:"type"`
+	// Payload shapes what broadcast sends (see docs/configuration.md,
+	// "Payload templates"). Absent: the message body is sent unchanged.
+	// Only for broadcast.
+	Payload any `yaml:"payload"`
+	// ExcludeSender leaves the sending connection out of a broadcast.
+	ExcludeSender bool `yaml:"excludeSender"`
+}
+
+// Integration is a named backend.
+type Integration struct {
+	// Type is "http": the AWS Lambda proxy event is POSTed as JSON to URL.
+	// Required.
+	Type string `yaml:"type"`
+	// URL is the endpoint for type http (http or https).
+	URL string `yaml:"url"`
+	// Timeout bounds one call, as AWS's integration timeout. Between 50ms
+	// and 29s on AWS; Switchboard accepts 1ms to 15m. Default 29s.
+	Timeout Duration `yaml:"timeout"`
+	// MaxConcurrency bounds the calls in flight to this integration; more
+	// wait (within their timeout) for a free slot. Default 256.
+	MaxConcurrency int `yaml:"maxConcurrency"`
+	// Headers are added to every request (for example a shared secret).
+	Headers map[string]string `yaml:"headers"`
+}
+
+// Disconnect configures delivery of $disconnect events.
+type Disconnect struct {
+	// Attempts is the total number of tries of a failed $disconnect call.
+	// Default 3.
+	Attempts int `yaml:"attempts"`
+	// Backoff is the wait before the second try; it doubles for each
+	// further try. Default 200ms.
+	Backoff Duration `yaml:"backoff"`
+}

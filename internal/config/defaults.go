@@ -1,0 +1,102 @@
+package config
+
+import (
+	"maps"
+	"slices"
+	"time"
+)
+
+// Defaults of the fields whose zero value means "use the default". The doc
+// comments of the fields in config.go state the same values; keep them in
+// step.
+const (
+	defaultListen      = ":8080"
+	defaultLogLevel    = "info"
+	defaultLogFormat   = "json"
+	defaultDrainWindow = Duration(5 * time.Second)
+	defaultShutdown    = Duration(30 * time.Second)
+
+	defaultBinary                = "reject"
+	defaultMaxMessageBytes       = ByteSize(128 << 10)
+	defaultIdleTimeout           = Duration(10 * time.Minute)
+	defaultMaxConnectionDuration = Duration(2 * time.Hour)
+	defaultPingInterval          = Duration(30 * time.Second)
+	defaultPongTimeout           = Duration(20 * time.Second)
+	defaultOutboundQueueBytes    = ByteSize(1 << 20)
+	defaultWriteTimeout          = Duration(10 * time.Second)
+	defaultInboundQueueMessages  = 64
+
+	defaultIntegrationTimeout = Duration(29 * time.Second)
+	defaultMaxConcurrency     = 256
+
+	defaultDisconnectAttempts = 3
+	defaultDisconnectBackoff  = Duration(200 * time.Millisecond)
+)
+
+// ApplyDefaults fills every zero field of c with its documented default.
+// Fields set to a non-zero value, valid or not, are left for Validate to
+// judge. DomainName stays empty: its default (the client's Host header) is
+// only known per connection. It is idempotent.
+func (c *Config) ApplyDefaults() {
+	setDefault(&c.Listen, defaultListen)
+	setDefault(&c.Log.Level, defaultLogLevel)
+	setDefault(&c.Log.Format, defaultLogFormat)
+	setDefault(&c.Shutdown.DrainWindow, defaultDrainWindow)
+	setDefault(&c.Shutdown.Timeout, defaultShutdown)
+	if c.Management.AllowLoopback == nil {
+		allow := true
+		c.Management.AllowLoopback = &allow
+	}
+	for i := range c.APIs {
+		c.APIs[i].applyDefaults()
+	}
+}
+
+func (a *API) applyDefaults() {
+	setDefault(&a.Binary, defaultBinary)
+
+	l := &a.Limits
+	setDefault(&l.MaxMessageBytes, defaultMaxMessageBytes)
+	setDefault(&l.MaxFrameBytes, l.MaxMessageBytes)
+	setDefault(&l.IdleTimeout, defaultIdleTimeout)
+	setDefault(&l.MaxConnectionDuration, defaultMaxConnectionDuration)
+	setDefault(&l.PingInterval, defaultPingInterval)
+	setDefault(&l.PongTimeout, defaultPongTimeout)
+	setDefault(&l.OutboundQueueBytes, defaultOutboundQueueBytes)
+	setDefault(&l.WriteTimeout, defaultWriteTimeout)
+	setDefault(&l.InboundQueueMessages, defaultInboundQueueMessages)
+
+	for name, in := range a.Integrations {
+		setDefault(&in.Timeout, defaultIntegrationTimeout)
+		setDefault(&in.MaxConcurrency, defaultMaxConcurrency)
+		a.Integrations[name] = in
+	}
+
+	setDefault(&a.Disconnect.Attempts, defaultDisconnectAttempts)
+	setDefault(&a.Disconnect.Backoff, defaultDisconnectBackoff)
+}
+
+func setDefault[T comparable](field *T, def T) {
+	var zero T
+	if *field == zero {
+		*field = def
+	}
+}
+
+// LoopbackAllowed reports the effective AllowLoopback: true unless it was
+// set to false.
+func (m Management) LoopbackAllowed() bool {
+	return m.AllowLoopback == nil || *m.AllowLoopback
+}
+
+// clone returns a copy of c that ApplyDefaults can modify without touching
+// c: the slices and maps that ApplyDefaults writes to are copied; the rest
+// is shared.
+func (c *Config) clone() *Config {
+	cp := *c
+	cp.APIs = slices.Clone(c.APIs)
+	for i := range cp.APIs {
+		cp.APIs[i].Integrations = maps.Clone(cp.APIs[i].Integrations)
+	}
+	return &cp
+}

@@ -1,0 +1,76 @@
+package config
+
+import (
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+)
+
+func TestApplyDefaults(t *testing.T) {
+	c := &Config{APIs: []API{{
+		Integrations: map[string]Integration{"b": {}},
+	}}}
+	c.ApplyDefaults()
+	allow := true
+	want := &Config{
+		Listen:     ":8080",
+		Log:        Log{Level: "info", Format: "json"},
+		Shutdown:   Shutdown{DrainWindow: Duration(5 * time.Second), Timeout: Duration(30 * time.Second)},
+		Management: Management{AllowLoopback: &allow},
+		APIs: []API{{
+			Binary: "reject",
+			Limits: Limits{
+				MaxMessageBytes:       128 << 10,
+				MaxFrameBytes:         128 << 10,
+				IdleTimeout:           Duration(10 * time.Minute),
+				MaxConnectionDuration: Duration(2 * time.Hour),
+				PingInterval:          Duration(30 * time.Second),
+				PongTimeout:           Duration(20 * time.Second),
+				OutboundQueueBytes:    1 << 20,
+				WriteTimeout:          Duration(10 * time.Second),
+				InboundQueueMessages:  64,
+			},
+			Integrations: map[string]Integration{"b": {Timeout: Duration(29 * time.Second), MaxConcurrency: 256}},
+			Disconnect:   Disconnect{Attempts: 3, Backoff: Duration(200 * time.Millisecond)},
+		}},
+	}
+	if diff := cmp.Diff(want, c); diff != "" {
+		t.Errorf("(-want +got):\n%s", diff)
+	}
+
+	again := *c
+	again.ApplyDefaults()
+	if diff := cmp.Diff(c, &again); diff != "" {
+		t.Errorf("not idempotent (-first +second):\n%s", diff)
+	}
+}
+
+func TestApplyDefaultsKeepsSetValues(t *testing.T) {
+	deny := false
+	c := &Config{
+		Listen:     ":1",
+		Management: Management{AllowLoopback: &deny},
+		APIs:       []API{{Limits: Limits{MaxMessageBytes: 1 << 20, IdleTimeout: Duration(time.Minute)}}},
+	}
+	c.ApplyDefaults()
+	l := c.APIs[0].Limits
+	if c.Listen != ":1" || c.Management.LoopbackAllowed() || l.IdleTimeout != Duration(time.Minute) || l.MaxMessageBytes != 1<<20 {
+		t.Errorf("set values changed: %+v", c)
+	}
+	if l.MaxFrameBytes != 1<<20 {
+		t.Errorf("maxFrameBytes = %s, want maxMessageBytes (1MiB)", l.MaxFrameBytes)
+	}
+}
+
+func TestLoopbackAllowed(t *testing.T) {
+	yes, no := true, false
+	for _, tt := range []struct {
+		v    *bool
+		want bool
+	}{{nil, true}, {&yes, true}, {&no, false}} {
+		if got := (Management{AllowLoopback: tt.v}).LoopbackAllowed(); got != tt.want {
+			t.Errorf("AllowLoopback %v: got %v, want %v", tt.v, got, tt.want)
+		}
+	}
+}

@@ -1,0 +1,39 @@
+package config
+
+import (
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+)
+
+// TestConfigurationDoc keeps docs/configuration.md in step with the code:
+// it shows SeedYAML verbatim and mentions every key.
+func TestConfigurationDoc(t *testing.T) {
+	b, err := os.ReadFile(filepath.Join("..", "..", "docs", "configuration.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	doc := string(b)
+	if !strings.Contains(doc, "```yaml\n"+SeedYAML+"```\n") {
+		t.Error("docs/configuration.md does not show SeedYAML verbatim under \"Seed configuration\"")
+	}
+	var walk func(reflect.Type, string)
+	walk = func(t0 reflect.Type, path string) {
+		for t0.Kind() == reflect.Pointer || t0.Kind() == reflect.Slice || t0.Kind() == reflect.Map {
+			t0 = t0.Elem()
+		}
+		if t0.Kind() != reflect.Struct {
+			return
+		}
+		fs := structFields(t0)
+		for _, name := range fs.names {
+			if !strings.Contains(doc, "`"+name+"`") && !strings.Contains(doc, "."+name+"`") {
+				t.Errorf("docs/configuration.md does not document %s%s", path, name)
+			}
+			walk(fs.byName[name], path+name+".")
+		}
+	}
+	walk(reflect.TypeFor[Config](), "")
+}

@@ -1,0 +1,85 @@
+package config
+
+import (
+	"os"
+	"path/filepath"
+	"testing"
+)
+
+// FuzzParse checks that no input makes Parse panic, and that what Parse
+// accepts is valid and holds only JSON-like payloads.
+func FuzzParse(f *testing.F) {
+	full, err := os.ReadFile(filepath.Join("testdata", "full.yaml"))
+	if err != nil {
+		f.Fatal(err)
+	}
+	for _, s := range []string{
+		SeedYAML,
+		string(full),
+		minimal,
+		"",
+		"listen: ${ADDR:-:9090}\nlog: {level: ${LEVEL}}\n",
+		"apis:\n  - &a {id: a, stage: a, routeSelectionExpression: $x}\n  - <<: *a\n    stage: b\n",
+		minimal + "    routes:\n      a:\n        action:\n          type: broadcast\n          payload: {1: x, ? [a]: b, d: 2001-01-01, n: .nan}\n",
+		minimal + "    limits: {maxMessageBytes: 1GiB, idleTimeout: 1h}\n",
+		"a: &a [*a]\n",
+		minimal + "    routes:\n      a:\n        action:\n          type: broadcast\n          payload: [!!timestamp 2001-01-01, !!binary aGk=, !foo x, !!set {a}, 0x1F, 1e400]\n",
+		"---\n---\nlisten: :1\n",
+	} {
+		f.Add([]byte(s))
+	}
+	env := envMap(map[string]string{
+		"ADDR":      ":1234",
+		"LEVEL":     "debug",
+		"ADMIN_KEY": "admin-0123456789abcdef",
+		"EMPTY":     "",
+	})
+	f.Fuzz(func(t *testing.T, data []byte) {
+		c, err := Parse("fuzz.yaml", data, env)
+		if err != nil {
+			if c != nil {
+				t.Fatalf("Parse returned a config with error %v", err)
+			}
+			if err.Error() == "" {
+				t.Fatal("empty error message")
+			}
+			return
+		}
+		if err := c.Validate(); err != nil {
+			t.Fatalf("Parse accepted a config that Validate rejects: %v", err)
+		}
+		for _, a := range c.APIs {
+			for key, r := range a.Routes {
+				if r.Action != nil {
+					if !jsonLike(r.Action.Payload) {
+						t.Fatalf("route %q: payload %#v is not JSON-like", key, r.Action.Payload)
+					}
+				}
+			}
+		}
+	})
+}
+
+// jsonLike reports whether v holds only what encoding/json produces:
+// map[string]any, []any, string, float64/int (yaml numbers), bool, nil.
+func jsonLike(v any) bool {
+	switch v := v.(type) {
+	case nil, string, bool, int, int64, uint64, float64:
+		return true
+	case []any:
+		for _, e := range v {
+			if !jsonLike(e) {
+				return false
+			}
+		}
+		return true
+	case map[string]any:
+		for _, e := range v {
+			if !jsonLike(e) {
+				return false
+			}
+		}
+		return true
+	}
+	return false
+}

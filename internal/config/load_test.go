@@ -1,0 +1,341 @@
+package config
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+)
+
+// envMap returns an env lookup over m.
+func envMap(m map[string]string) func(string) (string, bool) {
+	return func(k string) (string, bool) {
+		v, ok := m[k]
+		return v, ok
+	}
+}
+
+// minimal is the smallest valid file with one API; tests append to it.
+const minimal = `apis:
+  - id: chat
+    stage: production
+    routeSelectionExpression: $request.body.action
+`
+
+func TestSeedYAMLEqualsDefault(t *testing.T) {
+	c, err := Parse("seed.yaml", []byte(SeedYAML), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(Default(), c); diff != "" {
+		t.Errorf("Parse(SeedYAML) differs from Default() (-Default +Parse):\n%s", diff)
+	}
+}
+
+func TestDefaultIsValid(t *testing.T) {
+	if err := Default().Validate(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestFullExample(t *testing.T) {
+	const key = "admin-0123456789abcdef"
+	c, err := Load(filepath.Join("testdata", "full.yaml"), envMap(map[string]string{"ADMIN_KEY": key}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Listen != "0.0.0.0:8080" || c.Log != (Log{"debug", "text"}) || c.Management.LoopbackAllowed() {
+		t.Errorf("top level: %+v", c)
+	}
+	wantKeys := []APIKey{{"backend", key}, {"ops", "ops-0123456789abcdef"}}
+	if diff := cmp.Diff(wantKeys, c.Management.APIKeys); diff != "" {
+		t.Errorf("apiKeys (-want +got):\n%s", diff)
+	}
+	if len(c.APIs) != 2 {
+		t.Fatalf("got %d APIs, want 2", len(c.APIs))
+	}
+	chat, games := c.APIs[0], c.APIs[1]
+	if chat.Limits != games.Limits || games.Limits.MaxFrameBytes != 32<<10 {
+		t.Errorf("limits anchor: chat %+v, games %+v", chat.Limits, games.Limits)
+	}
+	backend := chat.Integrations["backend"]
+	if backend.URL != "http://localhost:3000/websocket" || backend.Headers["X-Shared-Secret"] != "change-me" {
+		t.Errorf("backend integration: %+v", backend)
+	}
+	if got := games.RouteSelectionExpression; got != "${request.body.game}/${request.body.move}" {
+		t.Errorf("route expression was changed: %q", got)
+	}
+	wantPayload := map[string]any{
+		"message": "$request.body.message",
+		"sender":  "${context.connectionId}",
+		"at":      "$context.requestTimeEpoch",
+		"tags":    []any{"chat", "2024-01-01"},
+	}
+	if diff := cmp.Diff(wantPayload, chat.Routes["sendMessage"].Action.Payload); diff != "" {
+		t.Errorf("payload (-want +got):\n%s", diff)
+	}
+	if chat.Disconnect != (Disconnect{5, Duration(500 * time.Millisecond)}) {
+		t.Errorf("disconnect: %+v", chat.Disconnect)
+	}
+	// Unset keys of the second API take their defaults.
+	if games.Binary != "reject" || games.Integrations["engine"].Timeout != defaultIntegrationTimeout {
+		t.Errorf("defaults of the second API: %+v", games)
+	}
+}
+
+func TestLoadErrors(t *testing.T) {
+	_, err := Load(filepath.Join(t.TempDir(), "missing.yaml"), nil)
+	if !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("missing file: got %v, want fs.ErrNotExist", err)
+	}
+
+	path := filepath.Join(t.TempDir(), "switchboard.yaml")
+	if err := os.WriteFile(path, []byte(minimal+"    binary: text\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	_, err = Load(path, nil)
+	want := path + `:5: apis[0].binary: "text" is not a binary frame mode; use reject or base64`
+	if err == nil || err.Error() != want {
+		t.Errorf("got  %v\nwant %s", err, want)
+	}
+	var ve *ValidationError
+	if !errors.As(err, &ve) || len(ve.Problems) != 1 || ve.Problems[0].Field != "apis[0].binary" {
+		t.Errorf("errors.As(*ValidationError): %#v", ve)
+	}
+}
+
+// TestParseErrors pins the complete text of representative errors: file,
+// line, field path, problem and fix.
+func TestParseErrors(t *testing.T) {
+	tests := []struct {
+		name string
+		in   string
+		env  map[string]string
+		want string
+	}{
+		{"empty", "", nil,
+			`x.yaml: no configuration; the file is empty. Start from the example in docs/configuration.md, or run without a file to get the default chat API`},
+		{"only comments", "# listen: :8080\n\n", nil,
+			`x.yaml: no configuration; the file is empty. Start from the example in docs/configuration.md, or run without a file to get the default chat API`},
+		{"two documents", "listen: :1\n---\nlisten: :2\n", nil,
+			`x.yaml:2: a second YAML document starts here; Switchboard reads one document per file: remove the "---" separator and merge the settings into the first document`},
+		{"syntax", "log:\n  level: info\n    format: json\n", nil,
+			`x.yaml:3: YAML syntax error near this line: mapping values are not allowed in this context`},
+		{"tab", "log:\n\tlevel: info\n", nil,
+			`x.yaml:2: YAML syntax error near this line: found character that cannot start any token (line 2 is indented with a tab; YAML needs spaces)`},
+		{"not a mapping", "- listen\n", nil,
+			`x.yaml:1: the file must be a mapping of settings (listen:, apis:, ...), not a list`},
+		{"unknown key", minimal + "    rout: {}\n", nil,
+			`x.yaml:5: apis[0]: unknown key "rout" (did you mean "routes"?)`},
+		{"unknown key without suggestion", "log:\n  colour: true\n", nil,
+			`x.yaml:2: log: unknown key "colour"; the keys here are level, format`},
+		{"wrong kinds", "listen: [a]\nlog: x\napis: {a: 1}\n", nil, `x.yaml: 3 problems:
+  x.yaml:1: listen: want text, got a list; if you meant text, put it in quotes
+  x.yaml:2: log: want a mapping, got text "x"; write key: value pairs on the lines below, indented
+  x.yaml:3: apis: want a list, got a mapping; write each item on its own line starting with "- "`},
+		{"bad units", minimal + "    limits:\n      idleTimeout: 5\n      maxMessageBytes: 1x\n      inboundQueueMessages: \"64\"\n", nil, `x.yaml: 3 problems:
+  x.yaml:6: apis[0].limits.idleTimeout: "5" is not a duration; write it with a unit, such as "30s" or "10m"
+  x.yaml:7: apis[0].limits.maxMessageBytes: "1x" is not a size; write bytes as a number or with a unit such as "128KiB" or "1MiB"
+  x.yaml:8: apis[0].limits.inboundQueueMessages: want a whole number, got text "64"; write a number such as 64, without quotes`},
+		{"bool", "management:\n  allowLoopback: nope\n", nil,
+			`x.yaml:2: management.allowLoopback: want true or false, got text "nope"; write true or false without quotes`},
+		{"negative duration", "shutdown:\n  timeout: -1s\n", nil,
+			`x.yaml:2: shutdown.timeout: "-1s" is negative; write a duration of zero or more`},
+		{"duplicate key", minimal + "    stage: again\n", nil,
+			`x.yaml:5: apis[0].stage: duplicate key "stage" (first at line 3); keep only one`},
+		{"unset variable", "listen: ${ADDR}\n", nil,
+			`x.yaml:1: listen: environment variable ADDR is not set; set it, or give a default with ${ADDR:-value}`},
+		{"unset variable and unknown key together", "listen: ${ADDR}\nlogs: {}\n", nil, `x.yaml: 2 problems:
+  x.yaml:1: listen: environment variable ADDR is not set; set it, or give a default with ${ADDR:-value}
+  x.yaml:2: unknown key "logs" (did you mean "log"?)`},
+		{"validation", minimal + "    routes:\n      sendMessage:\n        integration: chatt\n    integrations:\n      chat:\n        type: http\n        url: http://localhost:3000\n", nil,
+			`x.yaml:7: apis[0].routes.sendMessage.integration: "chatt" is not defined in apis[0].integrations (defined: chat); fix the name or add the integration (did you mean "chat"?)`},
+		{"validation of an absent field points at its parent", "apis:\n  - id: chat\n    routeSelectionExpression: $request.body.action\n", nil,
+			`x.yaml:2: apis[0].stage: is required; set the first path segment clients connect to, e.g. stage: production`},
+		{"validation sorted by line", "listen: nope\napis:\n  - id: a/b\n    stage: s\n    routeSelectionExpression: x\n", nil, `x.yaml: 3 problems:
+  x.yaml:1: listen: "nope" is not host:port; write ":8080" to listen on every interface or "127.0.0.1:8080" for this machine only
+  x.yaml:3: apis[0].id: "a/b" contains '/'; use only letters, digits, '-' and '_'
+  x.yaml:5: apis[0].routeSelectionExpression: "x" is not a selection expression; write $request.body.action (the JSON field "action" of each message) or \$default (every message to the $default route)`},
+		{"quoted map key in path", minimal + "    routes:\n      \"a.b\":\n        action: {type: shout}\n", nil,
+			`x.yaml:7: apis[0].routes["a.b"].action.type: "shout" is not an action type; use broadcast or echo`},
+		{"alias that contains itself", minimal + "    routes:\n      a:\n        action:\n          type: broadcast\n          payload: &a [*a]\n", nil,
+			`x.yaml: anchor 'a' value contains itself`},
+		{"excessive aliasing", minimal + "    routes:\n      a:\n        action:\n          type: broadcast\n          payload:\n" + aliasBomb, nil,
+			`x.yaml: the aliases (*name) in this file expand to 4412961536 values, from 50 written; use fewer nested aliases`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c, err := Parse("x.yaml", []byte(tt.in), envMap(tt.env))
+			if err == nil {
+				t.Fatalf("no error; config %+v", c)
+			}
+			if c != nil {
+				t.Errorf("config returned with the error")
+			}
+			if err.Error() != tt.want {
+				t.Errorf("got:\n%s\nwant:\n%s", err, tt.want)
+			}
+		})
+	}
+}
+
+// aliasBomb is a "billion laughs" payload: 9 levels of 9 aliases.
+var aliasBomb = func() string {
+	var b strings.Builder
+	b.WriteString("            l0: &l0 [x, x, x, x, x, x, x, x, x]\n")
+	for i := 1; i <= 9; i++ {
+		fmt.Fprintf(&b, "            l%d: &l%d [", i, i)
+		for j := range 9 {
+			if j > 0 {
+				b.WriteString(", ")
+			}
+			fmt.Fprintf(&b, "*l%d", i-1)
+		}
+		b.WriteString("]\n")
+	}
+	return b.String()
+}()
+
+func TestUnknownKeySuggestions(t *testing.T) {
+	tests := []struct {
+		in   string
+		want string
+	}{
+		{"lisen: :8080\n", `x.yaml:1: unknown key "lisen" (did you mean "listen"?)`},
+		{"Listen: :8080\n", `x.yaml:1: unknown key "Listen" (did you mean "listen"?)`},
+		{"management:\n  api_keys: []\n", `x.yaml:2: management: unknown key "api_keys" (did you mean "apiKeys"?)`},
+		{"shutdown:\n  drain: 1s\n", `x.yaml:2: shutdown: unknown key "drain" (did you mean "drainWindow"?)`},
+		{minimal + "    stages: x\n", `x.yaml:5: apis[0]: unknown key "stages" (did you mean "stage"?)`},
+		{minimal + "    limits:\n      max_message_bytes: 1MiB\n", `x.yaml:6: apis[0].limits: unknown key "max_message_bytes" (did you mean "maxMessageBytes"?)`},
+		{minimal + "    limits:\n      idletimeout: 1m\n", `x.yaml:6: apis[0].limits: unknown key "idletimeout" (did you mean "idleTimeout"?)`},
+		{minimal + "    routes:\n      a:\n        integation: b\n", `x.yaml:7: apis[0].routes.a: unknown key "integation" (did you mean "integration"?)`},
+		{minimal + "    routes:\n      a:\n        action:\n          type: broadcast\n          exclude_sender: true\n", `x.yaml:9: apis[0].routes.a.action: unknown key "exclude_sender" (did you mean "excludeSender"?)`},
+		{minimal + "    integrations:\n      b:\n        type: http\n        endpoint: http://x\n", `x.yaml:8: apis[0].integrations.b: unknown key "endpoint"; the keys here are type, url, timeout, maxConcurrency, headers`},
+		{minimal + "    disconnect:\n      retries: 3\n", `x.yaml:6: apis[0].disconnect: unknown key "retries"; the keys here are attempts, backoff`},
+		// Keys brought in by a merge are checked where they are merged.
+		{"x: &x {level: info, colour: red}\n", `x.yaml:1: unknown key "x"; the keys here are listen, log, shutdown, management, apis`},
+		{"apis:\n  - &a {id: a, stage: a, routeSelectionExpression: $x}\n  - <<: *a\n    stage: b\n    bogus: 1\n", `x.yaml:5: apis[1]: unknown key "bogus"; the keys here are id, stage, domainName, routeSelectionExpression, binary, limits, routes, integrations, disconnect`},
+		{"apis:\n  - id: a\n    stage: a\n    routeSelectionExpression: $x\n    limits: &l {attempts: 3}\n", `x.yaml:5: apis[0].limits: unknown key "attempts"; the keys here are maxMessageBytes, maxFrameBytes, idleTimeout, maxConnectionDuration, pingInterval, pongTimeout, outboundQueueBytes, writeTimeout, inboundQueueMessages`},
+		// An alias used as a key is checked as the key it stands for.
+		{"log:\n  level: &k colour\n  *k : red\n", `x.yaml:3: log: unknown key "colour"; the keys here are level, format`},
+		// An anchor reused where other keys apply is checked there too.
+		{"apis:\n  - id: a\n    stage: a\n    routeSelectionExpression: $x\n    disconnect: &d {attempts: 3}\n    limits: *d\n", `x.yaml:5: apis[0].limits: unknown key "attempts"; the keys here are maxMessageBytes, maxFrameBytes, idleTimeout, maxConnectionDuration, pingInterval, pongTimeout, outboundQueueBytes, writeTimeout, inboundQueueMessages`},
+	}
+	for _, tt := range tests {
+		_, err := Parse("x.yaml", []byte(tt.in), nil)
+		if err == nil || err.Error() != tt.want {
+			t.Errorf("Parse(%q):\ngot  %v\nwant %s", tt.in, err, tt.want)
+		}
+	}
+}
+
+func TestMergeKeysDecode(t *testing.T) {
+	in := "apis:\n  - &a {id: a, stage: a, routeSelectionExpression: $x, binary: base64}\n  - <<: *a\n    stage: b\n"
+	c, err := Parse("x.yaml", []byte(in), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.APIs[1].ID != "a" || c.APIs[1].Stage != "b" || c.APIs[1].Binary != "base64" {
+		t.Errorf("merged API: %+v", c.APIs[1])
+	}
+}
+
+// TestPayloadDecoding checks that payload templates decode into JSON-like
+// values: map[string]any (never map[any]any, whatever the keys look like),
+// []any, strings, numbers and booleans; dates stay text.
+func TestPayloadDecoding(t *testing.T) {
+	in := minimal + `    routes:
+      a:
+        action:
+          type: broadcast
+          payload:
+            message: $request.body.message
+            1: one
+            true: yes
+            ~: null key
+            2024-01-01: date key
+            nested:
+              - {3: three, day: 2024-01-01, n: 1.5, ok: true}
+            tagged: !!timestamp 2024-01-02
+            shared: &s {7: seven}
+            again: *s
+`
+	c, err := Parse("x.yaml", []byte(in), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]any{
+		"message":    "$request.body.message",
+		"1":          "one",
+		"true":       "yes",
+		"~":          "null key",
+		"2024-01-01": "date key",
+		"nested":     []any{map[string]any{"3": "three", "day": "2024-01-01", "n": 1.5, "ok": true}},
+		"tagged":     "2024-01-02",
+		"shared":     map[string]any{"7": "seven"},
+		"again":      map[string]any{"7": "seven"},
+	}
+	if diff := cmp.Diff(want, c.APIs[0].Routes["a"].Action.Payload); diff != "" {
+		t.Errorf("payload (-want +got):\n%s", diff)
+	}
+}
+
+func TestPayloadErrors(t *testing.T) {
+	tests := []struct{ in, want string }{
+		{"payload:\n            ? [a, b]\n            : x\n",
+			`x.yaml:10: apis[0].routes.a.action.payload: payload keys must be text; write a plain key such as "message:"`},
+		{"payload: {n: .inf}\n",
+			`x.yaml:9: apis[0].routes.a.action.payload: cannot be sent as JSON (json: unsupported value: +Inf); quote values such as .inf or .nan`},
+	}
+	for _, tt := range tests {
+		in := minimal + "    routes:\n      a:\n        action:\n          type: broadcast\n          " + tt.in
+		_, err := Parse("x.yaml", []byte(in), nil)
+		if err == nil || err.Error() != tt.want {
+			t.Errorf("got  %v\nwant %s", err, tt.want)
+		}
+	}
+}
+
+func TestParentPath(t *testing.T) {
+	tests := map[string]string{
+		"listen":                                "",
+		"apis[0]":                               "apis",
+		"apis[0].stage":                         "apis[0]",
+		"apis[0].routes.$connect.action":        "apis[0].routes.$connect",
+		`apis[0].routes["a.b"]`:                 "apis[0].routes",
+		`apis[0].routes["a.b"].integration`:     `apis[0].routes["a.b"]`,
+		`apis[0].routes["x[\"]."]`:              "apis[0].routes",
+		`apis[0].integrations.b.headers["a b"]`: "apis[0].integrations.b.headers",
+		"":                                      "",
+	}
+	for in, want := range tests {
+		if got := parentPath(in); got != want {
+			t.Errorf("parentPath(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
+
+func TestErrorsListEveryProblemOnce(t *testing.T) {
+	in := "listen: nope\nlog: {level: loud, format: xml}\n"
+	_, err := Parse("x.yaml", []byte(in), nil)
+	var ve *ValidationError
+	if !errors.As(err, &ve) {
+		t.Fatalf("got %v, want a *ValidationError", err)
+	}
+	var fields []string
+	for _, p := range ve.Problems {
+		fields = append(fields, p.Field)
+	}
+	if diff := cmp.Diff([]string{"listen", "log.level", "log.format"}, fields); diff != "" {
+		t.Errorf("fields (-want +got):\n%s", diff)
+	}
+	if n := strings.Count(err.Error(), "\n"); n != 3 {
+		t.Errorf("want a header and 3 lines, got:\n%s", err)
+	}
+}

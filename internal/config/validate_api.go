@@ -1,0 +1,284 @@
+package config
+
+import (
+	"encoding/json"
+	"fmt"
+	"maps"
+	"net"
+	"net/url"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Route keys with a meaning of their own. Custom route keys must not start
+// with "$" (as on AWS).
+const (
+	routeConnect    = "$connect"
+	routeDisconnect = "$disconnect"
+	routeDefault    = "$default"
+)
+
+var predefinedRoutes = []string{routeConnect, routeDisconnect, routeDefault}
+
+func (v *validator) api(path string, a *API) {
+	v.name(path+".id", a.ID, maxIDLen, "the API id reported as requestContext.apiId, e.g. id: chat")
+	if v.name(path+".stage", a.Stage, maxStageLen, "the first path segment clients connect to, e.g. stage: production") {
+		if slices.Contains(reservedStages, a.Stage) {
+			v.add(path+".stage", "%q is reserved for Switchboard's own endpoints (%s); choose another stage", a.Stage, strings.Join(reservedStages, ", "))
+		}
+	}
+	if a.DomainName != "" {
+		if msg := checkDomainName(a.DomainName); msg != "" {
+			v.add(path+".domainName", "%s", msg)
+		}
+	}
+	v.selectionExpression(path+".routeSelectionExpression", a.RouteSelectionExpression)
+	v.oneOf(path+".binary", a.Binary, "a binary frame mode", binaryModes)
+	v.limits(path+".limits", &a.Limits)
+
+	if len(a.Routes) > maxRoutes {
+		v.add(path+".routes", "has %d routes; AWS allows at most %d per API, and so does Switchboard: split the API or route on a wider key", len(a.Routes), maxRoutes)
+	}
+	for _, key := range slices.Sorted(maps.Keys(a.Routes)) {
+		r := a.Routes[key]
+		v.route(path, joinKey(path+".routes", key), key, &r, a.Integrations)
+	}
+	for _, name := range slices.Sorted(maps.Keys(a.Integrations)) {
+		in := a.Integrations[name]
+		v.integration(joinKey(path+".integrations", name), name, &in)
+	}
+
+	v.intRange(path+".disconnect.attempts", a.Disconnect.Attempts, 1, maxDisconnectTries)
+	v.duration(path+".disconnect.backoff", a.Disconnect.Backoff, time.Millisecond, time.Minute)
+}
+
+// name checks a required id or stage: letters, digits, '-' and '_', at
+// most maxLen characters. It reports whether the name is well formed.
+func (v *validator) name(field, s string, maxLen int, what string) bool {
+	if s == "" {
+		v.add(field, "is required; set %s", what)
+		return false
+	}
+	if i := strings.IndexFunc(s, func(r rune) bool {
+		return !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-' || r == '_')
+	}); i >= 0 {
+		r := []rune(s[i:])[0]
+		v.add(field, "%q contains %q; use only letters, digits, '-' and '_'", s, r)
+		return false
+	}
+	if len(s) > maxLen {
+		v.add(field, "is %d characters long; shorten it to at most %d", len(s), maxLen)
+		return false
+	}
+	return true
+}
+
+// checkDomainName returns what is wrong with a host[:port], or "".
+func checkDomainName(s string) string {
+	if i := strings.Index(s, "://"); i >= 0 {
+		return fmt.Sprintf("%q has a scheme; write only the host (and port), e.g. %q", s, strings.SplitN(s[i+3:], "/", 2)[0])
+	}
+	if i := strings.IndexAny(s, "/?#"); i >= 0 {
+		return fmt.Sprintf("%q has a path; write only the host (and port), e.g. %q", s, s[:i])
+	}
+	host := s
+	if h, port, err := net.SplitHostPort(s); err == nil {
+		host = h
+		if n, err := strconv.Atoi(port); err != nil || n < 1 || n > 65535 || port != strconv.Itoa(n) {
+			return fmt.Sprintf("port %q of %q is not a number from 1 to 65535; write host or host:port", port, s)
+		}
+	} else if strings.HasPrefix(s, "[") && strings.HasSuffix(s, "]") {
+		host = s[1 : len(s)-1]
+	} else if strings.Contains(s, ":") {
+		return fmt.Sprintf("%q is not host or host:port (an IPv6 address goes in brackets: [::1]:8080)", s)
+	}
+	if host == "" {
+		return fmt.Sprintf("%q has no host; write host or host:port, e.g. chat.example.com", s)
+	}
+	if msg := checkHost(host); msg != "" {
+		return fmt.Sprintf("host %q %s; write host or host:port, e.g. chat.example.com", host, msg)
+	}
+	return ""
+}
+
+// selectionExpression checks only that an expression is there and looks
+// like one; the route package compiles it and reports syntax errors.
+func (v *validator) selectionExpression(field, expr string) {
+	const fix = `write $request.body.action (the JSON field "action" of each message) or \$default (every message to the $default route)`
+	switch {
+	case expr == "":
+		v.add(field, "is required; %s", fix)
+	case !strings.HasPrefix(expr, "$") && !strings.HasPrefix(expr, `\$`) && !strings.Contains(expr, "${"):
+		v.add(field, "%q is not a selection expression; %s", expr, fix)
+	}
+}
+
+func (v *validator) limits(path string, l *Limits) {
+	// The sizes that depend on maxMessageBytes are only compared with a
+	// valid one, so that one mistake is reported once.
+	switch {
+	case l.MaxMessageBytes < 1 || l.MaxMessageBytes > maxMessageLimit:
+		v.add(path+".maxMessageBytes", "%s is out of range; use a size from 1 to %s (AWS allows 128KiB)", l.MaxMessageBytes, maxMessageLimit)
+	case l.MaxFrameBytes < 1:
+		v.add(path+".maxFrameBytes", "%s is out of range; use a size from 1 to maxMessageBytes (%s)", l.MaxFrameBytes, l.MaxMessageBytes)
+	case l.MaxFrameBytes > l.MaxMessageBytes:
+		v.add(path+".maxFrameBytes", "%s is larger than maxMessageBytes (%s), so a frame could never be accepted whole; lower it or raise maxMessageBytes", l.MaxFrameBytes, l.MaxMessageBytes)
+	}
+	if need := l.MaxMessageBytes + frameOverhead; l.MaxMessageBytes >= 1 && l.MaxMessageBytes <= maxMessageLimit && l.OutboundQueueBytes < need {
+		v.add(path+".outboundQueueBytes", "%s cannot hold one message of maxMessageBytes (%s) with its frame header; raise it to at least %d bytes or lower maxMessageBytes",
+			l.OutboundQueueBytes, l.MaxMessageBytes, int64(need))
+	}
+	v.duration(path+".idleTimeout", l.IdleTimeout, time.Second, 24*time.Hour)
+	v.duration(path+".maxConnectionDuration", l.MaxConnectionDuration, time.Second, 7*24*time.Hour)
+	v.duration(path+".pingInterval", l.PingInterval, time.Second, time.Hour)
+	v.duration(path+".pongTimeout", l.PongTimeout, time.Second, 10*time.Minute)
+	v.duration(path+".writeTimeout", l.WriteTimeout, 100*time.Millisecond, 10*time.Minute)
+	v.intRange(path+".inboundQueueMessages", l.InboundQueueMessages, 1, maxInboundQueue)
+}
+
+func (v *validator) route(apiPath, path, key string, r *Route, integrations map[string]Integration) {
+	switch {
+	case key == "":
+		v.add(path, "a route key must not be empty; use $connect, $disconnect, $default or the value your routeSelectionExpression yields, e.g. sendMessage")
+		return
+	case strings.HasPrefix(key, "$") && !slices.Contains(predefinedRoutes, key):
+		msg := fmt.Sprintf("custom route keys must not start with \"$\" (as on AWS), and the only predefined keys are %s; rename the route", strings.Join(predefinedRoutes, ", "))
+		if s := suggest(key, predefinedRoutes); s != "" {
+			msg += fmt.Sprintf(" (did you mean %q?)", s)
+		}
+		v.add(path, "%s", msg)
+		return
+	}
+	lifecycle := key == routeConnect || key == routeDisconnect
+
+	switch {
+	case r.Integration != "" && r.Action != nil:
+		v.add(path, "sets both integration and action; keep one")
+	case r.Integration == "" && r.Action == nil:
+		if lifecycle {
+			v.add(path, "sets neither integration nor action; set integration (a name from %s.integrations), or remove the route", apiPath)
+		} else {
+			v.add(path, "sets neither integration nor action; set integration (a name from %s.integrations) or action (broadcast or echo)", apiPath)
+		}
+	case r.Integration != "":
+		if _, ok := integrations[r.Integration]; !ok {
+			v.add(path+".integration", "%s", unknownIntegration(apiPath, r.Integration, integrations))
+		}
+	case lifecycle:
+		v.add(path+".action", "actions are not allowed on %s; use an integration, or remove the route (%s)", key,
+			map[string]string{routeConnect: "then every connection is accepted", routeDisconnect: "then nothing is called"}[key])
+	default:
+		v.action(path+".action", r.Action)
+	}
+
+	switch rr := r.RouteResponseSelectionExpression; {
+	case rr == "":
+	case rr != routeDefault:
+		v.add(path+".routeResponseSelectionExpression", "%q is not supported; AWS only supports $default (send the integration's response back to the client); write $default, or remove it for a one-way route", rr)
+	case lifecycle:
+		v.add(path+".routeResponseSelectionExpression", "is not allowed on %s, which has no client message to answer; remove it", key)
+	case r.Action != nil && r.Integration == "":
+		v.add(path+".routeResponseSelectionExpression", "is only for routes with an integration (an action has no response to send back; use type: echo to answer the sender); remove it")
+	}
+}
+
+func unknownIntegration(apiPath, name string, integrations map[string]Integration) string {
+	if len(integrations) == 0 {
+		return fmt.Sprintf("%q is not defined: this API has no integrations; add it under %s.integrations", name, apiPath)
+	}
+	known := slices.Sorted(maps.Keys(integrations))
+	msg := fmt.Sprintf("%q is not defined in %s.integrations (defined: %s); fix the name or add the integration", name, apiPath, strings.Join(known, ", "))
+	if s := suggest(name, known); s != "" {
+		msg += fmt.Sprintf(" (did you mean %q?)", s)
+	}
+	return msg
+}
+
+func (v *validator) action(path string, a *Action) {
+	if a.Type == "" {
+		v.add(path+".type", "is required; use %s", orList(actionTypes))
+		return
+	}
+	if !v.oneOf(path+".type", a.Type, "an action type", actionTypes) {
+		return
+	}
+	if a.Type == "broadcast" {
+		if a.Payload != nil {
+			if _, err := json.Marshal(a.Payload); err != nil {
+				v.add(path+".payload", "cannot be sent as JSON (%v); quote values such as .inf or .nan", err)
+			}
+		}
+		return
+	}
+	if a.Payload != nil {
+		v.add(path+".payload", "is only used by type broadcast; remove it (%s sends the message back unchanged)", a.Type)
+	}
+	if a.ExcludeSender {
+		v.add(path+".excludeSender", "is only used by type broadcast; remove it")
+	}
+}
+
+func (v *validator) integration(path, name string, in *Integration) {
+	if name == "" {
+		v.add(path, "an integration name must not be empty; name it, e.g. backend")
+	}
+	switch in.Type {
+	case "":
+		v.add(path+".type", "is required; use %s", orList(integrationTypes))
+	case "http":
+		v.httpURL(path+".url", in.URL)
+	default:
+		v.add(path+".type", "%q is not an integration type; the only type is %s (lambda and function are coming)", in.Type, orList(integrationTypes))
+	}
+	v.duration(path+".timeout", in.Timeout, time.Millisecond, 15*time.Minute)
+	v.intRange(path+".maxConcurrency", in.MaxConcurrency, 1, maxConcurrencyMax)
+	for _, h := range slices.Sorted(maps.Keys(in.Headers)) {
+		f := joinKey(path+".headers", h)
+		if !validHeaderName(h) {
+			v.add(f, "%q is not a valid HTTP header name; use letters, digits and - (e.g. X-Api-Key)", h)
+		}
+		if strings.ContainsAny(in.Headers[h], "\r\n\x00") {
+			v.add(f, "the value contains a line break or NUL, which an HTTP header cannot; remove it")
+		}
+	}
+}
+
+func (v *validator) httpURL(field, s string) {
+	const example = "e.g. http://localhost:3000/websocket"
+	if s == "" {
+		v.add(field, "is required for type http; set the endpoint that receives the events, %s", example)
+		return
+	}
+	u, err := url.Parse(s)
+	switch {
+	case err != nil:
+		v.add(field, "%q is not a URL (%v); write an absolute http or https URL, %s", s, unwrapURLError(err), example)
+	case u.Scheme != "http" && u.Scheme != "https":
+		v.add(field, "%q is not an http or https URL; write an absolute URL with its scheme, %s", s, example)
+	case u.Host == "" || u.Hostname() == "":
+		v.add(field, "%q has no host; write an absolute URL, %s", s, example)
+	}
+}
+
+func unwrapURLError(err error) error {
+	if ue, ok := err.(*url.Error); ok {
+		return ue.Err
+	}
+	return err
+}
+
+// validHeaderName reports whether s is an HTTP token (RFC 9110 5.1).
+func validHeaderName(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || strings.IndexByte("!#$%&'*+-.^_`|~", c) >= 0) {
+			return false
+		}
+	}
+	return true
+}

@@ -1,0 +1,234 @@
+package server
+
+// The demo chat page (demo/index.html) in a real headless Chromium, driven
+// with chromedp: the page's own client code against the server, next to a
+// plain Go WebSocket client.
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"maps"
+	"net/http"
+	"net/url"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+	"go.uber.org/goleak"
+
+	"github.com/switchboardhq/switchboard/internal/event"
+)
+
+// browserPath is the Chromium binary: $CHROMIUM_PATH, else Debian's
+// /usr/bin/chromium. Without it the test is skipped, except in CI ($CI
+// set), where it must run.
+func browserPath(t *testing.T) string {
+	t.Helper()
+	p := os.Getenv("CHROMIUM_PATH")
+	if p == "" {
+		p = "/usr/bin/chromium"
+	}
+	if _, err := os.Stat(p); err != nil {
+		msg := fmt.Sprintf("no Chromium at %s (%v): install it (apt-get install chromium) or set CHROMIUM_PATH", p, err)
+		if os.Getenv("CI") != "" {
+			t.Fatal(msg)
+		}
+		t.Skip(msg)
+	}
+	return p
+}
+
+// browserLog is where chromedp's messages and the browser's output go. It
+// is echoed to the test log while the test runs and dropped after close, so
+// nothing logs to a finished test.
+type browserLog struct {
+	t      *testing.T
+	prefix string
+	mu     sync.Mutex
+	closed bool
+	b      bytes.Buffer
+}
+
+func (l *browserLog) logf(format string, args ...any) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if !l.closed {
+		l.t.Logf(l.prefix+format, args...)
+	}
+}
+
+// Write keeps the browser's output, which is noisy, for dump.
+func (l *browserLog) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+// dump logs the browser's output if the test failed, and closes the log.
+func (l *browserLog) dump() {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.t.Failed() && l.b.Len() > 0 {
+		l.t.Logf("browser output:\n%s", l.b.String())
+	}
+	l.closed = true
+}
+
+// browserProcesses returns the pids of processes whose command line has
+// --user-data-dir=dir: the browser and every child it started.
+func browserProcesses(dir string) []string {
+	want := []byte("--user-data-dir=" + dir + "\x00")
+	ents, _ := os.ReadDir("/proc")
+	var pids []string
+	for _, e := range ents {
+		cmdline, err := os.ReadFile(filepath.Join("/proc", e.Name(), "cmdline"))
+		if err == nil && bytes.Contains(append(cmdline, 0), want) {
+			pids = append(pids, e.Name())
+		}
+	}
+	return pids
+}
+
+// TestDemoPage: two tabs of the demo page connect; a message typed in the
+// first reaches both tabs' lists with its sender id, and a plain Go client
+// receives it as {"message","sender","timestamp"}: the page and a raw
+// WebSocket client speak the same protocol. Every goroutine and browser
+// process is gone at the end.
+func TestDemoPage(t *testing.T) {
+	execPath := browserPath(t)
+	// Registered first, so it runs last: after the browser, the clients and
+	// the server are gone.
+	before := goleak.IgnoreCurrent()
+	t.Cleanup(func() { goleak.VerifyNone(t, before) })
+
+	e := startServer(t, "")
+	raw := e.dial("production", nil)
+	rawID := sdkConnID(t, raw) // before the tabs connect, so nobody else sees it
+
+	start := time.Now()
+	step := func(what string) { t.Logf("%6.3fs %s", time.Since(start).Seconds(), what) } // where the 30 s went
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	logs := &browserLog{t: t, prefix: "chromedp: "}
+	defer logs.dump()
+	dataDir := filepath.Join(t.TempDir(), "profile")
+	defer func() {
+		// The deferred cancels below ran: no process of this browser may
+		// be left, or it would outlive the test and write in dataDir.
+		waitFor(t, "the browser's processes to exit", func() bool { return len(browserProcesses(dataDir)) == 0 })
+	}()
+	allocCtx, cancelAlloc := chromedp.NewExecAllocator(ctx,
+		chromedp.ExecPath(execPath),
+		chromedp.Headless,
+		chromedp.NoSandbox, // the CI and this machine run as root
+		chromedp.DisableGPU,
+		chromedp.NoFirstRun,
+		chromedp.NoDefaultBrowserCheck,
+		chromedp.Flag("disable-quic", true),
+		chromedp.Flag("disable-background-networking", true),
+		chromedp.Flag("disable-component-update", true),
+		chromedp.Flag("disable-sync", true),
+		chromedp.Flag("disable-dev-shm-usage", true),
+		chromedp.UserDataDir(dataDir),
+		chromedp.CombinedOutput(logs),
+	)
+	defer step("browser gone")
+	defer cancelAlloc() // waits for the browser process and chromedp's goroutines
+
+	tab1, cancel1 := chromedp.NewContext(allocCtx, chromedp.WithErrorf(logs.logf), chromedp.WithLogf(logs.logf))
+	defer cancel1() // the browser's first tab: closes the browser
+	page := e.base + "/"
+	if err := chromedp.Do(tab1, chromedp.Navigate(page)); err != nil {
+		t.Fatalf("tab 1: navigate to %s: %v", page, err)
+	}
+	step("browser started, tab 1 loaded")
+	tab2, cancel2 := chromedp.NewContext(tab1)
+	defer cancel2() // closes the second tab
+	if err := chromedp.Do(tab2, chromedp.Navigate(page)); err != nil {
+		t.Fatalf("tab 2: navigate to %s: %v", page, err)
+	}
+	poll := []chromedp.PollOption{chromedp.WithPollingInterval(20 * time.Millisecond), chromedp.WithPollingTimeout(10 * time.Second)}
+	for i, tab := range []context.Context{tab1, tab2} {
+		if _, err := chromedp.Run(tab, chromedp.Poll[bool](`document.getElementById("status").textContent === "connected"`, poll...)); err != nil {
+			status, _ := chromedp.Run(tab, chromedp.Text(chromedp.ID("status")))
+			t.Fatalf("tab %d: status text is %q, want \"connected\": %v", i+1, status, err)
+		}
+	}
+	step("both tabs connected")
+
+	msg := "hello from tab 1, " + event.NewID()
+	if err := chromedp.Do(tab1, chromedp.SendKeys(chromedp.ID("text"), msg+"\n")); err != nil {
+		t.Fatalf("tab 1: type the message: %v", err)
+	}
+
+	// The Go client gets the broadcast as the seed route's JSON.
+	var got map[string]any
+	for got["message"] != msg {
+		got = readJSON(t, raw)
+	}
+	if keys := slices.Sorted(maps.Keys(got)); !slices.Equal(keys, []string{"message", "sender", "timestamp"}) {
+		t.Errorf("Go client got keys %v, want message, sender, timestamp: %v", keys, got)
+	}
+	sender, _ := got["sender"].(string)
+	if !event.ValidID(sender) || sender == rawID {
+		t.Fatalf("sender %q is not another connection's id (the Go client is %s)", got["sender"], rawID)
+	}
+	if ts, ok := got["timestamp"].(float64); !ok || time.Since(time.UnixMilli(int64(ts))).Abs() > 10*time.Second {
+		t.Errorf("timestamp %v is not the epoch milliseconds of about now", got["timestamp"])
+	}
+
+	// Both tabs list it, under the same sender.
+	for i, tab := range []context.Context{tab1, tab2} {
+		meta, err := chromedp.Run(tab, chromedp.PollFunction[string](`(msg) => {
+			for (const li of document.querySelectorAll("#messages li")) {
+				if (li.children.length === 2 && li.children[1].textContent === msg) return li.children[0].textContent;
+			}
+			return false;
+		}`, append(poll, chromedp.WithPollingArgs(msg))...))
+		if err != nil {
+			list, _ := chromedp.Run(tab, chromedp.Text(chromedp.ID("messages")))
+			t.Fatalf("tab %d: message %q not listed (%v); the list holds %q", i+1, msg, err, list)
+		}
+		if id, _, _ := strings.Cut(meta, " · "); id != sender {
+			t.Errorf("tab %d lists the message under %q, want sender %s", i+1, meta, sender)
+		}
+	}
+	if v, err := chromedp.Run(tab1, chromedp.Value(chromedp.ID("text"))); err != nil || v != "" {
+		t.Errorf("tab 1: input holds %q after sending (%v), want it cleared by the submit handler", v, err)
+	}
+
+	step("message listed in both tabs")
+	// The sender is one of the browser's connections.
+	resp, err := sdkHTTPClient(t).Get(e.base + "/production/@connections/" + url.PathEscape(sender))
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	var info struct {
+		Identity struct {
+			UserAgent string `json:"userAgent"`
+		} `json:"identity"`
+	}
+	if resp.StatusCode != http.StatusOK || json.Unmarshal(body, &info) != nil || !strings.Contains(info.Identity.UserAgent, "Chrome") {
+		t.Errorf("GetConnection %s: %d %q, want a Chrome user agent", sender, resp.StatusCode, body)
+	}
+
+	// Close the tab, then the browser gracefully; the deferred cancels
+	// are then no-ops.
+	if err := chromedp.Cancel(tab2); err != nil {
+		t.Errorf("close tab 2: %v", err)
+	}
+	if err := chromedp.Cancel(tab1); err != nil {
+		t.Errorf("close the browser: %v", err)
+	}
+	step("browser closed")
+}
