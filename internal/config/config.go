@@ -12,6 +12,7 @@ type Config struct {
 	Log        Log        `yaml:"log"`
 	Shutdown   Shutdown   `yaml:"shutdown"`
 	Management Management `yaml:"management"`
+	Transport  Transport  `yaml:"transport"`
 
 	// APIs are the real-time APIs this process serves, each under its own
 	// stage path (/{stage}).
@@ -35,6 +36,19 @@ type Shutdown struct {
 	// are dropped and pending $disconnect calls abandoned (and logged).
 	// Default 30s.
 	Timeout Duration `yaml:"timeout"`
+}
+
+// Transport tunes how WebSocket connections are run
+// (docs/decisions/0002-websocket-transport.md).
+type Transport struct {
+	// Driver is "auto", "epoll" or "goroutine". epoll (Linux only) runs
+	// plain TCP connections on a few event loops, so an idle connection
+	// costs no goroutine; goroutine gives each connection a reader
+	// goroutine. auto picks epoll on Linux. Default auto.
+	Driver string `yaml:"driver"`
+	// Loops is the number of epoll event loops. Default: the number of
+	// CPUs Go may use (GOMAXPROCS).
+	Loops int `yaml:"loops"`
 }
 
 // Management configures access to the management API
@@ -97,7 +111,10 @@ type Limits struct {
 	// Larger client messages close the connection with 1009. Default 128KiB.
 	MaxMessageBytes ByteSize `yaml:"maxMessageBytes"`
 	// MaxFrameBytes is the largest single frame a client may send (1009
-	// when exceeded). Default: MaxMessageBytes.
+	// when exceeded). Default: MaxMessageBytes. (AWS also caps frames at
+	// 32 KB; browsers send each message as one frame, so Switchboard's
+	// default accepts any message that fits MaxMessageBytes. Set 32KiB to
+	// behave exactly as AWS.)
 	MaxFrameBytes ByteSize `yaml:"maxFrameBytes"`
 	// IdleTimeout closes a connection (1001) when no data message went in
 	// either direction for this long. Default 10m; 0 keeps the default,

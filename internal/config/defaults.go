@@ -43,6 +43,7 @@ func (c *Config) ApplyDefaults() {
 	setDefault(&c.Log.Format, defaultLogFormat)
 	setDefault(&c.Shutdown.DrainWindow, defaultDrainWindow)
 	setDefault(&c.Shutdown.Timeout, defaultShutdown)
+	setDefault(&c.Transport.Driver, "auto")
 	if c.Management.AllowLoopback == nil {
 		allow := true
 		c.Management.AllowLoopback = &allow

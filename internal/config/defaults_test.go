@@ -18,6 +18,7 @@ func TestApplyDefaults(t *testing.T) {
 		Log:        Log{Level: "info", Format: "json"},
 		Shutdown:   Shutdown{DrainWindow: Duration(5 * time.Second), Timeout: Duration(30 * time.Second)},
 		Management: Management{AllowLoopback: &allow},
+		Transport:  Transport{Driver: "auto"},
 		APIs: []API{{
 			Binary: "reject",
 			Limits: Limits{

@@ -98,6 +98,14 @@ func (v *validator) config(c *Config) {
 	v.oneOf("log.level", c.Log.Level, "a log level", logLevels)
 	v.oneOf("log.format", c.Log.Format, "a log format", logFormats)
 
+	switch c.Transport.Driver {
+	case "auto", "epoll", "goroutine":
+	default:
+		v.add("transport.driver", "%q is not a driver; use auto, epoll or goroutine", c.Transport.Driver)
+	}
+	if c.Transport.Loops < 0 || c.Transport.Loops > 1024 {
+		v.add("transport.loops", "%d is out of range; use 1 to 1024, or leave it out for one loop per CPU", c.Transport.Loops)
+	}
 	v.duration("shutdown.drainWindow", c.Shutdown.DrainWindow, 0, 10*time.Minute)
 	v.duration("shutdown.timeout", c.Shutdown.Timeout, time.Second, time.Hour)
 	if c.Shutdown.Timeout <= c.Shutdown.DrainWindow {

@@ -2,7 +2,9 @@ package gateway
 
 import (
 	"context"
+
 	"fmt"
+	"github.com/prometheus/client_golang/prometheus"
 	"net/http"
 	"time"
 
@@ -46,6 +48,14 @@ type API struct {
 
 	registry *registry
 	pool     *pool
+	m        apiMetrics
+}
+
+// apiMetrics are the API's hot-path collectors, resolved once.
+type apiMetrics struct {
+	messagesIn  prometheus.Counter
+	deliveries  prometheus.Counter
+	connections prometheus.Gauge
 }
 
 // Route is one configured route.

@@ -41,7 +41,7 @@ func (c *Conn) ID() string { return c.info.ID }
 
 // OnMessage implements ws.Handler.
 func (c *Conn) OnMessage(op ws.Opcode, payload []byte) {
-	c.g.metrics.MessagesIn.WithLabelValues(c.api.id).Inc()
+	c.api.m.messagesIn.Inc()
 	c.push(inItem{op: op, payload: payload, at: c.g.now()})
 }
 

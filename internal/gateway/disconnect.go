@@ -15,7 +15,7 @@ import (
 func (g *Gateway) connectionClosed(c *Conn, code ws.CloseCode, reason string) {
 	a := c.api
 	a.registry.remove(c)
-	g.metrics.Connections.WithLabelValues(a.id).Dec()
+	a.m.connections.Dec()
 	g.metrics.Disconnects.WithLabelValues(a.id, code.String()).Inc()
 	now := g.now()
 	attrs := []slog.Attr{

@@ -66,10 +66,14 @@ func New(o Options) (*Gateway, error) {
 		}
 		g.apis[a.stage] = a
 		g.list = append(g.list, a)
+		a.m = apiMetrics{
+			messagesIn:  o.Metrics.MessagesIn.WithLabelValues(a.id),
+			deliveries:  o.Metrics.Deliveries.WithLabelValues(a.id),
+			connections: o.Metrics.Connections.WithLabelValues(a.id),
+		}
 		for _, code := range []string{"1000", "1001", "1005", "1006", "1013"} {
 			g.metrics.Disconnects.WithLabelValues(a.id, code) // export zeros
 		}
-		g.metrics.Connections.WithLabelValues(a.id)
 		g.metrics.SlowConsumers.WithLabelValues(a.id)
 	}
 	eo := o.Engine

@@ -99,11 +99,11 @@ func (g *Gateway) ServeWebSocket(w http.ResponseWriter, r *http.Request, a *API)
 		g.metrics.Connects.WithLabelValues(a.id, "upgrade_failed").Inc()
 		g.log.Warn("upgrade failed", "api", a.id, "connectionId", c.info.ID, "error", err.Error())
 		// The backend accepted the connection; tell it the connection ended.
-		g.metrics.Connections.WithLabelValues(a.id).Inc() // balanced by connectionClosed
+		a.m.connections.Inc() // balanced by connectionClosed
 		g.connectionClosed(c, ws.CloseAbnormal, "handshake failed")
 		return
 	}
-	g.metrics.Connections.WithLabelValues(a.id).Inc()
+	a.m.connections.Inc()
 	g.metrics.Connects.WithLabelValues(a.id, "accepted").Inc()
 	g.log.Info("connect", "api", a.id, "connectionId", c.info.ID,
 		"sourceIp", c.info.Identity.SourceIP, "userAgent", c.info.Identity.UserAgent,

@@ -44,7 +44,7 @@ func (g *Gateway) PostToConnection(_ context.Context, stage, id string, data []b
 	if err := c.ws.Send(ws.DataFrame(data)); err != nil {
 		return ErrGone
 	}
-	g.metrics.Deliveries.WithLabelValues(a.id).Inc()
+	a.m.deliveries.Inc()
 	return nil
 }
 

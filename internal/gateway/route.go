@@ -142,12 +142,21 @@ func (g *Gateway) broadcast(a *API, f ws.Frame, exclude *Conn) int {
 			n++
 		}
 	})
-	g.metrics.Deliveries.WithLabelValues(a.id).Add(float64(n))
+	a.m.deliveries.Add(float64(n))
 	return n
 }
 
 func (g *Gateway) logRoute(c *Conn, key, target, requestID, outcome string, status int, start time.Time, err error) {
-	g.metrics.Routes.WithLabelValues(c.api.id, key, outcome).Inc()
+	label := key
+	if outcome == outcomeForbidden {
+		// The key came from the client: never a label (unbounded), and
+		// logged only in part.
+		label = ""
+		if len(key) > 128 {
+			key = key[:128] + "…"
+		}
+	}
+	g.metrics.Routes.WithLabelValues(c.api.id, label, outcome).Inc()
 	level := slog.LevelInfo
 	attrs := []slog.Attr{
 		slog.String("api", c.api.id),

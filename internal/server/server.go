@@ -73,9 +73,16 @@ func New(cfg *config.Config, o Options) (*Server, error) {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	m := metrics.New(reg)
+	eo := o.Engine
+	if eo.Driver == "" && cfg.Transport.Driver != "auto" {
+		eo.Driver = cfg.Transport.Driver
+	}
+	if eo.Loops == 0 {
+		eo.Loops = cfg.Transport.Loops
+	}
 	gw, err := gateway.New(gateway.Options{
 		Config:     cfg,
-		Engine:     o.Engine,
+		Engine:     eo,
 		HTTPClient: &http.Client{Transport: httpint.NewTransport()},
 		Logger:     o.Logger,
 		Metrics:    m,
