@@ -13,9 +13,11 @@ import (
 	"os/signal"
 	"runtime/debug"
 	"syscall"
+	"time"
 
 	"github.com/alecthomas/kong"
 
+	"github.com/switchboardhq/switchboard/internal/bench"
 	"github.com/switchboardhq/switchboard/internal/config"
 	"github.com/switchboardhq/switchboard/internal/gateway"
 	"github.com/switchboardhq/switchboard/internal/server"
@@ -33,7 +35,33 @@ func (e *ExitError) Unwrap() error { return e.Err }
 type cli struct {
 	Serve    serveCmd    `cmd:"" help:"Run the gateway (the seed chat API on :8080 when no config is given)."`
 	Validate validateCmd `cmd:"" help:"Check a configuration file and explain each mistake."`
+	Bench    benchCmd    `cmd:"" help:"Measure a running server."`
 	Version  versionCmd  `cmd:"" help:"Print the version."`
+}
+
+type benchCmd struct {
+	Idle benchIdleCmd `cmd:"" help:"Open idle connections and report the server's memory per connection."`
+}
+
+type benchIdleCmd struct {
+	URL         string        `default:"ws://127.0.0.1:8080/production" help:"WebSocket endpoint."`
+	Metrics     string        `default:"http://127.0.0.1:8080/metrics" help:"The server's Prometheus endpoint."`
+	Connections int           `short:"n" default:"10000" help:"Idle connections to open (at most about 18000 per process: the open-files limit)."`
+	Sources     []string      `default:"127.0.0.2,127.0.0.3,127.0.0.4,127.0.0.5" help:"Local addresses to dial from, in turn."`
+	Concurrency int           `default:"64" help:"Handshakes in flight."`
+	Settle      time.Duration `default:"3s" help:"Wait after the last connection before reading memory."`
+}
+
+func (b *benchIdleCmd) Run(ctx context.Context, e *env) error {
+	res, err := bench.Idle(ctx, bench.IdleOptions{
+		URL: b.URL, Metrics: b.Metrics, Connections: b.Connections,
+		Sources: b.Sources, Concurrency: b.Concurrency, Settle: b.Settle,
+	})
+	if err != nil {
+		return err
+	}
+	fmt.Fprintln(e.stdout, res)
+	return nil
 }
 
 type env struct {
@@ -41,25 +69,37 @@ type env struct {
 	getenv         func(string) (string, bool)
 }
 
+// exitRequest is how kong's help flag asks to stop: Run turns it back
+// into a return value instead of exiting the process.
+type exitRequest struct{ code int }
+
 // Run runs the command line args (without the program name).
-func Run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+func Run(ctx context.Context, args []string, stdout, stderr io.Writer) (err error) {
 	var c cli
 	parser, err := kong.New(&c,
 		kong.Name("switchboard"),
 		kong.Description("A self-hosted WebSocket gateway with the AWS API Gateway WebSocket model."),
 		kong.Writers(stdout, stderr),
-		kong.Exit(func(int) {}),
+		kong.Exit(func(code int) { panic(exitRequest{code}) }),
 		kong.UsageOnError(),
 	)
 	if err != nil {
 		return err
 	}
+	defer func() {
+		if r := recover(); r != nil {
+			req, ok := r.(exitRequest)
+			if !ok {
+				panic(r)
+			}
+			if req.code != 0 {
+				err = &ExitError{Code: req.code, Err: errors.New("invalid arguments")}
+			}
+		}
+	}()
 	kctx, err := parser.Parse(args)
 	if err != nil {
 		return &ExitError{Code: 2, Err: err}
-	}
-	if kctx.Command() == "" || kctx.Error != nil { // --help
-		return nil
 	}
 	kctx.BindTo(ctx, (*context.Context)(nil))
 	return kctx.Run(&env{stdout: stdout, stderr: stderr, getenv: os.LookupEnv})

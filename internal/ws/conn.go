@@ -111,7 +111,6 @@ type Conn struct {
 	peerReason  string
 	abortCode   CloseCode
 	abortReason string
-	writing     bool // goroutine driver: a writer goroutine is running
 
 	lastRead   atomic.Int64 // any frame received
 	lastActive atomic.Int64 // a data message, either way

@@ -42,9 +42,6 @@ func (op Opcode) String() string {
 // maxControlPayload is the largest payload of a control frame (RFC 6455 §5.5).
 const maxControlPayload = 125
 
-// maxHeaderLen is the longest frame header: 2 + 8 (length) + 4 (mask).
-const maxHeaderLen = 14
-
 // Frame is one complete, encoded, unmasked server-to-client frame. A frame
 // is immutable once built, so one Frame can be queued on any number of
 // connections: a broadcast encodes once and every queue shares the bytes.
