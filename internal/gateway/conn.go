@@ -1,6 +1,8 @@
 package gateway
 
 import (
+	"fmt"
+	"runtime/debug"
 	"sync"
 	"time"
 
@@ -95,11 +97,24 @@ func (c *Conn) run() {
 		if resume {
 			c.ws.SetReadPaused(false)
 		}
-		if it.closed {
-			c.g.fireDisconnect(c, it)
-		} else {
-			c.g.handleMessage(c, it)
+		c.handle(it)
+	}
+}
+
+// handle runs one inbox item. A panic (a bug) is logged with its stack and
+// closes only this connection (1011); the worker and the server go on.
+func (c *Conn) handle(it inItem) {
+	defer func() {
+		if r := recover(); r != nil {
+			c.g.log.Error("panic while handling a connection's event; closing it",
+				"api", c.api.id, "connectionId", c.info.ID, "panic", fmt.Sprint(r), "stack", string(debug.Stack()))
+			c.ws.Close(ws.CloseInternalError, "internal error")
 		}
+	}()
+	if it.closed {
+		c.g.fireDisconnect(c, it)
+	} else {
+		c.g.handleMessage(c, it)
 	}
 }
 

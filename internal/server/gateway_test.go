@@ -602,3 +602,129 @@ func TestHTTPRouting(t *testing.T) {
 		}
 	}
 }
+
+// Two APIs in one process are independent: their own stages, routes,
+// connections and management namespaces.
+func TestTwoAPIs(t *testing.T) {
+	e := startServer(t, `
+apis:
+  - id: chat
+    stage: production
+    routeSelectionExpression: $request.body.action
+    routes:
+      sendMessage: {action: {type: broadcast}}
+  - id: echoer
+    stage: echo
+    routeSelectionExpression: \$default
+    routes:
+      $default: {action: {type: echo}}
+`)
+	chat := e.dial("production", nil)
+	echo := e.dial("echo", nil)
+	write(t, echo, `{"action":"sendMessage","x":1}`)
+	if _, b := read(t, echo); string(b) != `{"action":"sendMessage","x":1}` {
+		t.Fatalf("echo route: %q", b)
+	}
+	write(t, chat, `{"action":"sendMessage","message":"only chat"}`)
+	if _, b := read(t, chat); !strings.Contains(string(b), "only chat") {
+		t.Fatalf("chat broadcast: %q", b)
+	}
+	// The echo API's connection did not get the chat broadcast: its next
+	// frame is its own echo.
+	write(t, echo, `second`)
+	if _, b := read(t, echo); string(b) != "second" {
+		t.Fatalf("a broadcast crossed APIs: %q", b)
+	}
+	// Each stage's management API sees only its own connections.
+	for stage, want := range map[string]int{"production": 1, "echo": 1} {
+		page, err := e.srv.Gateway().ListConnections(context.Background(), stage, "", 10)
+		if err != nil || len(page.Connections) != want {
+			t.Fatalf("%s: %d connections (%v)", stage, len(page.Connections), err)
+		}
+		other := map[string]string{"production": "echo", "echo": "production"}[stage]
+		otherPage, _ := e.srv.Gateway().ListConnections(context.Background(), other, "", 10)
+		id := otherPage.Connections[0].ID
+		if _, err := e.srv.Gateway().GetConnection(context.Background(), stage, id); err == nil {
+			t.Fatalf("stage %s sees a connection of stage %s", stage, other)
+		}
+	}
+}
+
+// A connection whose $connect has not answered yet is gone for the
+// management API (410), as on AWS.
+func TestManagementDuringConnect(t *testing.T) {
+	be := newBackend(t)
+	e := startServer(t, backendAPI(be.srv.URL, ""))
+	release := make(chan struct{})
+	be.setRespond(func(ev map[string]any) (int, string) {
+		if routeKey(ev) == "$connect" {
+			<-release
+		}
+		return 200, ""
+	})
+	dialed := make(chan error, 1)
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		c, _, err := websocket.Dial(ctx, e.wsURL("test"), nil)
+		if err == nil {
+			defer c.CloseNow()
+			_, b, rerr := c.Read(ctx)
+			if rerr == nil && string(b) != "after connect" {
+				err = fmt.Errorf("got %q", b)
+			} else {
+				err = rerr
+			}
+		}
+		dialed <- err
+	}()
+	ev := be.waitEvents("$connect", 1)[0]
+	id := ctxField(ev, "connectionId")
+	resp, err := http.Post(e.base+"/test/@connections/"+strings.ReplaceAll(id, "=", "%3D"), "text/plain", strings.NewReader("too early"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusGone || resp.Header.Get("x-amzn-ErrorType") != "GoneException" {
+		t.Fatalf("POST during $connect: %d %q, want 410 GoneException", resp.StatusCode, resp.Header.Get("x-amzn-ErrorType"))
+	}
+	close(release)
+	waitFor(t, "the connection to open", func() bool {
+		_, err := e.srv.Gateway().GetConnection(context.Background(), "test", id)
+		return err == nil
+	})
+	if err := e.srv.Gateway().PostToConnection(context.Background(), "test", id, []byte("after connect")); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-dialed; err != nil {
+		t.Fatal(err)
+	}
+}
+
+// The maximum connection duration closes an active connection with 1001
+// and $disconnect reports it.
+func TestMaxConnectionDuration(t *testing.T) {
+	be := newBackend(t)
+	e := startServer(t, backendAPI(be.srv.URL, ""), func(c *config.Config) {
+		c.APIs[0].Limits.MaxConnectionDuration = config.Duration(time.Second)
+	})
+	c := e.dial("test", nil)
+	done := make(chan websocket.StatusCode, 1)
+	go func() { done <- closeStatus(t, c) }()
+	for i := 0; i < 30; i++ { // stay active: activity does not extend the duration
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		err := c.Write(ctx, websocket.MessageText, []byte(`{"action":"x"}`))
+		cancel()
+		if err != nil {
+			break
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if code := <-done; code != websocket.StatusGoingAway {
+		t.Fatalf("close code %v, want 1001", code)
+	}
+	rc := be.waitEvents("$disconnect", 1)[0]["requestContext"].(map[string]any)
+	if rc["disconnectStatusCode"] != float64(1001) || rc["disconnectReason"] != "maximum connection duration reached" {
+		t.Fatalf("disconnect %v", rc)
+	}
+}
