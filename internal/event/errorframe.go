@@ -1,5 +1,7 @@
 package event
 
+import "github.com/switchboardhq/switchboard/internal/jsonenc"
+
 // Messages of the error frames AWS sends to a client whose message could
 // not be handled; the connection stays open.
 const (
@@ -20,10 +22,10 @@ const (
 func ErrorFrame(message, connectionID, requestID string) []byte {
 	b := make([]byte, 0, 48+len(message)+len(connectionID)+len(requestID))
 	b = append(b, `{"message": `...)
-	b = appendString(b, message)
+	b = jsonenc.AppendString(b, message)
 	b = append(b, `, "connectionId":`...)
-	b = appendString(b, connectionID)
+	b = jsonenc.AppendString(b, connectionID)
 	b = append(b, `, "requestId":`...)
-	b = appendString(b, requestID)
+	b = jsonenc.AppendString(b, requestID)
 	return append(b, '}')
 }

@@ -1,6 +1,8 @@
 package event
 
 import (
+	"github.com/switchboardhq/switchboard/internal/jsonenc"
+
 	"bytes"
 	"encoding/json"
 	"errors"
@@ -83,11 +85,11 @@ func FuzzAppendJSON(f *testing.F) {
 
 		// The string encoder is byte-for-byte encoding/json's.
 		for _, s := range []string{hName, hValue, body, reason, qName, qValue, userAgent} {
-			if got, want := string(appendString(nil, s)), encodingJSON(t, s); got != want {
-				t.Fatalf("appendString(%q) = %s, encoding/json = %s", s, got, want)
+			if got, want := string(jsonenc.AppendString(nil, s)), encodingJSON(t, s); got != want {
+				t.Fatalf("jsonenc.AppendString(%q) = %s, encoding/json = %s", s, got, want)
 			}
-			if got, want := string(appendString(nil, []byte(s))), encodingJSON(t, s); got != want {
-				t.Fatalf("appendString([]byte(%q)) = %s, encoding/json = %s", s, got, want)
+			if got, want := string(jsonenc.AppendString(nil, []byte(s))), encodingJSON(t, s); got != want {
+				t.Fatalf("jsonenc.AppendString([]byte(%q)) = %s, encoding/json = %s", s, got, want)
 			}
 		}
 

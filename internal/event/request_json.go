@@ -1,13 +1,14 @@
 package event
 
 import (
+	"github.com/switchboardhq/switchboard/internal/jsonenc"
+
 	"bytes"
 	"encoding/json"
 	"maps"
 	"math"
 	"slices"
 	"strconv"
-	"unicode/utf8"
 )
 
 // AppendJSON appends the event's JSON to dst and returns the extended
@@ -30,18 +31,18 @@ func (r *Request) AppendJSON(dst []byte) []byte {
 		dst = append(dst, ',')
 	case kindDisconnect:
 		dst = append(dst, `"headers":{"Host":`...)
-		dst = appendString(dst, r.host)
+		dst = jsonenc.AppendString(dst, r.host)
 		dst = append(dst, `,"x-api-key":"","X-Forwarded-For":"","x-restapi":""},"multiValueHeaders":{"Host":[`...)
-		dst = appendString(dst, r.host)
+		dst = jsonenc.AppendString(dst, r.host)
 		dst = append(dst, `],"x-api-key":[""],"X-Forwarded-For":[""],"x-restapi":[""]},`...)
 	}
 
 	dst = append(dst, `"requestContext":{"routeKey":`...)
-	dst = appendString(dst, r.routeKey)
+	dst = jsonenc.AppendString(dst, r.routeKey)
 	switch r.kind {
 	case kindMessage:
 		dst = append(dst, `,"messageId":`...)
-		dst = appendString(dst, r.messageID)
+		dst = jsonenc.AppendString(dst, r.messageID)
 	case kindDisconnect:
 		dst = append(dst, `,"disconnectStatusCode":`...)
 		dst = strconv.AppendInt(dst, int64(r.code), 10)
@@ -49,16 +50,16 @@ func (r *Request) AppendJSON(dst []byte) []byte {
 	dst = append(dst, `,"eventType":"`...)
 	dst = append(dst, r.EventType()...)
 	dst = append(dst, `","extendedRequestId":`...)
-	dst = appendString(dst, r.requestID)
+	dst = jsonenc.AppendString(dst, r.requestID)
 	dst = append(dst, `,"requestTime":"`...)
 	dst = appendRequestTime(dst, r.time)
 	dst = append(dst, `","messageDirection":"IN"`...)
 	if r.kind == kindDisconnect {
 		dst = append(dst, `,"disconnectReason":`...)
-		dst = appendString(dst, r.reason)
+		dst = jsonenc.AppendString(dst, r.reason)
 	}
 	dst = append(dst, `,"stage":`...)
-	dst = appendString(dst, c.Stage)
+	dst = jsonenc.AppendString(dst, c.Stage)
 	dst = append(dst, `,"connectedAt":`...)
 	dst = strconv.AppendInt(dst, c.ConnectedAt.UnixMilli(), 10)
 	dst = append(dst, `,"requestTimeEpoch":`...)
@@ -67,19 +68,19 @@ func (r *Request) AppendJSON(dst []byte) []byte {
 	dst = append(dst, `,"identity":{`...)
 	if c.Identity.UserAgent != "" {
 		dst = append(dst, `"userAgent":`...)
-		dst = appendString(dst, c.Identity.UserAgent)
+		dst = jsonenc.AppendString(dst, c.Identity.UserAgent)
 		dst = append(dst, ',')
 	}
 	dst = append(dst, `"sourceIp":`...)
-	dst = appendString(dst, c.Identity.SourceIP)
+	dst = jsonenc.AppendString(dst, c.Identity.SourceIP)
 	dst = append(dst, `},"requestId":`...)
-	dst = appendString(dst, r.requestID)
+	dst = jsonenc.AppendString(dst, r.requestID)
 	dst = append(dst, `,"domainName":`...)
-	dst = appendString(dst, c.DomainName)
+	dst = jsonenc.AppendString(dst, c.DomainName)
 	dst = append(dst, `,"connectionId":`...)
-	dst = appendString(dst, c.ID)
+	dst = jsonenc.AppendString(dst, c.ID)
 	dst = append(dst, `,"apiId":`...)
-	dst = appendString(dst, c.APIID)
+	dst = jsonenc.AppendString(dst, c.APIID)
 	if c.Authorizer != nil {
 		dst = append(dst, `,"authorizer":`...)
 		dst = appendAny(dst, c.Authorizer)
@@ -88,7 +89,7 @@ func (r *Request) AppendJSON(dst []byte) []byte {
 
 	if r.kind == kindMessage {
 		dst = append(dst, `,"body":`...)
-		dst = appendString(dst, r.body)
+		dst = jsonenc.AppendString(dst, r.body)
 		if r.isBase64 {
 			return append(dst, `,"isBase64Encoded":true}`...)
 		}
@@ -108,9 +109,9 @@ func appendFieldsSingle(dst []byte, key string, fs []field) []byte {
 		if i > 0 {
 			dst = append(dst, ',')
 		}
-		dst = appendString(dst, f.name)
+		dst = jsonenc.AppendString(dst, f.name)
 		dst = append(dst, ':')
-		dst = appendString(dst, f.values[len(f.values)-1])
+		dst = jsonenc.AppendString(dst, f.values[len(f.values)-1])
 	}
 	return append(dst, '}')
 }
@@ -122,86 +123,17 @@ func appendFieldsMulti(dst []byte, key string, fs []field) []byte {
 		if i > 0 {
 			dst = append(dst, ',')
 		}
-		dst = appendString(dst, f.name)
+		dst = jsonenc.AppendString(dst, f.name)
 		dst = append(dst, ':', '[')
 		for j, v := range f.values {
 			if j > 0 {
 				dst = append(dst, ',')
 			}
-			dst = appendString(dst, v)
+			dst = jsonenc.AppendString(dst, v)
 		}
 		dst = append(dst, ']')
 	}
 	return append(dst, '}')
-}
-
-const hex = "0123456789abcdef"
-
-// safeASCII[b] is true for the ASCII bytes that need no escaping inside a
-// JSON string: everything but the control characters, '"' and '\\'. This is
-// encoding/json's safeSet (HTML characters are not escaped).
-var safeASCII = func() (t [utf8.RuneSelf]bool) {
-	for b := 0x20; b < utf8.RuneSelf; b++ {
-		t[b] = b != '"' && b != '\\'
-	}
-	return t
-}()
-
-// appendString appends src as a JSON string, escaping exactly as
-// encoding/json does with SetEscapeHTML(false): \" \\ \b \f \n \r \t, other
-// control characters as \u00XX, U+2028 and U+2029 as \u2028/\u2029, and
-// every byte that is not part of valid UTF-8 as \ufffd.
-func appendString[B []byte | string](dst []byte, src B) []byte {
-	dst = append(dst, '"')
-	start := 0
-	for i := 0; i < len(src); {
-		b := src[i]
-		if b < utf8.RuneSelf {
-			if safeASCII[b] {
-				i++
-				continue
-			}
-			dst = append(dst, src[start:i]...)
-			switch b {
-			case '\\', '"':
-				dst = append(dst, '\\', b)
-			case '\b':
-				dst = append(dst, '\\', 'b')
-			case '\f':
-				dst = append(dst, '\\', 'f')
-			case '\n':
-				dst = append(dst, '\\', 'n')
-			case '\r':
-				dst = append(dst, '\\', 'r')
-			case '\t':
-				dst = append(dst, '\\', 't')
-			default:
-				dst = append(dst, '\\', 'u', '0', '0', hex[b>>4], hex[b&0xF])
-			}
-			i++
-			start = i
-			continue
-		}
-		// Converting at most utf8.UTFMax bytes to a string does not
-		// allocate; it lets one loop serve both []byte and string.
-		n := min(len(src)-i, utf8.UTFMax)
-		r, size := utf8.DecodeRuneInString(string(src[i : i+n]))
-		switch {
-		case r == utf8.RuneError && size == 1:
-			dst = append(dst, src[start:i]...)
-			dst = append(dst, `\ufffd`...)
-		case r == '\u2028' || r == '\u2029':
-			dst = append(dst, src[start:i]...)
-			dst = append(dst, '\\', 'u', '2', '0', '2', hex[r&0xF])
-		default:
-			i += size
-			continue
-		}
-		i += size
-		start = i
-	}
-	dst = append(dst, src[start:]...)
-	return append(dst, '"')
 }
 
 // appendAny appends v as JSON. It handles the types decoding JSON into an
@@ -214,7 +146,7 @@ func appendAny(dst []byte, v any) []byte {
 	case nil:
 		return append(dst, "null"...)
 	case string:
-		return appendString(dst, v)
+		return jsonenc.AppendString(dst, v)
 	case bool:
 		return strconv.AppendBool(dst, v)
 	case float64:
@@ -236,7 +168,7 @@ func appendAny(dst []byte, v any) []byte {
 			if i > 0 {
 				dst = append(dst, ',')
 			}
-			dst = appendString(dst, k)
+			dst = jsonenc.AppendString(dst, k)
 			dst = append(dst, ':')
 			dst = appendAny(dst, v[k])
 		}
@@ -262,7 +194,7 @@ func appendAny(dst []byte, v any) []byte {
 			if i > 0 {
 				dst = append(dst, ',')
 			}
-			dst = appendString(dst, e)
+			dst = jsonenc.AppendString(dst, e)
 		}
 		return append(dst, ']')
 	}

@@ -2,9 +2,9 @@ package payload
 
 import (
 	"encoding/json"
+	"github.com/switchboardhq/switchboard/internal/jsonenc"
 	"slices"
 	"strconv"
-	"unicode/utf8"
 
 	"github.com/switchboardhq/switchboard/internal/route"
 )
@@ -47,14 +47,14 @@ func (t *Template) Render(dst, body []byte, ctx *Context) []byte {
 			case found:
 				dst = appendRaw(dst, raw)
 			case o.whole && !isJSON:
-				dst = appendQuoted(dst, body, utf8.DecodeRune)
+				dst = jsonenc.AppendString(dst, body)
 			default:
 				dst = append(dst, "null"...)
 			}
 		case bodyText:
 			if !isJSON {
 				if o.whole {
-					dst = appendEscaped(dst, body, utf8.DecodeRune)
+					dst = jsonenc.AppendEscaped(dst, body)
 				}
 				break
 			}
@@ -65,13 +65,13 @@ func (t *Template) Render(dst, body []byte, ctx *Context) []byte {
 			if o.ctx.isNumber() {
 				dst = strconv.AppendInt(dst, o.ctx.number(ctx), 10)
 			} else {
-				dst = appendQuoted(dst, o.ctx.text(ctx), utf8.DecodeRuneInString)
+				dst = jsonenc.AppendString(dst, o.ctx.text(ctx))
 			}
 		case contextText:
 			if o.ctx.isNumber() {
 				dst = strconv.AppendInt(dst, o.ctx.number(ctx), 10)
 			} else {
-				dst = appendEscaped(dst, o.ctx.text(ctx), utf8.DecodeRuneInString)
+				dst = jsonenc.AppendEscaped(dst, o.ctx.text(ctx))
 			}
 		}
 	}
@@ -85,11 +85,11 @@ func (t *Template) Render(dst, body []byte, ctx *Context) []byte {
 func appendStringified(dst, raw []byte) []byte {
 	start := len(dst)
 	dst = route.AppendStringify(dst, raw)
-	if !needsEscape(dst[start:]) {
+	if !jsonenc.NeedsEscape(dst[start:]) {
 		return dst
 	}
 	end := len(dst)
-	dst = appendEscaped(dst, dst[start:end], utf8.DecodeRune)
+	dst = jsonenc.AppendEscaped(dst, dst[start:end])
 	n := copy(dst[start:], dst[end:])
 	return dst[:start+n]
 }

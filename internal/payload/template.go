@@ -3,12 +3,12 @@ package payload
 import (
 	"encoding/json"
 	"fmt"
+	"github.com/switchboardhq/switchboard/internal/jsonenc"
 	"math"
 	"slices"
 	"strconv"
 	"strings"
 	"time"
-	"unicode/utf8"
 
 	"github.com/switchboardhq/switchboard/internal/route"
 )
@@ -158,7 +158,7 @@ func (c *compiler) object(m map[string]any, at string) error {
 		if i > 0 {
 			c.lit = append(c.lit, ',')
 		}
-		c.lit = appendQuoted(c.lit, k, utf8.DecodeRuneInString)
+		c.lit = jsonenc.AppendString(c.lit, k)
 		c.lit = append(c.lit, ':')
 		where := k
 		if at != "" {
@@ -202,7 +202,7 @@ func (c *compiler) str(s string, at string) error {
 	c.lit = append(c.lit, '"')
 	for _, t := range toks {
 		if t.Var == "" {
-			c.lit = appendEscaped(c.lit, t.Literal, utf8.DecodeRuneInString)
+			c.lit = jsonenc.AppendEscaped(c.lit, t.Literal)
 			continue
 		}
 		o, err := variable(t, at, true)
