@@ -9,34 +9,40 @@ import (
 )
 
 // connectionClosed runs once per connection when its socket has closed
-// (ws.Handler.OnClose). It unregisters the connection at once — from now
-// on the management API answers 410 — and queues $disconnect behind the
-// messages still in the inbox.
+// (ws.Handler.OnClose, on the event loop: it must not block). It
+// unregisters the connection at once — from now on the management API
+// answers 410 — and queues the end of the connection behind the messages
+// still in the inbox; the worker logs it and fires $disconnect.
 func (g *Gateway) connectionClosed(c *Conn, code ws.CloseCode, reason string) {
+	c.api.registry.remove(c)
+	c.push(inItem{closed: true, code: code, reason: reason, at: g.now()})
+}
+
+// logDisconnect records the end of a connection: metrics and the
+// "disconnect" log line (plus "slow consumer" at warn for 1013).
+func (g *Gateway) logDisconnect(c *Conn, it inItem) {
 	a := c.api
-	a.registry.remove(c)
 	a.m.connections.Dec()
-	g.metrics.Disconnects.WithLabelValues(a.id, code.String()).Inc()
-	now := g.now()
+	g.metrics.Disconnects.WithLabelValues(a.id, it.code.String()).Inc()
 	attrs := []slog.Attr{
 		slog.String("api", a.id),
 		slog.String("connectionId", c.info.ID),
-		slog.Int("code", int(code)),
-		slog.String("reason", reason),
-		slog.Float64("durationS", now.Sub(c.info.ConnectedAt).Seconds()),
+		slog.Int("code", int(it.code)),
+		slog.String("reason", it.reason),
+		slog.Float64("durationS", it.at.Sub(c.info.ConnectedAt).Seconds()),
 	}
-	if code == ws.CloseTryAgainLater {
+	if it.code == ws.CloseTryAgainLater {
 		g.metrics.SlowConsumers.WithLabelValues(a.id).Inc()
 		g.log.LogAttrs(g.ctx, slog.LevelWarn, "slow consumer", attrs...)
 	}
 	g.log.LogAttrs(g.ctx, slog.LevelInfo, "disconnect", attrs...)
-	c.push(inItem{closed: true, code: code, reason: reason, at: now})
 }
 
 // fireDisconnect calls the $disconnect route, retrying a failed call with
 // exponential backoff up to the API's disconnect.attempts. Every retry and
 // a final failure are logged; the final failure is counted too.
 func (g *Gateway) fireDisconnect(c *Conn, it inItem) {
+	g.logDisconnect(c, it)
 	a := c.api
 	r := a.disconnect
 	if r == nil {

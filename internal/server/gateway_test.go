@@ -379,6 +379,9 @@ func TestDisconnectExactlyOnce(t *testing.T) {
 		}
 		after := be.eventsFor("$disconnect")[before:]
 		if len(after) != 5 {
+			for _, ev := range after {
+				t.Logf("disconnect %s %v", ctxField(ev, "connectionId"), ev["requestContext"])
+			}
 			t.Fatalf("%d $disconnect events at shutdown, want 5", len(after))
 		}
 		for _, ev := range after {

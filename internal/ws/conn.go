@@ -116,7 +116,7 @@ type Conn struct {
 	lastActive atomic.Int64 // a data message, either way
 	pingSent   atomic.Int64 // a ping is outstanding since
 	stallSince atomic.Int64 // output pending and the socket took nothing since
-	closeAt    atomic.Int64 // our close frame was written / lingering began
+	closeAt    atomic.Int64 // the close began / lingering began: CloseTimeout runs from here
 }
 
 // LastActive is when a data message last went either way (or the
@@ -253,6 +253,7 @@ func (c *Conn) startCloseLocked(code CloseCode, reason string, drop bool) {
 		return
 	}
 	c.state = stateClosing
+	c.closeAt.Store(c.e.now())
 	c.localInit = true
 	c.localCode, c.localReason = code, reason
 	if drop {
@@ -319,8 +320,8 @@ func (c *Conn) markClosed() (code CloseCode, reason string, ok bool) {
 	return code, reason, true
 }
 
-// takeOutput moves everything waiting into out, for the writer. It
-// reports whether out now ends with our close frame.
+// takeOutputLocked moves everything waiting (a control frame, the queued
+// data frames, our close frame) into out, for the writer.
 func (c *Conn) takeOutputLocked() {
 	c.scheduled = false
 	if c.ctrl != nil {
@@ -345,7 +346,7 @@ func (c *Conn) takeOutputLocked() {
 	}
 }
 
-// wrote records that the writer wrote n bytes from out and trims out.
+// advanceOut drops the n bytes the writer wrote from the front of out.
 // It returns whether out is now empty.
 func (c *Conn) advanceOut(n int) bool {
 	for n > 0 && len(c.out) > 0 {
@@ -374,14 +375,13 @@ func (c *Conn) advanceOut(n int) bool {
 // afterWrite accounts for n written bytes. With drained set (out is
 // empty) it reports whether our close frame has now been written and the
 // connection should linger (the close exchange is complete).
-func (c *Conn) afterWrite(n int, drained bool, now int64) (linger bool) {
+func (c *Conn) afterWrite(n int, drained bool) (linger bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.queued -= n
 	if drained && c.closeInOut {
 		c.closeInOut = false
 		c.closeWrote = true
-		c.closeAt.Store(now)
 		return c.closeDone
 	}
 	return false
@@ -556,6 +556,7 @@ func (c *Conn) peerClose(payload []byte) {
 	switch c.state {
 	case stateOpen:
 		c.state = stateClosing
+		c.closeAt.Store(c.e.now())
 		c.dropQueueLocked()
 		c.closeOut = closeFrame(code, "")
 		c.closeDone = true

@@ -139,7 +139,7 @@ func (c *Conn) writeLoop() {
 			c.nc.Close()
 			return
 		}
-		if c.afterWrite(int(n), true, c.e.now()) {
+		if c.afterWrite(int(n), true) {
 			c.linger()
 		}
 	}

@@ -315,7 +315,7 @@ func (p *poller) flush(c *Conn, now int64) {
 			break
 		}
 		if err != nil {
-			c.afterWrite(written, false, now)
+			c.afterWrite(written, false)
 			p.abort(c, CloseAbnormal, "")
 			return
 		}
@@ -329,7 +329,7 @@ func (p *poller) flush(c *Conn, now int64) {
 	case written > 0 || c.stallSince.Load() == 0:
 		c.stallSince.Store(now)
 	}
-	if c.afterWrite(written, drained, now) {
+	if c.afterWrite(written, drained) {
 		c.linger()
 	}
 }
