@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/signal"
 	"runtime/debug"
+	"strings"
 	"syscall"
 	"time"
 
@@ -176,11 +177,19 @@ func loadConfig(path string, getenv func(string) (string, bool)) (*config.Config
 		return nil, err
 	}
 	if err := gateway.Check(cfg); err != nil {
-		var ve *config.ValidationError
-		if errors.As(err, &ve) && path != "" {
-			return nil, fmt.Errorf("%s: %w", path, err)
+		name := path
+		if name == "" {
+			name = "seed configuration"
 		}
-		return nil, err
+		var ve *config.ValidationError
+		if !errors.As(err, &ve) {
+			return nil, fmt.Errorf("%s: %w", name, err)
+		}
+		lines := make([]string, len(ve.Problems))
+		for i, p := range ve.Problems {
+			lines[i] = name + ": " + p.String()
+		}
+		return nil, errors.New(strings.Join(lines, "\n"))
 	}
 	return cfg, nil
 }
