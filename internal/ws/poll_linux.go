@@ -40,11 +40,12 @@ type poller struct {
 	nextTick int64
 
 	// Guarded by mu.
-	mu    sync.Mutex
-	ready []*Conn // connections to service: register, write, close
-	spare []*Conn
-	woken bool // a wakeup is pending or the loop is awake and will drain ready
-	quit  bool
+	mu      sync.Mutex
+	ready   []*Conn // connections to service: register, write, close
+	spare   []*Conn
+	woken   bool // a wakeup is pending or the loop is awake and will drain ready
+	quit    bool // the engine asked the loop to stop
+	stopped bool // the loop has stopped: schedule finishes connections itself
 }
 
 func newPoller(e *Engine) (*poller, error) {
@@ -104,9 +105,16 @@ func detachFD(nc net.Conn) (fd int, ok bool, err error) {
 	return fd, true, nil
 }
 
-// schedule asks the loop to service c. Callable from any goroutine.
+// schedule asks the loop to service c. Callable from any goroutine. Once
+// the loop has stopped (engine shutdown), c is finished at once instead:
+// a handshake that raced the shutdown must not leak its socket.
 func (p *poller) schedule(c *Conn) {
 	p.mu.Lock()
+	if p.stopped {
+		p.mu.Unlock()
+		p.abort(c, CloseAbnormal, "server stopped")
+		return
+	}
 	p.ready = append(p.ready, c)
 	wake := !p.woken
 	p.woken = true
@@ -387,13 +395,15 @@ func (p *poller) sweep(now int64) {
 	}
 }
 
-// closeAll finishes every connection of the loop (engine shutdown).
+// closeAll finishes every connection of the loop and marks the loop
+// stopped (engine shutdown). Connections scheduled but never registered
+// are finished too; later ones are finished by schedule.
 func (p *poller) closeAll() {
 	for _, c := range p.conns {
 		p.abort(c, CloseAbnormal, "server stopped")
 	}
-	// Connections scheduled but never registered.
 	p.mu.Lock()
+	p.stopped = true
 	list := p.ready
 	p.ready = nil
 	p.mu.Unlock()
