@@ -118,8 +118,7 @@ func (c *Conn) handle(it inItem) {
 	}
 }
 
-// info returns what the management API reports, and whether the
-// connection is still open.
+// connectionInfo returns what the management API reports about c.
 func (c *Conn) connectionInfo() ConnectionInfo {
 	last := c.ws.LastActive()
 	if last.Before(c.info.ConnectedAt) {
