@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"encoding/json"
 	"errors"
 	"time"
 )
@@ -35,6 +36,8 @@ type ConnectionInfo struct {
 	LastActiveAt time.Time
 	SourceIP     string
 	UserAgent    string
+	User         string   // "" when the connection has no user id
+	Channels     []string // the channels it is in, sorted
 }
 
 // ConnectionPage is one page of ListConnections. Next is empty on the last
@@ -42,4 +45,89 @@ type ConnectionInfo struct {
 type ConnectionPage struct {
 	Connections []ConnectionInfo
 	Next        string
+}
+
+// Errors of the channel, user and publish methods.
+var (
+	// ErrInvalidChannel: the name is not a valid channel name (400).
+	ErrInvalidChannel = errors.New("invalid channel name")
+	// ErrNoNamespace: no namespace of the API matches the channel (400).
+	ErrNoNamespace = errors.New("no channel namespace matches the channel")
+	// ErrInvalidUser: the user id is empty, too long or has control
+	// characters (400).
+	ErrInvalidUser = errors.New("invalid user id")
+	// ErrTooManyChannels: the connection is already in the API's
+	// channels.maxPerConnection channels (LimitExceededException, 429).
+	ErrTooManyChannels = errors.New("the connection is in too many channels")
+	// ErrNoHistory: the channel's namespace keeps no history (400).
+	ErrNoHistory = errors.New("the channel's namespace keeps no history")
+	// ErrEpochMismatch: a history query named an epoch that is not the
+	// stream's current one: the publications it refers to are lost
+	// (ConflictException, 409).
+	ErrEpochMismatch = errors.New("the channel's stream has another epoch")
+)
+
+// StreamPosition is a place in a channel's history stream: the offset of a
+// publication within an epoch. Offsets start at 1; 0 is "before the first".
+type StreamPosition struct {
+	Epoch  string
+	Offset uint64
+}
+
+// PublishResult is what a publication to a channel did.
+type PublishResult struct {
+	// Recipients is the number of connections the publication was queued on.
+	Recipients int
+	// Position is the publication's place in the channel's stream; nil
+	// when the namespace keeps no history.
+	Position *StreamPosition
+}
+
+// Member is one connection in a channel, as presence reports it.
+type Member struct {
+	ConnectionID string
+	User         string          // "" when the connection has no user
+	Info         json.RawMessage // nil when it has none
+}
+
+// ChannelInfo is what the management API reports about a channel.
+type ChannelInfo struct {
+	Channel string
+	// Members is the number of connections in the channel.
+	Members int
+	// PresenceEnabled tells whether the namespace keeps presence; Presence
+	// is then one page of members, ordered by connection id, and Next the
+	// cursor of the following page ("" on the last).
+	PresenceEnabled bool
+	Presence        []Member
+	Next            string
+	// Position is the top of the channel's stream; nil without history.
+	Position *StreamPosition
+}
+
+// HistoryQuery selects publications from a channel's stream.
+type HistoryQuery struct {
+	// Since: return publications with a larger offset (0: from the oldest
+	// kept).
+	Since uint64
+	// Epoch, when set, must be the stream's epoch (else ErrEpochMismatch).
+	Epoch string
+	// Limit is the most publications returned, 1..1000.
+	Limit int
+}
+
+// HistoryPage is the answer to a HistoryQuery.
+type HistoryPage struct {
+	Position     StreamPosition // the top of the stream
+	Publications []Publication  // oldest first
+	// Truncated reports that publications after Since were already
+	// dropped (by size or TTL): the page does not start at Since+1.
+	Truncated bool
+}
+
+// Publication is one kept publication.
+type Publication struct {
+	Offset uint64
+	Time   time.Time
+	Data   []byte
 }
