@@ -1,9 +1,3 @@
-// Package bench is Switchboard's load tool (`switchboard bench`). It is
-// written to cost as little as possible per connection, so that the
-// server, not the tool, is what gets measured: a client connection is a
-// socket and a few bytes of state, with no goroutine while it is idle.
-//
-// Concurrency: each measurement runs on its own; results are plain data.
 package bench
 
 import (

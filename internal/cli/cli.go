@@ -5,6 +5,7 @@ package cli
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -41,7 +42,9 @@ type cli struct {
 }
 
 type benchCmd struct {
-	Idle benchIdleCmd `cmd:"" help:"Open idle connections and report the server's memory per connection."`
+	Idle         benchIdleCmd         `cmd:"" help:"Open idle connections and report the server's memory per connection."`
+	Fanout       benchFanoutCmd       `cmd:"" help:"Subscribe connections to a channel, publish to it at fixed rates and report deliveries/s and latency."`
+	FanoutWorker benchFanoutWorkerCmd `cmd:"" name:"fanout-worker" hidden:"" help:"A worker process of bench fanout (started by it, speaks JSON lines on stdin/stdout)."`
 }
 
 type benchIdleCmd struct {
@@ -63,6 +66,60 @@ func (b *benchIdleCmd) Run(ctx context.Context, e *env) error {
 	}
 	fmt.Fprintln(e.stdout, res)
 	return nil
+}
+
+type benchFanoutCmd struct {
+	URL         string        `default:"ws://127.0.0.1:8080/production" help:"WebSocket endpoint; its first path segment is the stage."`
+	Manage      string        `help:"Management API base URL; publications go to {manage}/{stage}/@channels/{channel} (default: http:// and the host of --url)." placeholder:"URL"`
+	Metrics     string        `help:"The server's Prometheus endpoint (default: /metrics on the host of --url)." placeholder:"URL"`
+	APIKey      string        `name:"api-key" env:"SWITCHBOARD_BENCH_API_KEY" help:"Management API key, sent as a bearer token (not needed from loopback by default)." placeholder:"KEY"`
+	Connections int           `short:"n" default:"5000" help:"Subscribers to open."`
+	Workers     int           `help:"Worker processes holding the connections, at most 18000 each (default: one per 9000)."`
+	Sources     []string      `default:"127.0.0.2,127.0.0.3,127.0.0.4,127.0.0.5" help:"Local addresses to dial from, shared among the workers in turn."`
+	Channel     string        `default:"bench" help:"Channel name (with --channels k > 1: name-0 … name-(k-1))."`
+	Channels    int           `default:"1" help:"Channels; the subscribers are spread evenly and the publications go to each in turn."`
+	Rate        []float64     `default:"10" help:"Publications per second; repeat or separate with commas for several steps, run in order on the same connections."`
+	Duration    time.Duration `default:"10s" help:"Publishing time of each step."`
+	Size        int           `default:"100" help:"Bytes of each publication's body."`
+	Settle      time.Duration `default:"3s" help:"Wait after the last subscription before reading memory."`
+	Grace       time.Duration `default:"5s" help:"Wait after a step's last publication for deliveries still on their way."`
+	Timeout     time.Duration `default:"5m" help:"Bound on the whole run."`
+	Concurrency int           `default:"64" help:"Handshakes in flight per worker."`
+	Loops       int           `default:"1" help:"Event loops per worker."`
+	InFlight    int           `default:"512" help:"Publications in flight."`
+	JSON        bool          `name:"json" help:"Print the result as one JSON object instead of text."`
+}
+
+func (b *benchFanoutCmd) Run(ctx context.Context, e *env) error {
+	ctx, stop := signal.NotifyContext(ctx, syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+	opts := bench.FanoutOptions{
+		URL: b.URL, Manage: b.Manage, Metrics: b.Metrics, APIKey: b.APIKey,
+		Connections: b.Connections, Workers: b.Workers, Sources: b.Sources,
+		Channel: b.Channel, Channels: b.Channels, Rates: b.Rate,
+		Duration: b.Duration, Size: b.Size, Settle: b.Settle, Grace: b.Grace, Timeout: b.Timeout,
+		Concurrency: b.Concurrency, Loops: b.Loops, InFlight: b.InFlight,
+		Stderr: e.stderr, Progress: e.stderr,
+	}
+	if !b.JSON {
+		opts.OnSetup = func(s bench.FanoutSetup) { fmt.Fprintf(e.stdout, "%s\n\n", s) }
+		opts.OnStep = func(s bench.FanoutStep) { fmt.Fprintf(e.stdout, "%s\n\n", s) }
+	}
+	res, err := bench.Fanout(ctx, opts)
+	if b.JSON {
+		enc := json.NewEncoder(e.stdout)
+		enc.SetIndent("", "  ")
+		if encErr := enc.Encode(res); encErr != nil && err == nil {
+			err = encErr
+		}
+	}
+	return err
+}
+
+type benchFanoutWorkerCmd struct{}
+
+func (benchFanoutWorkerCmd) Run(ctx context.Context, e *env) error {
+	return bench.RunFanoutWorker(ctx, os.Stdin, e.stdout)
 }
 
 type env struct {

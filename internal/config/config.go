@@ -92,7 +92,8 @@ type API struct {
 	// to the route base64-encoded with isBase64Encoded: true. Default reject.
 	Binary string `yaml:"binary"`
 
-	Limits Limits `yaml:"limits"`
+	Limits   Limits   `yaml:"limits"`
+	Channels Channels `yaml:"channels"`
 
 	// Routes maps route keys ($connect, $disconnect, $default or a custom
 	// key) to what they call.
@@ -143,6 +144,87 @@ type Limits struct {
 	InboundQueueMessages int `yaml:"inboundQueueMessages"`
 }
 
+// Channels configures the API's channels: named groups of connections
+// that clients join and publish to with the switchboard.v1 protocol
+// (docs/protocol.md), backends through the management API, and routes
+// through the join, leave and broadcast actions.
+type Channels struct {
+	// MaxPerConnection bounds the channels one connection may be in; past
+	// it a subscribe is refused (429). Default 128; 1 to 100000.
+	MaxPerConnection int `yaml:"maxPerConnection"`
+	// MaxNameBytes bounds the length of channel names, in bytes. Default
+	// 255; 1 to 1024.
+	MaxNameBytes int `yaml:"maxNameBytes"`
+	// Namespaces give channels their rules: the first whose pattern
+	// matches a channel's name applies, and a channel that no pattern
+	// matches cannot be used (400). Default (also for an empty list): one
+	// namespace with pattern "*" and the namespace defaults.
+	Namespaces []Namespace `yaml:"namespaces"`
+}
+
+// Namespace is the rules of the channels whose names match its pattern.
+type Namespace struct {
+	// Pattern matches channel names: literal characters, '*' (any run of
+	// characters, possibly empty) and at most one "{user}" (a non-empty
+	// run of characters other than ':', which must be the connection's
+	// user id where a rule is "user"). Examples: "chat:*", "user:{user}",
+	// "*". See Match. Required.
+	Pattern string `yaml:"pattern"`
+	// Subscribe says who may subscribe from a client (a switchboard.v1
+	// subscribe or a join route action): "allow" anyone, "deny" no one,
+	// "user" the connection whose user id is the {user} part of the name,
+	// "authorizer" whom the Authorizer integration allows. Membership set
+	// by the management API or a $connect response is not checked.
+	// Default allow.
+	Subscribe string `yaml:"subscribe"`
+	// Publish says who may publish from a client (a switchboard.v1 publish
+	// or a broadcast route action with a channel): "deny", "allow",
+	// "subscribers" (connections in the channel), "user" or "authorizer",
+	// as for Subscribe. The management API may always publish. Default
+	// subscribers.
+	Publish string `yaml:"publish"`
+	// Authorizer names an integration of the API that decides the
+	// subscribe and publish requests whose rule is "authorizer". Required
+	// when a rule is authorizer; not allowed otherwise.
+	Authorizer string `yaml:"authorizer"`
+	// History keeps each channel's recent publications, so that a client
+	// that resubscribes can recover what it missed. Off by default.
+	History History `yaml:"history"`
+	// Presence keeps the channel's members (connection, user, info)
+	// queryable by clients and the management API. Default true.
+	Presence *bool `yaml:"presence"`
+	// JoinLeave sends join and leave messages to the channel's
+	// switchboard.v1 subscribers when a connection joins or leaves.
+	// Requires presence. Default false.
+	JoinLeave bool `yaml:"joinLeave"`
+}
+
+// History configures the stream of publications kept per channel
+// (docs/protocol.md, "Recovery"). With Size 0, the default, nothing is
+// kept and the other fields must stay unset.
+type History struct {
+	// Size is how many publications each channel keeps. 0 (default): no
+	// history, no offsets, no recovery. At most 100000.
+	Size int `yaml:"size"`
+	// TTL is how long each publication is kept. Default 5m; 1s to 720h
+	// (30 days).
+	TTL Duration `yaml:"ttl"`
+	// MetaTTL is how long a channel's epoch and offset survive without
+	// publications; after it the stream starts again under a new epoch.
+	// Default 24h, or TTL when that is longer; at least TTL, at most 720h.
+	MetaTTL Duration `yaml:"metaTTL"`
+	// RecoveryLimit is the most publications replayed to one resubscribing
+	// client; a client that missed more gets recovered: false. Default
+	// Size; 1 to Size.
+	RecoveryLimit int `yaml:"recoveryLimit"`
+}
+
+// PresenceEnabled reports the effective Presence: true unless it was set
+// to false.
+func (n *Namespace) PresenceEnabled() bool {
+	return n.Presence == nil || *n.Presence
+}
+
 // Route says what a route key calls. Exactly one of Integration and Action
 // is set.
 type Route struct {
@@ -160,14 +242,24 @@ type Route struct {
 
 // Action is a built-in route action.
 type Action struct {
-	// Type is "broadcast" (send to every connection of the API) or "echo"
-	// (send the message back to its sender).
+	// Type is "broadcast" (send to every connection of the API, or to the
+	// members of Channel), "echo" (send the message back to its sender),
+	// "join" (put the sender in Channel) or "leave" (take the sender out
+	// of Channel). Required.
 	Type string `yaml:"type"`
+	// Channel names the channel, with the syntax of
+	// routeSelectionExpression: $request.body.room,
+	// room:${request.body.room} or literal text. Required for join and
+	// leave; optional for broadcast (absent: every connection of the API,
+	// present: publish to the channel, as the namespace's publish rule
+	// allows); not allowed for echo.
+	Channel string `yaml:"channel"`
 	// Payload shapes what broadcast sends (see docs/configuration.md,
 	// "Payload templates"). Absent: the message body is sent unchanged.
 	// Only for broadcast.
 	Payload any `yaml:"payload"`
 	// ExcludeSender leaves the sending connection out of a broadcast.
+	// Only for broadcast.
 	ExcludeSender bool `yaml:"excludeSender"`
 }
 

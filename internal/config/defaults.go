@@ -26,6 +26,14 @@ const (
 	defaultWriteTimeout          = Duration(10 * time.Second)
 	defaultInboundQueueMessages  = 64
 
+	defaultMaxChannelsPerConnection = 128
+	defaultMaxChannelNameBytes      = 255
+	defaultNamespacePattern         = "*"
+	defaultSubscribeRule            = "allow"
+	defaultPublishRule              = "subscribers"
+	defaultHistoryTTL               = Duration(5 * time.Minute)
+	defaultHistoryMetaTTL           = Duration(24 * time.Hour)
+
 	defaultIntegrationTimeout = Duration(29 * time.Second)
 	defaultMaxConcurrency     = 256
 
@@ -67,6 +75,8 @@ func (a *API) applyDefaults() {
 	setDefault(&l.WriteTimeout, defaultWriteTimeout)
 	setDefault(&l.InboundQueueMessages, defaultInboundQueueMessages)
 
+	a.Channels.applyDefaults()
+
 	for name, in := range a.Integrations {
 		setDefault(&in.Timeout, defaultIntegrationTimeout)
 		setDefault(&in.MaxConcurrency, defaultMaxConcurrency)
@@ -75,6 +85,37 @@ func (a *API) applyDefaults() {
 
 	setDefault(&a.Disconnect.Attempts, defaultDisconnectAttempts)
 	setDefault(&a.Disconnect.Backoff, defaultDisconnectBackoff)
+}
+
+func (c *Channels) applyDefaults() {
+	setDefault(&c.MaxPerConnection, defaultMaxChannelsPerConnection)
+	setDefault(&c.MaxNameBytes, defaultMaxChannelNameBytes)
+	if len(c.Namespaces) == 0 {
+		c.Namespaces = []Namespace{{Pattern: defaultNamespacePattern}}
+	}
+	for i := range c.Namespaces {
+		c.Namespaces[i].applyDefaults()
+	}
+}
+
+func (n *Namespace) applyDefaults() {
+	setDefault(&n.Subscribe, defaultSubscribeRule)
+	setDefault(&n.Publish, defaultPublishRule)
+	if n.Presence == nil {
+		presence := true
+		n.Presence = &presence
+	}
+	// Without history the other history fields have no default: Validate
+	// reports any of them that is set.
+	h := &n.History
+	if h.Size > 0 {
+		setDefault(&h.TTL, defaultHistoryTTL)
+		// A stream's epoch must outlive its publications: a long ttl
+		// raises the default metaTTL with it (up to the largest valid
+		// metaTTL, so that a ttl out of range is reported once).
+		setDefault(&h.MetaTTL, max(defaultHistoryMetaTTL, min(h.TTL, maxHistoryTTL)))
+		setDefault(&h.RecoveryLimit, h.Size)
+	}
 }
 
 func setDefault[T comparable](field *T, def T) {
@@ -98,6 +139,7 @@ func (c *Config) clone() *Config {
 	cp.APIs = slices.Clone(c.APIs)
 	for i := range cp.APIs {
 		cp.APIs[i].Integrations = maps.Clone(cp.APIs[i].Integrations)
+		cp.APIs[i].Channels.Namespaces = slices.Clone(cp.APIs[i].Channels.Namespaces)
 	}
 	return &cp
 }

@@ -32,6 +32,11 @@ func TestApplyDefaults(t *testing.T) {
 				WriteTimeout:          Duration(10 * time.Second),
 				InboundQueueMessages:  64,
 			},
+			Channels: Channels{
+				MaxPerConnection: 128,
+				MaxNameBytes:     255,
+				Namespaces:       []Namespace{{Pattern: "*", Subscribe: "allow", Publish: "subscribers", Presence: &allow}},
+			},
 			Integrations: map[string]Integration{"b": {Timeout: Duration(29 * time.Second), MaxConcurrency: 256}},
 			Disconnect:   Disconnect{Attempts: 3, Backoff: Duration(200 * time.Millisecond)},
 		}},
@@ -61,6 +66,66 @@ func TestApplyDefaultsKeepsSetValues(t *testing.T) {
 	}
 	if l.MaxFrameBytes != 1<<20 {
 		t.Errorf("maxFrameBytes = %s, want maxMessageBytes (1MiB)", l.MaxFrameBytes)
+	}
+}
+
+func TestApplyDefaultsChannels(t *testing.T) {
+	yes, no := true, false
+	c := &Config{APIs: []API{{Channels: Channels{
+		MaxPerConnection: 10,
+		Namespaces: []Namespace{
+			{Pattern: "room:*", History: History{Size: 100}},
+			{Pattern: "feed:*", Subscribe: "deny", Publish: "allow", Presence: &no, History: History{Size: 10, TTL: Duration(time.Hour), MetaTTL: Duration(2 * time.Hour), RecoveryLimit: 5}},
+			{Pattern: "log:*", History: History{Size: 10, TTL: Duration(48 * time.Hour)}},
+			{Pattern: "huge:*", History: History{Size: 10, TTL: Duration(1000 * time.Hour)}},
+			{Pattern: "*"},
+		},
+	}}}}
+	c.ApplyDefaults()
+	want := Channels{
+		MaxPerConnection: 10,
+		MaxNameBytes:     255,
+		Namespaces: []Namespace{
+			{Pattern: "room:*", Subscribe: "allow", Publish: "subscribers", Presence: &yes,
+				History: History{Size: 100, TTL: Duration(5 * time.Minute), MetaTTL: Duration(24 * time.Hour), RecoveryLimit: 100}},
+			{Pattern: "feed:*", Subscribe: "deny", Publish: "allow", Presence: &no,
+				History: History{Size: 10, TTL: Duration(time.Hour), MetaTTL: Duration(2 * time.Hour), RecoveryLimit: 5}},
+			// A ttl above 24h raises the default metaTTL with it...
+			{Pattern: "log:*", Subscribe: "allow", Publish: "subscribers", Presence: &yes,
+				History: History{Size: 10, TTL: Duration(48 * time.Hour), MetaTTL: Duration(48 * time.Hour), RecoveryLimit: 10}},
+			// ...but not past the largest valid metaTTL, so that only
+			// the ttl is reported.
+			{Pattern: "huge:*", Subscribe: "allow", Publish: "subscribers", Presence: &yes,
+				History: History{Size: 10, TTL: Duration(1000 * time.Hour), MetaTTL: Duration(720 * time.Hour), RecoveryLimit: 10}},
+			// Without history, the history fields stay zero.
+			{Pattern: "*", Subscribe: "allow", Publish: "subscribers", Presence: &yes},
+		},
+	}
+	if diff := cmp.Diff(want, c.APIs[0].Channels); diff != "" {
+		t.Errorf("(-want +got):\n%s", diff)
+	}
+	if c.APIs[0].Channels.Namespaces[1].PresenceEnabled() {
+		t.Error("presence: false was replaced by the default")
+	}
+}
+
+func TestApplyDefaultsEmptyNamespaces(t *testing.T) {
+	c := &Config{APIs: []API{{Channels: Channels{Namespaces: []Namespace{}}}}}
+	c.ApplyDefaults()
+	if ns := c.APIs[0].Channels.Namespaces; len(ns) != 1 || ns[0].Pattern != "*" {
+		t.Errorf("an empty namespace list should become the default one, got %+v", ns)
+	}
+}
+
+func TestPresenceEnabled(t *testing.T) {
+	yes, no := true, false
+	for _, tt := range []struct {
+		v    *bool
+		want bool
+	}{{nil, true}, {&yes, true}, {&no, false}} {
+		if got := (&Namespace{Presence: tt.v}).PresenceEnabled(); got != tt.want {
+			t.Errorf("Presence %v: got %v, want %v", tt.v, got, tt.want)
+		}
 	}
 }
 

@@ -25,8 +25,10 @@
 // The zero value of every field means its documented default (see
 // ApplyDefaults), so a Config written in Go needs only the fields it
 // changes. Validate checks a config as it would run and does not modify
-// it; selection-expression syntax and payload templates are checked by the
-// packages that compile them (route, payload), not here.
+// it; the syntax of routeSelectionExpression and payload templates is
+// checked by the packages that compile them (route, payload), not here.
+// An action's channel is the exception: Validate tokenizes it with the
+// route package, because its text must also make a valid channel name.
 //
 // Concurrency: the package has no state. Load, Parse, Default and Validate
 // may be called from any goroutine. A *Config is plain data: the caller

@@ -9,7 +9,8 @@ import (
 )
 
 // TestConfigurationDoc keeps docs/configuration.md in step with the code:
-// it shows SeedYAML verbatim and mentions every key.
+// it shows SeedYAML and the channels example (which TestChannelsExample
+// loads) verbatim and mentions every key.
 func TestConfigurationDoc(t *testing.T) {
 	b, err := os.ReadFile(filepath.Join("..", "..", "docs", "configuration.md"))
 	if err != nil {
@@ -18,6 +19,13 @@ func TestConfigurationDoc(t *testing.T) {
 	doc := string(b)
 	if !strings.Contains(doc, "```yaml\n"+SeedYAML+"```\n") {
 		t.Error("docs/configuration.md does not show SeedYAML verbatim under \"Seed configuration\"")
+	}
+	example, err := os.ReadFile(filepath.Join("testdata", "channels.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(doc, "```yaml\n"+string(example)+"```\n") {
+		t.Error("docs/configuration.md does not show testdata/channels.yaml verbatim under \"Channels\"")
 	}
 	var walk func(reflect.Type, string)
 	walk = func(t0 reflect.Type, path string) {

@@ -13,9 +13,15 @@ func FuzzParse(f *testing.F) {
 	if err != nil {
 		f.Fatal(err)
 	}
+	channels, err := os.ReadFile(filepath.Join("testdata", "channels.yaml"))
+	if err != nil {
+		f.Fatal(err)
+	}
 	for _, s := range []string{
 		SeedYAML,
 		string(full),
+		string(channels),
+		minimal + "    channels:\n      namespaces:\n        - {pattern: \"dm:{user}:*\", subscribe: user, history: {size: 3}}\n    routes:\n      a: {action: {type: join, channel: \"dm:x:${request.body.y}\"}}\n",
 		minimal,
 		"",
 		"listen: ${ADDR:-:9090}\nlog: {level: ${LEVEL}}\n",

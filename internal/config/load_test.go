@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
+	"go.yaml.in/yaml/v3"
 )
 
 // envMap returns an env lookup over m.
@@ -83,9 +85,115 @@ func TestFullExample(t *testing.T) {
 	if chat.Disconnect != (Disconnect{5, Duration(500 * time.Millisecond)}) {
 		t.Errorf("disconnect: %+v", chat.Disconnect)
 	}
+	yes, no := true, false
+	wantChannels := Channels{
+		MaxPerConnection: 64,
+		MaxNameBytes:     200,
+		Namespaces: []Namespace{
+			{Pattern: "room:*", Subscribe: "allow", Publish: "subscribers", Presence: &yes, JoinLeave: true,
+				History: History{Size: 100, TTL: Duration(10 * time.Minute), MetaTTL: Duration(48 * time.Hour), RecoveryLimit: 50}},
+			{Pattern: "user:{user}", Subscribe: "user", Publish: "deny", Presence: &no},
+			{Pattern: "private:*", Subscribe: "authorizer", Publish: "authorizer", Authorizer: "backend", Presence: &yes},
+		},
+	}
+	if diff := cmp.Diff(wantChannels, chat.Channels); diff != "" {
+		t.Errorf("channels (-want +got):\n%s", diff)
+	}
+	if diff := cmp.Diff(&Action{Type: "join", Channel: "room:${request.body.room}"}, chat.Routes["joinRoom"].Action); diff != "" {
+		t.Errorf("join action (-want +got):\n%s", diff)
+	}
 	// Unset keys of the second API take their defaults.
 	if games.Binary != "reject" || games.Integrations["engine"].Timeout != defaultIntegrationTimeout {
 		t.Errorf("defaults of the second API: %+v", games)
+	}
+	if ns := games.Channels.Namespaces; games.Channels.MaxPerConnection != 128 || len(ns) != 1 || ns[0].Pattern != "*" {
+		t.Errorf("default channels of the second API: %+v", games.Channels)
+	}
+}
+
+// TestChannelsExample loads the channels example that
+// docs/configuration.md shows.
+func TestChannelsExample(t *testing.T) {
+	c, err := Load(filepath.Join("testdata", "channels.yaml"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ch := &c.APIs[0].Channels
+	for _, tt := range []struct {
+		channel, pattern, user string
+	}{
+		{"room:lobby", "room:*", ""},
+		{"user:alice", "user:{user}", "alice"},
+	} {
+		ns, user, ok := ch.Lookup(tt.channel)
+		if !ok || ns.Pattern != tt.pattern || user != tt.user {
+			t.Errorf("Lookup(%q) = %+v, %q, %v", tt.channel, ns, user, ok)
+		}
+	}
+	if _, _, ok := ch.Lookup("news"); ok {
+		t.Error("a channel outside the namespaces was found")
+	}
+	room := ch.Namespaces[0]
+	if room.History != (History{Size: 100, TTL: Duration(5 * time.Minute), MetaTTL: Duration(24 * time.Hour), RecoveryLimit: 100}) || !room.JoinLeave {
+		t.Errorf("room namespace: %+v", room)
+	}
+	if ch.Namespaces[1].PresenceEnabled() {
+		t.Error("presence of the user namespace is on")
+	}
+}
+
+// TestRoundTrip checks that a config written back as YAML loads into the
+// same config.
+func TestRoundTrip(t *testing.T) {
+	env := envMap(map[string]string{"ADMIN_KEY": "admin-0123456789abcdef"})
+	for _, name := range []string{"full.yaml", "channels.yaml"} {
+		c, err := Load(filepath.Join("testdata", name), env)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out, err := yaml.Marshal(c)
+		if err != nil {
+			t.Fatal(err)
+		}
+		again, err := Parse(name+" (marshalled)", out, nil)
+		if err != nil {
+			t.Fatalf("%s: %v\n%s", name, err, out)
+		}
+		// Absent maps and lists are written as empty ones.
+		if diff := cmp.Diff(c, again, cmpopts.EquateEmpty()); diff != "" {
+			t.Errorf("%s: round trip changed the config (-loaded +reloaded):\n%s", name, diff)
+		}
+	}
+}
+
+// TestChannelsParseErrors pins the complete text of channel problems as
+// Parse reports them, with their lines.
+func TestChannelsParseErrors(t *testing.T) {
+	tests := []struct{ in, want string }{
+		{"    channels:\n      namespaces:\n        - pattern: room:{id}\n          subscribe: everyone\n",
+			`x.yaml: 2 problems:
+  x.yaml:7: apis[0].channels.namespaces[0].pattern: "room:{id}" contains '{' outside {user}; '{' and '}' may only appear as {user}, the placeholder for the connection's user id
+  x.yaml:8: apis[0].channels.namespaces[0].subscribe: "everyone" is not a subscribe rule; use allow, deny, user or authorizer`},
+		{"    channels:\n      namespaces:\n        - pattern: \"*\"\n        - pattern: \"room:*\"\n",
+			`x.yaml:8: apis[0].channels.namespaces[1].pattern: "room:*" can never apply: apis[0].channels.namespaces[0] has pattern "*", which matches every channel first; move this namespace before it`},
+		{"    channels:\n      namespaces:\n        - pattern: \"room:*\"\n          history: {ttl: 1m}\n",
+			`x.yaml:8: apis[0].channels.namespaces[0].history.ttl: has no effect without history.size; set size to the number of publications each channel keeps, or remove ttl`},
+		{"    channels:\n      namespaces:\n        - pattern: \"room:*\"\n          history: {size: 10, ttl: 5}\n",
+			`x.yaml:8: apis[0].channels.namespaces[0].history.ttl: "5" is not a duration; write it with a unit, such as "30s" or "10m"`},
+		{"    channels:\n      namespaces:\n        pattern: \"*\"\n",
+			`x.yaml:7: apis[0].channels.namespaces: want a list, got a mapping; write each item on its own line starting with "- "`},
+		{"    channels:\n      namespaces:\n        - pattern: \"*\"\n          presence: maybe\n",
+			`x.yaml:8: apis[0].channels.namespaces[0].presence: want true or false, got text "maybe"; write true or false without quotes`},
+		{"    routes:\n      join:\n        action: {type: join}\n",
+			`x.yaml:7: apis[0].routes.join.action.channel: is required for type join; name the channel with a selection expression, e.g. channel: $request.body.room or channel: room:${request.body.room}`},
+		{"    routes:\n      join:\n        action:\n          type: join\n          channel: room:$context.stage\n",
+			`x.yaml:9: apis[0].routes.join.action.channel: "room:$context.stage" uses $context.stage; a channel can only use $request.body variables, such as $request.body.room (write \$ for a literal dollar sign)`},
+	}
+	for _, tt := range tests {
+		_, err := Parse("x.yaml", []byte(minimal+tt.in), nil)
+		if err == nil || err.Error() != tt.want {
+			t.Errorf("Parse(%q):\ngot  %v\nwant %s", tt.in, err, tt.want)
+		}
 	}
 }
 
@@ -163,7 +271,7 @@ func TestParseErrors(t *testing.T) {
   x.yaml:3: apis[0].id: "a/b" contains '/'; use only letters, digits, '-' and '_'
   x.yaml:5: apis[0].routeSelectionExpression: "x" is not a selection expression; write $request.body.action (the JSON field "action" of each message) or \$default (every message to the $default route)`},
 		{"quoted map key in path", minimal + "    routes:\n      \"a.b\":\n        action: {type: shout}\n", nil,
-			`x.yaml:7: apis[0].routes["a.b"].action.type: "shout" is not an action type; use broadcast or echo`},
+			`x.yaml:7: apis[0].routes["a.b"].action.type: "shout" is not an action type; use broadcast, echo, join or leave`},
 		{"alias that contains itself", minimal + "    routes:\n      a:\n        action:\n          type: broadcast\n          payload: &a [*a]\n", nil,
 			`x.yaml: anchor 'a' value contains itself`},
 		{"excessive aliasing", minimal + "    routes:\n      a:\n        action:\n          type: broadcast\n          payload:\n" + aliasBomb, nil,
@@ -218,9 +326,18 @@ func TestUnknownKeySuggestions(t *testing.T) {
 		{minimal + "    routes:\n      a:\n        action:\n          type: broadcast\n          exclude_sender: true\n", `x.yaml:9: apis[0].routes.a.action: unknown key "exclude_sender" (did you mean "excludeSender"?)`},
 		{minimal + "    integrations:\n      b:\n        type: http\n        endpoint: http://x\n", `x.yaml:8: apis[0].integrations.b: unknown key "endpoint"; the keys here are type, url, timeout, maxConcurrency, headers`},
 		{minimal + "    disconnect:\n      retries: 3\n", `x.yaml:6: apis[0].disconnect: unknown key "retries"; the keys here are attempts, backoff`},
+		{minimal + "    channel:\n      maxNameBytes: 100\n", `x.yaml:5: apis[0]: unknown key "channel" (did you mean "channels"?)`},
+		{minimal + "    channels:\n      namespace: []\n", `x.yaml:6: apis[0].channels: unknown key "namespace" (did you mean "namespaces"?)`},
+		{minimal + "    channels:\n      max_per_connection: 10\n", `x.yaml:6: apis[0].channels: unknown key "max_per_connection" (did you mean "maxPerConnection"?)`},
+		{minimal + "    channels:\n      namespaces:\n        - pattern: \"*\"\n          join_leave: true\n", `x.yaml:8: apis[0].channels.namespaces[0]: unknown key "join_leave" (did you mean "joinLeave"?)`},
+		{minimal + "    channels:\n      namespaces:\n        - pattern: \"*\"\n          histroy: {size: 1}\n", `x.yaml:8: apis[0].channels.namespaces[0]: unknown key "histroy" (did you mean "history"?)`},
+		{minimal + "    channels:\n      namespaces:\n        - pattern: \"*\"\n          history:\n            meta_ttl: 1h\n", `x.yaml:9: apis[0].channels.namespaces[0].history: unknown key "meta_ttl" (did you mean "metaTTL"?)`},
+		{minimal + "    channels:\n      namespaces:\n        - pattern: \"*\"\n          history:\n            recovery: 5\n", `x.yaml:9: apis[0].channels.namespaces[0].history: unknown key "recovery" (did you mean "recoveryLimit"?)`},
+		{minimal + "    channels:\n      namespaces:\n        - pattern: \"*\"\n          rule: allow\n", `x.yaml:8: apis[0].channels.namespaces[0]: unknown key "rule"; the keys here are pattern, subscribe, publish, authorizer, history, presence, joinLeave`},
+		{minimal + "    routes:\n      a:\n        action:\n          type: join\n          chanel: room:x\n", `x.yaml:9: apis[0].routes.a.action: unknown key "chanel" (did you mean "channel"?)`},
 		// Keys brought in by a merge are checked where they are merged.
 		{"x: &x {level: info, colour: red}\n", `x.yaml:1: unknown key "x"; the keys here are listen, log, shutdown, management, transport, apis`},
-		{"apis:\n  - &a {id: a, stage: a, routeSelectionExpression: $x}\n  - <<: *a\n    stage: b\n    bogus: 1\n", `x.yaml:5: apis[1]: unknown key "bogus"; the keys here are id, stage, domainName, routeSelectionExpression, binary, limits, routes, integrations, disconnect`},
+		{"apis:\n  - &a {id: a, stage: a, routeSelectionExpression: $x}\n  - <<: *a\n    stage: b\n    bogus: 1\n", `x.yaml:5: apis[1]: unknown key "bogus"; the keys here are id, stage, domainName, routeSelectionExpression, binary, limits, channels, routes, integrations, disconnect`},
 		{"apis:\n  - id: a\n    stage: a\n    routeSelectionExpression: $x\n    limits: &l {attempts: 3}\n", `x.yaml:5: apis[0].limits: unknown key "attempts"; the keys here are maxMessageBytes, maxFrameBytes, idleTimeout, maxConnectionDuration, pingInterval, pongTimeout, outboundQueueBytes, writeTimeout, inboundQueueMessages`},
 		// An alias used as a key is checked as the key it stands for.
 		{"log:\n  level: &k colour\n  *k : red\n", `x.yaml:3: log: unknown key "colour"; the keys here are level, format`},

@@ -46,7 +46,11 @@ var (
 	logLevels   = []string{"debug", "info", "warn", "error"}
 	logFormats  = []string{"json", "text"}
 	binaryModes = []string{"reject", "base64"}
-	actionTypes = []string{"broadcast", "echo"}
+	actionTypes = []string{"broadcast", "echo", "join", "leave"}
+	// subscribeRules and publishRules are the rules of a channel
+	// namespace, in the order the documentation lists them.
+	subscribeRules = []string{"allow", "deny", "user", "authorizer"}
+	publishRules   = []string{"deny", "allow", "subscribers", "user", "authorizer"}
 	// integrationTypes are the implemented integration types.
 	integrationTypes = []string{"http"}
 	// reservedStages are first path segments that Switchboard serves
@@ -65,13 +69,20 @@ const (
 	maxConcurrencyMax  = 100000
 	maxDisconnectTries = 10
 	minAPIKeyLen       = 16
+
+	maxChannelsPerConnection = 100000
+	maxChannelNameLimit      = 1024
+	maxHistorySize           = 100000
+	maxHistoryTTL            = Duration(30 * 24 * time.Hour)
 )
 
 // Validate checks c as it would run (zero fields count as their defaults;
 // c is not modified) and returns nil or a *ValidationError listing every
 // problem. The syntax of routeSelectionExpression and of payload templates
 // is left to the packages that compile them (route, payload); Validate
-// only checks that an expression is there and looks like one.
+// only checks that an expression is there and looks like one. An action's
+// channel is checked here, with the route package's tokenizer, because its
+// text must also make a channel name that a namespace matches.
 func (c *Config) Validate() error {
 	e := c.clone()
 	e.ApplyDefaults()

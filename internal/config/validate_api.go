@@ -37,13 +37,14 @@ func (v *validator) api(path string, a *API) {
 	v.selectionExpression(path+".routeSelectionExpression", a.RouteSelectionExpression)
 	v.oneOf(path+".binary", a.Binary, "a binary frame mode", binaryModes)
 	v.limits(path+".limits", &a.Limits)
+	namespacesOK := v.channels(path, &a.Channels, a.Integrations)
 
 	if len(a.Routes) > maxRoutes {
 		v.add(path+".routes", "has %d routes; AWS allows at most %d per API, and so does Switchboard: split the API or route on a wider key", len(a.Routes), maxRoutes)
 	}
 	for _, key := range slices.Sorted(maps.Keys(a.Routes)) {
 		r := a.Routes[key]
-		v.route(path, joinKey(path+".routes", key), key, &r, a.Integrations)
+		v.route(path, joinKey(path+".routes", key), key, &r, a, namespacesOK)
 	}
 	for _, name := range slices.Sorted(maps.Keys(a.Integrations)) {
 		in := a.Integrations[name]
@@ -138,7 +139,11 @@ func (v *validator) limits(path string, l *Limits) {
 	v.intRange(path+".inboundQueueMessages", l.InboundQueueMessages, 1, maxInboundQueue)
 }
 
-func (v *validator) route(apiPath, path, key string, r *Route, integrations map[string]Integration) {
+// route checks one route of API a. namespacesOK reports that every
+// namespace pattern of a is well formed, so that a channel can be matched
+// against them.
+func (v *validator) route(apiPath, path, key string, r *Route, a *API, namespacesOK bool) {
+	integrations := a.Integrations
 	switch {
 	case key == "":
 		v.add(path, "a route key must not be empty; use $connect, $disconnect, $default or the value your routeSelectionExpression yields, e.g. sendMessage")
@@ -160,7 +165,7 @@ func (v *validator) route(apiPath, path, key string, r *Route, integrations map[
 		if lifecycle {
 			v.add(path, "sets neither integration nor action; set integration (a name from %s.integrations), or remove the route", apiPath)
 		} else {
-			v.add(path, "sets neither integration nor action; set integration (a name from %s.integrations) or action (broadcast or echo)", apiPath)
+			v.add(path, "sets neither integration nor action; set integration (a name from %s.integrations) or action (%s)", apiPath, orList(actionTypes))
 		}
 	case r.Integration != "":
 		if _, ok := integrations[r.Integration]; !ok {
@@ -170,7 +175,7 @@ func (v *validator) route(apiPath, path, key string, r *Route, integrations map[
 		v.add(path+".action", "actions are not allowed on %s; use an integration, or remove the route (%s)", key,
 			map[string]string{routeConnect: "then every connection is accepted", routeDisconnect: "then nothing is called"}[key])
 	default:
-		v.action(path+".action", r.Action)
+		v.action(apiPath, path+".action", r.Action, &a.Channels, namespacesOK)
 	}
 
 	switch rr := r.RouteResponseSelectionExpression; {
@@ -196,13 +201,29 @@ func unknownIntegration(apiPath, name string, integrations map[string]Integratio
 	return msg
 }
 
-func (v *validator) action(path string, a *Action) {
+// actionEffect says what an action other than broadcast does, for the
+// problems with the fields only broadcast uses.
+var actionEffect = map[string]string{
+	"echo":  "echo sends the message back unchanged",
+	"join":  "join only puts the sender in the channel",
+	"leave": "leave only takes the sender out of the channel",
+}
+
+func (v *validator) action(apiPath, path string, a *Action, ch *Channels, namespacesOK bool) {
 	if a.Type == "" {
 		v.add(path+".type", "is required; use %s", orList(actionTypes))
 		return
 	}
 	if !v.oneOf(path+".type", a.Type, "an action type", actionTypes) {
 		return
+	}
+	switch {
+	case a.Type == "echo" && a.Channel != "":
+		v.add(path+".channel", "is not used by type echo, which sends the message back to its sender; remove it, or use type broadcast to publish to the channel")
+	case a.Channel != "":
+		v.channelExpression(apiPath, path+".channel", a.Channel, ch, namespacesOK)
+	case a.Type == "join" || a.Type == "leave":
+		v.add(path+".channel", "is required for type %s; name the channel with a selection expression, e.g. channel: $request.body.room or channel: room:${request.body.room}", a.Type)
 	}
 	if a.Type == "broadcast" {
 		if a.Payload != nil {
@@ -213,7 +234,7 @@ func (v *validator) action(path string, a *Action) {
 		return
 	}
 	if a.Payload != nil {
-		v.add(path+".payload", "is only used by type broadcast; remove it (%s sends the message back unchanged)", a.Type)
+		v.add(path+".payload", "is only used by type broadcast; remove it (%s)", actionEffect[a.Type])
 	}
 	if a.ExcludeSender {
 		v.add(path+".excludeSender", "is only used by type broadcast; remove it")

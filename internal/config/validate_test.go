@@ -144,7 +144,7 @@ func TestValidate(t *testing.T) {
 			}
 		}, "apis[0].routes", "has 305 routes; AWS allows at most 300 per API"},
 		{"integration and action", setRoute("both", Route{Integration: "backend", Action: &Action{Type: "echo"}}), "apis[0].routes.both", "sets both integration and action; keep one"},
-		{"neither", setRoute("none", Route{}), "apis[0].routes.none", "sets neither integration nor action; set integration (a name from apis[0].integrations) or action (broadcast or echo)"},
+		{"neither", setRoute("none", Route{}), "apis[0].routes.none", "sets neither integration nor action; set integration (a name from apis[0].integrations) or action (broadcast, echo, join or leave)"},
 		{"neither on $connect", setRoute("$connect", Route{}), "apis[0].routes.$connect", "sets neither integration nor action; set integration (a name from apis[0].integrations), or remove the route"},
 		{"unknown integration", setRoute("x", Route{Integration: "backnd"}), "apis[0].routes.x.integration", `"backnd" is not defined in apis[0].integrations (defined: backend); fix the name or add the integration (did you mean "backend"?)`},
 		{"no integrations", func(c *Config) {
@@ -153,8 +153,8 @@ func TestValidate(t *testing.T) {
 		}, "apis[0].routes.x.integration", `"backend" is not defined: this API has no integrations; add it under apis[0].integrations`},
 		{"action on $connect", setRoute("$connect", Route{Action: &Action{Type: "echo"}}), "apis[0].routes.$connect.action", "actions are not allowed on $connect; use an integration, or remove the route (then every connection is accepted)"},
 		{"action on $disconnect", setRoute("$disconnect", Route{Action: &Action{Type: "broadcast"}}), "apis[0].routes.$disconnect.action", "actions are not allowed on $disconnect"},
-		{"action type missing", setRoute("x", Route{Action: &Action{}}), "apis[0].routes.x.action.type", "is required; use broadcast or echo"},
-		{"action type unknown", setRoute("x", Route{Action: &Action{Type: "broadcst"}}), "apis[0].routes.x.action.type", `"broadcst" is not an action type; use broadcast or echo (did you mean "broadcast"?)`},
+		{"action type missing", setRoute("x", Route{Action: &Action{}}), "apis[0].routes.x.action.type", "is required; use broadcast, echo, join or leave"},
+		{"action type unknown", setRoute("x", Route{Action: &Action{Type: "broadcst"}}), "apis[0].routes.x.action.type", `"broadcst" is not an action type; use broadcast, echo, join or leave (did you mean "broadcast"?)`},
 		{"payload on echo", setRoute("x", Route{Action: &Action{Type: "echo", Payload: map[string]any{"a": "b"}}}), "apis[0].routes.x.action.payload", "is only used by type broadcast; remove it"},
 		{"excludeSender on echo", setRoute("x", Route{Action: &Action{Type: "echo", ExcludeSender: true}}), "apis[0].routes.x.action.excludeSender", "is only used by type broadcast; remove it"},
 		{"payload not JSON", setRoute("x", Route{Action: &Action{Type: "broadcast", Payload: map[string]any{"n": math.NaN()}}}), "apis[0].routes.x.action.payload", "cannot be sent as JSON"},
@@ -283,7 +283,8 @@ func TestValidateDoesNotModify(t *testing.T) {
 	if err := c.Validate(); err != nil {
 		t.Fatal(err)
 	}
-	if c.Listen != "" || c.Management.AllowLoopback != nil || c.APIs[0].Limits != (Limits{}) || c.APIs[0].Integrations["b"].Timeout != 0 {
+	if c.Listen != "" || c.Management.AllowLoopback != nil || c.APIs[0].Limits != (Limits{}) || c.APIs[0].Integrations["b"].Timeout != 0 ||
+		c.APIs[0].Channels.MaxNameBytes != 0 || c.APIs[0].Channels.Namespaces != nil {
 		t.Errorf("Validate applied defaults to its receiver: %+v", c)
 	}
 	if &c.APIs[0] != &before.APIs[0] {

@@ -81,6 +81,7 @@ type Request struct {
 	routeKey  string
 	requestID string // requestId and extendedRequestId
 	messageID string // MESSAGE only
+	eventType string // overrides the kind's eventType (channel requests)
 	time      time.Time
 
 	// CONNECT: the handshake headers and query, grouped by name.
@@ -149,6 +150,26 @@ func Message(c *Connection, now time.Time, requestID, messageID, routeKey string
 	}
 }
 
+// Event types and route keys of the channel requests that Switchboard
+// sends to a namespace's authorizer integration (not AWS events).
+const (
+	EventSubscribe = "SUBSCRIBE"
+	EventPublish   = "PUBLISH"
+	RouteSubscribe = "$subscribe"
+	RoutePublish   = "$publish"
+)
+
+// ChannelRequest builds the event that asks a namespace's authorizer
+// whether a connection may subscribe (eventType SUBSCRIBE, routeKey
+// $subscribe) or publish (PUBLISH, $publish). It is shaped like a MESSAGE
+// event; body is the request as JSON (docs/configuration.md describes it)
+// and is retained.
+func ChannelRequest(c *Connection, now time.Time, requestID, routeKey, eventType string, body []byte) *Request {
+	r := Message(c, now, requestID, requestID, routeKey, body, false)
+	r.eventType = eventType
+	return r
+}
+
 // Disconnect builds the $disconnect event. code and reason are the close
 // code and reason written as disconnectStatusCode and disconnectReason.
 // host is the value of the fixed "Host" header AWS sends on $disconnect
@@ -176,6 +197,9 @@ func (r *Request) RequestID() string { return r.requestID }
 // EventType returns requestContext.eventType: EventConnect, EventMessage or
 // EventDisconnect.
 func (r *Request) EventType() string {
+	if r.eventType != "" {
+		return r.eventType
+	}
 	switch r.kind {
 	case kindConnect:
 		return EventConnect

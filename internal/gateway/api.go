@@ -1,15 +1,20 @@
 package gateway
 
 import (
+	"cmp"
 	"context"
 
 	"fmt"
-	"github.com/prometheus/client_golang/prometheus"
+	"log/slog"
 	"net/http"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/switchboardhq/switchboard/internal/config"
 	"github.com/switchboardhq/switchboard/internal/event"
+	"github.com/switchboardhq/switchboard/internal/history"
+	"github.com/switchboardhq/switchboard/internal/hub"
 	"github.com/switchboardhq/switchboard/internal/integration/httpint"
 	"github.com/switchboardhq/switchboard/internal/payload"
 	"github.com/switchboardhq/switchboard/internal/route"
@@ -32,30 +37,43 @@ const (
 // API is one configured API at run time. Immutable after newAPI except
 // for its registry and pool.
 type API struct {
-	id, stage  string
-	domainName string // "" : the client's Host
-	selector   *route.Expression
-	routes     map[string]*Route
-	connect    *Route
-	disconnect *Route
-	limits     ws.Limits
-	inboundMax int
-	binary     bool // binary frames are delivered base64-encoded
-	maxPost    int
+	id, stage   string
+	domainName  string // "" : the client's Host
+	selector    *route.Expression
+	routes      map[string]*Route
+	connect     *Route
+	disconnect  *Route
+	limits      ws.Limits
+	inboundMax  int
+	binary      bool // binary frames are delivered base64-encoded
+	maxPost     int
+	maxChannels int // channels.maxPerConnection
 
 	disconnectAttempts int
 	disconnectBackoff  time.Duration
 
-	registry *registry
-	pool     *pool
-	m        apiMetrics
+	registry     *registry
+	pool         *pool
+	hub          *hub.Hub
+	history      *history.Memory // nil when no namespace keeps history
+	integrations map[string]Integration
+	m            apiMetrics
 }
 
 // apiMetrics are the API's hot-path collectors, resolved once.
 type apiMetrics struct {
-	messagesIn  prometheus.Counter
-	deliveries  prometheus.Counter
-	connections prometheus.Gauge
+	messagesIn    prometheus.Counter
+	deliveries    prometheus.Counter
+	connections   prometheus.Gauge
+	publications  prometheus.Counter
+	channels      prometheus.Gauge
+	subscriptions prometheus.Gauge
+}
+
+// countMembership refreshes the channel gauges after a membership change.
+func (a *API) countMembership() {
+	a.m.channels.Set(float64(a.hub.Channels()))
+	a.m.subscriptions.Set(float64(a.hub.Subscriptions()))
 }
 
 // Route is one configured route.
@@ -64,7 +82,8 @@ type Route struct {
 	// Exactly one of integration and action is set.
 	integration     Integration
 	integrationName string
-	action          string // "broadcast" or "echo"
+	action          string            // "broadcast", "echo", "join" or "leave"
+	channel         *route.Expression // join, leave; broadcast to a channel
 	template        *payload.Template
 	excludeSender   bool
 	twoWay          bool // send the integration's response body back
@@ -82,20 +101,21 @@ func (r *Route) name() string {
 // integrations' concurrency adds up to.
 const maxPoolWorkers = 10000
 
-func newAPI(c *config.API, client *http.Client) (*API, error) {
+func newAPI(c *config.API, client *http.Client, log *slog.Logger, now func() time.Time) (*API, error) {
 	sel, err := route.Parse(c.RouteSelectionExpression)
 	if err != nil {
 		return nil, fmt.Errorf("apis[%s].routeSelectionExpression: %w", c.ID, err)
 	}
 	a := &API{
-		id:         c.ID,
-		stage:      c.Stage,
-		domainName: c.DomainName,
-		selector:   sel,
-		routes:     make(map[string]*Route, len(c.Routes)),
-		binary:     c.Binary == "base64",
-		inboundMax: c.Limits.InboundQueueMessages,
-		maxPost:    c.Limits.MaxMessageBytes.Int(),
+		id:          c.ID,
+		stage:       c.Stage,
+		domainName:  c.DomainName,
+		selector:    sel,
+		routes:      make(map[string]*Route, len(c.Routes)),
+		binary:      c.Binary == "base64",
+		inboundMax:  c.Limits.InboundQueueMessages,
+		maxPost:     c.Limits.MaxMessageBytes.Int(),
+		maxChannels: cmp.Or(c.Channels.MaxPerConnection, 128),
 		limits: ws.Limits{
 			MaxMessageBytes: c.Limits.MaxMessageBytes.Int(),
 			MaxFrameBytes:   c.Limits.MaxFrameBytes.Int(),
@@ -144,6 +164,11 @@ func newAPI(c *config.API, client *http.Client) (*API, error) {
 		case rc.Action != nil:
 			r.action = rc.Action.Type
 			r.excludeSender = rc.Action.ExcludeSender
+			if rc.Action.Channel != "" {
+				if r.channel, err = route.Parse(rc.Action.Channel); err != nil {
+					return nil, fmt.Errorf("apis[%s].routes.%s.action.channel: %w", c.ID, key, err)
+				}
+			}
 			if r.action == "broadcast" {
 				if r.template, err = payload.Compile(rc.Action.Payload); err != nil {
 					return nil, fmt.Errorf("apis[%s].routes.%s.action.payload: %w", c.ID, key, err)
@@ -154,9 +179,31 @@ func newAPI(c *config.API, client *http.Client) (*API, error) {
 		}
 		a.routes[key] = r
 	}
+	a.integrations = integrations
+	for _, ns := range c.Channels.Namespaces {
+		if ns.History.Size > 0 {
+			a.history = history.NewMemory(history.MemoryOptions{Now: now})
+			break
+		}
+	}
+	hubOpts := hub.Options{Channels: c.Channels, Logger: log, Now: now}
+	if a.history != nil {
+		hubOpts.History = a.history
+	}
+	if a.hub, err = hub.New(hubOpts); err != nil {
+		a.closeHistory()
+		return nil, fmt.Errorf("apis[%s].channels: %w", c.ID, err)
+	}
 	a.connect = a.routes[RouteConnect]
 	a.disconnect = a.routes[RouteDisconnect]
 	return a, nil
+}
+
+// closeHistory stops the API's history store, if it has one.
+func (a *API) closeHistory() {
+	if a.history != nil {
+		a.history.Close()
+	}
 }
 
 // ID is the API's id (requestContext.apiId).

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/switchboardhq/switchboard/internal/event"
+	"github.com/switchboardhq/switchboard/internal/hub"
 	"github.com/switchboardhq/switchboard/internal/ws"
 )
 
@@ -19,6 +20,10 @@ type Conn struct {
 	info event.Connection
 	seq  uint64 // connection order within the API (set by registry.add)
 	ws   *ws.Conn
+	// member is the connection in the API's hub; v1 is true when it speaks
+	// switchboard.v1 (its messages are protocol commands, not routes).
+	member *hub.Member
+	v1     bool
 
 	// Guarded by mu.
 	mu      sync.Mutex
@@ -111,9 +116,12 @@ func (c *Conn) handle(it inItem) {
 			c.ws.Close(ws.CloseInternalError, "internal error")
 		}
 	}()
-	if it.closed {
+	switch {
+	case it.closed:
 		c.g.fireDisconnect(c, it)
-	} else {
+	case c.v1:
+		c.g.handleProtocol(c, it)
+	default:
 		c.g.handleMessage(c, it)
 	}
 }
@@ -130,5 +138,7 @@ func (c *Conn) connectionInfo() ConnectionInfo {
 		LastActiveAt: last,
 		SourceIP:     c.info.Identity.SourceIP,
 		UserAgent:    c.info.Identity.UserAgent,
+		User:         c.member.User(),
+		Channels:     c.member.Channels(),
 	}
 }

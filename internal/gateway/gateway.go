@@ -57,19 +57,26 @@ func New(o Options) (*Gateway, error) {
 		drain:   o.Config.Shutdown,
 	}
 	for i := range o.Config.APIs {
-		a, err := newAPI(&o.Config.APIs[i], o.HTTPClient)
-		if err != nil {
-			return nil, err
+		a, err := newAPI(&o.Config.APIs[i], o.HTTPClient, o.Logger, o.Now)
+		if err == nil && g.apis[a.stage] != nil {
+			a.closeHistory()
+			err = fmt.Errorf("two APIs use stage %q", a.stage)
 		}
-		if g.apis[a.stage] != nil {
-			return nil, fmt.Errorf("two APIs use stage %q", a.stage)
+		if err != nil {
+			for _, a := range g.list {
+				a.closeHistory()
+			}
+			return nil, err
 		}
 		g.apis[a.stage] = a
 		g.list = append(g.list, a)
 		a.m = apiMetrics{
-			messagesIn:  o.Metrics.MessagesIn.WithLabelValues(a.id),
-			deliveries:  o.Metrics.Deliveries.WithLabelValues(a.id),
-			connections: o.Metrics.Connections.WithLabelValues(a.id),
+			messagesIn:    o.Metrics.MessagesIn.WithLabelValues(a.id),
+			deliveries:    o.Metrics.Deliveries.WithLabelValues(a.id),
+			connections:   o.Metrics.Connections.WithLabelValues(a.id),
+			publications:  o.Metrics.Publications.WithLabelValues(a.id),
+			channels:      o.Metrics.Channels.WithLabelValues(a.id),
+			subscriptions: o.Metrics.Subscriptions.WithLabelValues(a.id),
 		}
 		for _, code := range []string{"1000", "1001", "1005", "1006", "1013"} {
 			g.metrics.Disconnects.WithLabelValues(a.id, code) // export zeros
@@ -82,6 +89,9 @@ func New(o Options) (*Gateway, error) {
 	}
 	engine, err := ws.NewEngine(eo)
 	if err != nil {
+		for _, a := range g.list {
+			a.closeHistory()
+		}
 		return nil, err
 	}
 	g.engine = engine
@@ -152,6 +162,7 @@ wait:
 	g.cancel()
 	for _, a := range g.list {
 		a.pool.close()
+		a.closeHistory()
 	}
 	return nil
 }

@@ -1,16 +1,20 @@
 package gateway
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"time"
 
 	"github.com/switchboardhq/switchboard/internal/event"
+	"github.com/switchboardhq/switchboard/internal/hub"
 	"github.com/switchboardhq/switchboard/internal/integration"
+	"github.com/switchboardhq/switchboard/internal/protocol"
 	"github.com/switchboardhq/switchboard/internal/rawhead"
 	"github.com/switchboardhq/switchboard/internal/ws"
 )
@@ -50,6 +54,7 @@ func (g *Gateway) ServeWebSocket(w http.ResponseWriter, r *http.Request, a *API)
 	}
 
 	subprotocol := ""
+	var gr grant
 	if rt := a.connect; rt != nil {
 		requestID := event.NewID()
 		ev := event.Connect(&c.info, c.info.ConnectedAt, requestID, connectHeaders(r), queryParams(r.URL.RawQuery))
@@ -71,6 +76,8 @@ func (g *Gateway) ServeWebSocket(w http.ResponseWriter, r *http.Request, a *API)
 			if strings.ContainsAny(subprotocol, "\r\n,") {
 				status, outcome = http.StatusBadGateway, outcomeError
 				err = fmt.Errorf("$connect returned an invalid Sec-WebSocket-Protocol %q: want one protocol name", subprotocol)
+			} else if gr, err = a.parseGrant(resp); err != nil {
+				status, outcome = http.StatusBadGateway, outcomeError
 			}
 		}
 		code := status
@@ -92,8 +99,25 @@ func (g *Gateway) ServeWebSocket(w http.ResponseWriter, r *http.Request, a *API)
 		}
 	}
 
+	if subprotocol == "" && offers(r, protocol.Subprotocol) {
+		subprotocol = protocol.Subprotocol
+	}
+	c.v1 = subprotocol == protocol.Subprotocol
 	c.ws = g.engine.NewConn(c, &a.limits)
+	c.member = hub.NewMember(c.info.ID, gr.user, gr.info, c.v1, c.ws)
 	a.registry.add(c)
+	// What is queued now is written right after the 101 response.
+	if c.v1 {
+		_ = c.ws.Send(ws.TextFrame(protocol.AppendConnected(nil, c.info.ID, gr.user)))
+	}
+	a.hub.AddUser(c.member)
+	for _, ch := range gr.channels {
+		if _, err := a.hub.Subscribe(g.ctx, c.member, ch, hub.SubscribeOptions{Notify: true}); err != nil {
+			g.log.Warn("joining a channel given by $connect failed", "api", a.id, "connectionId", c.info.ID,
+				"channel", ch, "error", err.Error())
+		}
+	}
+	a.countMembership()
 	if err := c.ws.Upgrade(w, r, subprotocol); err != nil {
 		a.registry.remove(c)
 		g.metrics.Connects.WithLabelValues(a.id, "upgrade_failed").Inc()
@@ -111,6 +135,63 @@ func (g *Gateway) ServeWebSocket(w http.ResponseWriter, r *http.Request, a *API)
 	if g.draining.Load() {
 		c.ws.Close(ws.CloseGoingAway, "server shutting down")
 	}
+}
+
+// grant is what a $connect response may give a connection, in headers
+// (docs/configuration.md, "The $connect response").
+type grant struct {
+	user     string   // X-Switchboard-User
+	channels []string // X-Switchboard-Channels, comma-separated
+	info     []byte   // X-Switchboard-Info: JSON shown in presence
+}
+
+// maxInfoBytes bounds X-Switchboard-Info.
+const maxInfoBytes = 1024
+
+// parseGrant reads the Switchboard headers of a $connect response. A
+// malformed one is the backend's error: the handshake fails with 502.
+func (a *API) parseGrant(resp *event.Response) (grant, error) {
+	var gr grant
+	if u := resp.Header("X-Switchboard-User"); u != "" {
+		if !hub.ValidUser(u) {
+			return grant{}, fmt.Errorf("$connect returned an invalid X-Switchboard-User %q: want 1 to 128 bytes of UTF-8 without control characters or commas", u)
+		}
+		gr.user = u
+	}
+	if v := resp.Header("X-Switchboard-Channels"); v != "" {
+		for ch := range strings.SplitSeq(v, ",") {
+			ch = strings.TrimSpace(ch)
+			if ch == "" || slices.Contains(gr.channels, ch) {
+				continue
+			}
+			if _, _, err := a.hub.Lookup(ch); err != nil {
+				return grant{}, fmt.Errorf("$connect returned X-Switchboard-Channels with channel %q: %w", ch, err)
+			}
+			gr.channels = append(gr.channels, ch)
+		}
+		if len(gr.channels) > a.maxChannels {
+			return grant{}, fmt.Errorf("$connect returned %d channels in X-Switchboard-Channels; channels.maxPerConnection is %d", len(gr.channels), a.maxChannels)
+		}
+	}
+	if v := resp.Header("X-Switchboard-Info"); v != "" {
+		if len(v) > maxInfoBytes || !json.Valid([]byte(v)) {
+			return grant{}, fmt.Errorf("$connect returned an X-Switchboard-Info that is not JSON of at most %d bytes", maxInfoBytes)
+		}
+		gr.info = []byte(v)
+	}
+	return gr, nil
+}
+
+// offers reports whether the client listed subprotocol in its handshake.
+func offers(r *http.Request, subprotocol string) bool {
+	for _, v := range r.Header.Values("Sec-WebSocket-Protocol") {
+		for p := range strings.SplitSeq(v, ",") {
+			if strings.TrimSpace(p) == subprotocol {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // connectHeaders returns the handshake's headers as the client sent them,

@@ -4,6 +4,7 @@ import (
 	"context"
 
 	"github.com/switchboardhq/switchboard/internal/event"
+	"github.com/switchboardhq/switchboard/internal/hub"
 	"github.com/switchboardhq/switchboard/internal/ws"
 )
 
@@ -41,7 +42,8 @@ func (g *Gateway) PostToConnection(_ context.Context, stage, id string, data []b
 	if err != nil {
 		return err
 	}
-	if err := c.ws.Send(ws.DataFrame(data)); err != nil {
+	f := hub.Frames{Data: data}
+	if err := c.ws.Send(f.For(c.v1)); err != nil {
 		return ErrGone
 	}
 	a.m.deliveries.Inc()

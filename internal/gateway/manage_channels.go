@@ -3,60 +3,232 @@ package gateway
 import (
 	"context"
 	"errors"
+	"slices"
+
+	"github.com/switchboardhq/switchboard/internal/event"
+	"github.com/switchboardhq/switchboard/internal/history"
+	"github.com/switchboardhq/switchboard/internal/hub"
+	"github.com/switchboardhq/switchboard/internal/ws"
 )
 
-// TODO(issue 3): in progress — replaced by the hub.
-var errTODO = errors.New("not implemented yet")
+// api returns the API of stage.
+func (g *Gateway) api(stage string) (*API, error) {
+	if a := g.apis[stage]; a != nil {
+		return a, nil
+	}
+	return nil, ErrNoSuchStage
+}
 
 // Publish sends data to every connection in channel except exclude (a
 // connection id, or ""), and keeps it in the channel's history when its
-// namespace has one.
+// namespace has one. The management API is trusted: the namespace's
+// publish rule does not apply.
 func (g *Gateway) Publish(ctx context.Context, stage, channel string, data []byte, exclude string) (PublishResult, error) {
-	return PublishResult{}, errTODO
+	a, err := g.api(stage)
+	if err != nil {
+		return PublishResult{}, err
+	}
+	if len(data) > a.maxPost {
+		return PublishResult{}, ErrPayloadTooLarge
+	}
+	var ex *hub.Member
+	if exclude != "" {
+		if !event.ValidID(exclude) {
+			return PublishResult{}, ErrInvalidConnectionID
+		}
+		if c := a.registry.get(exclude); c != nil {
+			ex = c.member
+		}
+	}
+	res, err := g.publish(a, channel, data, ex)
+	if err != nil {
+		return PublishResult{}, err
+	}
+	return PublishResult{Recipients: res.Recipients, Position: streamPosition(res.Position)}, nil
 }
 
 // Broadcast sends data to every connection of the API except exclude. It
 // returns the number of connections it was queued on.
 func (g *Gateway) Broadcast(ctx context.Context, stage string, data []byte, exclude string) (int, error) {
-	return 0, errTODO
+	a, err := g.api(stage)
+	if err != nil {
+		return 0, err
+	}
+	if len(data) > a.maxPost {
+		return 0, ErrPayloadTooLarge
+	}
+	var ex *Conn
+	if exclude != "" {
+		if !event.ValidID(exclude) {
+			return 0, ErrInvalidConnectionID
+		}
+		ex = a.registry.get(exclude)
+	}
+	return g.broadcast(a, data, ex), nil
 }
 
 // Join puts a connection in a channel (management API PUT); the namespace's
-// subscribe rule is not applied: the caller is trusted.
+// subscribe rule is not applied: the caller is trusted. Joining a channel
+// the connection is already in succeeds.
 func (g *Gateway) Join(ctx context.Context, stage, channel, connectionID string) error {
-	return errTODO
+	c, err := g.lookup(stage, connectionID)
+	if err != nil {
+		return err
+	}
+	_, err = c.api.hub.Subscribe(ctx, c.member, channel, hub.SubscribeOptions{Notify: true})
+	switch {
+	case errors.Is(err, hub.ErrAlreadySubscribed):
+		return nil
+	case errors.Is(err, hub.ErrMemberGone):
+		return ErrGone
+	case err != nil:
+		return err
+	}
+	c.api.countMembership()
+	return nil
 }
 
 // Leave takes a connection out of a channel (management API DELETE). It
 // succeeds when the connection was not in the channel.
 func (g *Gateway) Leave(ctx context.Context, stage, channel, connectionID string) error {
-	return errTODO
+	c, err := g.lookup(stage, connectionID)
+	if err != nil {
+		return err
+	}
+	if _, err := c.api.hub.Unsubscribe(c.member, channel, true, "removed by the server"); err != nil {
+		return err
+	}
+	c.api.countMembership()
+	return nil
 }
 
 // Channel reports a channel: its member count, a page of its presence
 // (cursor "" for the first; limit 1..1000) and its stream position.
 func (g *Gateway) Channel(ctx context.Context, stage, channel, cursor string, limit int) (ChannelInfo, error) {
-	return ChannelInfo{}, errTODO
+	a, err := g.api(stage)
+	if err != nil {
+		return ChannelInfo{}, err
+	}
+	page, err := a.hub.Presence(channel, cursor, limit)
+	if err != nil {
+		return ChannelInfo{}, err
+	}
+	info := ChannelInfo{Channel: channel, Members: page.Members, PresenceEnabled: page.Enabled, Next: page.Next}
+	for _, m := range page.List {
+		info.Presence = append(info.Presence, Member{ConnectionID: m.ConnectionID, User: m.User, Info: m.Info})
+	}
+	if hp, err := a.hub.History(ctx, channel, 0, "", 0); err == nil {
+		info.Position = streamPosition(&hp.Top)
+	} else if !errors.Is(err, hub.ErrNoHistory) {
+		return ChannelInfo{}, err
+	}
+	return info, nil
 }
 
 // History reads a channel's kept publications.
 func (g *Gateway) History(ctx context.Context, stage, channel string, q HistoryQuery) (HistoryPage, error) {
-	return HistoryPage{}, errTODO
+	a, err := g.api(stage)
+	if err != nil {
+		return HistoryPage{}, err
+	}
+	hp, err := a.hub.History(ctx, channel, q.Since, q.Epoch, q.Limit)
+	if err != nil {
+		return HistoryPage{}, err
+	}
+	page := HistoryPage{
+		Position:     StreamPosition{Epoch: hp.Top.Epoch, Offset: hp.Top.Offset},
+		Truncated:    hp.Truncated,
+		Publications: make([]Publication, len(hp.Publications)),
+	}
+	for i, p := range hp.Publications {
+		page.Publications[i] = Publication{Offset: p.Offset, Time: p.Time, Data: p.Data}
+	}
+	return page, nil
+}
+
+// userConns returns the open connections of user on stage.
+func (g *Gateway) userConns(stage, user string) (*API, []*hub.Member, error) {
+	a, err := g.api(stage)
+	if err != nil {
+		return nil, nil, err
+	}
+	if !hub.ValidUser(user) {
+		return nil, nil, ErrInvalidUser
+	}
+	return a, a.hub.UserMembers(user), nil
 }
 
 // PostToUser sends data to every connection of user. It returns how many
 // connections it was queued on (0 when the user has none).
 func (g *Gateway) PostToUser(ctx context.Context, stage, user string, data []byte) (int, error) {
-	return 0, errTODO
+	a, members, err := g.userConns(stage, user)
+	if err != nil {
+		return 0, err
+	}
+	if len(data) > a.maxPost {
+		return 0, ErrPayloadTooLarge
+	}
+	frames := hub.Frames{Data: data}
+	n := 0
+	for _, m := range members {
+		if c := a.registry.get(m.ID()); c != nil && c.ws.Send(frames.For(c.v1)) == nil {
+			n++
+		}
+	}
+	a.m.deliveries.Add(float64(n))
+	return n, nil
 }
 
 // DisconnectUser closes every connection of user (1000), each followed by
 // its $disconnect. It returns how many it closed.
 func (g *Gateway) DisconnectUser(ctx context.Context, stage, user string) (int, error) {
-	return 0, errTODO
+	a, members, err := g.userConns(stage, user)
+	if err != nil {
+		return 0, err
+	}
+	n := 0
+	for _, m := range members {
+		if c := a.registry.get(m.ID()); c != nil && !c.ws.Closing() {
+			c.ws.Close(ws.CloseNormal, "Connection Closed Normally")
+			n++
+		}
+	}
+	return n, nil
 }
 
 // UserConnections lists the open connections of user, oldest first.
 func (g *Gateway) UserConnections(ctx context.Context, stage, user string) ([]ConnectionInfo, error) {
-	return nil, errTODO
+	a, members, err := g.userConns(stage, user)
+	if err != nil {
+		return nil, err
+	}
+	var conns []*Conn
+	for _, m := range members {
+		if c := a.registry.get(m.ID()); c != nil && !c.ws.Closing() {
+			conns = append(conns, c)
+		}
+	}
+	slices.SortFunc(conns, func(x, y *Conn) int { return compareUint(x.seq, y.seq) })
+	out := make([]ConnectionInfo, len(conns))
+	for i, c := range conns {
+		out[i] = c.connectionInfo()
+	}
+	return out, nil
+}
+
+func compareUint(a, b uint64) int {
+	switch {
+	case a < b:
+		return -1
+	case a > b:
+		return 1
+	}
+	return 0
+}
+
+func streamPosition(p *history.Position) *StreamPosition {
+	if p == nil {
+		return nil
+	}
+	return &StreamPosition{Epoch: p.Epoch, Offset: p.Offset}
 }

@@ -4,6 +4,8 @@ import (
 	"encoding/json"
 	"errors"
 	"time"
+
+	"github.com/switchboardhq/switchboard/internal/hub"
 )
 
 // Errors returned by the management data methods (PostToConnection,
@@ -50,21 +52,21 @@ type ConnectionPage struct {
 // Errors of the channel, user and publish methods.
 var (
 	// ErrInvalidChannel: the name is not a valid channel name (400).
-	ErrInvalidChannel = errors.New("invalid channel name")
+	ErrInvalidChannel = hub.ErrInvalidChannel
 	// ErrNoNamespace: no namespace of the API matches the channel (400).
-	ErrNoNamespace = errors.New("no channel namespace matches the channel")
+	ErrNoNamespace = hub.ErrNoNamespace
 	// ErrInvalidUser: the user id is empty, too long or has control
 	// characters (400).
-	ErrInvalidUser = errors.New("invalid user id")
+	ErrInvalidUser = hub.ErrInvalidUser
 	// ErrTooManyChannels: the connection is already in the API's
 	// channels.maxPerConnection channels (LimitExceededException, 429).
-	ErrTooManyChannels = errors.New("the connection is in too many channels")
+	ErrTooManyChannels = hub.ErrTooManyChannels
 	// ErrNoHistory: the channel's namespace keeps no history (400).
-	ErrNoHistory = errors.New("the channel's namespace keeps no history")
+	ErrNoHistory = hub.ErrNoHistory
 	// ErrEpochMismatch: a history query named an epoch that is not the
 	// stream's current one: the publications it refers to are lost
 	// (ConflictException, 409).
-	ErrEpochMismatch = errors.New("the channel's stream has another epoch")
+	ErrEpochMismatch = hub.ErrEpochMismatch
 )
 
 // StreamPosition is a place in a channel's history stream: the offset of a

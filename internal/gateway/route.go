@@ -3,12 +3,15 @@ package gateway
 import (
 	"encoding/base64"
 	"errors"
+	"fmt"
 	"log/slog"
 	"time"
 
 	"github.com/switchboardhq/switchboard/internal/event"
+	"github.com/switchboardhq/switchboard/internal/hub"
 	"github.com/switchboardhq/switchboard/internal/integration"
 	"github.com/switchboardhq/switchboard/internal/payload"
+	"github.com/switchboardhq/switchboard/internal/protocol"
 	"github.com/switchboardhq/switchboard/internal/ws"
 )
 
@@ -18,6 +21,7 @@ const (
 	outcomeError     = "error"
 	outcomeTimeout   = "timeout"
 	outcomeForbidden = "forbidden"
+	outcomeDenied    = "denied" // a join or channel broadcast refused by its namespace
 )
 
 // selectRoute applies the route selection expression to a message, as
@@ -56,8 +60,8 @@ func (g *Gateway) handleMessage(c *Conn, it inItem) {
 		return
 	}
 	if r.integration == nil {
-		g.runAction(c, r, key, requestID, it, body)
-		g.logRoute(c, key, r.name(), requestID, outcomeOK, 0, start, nil)
+		outcome, err := g.runAction(c, r, key, requestID, it, body)
+		g.logRoute(c, key, r.name(), requestID, outcome, 0, start, err)
 		return
 	}
 	ev := event.Message(&c.info, it.at, requestID, event.NewID(), key, body, isBase64)
@@ -100,11 +104,14 @@ func (c *Conn) sendError(message, requestID string) {
 	_ = c.ws.Send(ws.TextFrame(event.ErrorFrame(message, c.info.ID, requestID)))
 }
 
-// runAction runs a built-in action.
-func (g *Gateway) runAction(c *Conn, r *Route, key, requestID string, it inItem, body []byte) {
+// runAction runs a built-in action. It returns the outcome for the route
+// log and, when the action failed, why.
+func (g *Gateway) runAction(c *Conn, r *Route, key, requestID string, it inItem, body []byte) (string, error) {
 	switch r.action {
 	case "echo":
 		_ = c.ws.Send(ws.NewFrame(it.op, it.payload))
+	case "join", "leave":
+		return g.memberAction(c, r, requestID, it)
 	case "broadcast":
 		out := body
 		if r.template != nil {
@@ -128,17 +135,113 @@ func (g *Gateway) runAction(c *Conn, r *Route, key, requestID string, it inItem,
 		if r.excludeSender {
 			exclude = c
 		}
-		g.broadcast(c.api, ws.DataFrame(out), exclude)
+		if r.channel == nil {
+			g.broadcast(c.api, out, exclude)
+			return outcomeOK, nil
+		}
+		return g.channelBroadcast(c, r, requestID, it, out, exclude)
 	}
+	return outcomeOK, nil
 }
 
-// broadcast queues one frame, encoded once, on every open connection of
-// the API except exclude. It never blocks on a slow client. It returns the
-// number of connections the frame was queued on.
-func (g *Gateway) broadcast(a *API, f ws.Frame, exclude *Conn) int {
+// actionChannel evaluates the action's channel expression on the message
+// and finds the channel's namespace. On failure it has already sent the
+// AWS-style "Forbidden" error frame.
+func (g *Gateway) actionChannel(c *Conn, r *Route, requestID string, it inItem) (string, *hub.Namespace, string, error) {
+	name, ok := "", false
+	if it.op == ws.OpText {
+		name, ok = r.channel.Evaluate(it.payload)
+	}
+	if !ok {
+		c.sendError(event.MessageForbidden, requestID)
+		return "", nil, "", fmt.Errorf("the message names no channel for %s", r.channel)
+	}
+	ns, bound, err := c.api.hub.Lookup(name)
+	if err != nil {
+		c.sendError(event.MessageForbidden, requestID)
+		return "", nil, "", fmt.Errorf("channel %.128q: %w", name, err)
+	}
+	return name, ns, bound, nil
+}
+
+// memberAction runs a join or leave action for a raw connection. A join
+// obeys the namespace's subscribe rule; a refused one gets the AWS-style
+// "Forbidden" error frame.
+func (g *Gateway) memberAction(c *Conn, r *Route, requestID string, it inItem) (string, error) {
+	name, ns, bound, err := g.actionChannel(c, r, requestID, it)
+	if err != nil {
+		return outcomeDenied, err
+	}
+	a := c.api
+	if r.action == "leave" {
+		if _, err := a.hub.Unsubscribe(c.member, name, true, "left by the route "+r.key); err != nil {
+			return outcomeError, err
+		}
+		a.countMembership()
+		return outcomeOK, nil
+	}
+	if perr := g.authorize(c, ns, bound, false, name, nil, it.at); perr != nil {
+		return g.actionRefused(c, requestID, perr)
+	}
+	_, err = a.hub.Subscribe(g.ctx, c.member, name, hub.SubscribeOptions{Notify: true})
+	g.countChannelRequest(a, "subscribe", err)
+	switch {
+	case errors.Is(err, hub.ErrAlreadySubscribed):
+		return outcomeOK, nil // joining twice leaves it joined
+	case err != nil:
+		c.sendError(event.MessageForbidden, requestID)
+		return outcomeDenied, err
+	}
+	a.countMembership()
+	return outcomeOK, nil
+}
+
+// channelBroadcast publishes a broadcast action's payload to the channel
+// its expression names, under the namespace's publish rule.
+func (g *Gateway) channelBroadcast(c *Conn, r *Route, requestID string, it inItem, out []byte, exclude *Conn) (string, error) {
+	name, ns, bound, err := g.actionChannel(c, r, requestID, it)
+	if err != nil {
+		return outcomeDenied, err
+	}
+	if perr := g.authorize(c, ns, bound, true, name, out, it.at); perr != nil {
+		return g.actionRefused(c, requestID, perr)
+	}
+	var ex *hub.Member
+	if exclude != nil {
+		ex = exclude.member
+	}
+	_, err = g.publish(c.api, name, out, ex)
+	g.countChannelRequest(c.api, "publish", err)
+	if err != nil {
+		c.sendError(event.MessageInternalError, requestID)
+		return outcomeError, err
+	}
+	return outcomeOK, nil
+}
+
+// actionRefused answers a raw client whose join or broadcast was refused
+// with the AWS error frame that fits.
+func (g *Gateway) actionRefused(c *Conn, requestID string, perr *protocol.Error) (string, error) {
+	switch perr.Code {
+	case protocol.CodeTimeout:
+		c.sendError(event.MessageTimeout, requestID)
+		return outcomeTimeout, perr
+	case protocol.CodeForbidden:
+		c.sendError(event.MessageForbidden, requestID)
+		return outcomeDenied, perr
+	}
+	c.sendError(event.MessageInternalError, requestID)
+	return outcomeError, perr
+}
+
+// broadcast queues data on every open connection of the API except
+// exclude, encoded once per protocol. It never blocks on a slow client.
+// It returns the number of connections the data was queued on.
+func (g *Gateway) broadcast(a *API, data []byte, exclude *Conn) int {
 	n := 0
+	frames := hub.Frames{Data: data}
 	a.registry.each(func(c *Conn) {
-		if c != exclude && c.ws.Send(f) == nil {
+		if c != exclude && c.ws.Send(frames.For(c.v1)) == nil {
 			n++
 		}
 	})

@@ -1,41 +1,68 @@
-// Package manage is the HTTP layer of the @connections management API:
-// what backends call, through AWS SDK ApiGatewayManagementApi clients or
-// plain HTTP, to send to, inspect, close and list WebSocket connections.
-// It decodes requests, checks credentials and renders responses and errors
-// the way AWS API Gateway does; the data operations themselves are the
-// gateway's, reached through the Backend interface, so that the CLI and
-// tests reuse them without HTTP.
+// Package manage is the HTTP layer of the management API: what backends
+// call, through AWS SDK ApiGatewayManagementApi clients or plain HTTP, to
+// send to, inspect, close and list WebSocket connections (@connections, as
+// on AWS API Gateway), and beyond AWS to publish to channels, manage their
+// members, read their history and presence, reach every connection of a
+// user, broadcast, and send many messages in one batch. It decodes
+// requests, checks credentials and renders responses and errors the way
+// AWS API Gateway does; the data operations themselves are the gateway's,
+// reached through the Backend interface, so that the CLI and tests reuse
+// them without HTTP. docs/management-api.md is the user's reference.
 //
 // # Routes
 //
 // The stage is the first path segment, as in the endpoint
 // https://{domainName}/{stage} that SDK clients are given. The path is
-// split on '/' before each segment is percent-decoded, so an id may contain
-// %2F or %3D, and "@connections" may arrive as "%40connections".
+// split on '/' before each segment is percent-decoded, so an id, channel
+// or user may contain %2F or %3D ("a%2Fb" is the channel "a/b"), and
+// "@connections" may arrive as "%40connections" (so may the other
+// management segments).
 //
 //	POST   /{stage}/@connections/{id}  200  body = the data, any Content-Type
 //	GET    /{stage}/@connections/{id}  200  {"connectedAt","identity":{"sourceIp","userAgent"},"lastActiveAt"}
 //	DELETE /{stage}/@connections/{id}  204
-//	GET    /{stage}/@connections[/]    200  {"connections":[...],"nextCursor"}  (Switchboard's own; ?limit=1..1000&cursor=)
+//	GET    /{stage}/@connections[/]    200  {"connections":[...],"nextCursor"}  (?limit=1..1000&cursor=)
 //
-// Timestamps are RFC 3339 in UTC with milliseconds. A POST body larger
-// than the stage's maxMessageBytes is refused with 413. A known path with
-// another method gets 405 with an Allow header; any other path under
-// @connections gets 404 with AWS's message "No method found matching route
-// ... for http method ...". IsManagementPath tells the server's router
-// which paths belong here.
+//	PUT    /{stage}/@channels/{channel}/connections/{id}  204  join
+//	DELETE /{stage}/@channels/{channel}/connections/{id}  204  leave
+//	POST   /{stage}/@channels/{channel}          200  {"recipients","epoch","offset"}  (?exclude=id)
+//	GET    /{stage}/@channels/{channel}          200  {"channel","members","presence","nextCursor","epoch","offset"}  (?limit&cursor)
+//	GET    /{stage}/@channels/{channel}/history  200  {"epoch","offset","truncated","publications"}  (?since&epoch&limit)
+//	POST   /{stage}/@users/{user}                200  {"recipients"}
+//	GET    /{stage}/@users/{user}                200  {"user","connections":[...]}
+//	DELETE /{stage}/@users/{user}                200  {"disconnected"}
+//	POST   /{stage}/@broadcast                   200  {"recipients"}  (?exclude=id)
+//	POST   /{stage}/@batch                       200  {"results":[...]}  body {"operations":[...]}
+//
+// Timestamps are RFC 3339 in UTC with milliseconds. A POST body that
+// carries data (every POST but @batch) larger than the stage's
+// maxMessageBytes is refused with 413; a batch body may be 16 MiB, and
+// each of its payloads is held to maxMessageBytes. Publications in
+// responses carry their bytes in "data", "text" or "b64" by the rule of
+// docs/protocol.md, "Payloads". Known query parameters are parsed
+// strictly (a 400 names the parameter); unknown ones are ignored. A known
+// path with another method gets 405 with an Allow header; any other path
+// under a management segment gets 404 with AWS's message "No method found
+// matching route ... for http method ...". IsManagementPath tells the
+// server's router which paths belong here.
 //
 // # Errors
 //
 // Every error response carries the type twice, as SDKs look in either
 // place: the header x-amzn-ErrorType and a JSON body
 // {"__type":"<Type>","message":"<text>"}. Types: 400 BadRequestException
-// (malformed id, cursor, limit or path), 403 ForbiddenException
-// (credentials, or a stage that is not served: "Forbidden" as on AWS), 404
-// NotFoundException, 405 MethodNotAllowedException, 410 GoneException (the
-// connection is unknown, closed, or still in $connect), 413
-// PayloadTooLargeException, 500 InternalServerErrorException (logged).
-// Every response carries a random x-amzn-RequestId.
+// (malformed id, channel, user, cursor, query parameter, batch or path; a
+// channel no namespace matches; history asked of a namespace that keeps
+// none), 403 ForbiddenException (credentials, or a stage that is not
+// served: "Forbidden" as on AWS), 404 NotFoundException, 405
+// MethodNotAllowedException, 409 ConflictException (a history epoch that
+// is no longer the stream's), 410 GoneException (the connection is
+// unknown, closed, or still in $connect), 413 PayloadTooLargeException,
+// 429 LimitExceededException (the connection is in too many channels), 500
+// InternalServerErrorException (logged). Every response carries a random
+// x-amzn-RequestId. In a batch, each failed operation gets
+// {"error":{"type","message"}} with the type and message a single request
+// would get, and the batch itself answers 200.
 //
 // # Authentication
 //
@@ -48,11 +75,12 @@
 // SigV4-signed request (Authorization: AWS4-HMAC-SHA256 ...) that loopback
 // does not admit gets 403 with that sentence as its message. Rejections are
 // logged at info (remote address, path, reason; never the key), and every
-// call at debug (method, stage, id, status, latency).
+// call at debug (method, stage, id, channel, user, status, latency).
 //
 // # Concurrency
 //
 // A Handler is safe for concurrent use: it holds no mutable state after
 // NewHandler, and calls the Backend concurrently from the server's request
-// goroutines. It starts no goroutines of its own.
+// goroutines. It starts no goroutines of its own. The operations of one
+// batch run one after the other on the request's goroutine.
 package manage

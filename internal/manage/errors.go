@@ -22,7 +22,9 @@ const (
 	typeForbidden        = "ForbiddenException"
 	typeGone             = "GoneException"
 	typePayloadTooLarge  = "PayloadTooLargeException"
+	typeLimitExceeded    = "LimitExceededException"
 	typeBadRequest       = "BadRequestException"
+	typeConflict         = "ConflictException"
 	typeNotFound         = "NotFoundException"
 	typeMethodNotAllowed = "MethodNotAllowedException"
 	typeInternal         = "InternalServerErrorException"
@@ -44,6 +46,14 @@ const (
 	msgGone        = "The connection is gone: it is unknown, closed, or still in its $connect route"
 	msgInvalidID   = "Invalid connection id"
 	msgInvalidCurs = "Invalid cursor: pass back a nextCursor returned by this server"
+
+	msgInvalidChannel = "Invalid channel name: a channel name is 1 to channels.maxNameBytes (default 255) bytes of UTF-8 without control characters, white space or commas"
+	msgNoNamespace    = "No channel namespace matches the channel name: add a channels.namespaces[] pattern for it"
+	msgInvalidUser    = "Invalid user id: a user id is 1 to 128 bytes of UTF-8 without control characters or commas"
+	msgNoHistory      = "The channel's namespace keeps no history"
+	msgTooMany        = "The connection is already in as many channels as channels.maxPerConnection allows"
+	msgEpochMismatch  = "The channel's stream has another epoch: the publications after the given position are lost; query again without epoch to read what is kept"
+	msgInvalidExclude = "Invalid exclude: not a connection id"
 )
 
 // apiError is an error with its HTTP rendering. Handler funcs return it (or
@@ -87,6 +97,12 @@ func payloadTooLarge(limit int) *apiError {
 		"Payload too large: the data is larger than this stage's limit of " + strconv.Itoa(limit) + " bytes", ""}
 }
 
+// batchTooLarge answers a batch body larger than maxBatchBytes.
+func batchTooLarge() *apiError {
+	return &apiError{http.StatusRequestEntityTooLarge, typePayloadTooLarge,
+		"Payload too large: the batch body is larger than its limit of " + strconv.Itoa(maxBatchBytes) + " bytes", ""}
+}
+
 // toAPIError maps any error a handler func returned to its rendering: an
 // *apiError as is, a gateway sentinel to its AWS type, anything else to a
 // 500. internal reports the last case, which is logged.
@@ -106,6 +122,18 @@ func toAPIError(err error) (ae *apiError, internal bool) {
 		return badRequest(msgInvalidID), false
 	case errors.Is(err, gateway.ErrInvalidCursor):
 		return badRequest(msgInvalidCurs), false
+	case errors.Is(err, gateway.ErrInvalidChannel):
+		return badRequest(msgInvalidChannel), false
+	case errors.Is(err, gateway.ErrNoNamespace):
+		return badRequest(msgNoNamespace), false
+	case errors.Is(err, gateway.ErrInvalidUser):
+		return badRequest(msgInvalidUser), false
+	case errors.Is(err, gateway.ErrNoHistory):
+		return badRequest(msgNoHistory), false
+	case errors.Is(err, gateway.ErrTooManyChannels):
+		return &apiError{http.StatusTooManyRequests, typeLimitExceeded, msgTooMany, ""}, false
+	case errors.Is(err, gateway.ErrEpochMismatch):
+		return &apiError{http.StatusConflict, typeConflict, msgEpochMismatch, ""}, false
 	default:
 		return &apiError{http.StatusInternalServerError, typeInternal, msgInternal, ""}, true
 	}
@@ -129,10 +157,10 @@ func (h *Handler) writeError(w *statusWriter, r *http.Request, rt route, err err
 		if r.Context().Err() != nil || errors.Is(err, context.Canceled) {
 			lvl = slog.LevelDebug // the caller went away; nobody reads this
 		}
-		h.logger.LogAttrs(r.Context(), lvl, "management call failed",
-			slog.String("method", r.Method), slog.String("stage", rt.stage),
-			slog.String("id", rt.id), slog.String("requestId", w.Header().Get(headerRequestID)),
-			slog.Any("err", err))
+		h.logger.LogAttrs(r.Context(), lvl, "management call failed", rt.logAttrs(
+			slog.String("method", r.Method),
+			slog.String("requestId", w.Header().Get(headerRequestID)),
+			slog.Any("err", err))...)
 	}
 	if w.status != 0 {
 		// A success response is already on its way; the failure (a write

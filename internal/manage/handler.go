@@ -8,7 +8,6 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
-	"net/url"
 	"strconv"
 	"time"
 
@@ -17,8 +16,10 @@ import (
 
 // Backend is the gateway's management data API. Its errors are the
 // gateway's sentinels (gateway.ErrGone, ErrNoSuchStage, ErrPayloadTooLarge,
-// ErrInvalidConnectionID, ErrInvalidCursor), possibly wrapped; any other
-// error is answered with a logged 500. Its methods are called concurrently.
+// ErrInvalidConnectionID, ErrInvalidCursor, ErrInvalidChannel,
+// ErrNoNamespace, ErrInvalidUser, ErrTooManyChannels, ErrNoHistory,
+// ErrEpochMismatch), possibly wrapped; any other error is answered with a
+// logged 500. Its methods are called concurrently.
 type Backend interface {
 	PostToConnection(ctx context.Context, stage, connectionID string, data []byte) error
 	GetConnection(ctx context.Context, stage, connectionID string) (gateway.ConnectionInfo, error)
@@ -29,9 +30,31 @@ type Backend interface {
 	// MaxPostBytes is the largest POST body the stage accepts (its
 	// maxMessageBytes); ErrNoSuchStage if unknown.
 	MaxPostBytes(stage string) (int, error)
+
+	// Publish sends data to every connection in channel but exclude (""
+	// for none) and keeps it in the channel's history if it has one.
+	Publish(ctx context.Context, stage, channel string, data []byte, exclude string) (gateway.PublishResult, error)
+	// Broadcast sends data to every connection of the stage but exclude;
+	// it returns how many connections it was queued on.
+	Broadcast(ctx context.Context, stage string, data []byte, exclude string) (int, error)
+	// Join and Leave put a connection in a channel and take it out.
+	Join(ctx context.Context, stage, channel, connectionID string) error
+	Leave(ctx context.Context, stage, channel, connectionID string) error
+	// Channel reports a channel with one page of its presence (cursor ""
+	// for the first, limit 1..1000).
+	Channel(ctx context.Context, stage, channel, cursor string, limit int) (gateway.ChannelInfo, error)
+	// History reads a channel's kept publications.
+	History(ctx context.Context, stage, channel string, q gateway.HistoryQuery) (gateway.HistoryPage, error)
+	// PostToUser sends data to every connection of user and returns how
+	// many; DisconnectUser closes them and returns how many.
+	PostToUser(ctx context.Context, stage, user string, data []byte) (int, error)
+	DisconnectUser(ctx context.Context, stage, user string) (int, error)
+	// UserConnections lists the open connections of user, oldest first.
+	UserConnections(ctx context.Context, stage, user string) ([]gateway.ConnectionInfo, error)
 }
 
-// List limits: the limit query parameter of GET /{stage}/@connections.
+// List limits: the limit query parameter of GET /{stage}/@connections,
+// GET /{stage}/@channels/{channel} and its /history.
 const (
 	defaultListLimit = 100
 	maxListLimit     = 1000
@@ -86,10 +109,24 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		h.writeError(sw, r, rt, err)
 	}
-	h.logger.LogAttrs(r.Context(), slog.LevelDebug, "management call",
-		slog.String("method", r.Method), slog.String("stage", rt.stage), slog.String("id", rt.id),
+	h.logger.LogAttrs(r.Context(), slog.LevelDebug, "management call", rt.logAttrs(
+		slog.String("method", r.Method),
 		slog.Int("status", sw.status), slog.Duration("latency", time.Since(start)),
-		slog.String("principal", principal), slog.String("requestId", reqID))
+		slog.String("principal", principal), slog.String("requestId", reqID))...)
+}
+
+// logAttrs returns the route's stage and id, and its channel and user when
+// it has them, followed by more.
+func (rt route) logAttrs(more ...slog.Attr) []slog.Attr {
+	attrs := make([]slog.Attr, 0, 4+len(more))
+	attrs = append(attrs, slog.String("stage", rt.stage), slog.String("id", rt.id))
+	if rt.channel != "" {
+		attrs = append(attrs, slog.String("channel", rt.channel))
+	}
+	if rt.user != "" {
+		attrs = append(attrs, slog.String("user", rt.user))
+	}
+	return append(attrs, more...)
 }
 
 // serve dispatches an admitted request on its route and method.
@@ -111,6 +148,50 @@ func (h *Handler) serve(w *statusWriter, r *http.Request, rt route) error {
 		default:
 			return methodNotAllowed(rt, r.Method, "GET, POST, DELETE")
 		}
+	case routeChannel:
+		switch r.Method {
+		case http.MethodPost:
+			return h.publish(w, r, rt)
+		case http.MethodGet:
+			return h.getChannel(w, r, rt)
+		default:
+			return methodNotAllowed(rt, r.Method, "GET, POST")
+		}
+	case routeHistory:
+		if r.Method != http.MethodGet {
+			return methodNotAllowed(rt, r.Method, "GET")
+		}
+		return h.history(w, r, rt)
+	case routeMember:
+		switch r.Method {
+		case http.MethodPut:
+			return h.join(w, r, rt)
+		case http.MethodDelete:
+			return h.leave(w, r, rt)
+		default:
+			return methodNotAllowed(rt, r.Method, "PUT, DELETE")
+		}
+	case routeUser:
+		switch r.Method {
+		case http.MethodPost:
+			return h.postToUser(w, r, rt)
+		case http.MethodGet:
+			return h.userConnections(w, r, rt)
+		case http.MethodDelete:
+			return h.disconnectUser(w, r, rt)
+		default:
+			return methodNotAllowed(rt, r.Method, "GET, POST, DELETE")
+		}
+	case routeBroadcast:
+		if r.Method != http.MethodPost {
+			return methodNotAllowed(rt, r.Method, "POST")
+		}
+		return h.broadcast(w, r, rt)
+	case routeBatch:
+		if r.Method != http.MethodPost {
+			return methodNotAllowed(rt, r.Method, "POST")
+		}
+		return h.batch(w, r, rt)
 	case routeNoStage:
 		return forbidden("Forbidden: the endpoint has no stage; use http(s)://{domainName}/{stage} as the management endpoint")
 	default:
@@ -119,38 +200,58 @@ func (h *Handler) serve(w *statusWriter, r *http.Request, rt route) error {
 }
 
 // postToConnection serves POST /{stage}/@connections/{id}: the body, of any
-// Content-Type, is the data to send. It reads at most the stage's limit
-// plus one byte; a larger body is a 413 naming the limit. 200 with an empty
-// body on success.
+// Content-Type, is the data to send (see readData). 200 with an empty body
+// on success.
 func (h *Handler) postToConnection(w *statusWriter, r *http.Request, rt route) error {
-	limit, err := h.backend.MaxPostBytes(rt.stage)
+	data, limit, err := h.readData(w, r, rt.stage)
 	if err != nil {
-		return fmt.Errorf("max post bytes of stage %q: %w", rt.stage, err)
-	}
-	limit = max(limit, 0)
-	if r.ContentLength > int64(limit) {
-		return payloadTooLarge(limit)
-	}
-	var data []byte
-	if r.Body != nil {
-		// MaxBytesReader (given the server's own ResponseWriter) also tells
-		// the server to close the connection instead of draining the rest.
-		data, err = io.ReadAll(http.MaxBytesReader(w.ResponseWriter, r.Body, int64(limit)))
-		if _, ok := errors.AsType[*http.MaxBytesError](err); ok {
-			return payloadTooLarge(limit)
-		}
-		if err != nil {
-			return badRequest("Could not read the request body: %v", err)
-		}
+		return err
 	}
 	if err := h.backend.PostToConnection(r.Context(), rt.stage, rt.id, data); err != nil {
-		if errors.Is(err, gateway.ErrPayloadTooLarge) {
-			return payloadTooLarge(limit)
-		}
-		return fmt.Errorf("post to connection: %w", err)
+		return fmt.Errorf("post to connection: %w", sendError(err, limit, ""))
 	}
 	w.WriteHeader(http.StatusOK)
 	return nil
+}
+
+// readData reads the body of a POST that carries data to send: any
+// Content-Type, at most the stage's limit (MaxPostBytes). It reads at most
+// the limit plus one byte; a larger body is a 413 naming the limit, which
+// it also returns so that the caller can name it when the backend refuses
+// the data as too large.
+func (h *Handler) readData(w *statusWriter, r *http.Request, stage string) (data []byte, limit int, err error) {
+	limit, err = h.backend.MaxPostBytes(stage)
+	if err != nil {
+		return nil, 0, fmt.Errorf("max post bytes of stage %q: %w", stage, err)
+	}
+	limit = max(limit, 0)
+	data, err = readBody(w, r, int64(limit))
+	if _, ok := errors.AsType[*http.MaxBytesError](err); ok {
+		return nil, limit, payloadTooLarge(limit)
+	}
+	return data, limit, err
+}
+
+// readBody reads the request body, at most limit bytes: a larger body (by
+// Content-Length or as read) is an *http.MaxBytesError. A missing body is
+// empty.
+func readBody(w *statusWriter, r *http.Request, limit int64) ([]byte, error) {
+	if r.ContentLength > limit {
+		return nil, &http.MaxBytesError{Limit: limit}
+	}
+	if r.Body == nil {
+		return nil, nil
+	}
+	// MaxBytesReader (given the server's own ResponseWriter) also tells
+	// the server to close the connection instead of draining the rest.
+	data, err := io.ReadAll(http.MaxBytesReader(w.ResponseWriter, r.Body, limit))
+	if _, ok := errors.AsType[*http.MaxBytesError](err); ok {
+		return nil, err
+	}
+	if err != nil {
+		return nil, badRequest("Could not read the request body: %v", err)
+	}
+	return data, nil
 }
 
 // getConnection serves GET /{stage}/@connections/{id}: 200 with
@@ -186,24 +287,17 @@ func (h *Handler) deleteConnection(w *statusWriter, r *http.Request, rt route) e
 // nor repeats a connection that stays open; one that closes meanwhile is
 // simply absent.
 func (h *Handler) listConnections(w *statusWriter, r *http.Request, rt route) error {
-	q, err := url.ParseQuery(r.URL.RawQuery)
+	q, err := parseQuery(r)
 	if err != nil {
-		return badRequest("Malformed query string")
+		return err
 	}
-	limit := defaultListLimit
-	if vs, ok := q["limit"]; ok {
-		n, err := strconv.Atoi(vs[0])
-		if len(vs) != 1 || err != nil || n < 1 || n > maxListLimit {
-			return badRequest("Invalid limit: want one integer from 1 to %d", maxListLimit)
-		}
-		limit = n
+	limit, err := q.limit()
+	if err != nil {
+		return err
 	}
-	var cursor string
-	if vs, ok := q["cursor"]; ok {
-		if len(vs) != 1 {
-			return badRequest("Invalid cursor: give it at most once")
-		}
-		cursor = vs[0]
+	cursor, err := q.single("cursor")
+	if err != nil {
+		return err
 	}
 	page, err := h.backend.ListConnections(r.Context(), rt.stage, cursor, limit)
 	if err != nil {

@@ -5,9 +5,15 @@ import (
 	"strings"
 )
 
-// connectionsSegment is the second segment of every management path, after
-// percent-decoding: /{stage}/@connections[/{id}].
-const connectionsSegment = "@connections"
+// The second segment of every management path, after percent-decoding:
+// /{stage}/@connections/..., /{stage}/@channels/..., and so on.
+const (
+	connectionsSegment = "@connections"
+	channelsSegment    = "@channels"
+	usersSegment       = "@users"
+	broadcastSegment   = "@broadcast"
+	batchSegment       = "@batch"
+)
 
 // routeKind tells which operation a path addresses.
 type routeKind int
@@ -19,80 +25,132 @@ const (
 	routeList
 	// routeConnection: /{stage}/@connections/{id} (GET, POST, DELETE).
 	routeConnection
-	// routeNoStage: /@connections/... — an endpoint configured without
-	// its stage, which AWS answers with 403 Forbidden.
+	// routeChannel: /{stage}/@channels/{channel} (GET, POST).
+	routeChannel
+	// routeHistory: /{stage}/@channels/{channel}/history (GET).
+	routeHistory
+	// routeMember: /{stage}/@channels/{channel}/connections/{id} (PUT,
+	// DELETE).
+	routeMember
+	// routeUser: /{stage}/@users/{user} (GET, POST, DELETE).
+	routeUser
+	// routeBroadcast: /{stage}/@broadcast (POST).
+	routeBroadcast
+	// routeBatch: /{stage}/@batch (POST).
+	routeBatch
+	// routeNoStage: /@connections/... (or another management segment
+	// first) — an endpoint configured without its stage, which AWS
+	// answers with 403 Forbidden.
 	routeNoStage
 )
 
-// route is a parsed management path. stage and id are percent-decoded.
+// route is a parsed management path. All its strings are percent-decoded.
 type route struct {
-	kind  routeKind
-	stage string
-	id    string
+	kind    routeKind
+	stage   string
+	id      string // the connection id of routeConnection and routeMember
+	channel string // the channel of routeChannel, routeHistory, routeMember
+	user    string // the user id of routeUser
 	// name is the decoded path after the stage, without a leading slash,
 	// as AWS quotes it in "No method found matching route <name> ...".
 	name string
 }
 
 // IsManagementPath reports whether an escaped URL path (r.URL.EscapedPath())
-// is a management path: its second segment, percent-decoded, is exactly
-// "@connections". So "/prod/@connections/x", "/prod/%40connections/x" and
-// "/prod/%40%63onnections" all match, while "/prod/@Connections/x" does not
-// (resource paths are case-sensitive). The server's router sends matching
-// paths to the Handler, which answers 404 for shapes it does not serve, such
-// as extra segments. It does not allocate unless the segment is
+// is a management path: its second segment, percent-decoded, is exactly one
+// of "@connections", "@channels", "@users", "@broadcast" or "@batch". So
+// "/prod/@connections/x", "/prod/%40connections/x", "/prod/%40%63onnections"
+// and "/prod/%40channels/a" all match, while "/prod/@Connections/x" does
+// not (resource paths are case-sensitive). The server's router sends
+// matching paths to the Handler, which answers 404 for shapes it does not
+// serve, such as extra segments. It does not allocate unless the segment is
 // percent-encoded.
 //
-// A path whose first segment is "@connections" is a management path too:
-// an SDK endpoint that lacks the stage, answered with 403 as AWS does.
+// A path whose first segment is one of those is a management path too: an
+// SDK endpoint that lacks the stage, answered with 403 as AWS does.
 func IsManagementPath(escapedPath string) bool {
 	rest, ok := strings.CutPrefix(escapedPath, "/")
 	if !ok {
 		return false
 	}
 	first, rest, ok := strings.Cut(rest, "/")
-	if isConnectionsSegment(first) {
+	if segmentKind(first) != segNone {
 		return true
 	}
 	if !ok {
 		return false
 	}
 	seg, _, _ := strings.Cut(rest, "/")
-	return isConnectionsSegment(seg)
+	return segmentKind(seg) != segNone
 }
 
-// isConnectionsSegment reports whether one escaped segment decodes to
-// "@connections".
-func isConnectionsSegment(seg string) bool {
-	if seg == connectionsSegment {
-		return true
-	}
-	if !strings.Contains(seg, "%") {
-		return false
+// segKind is which management segment an escaped path segment is.
+type segKind int
+
+const (
+	segNone segKind = iota
+	segConnections
+	segChannels
+	segUsers
+	segBroadcast
+	segBatch
+)
+
+// segmentKind tells which management segment one escaped segment decodes
+// to, if any. It allocates only for a percent-encoded segment.
+func segmentKind(seg string) segKind {
+	if k := literalSegmentKind(seg); k != segNone || !strings.Contains(seg, "%") {
+		return k
 	}
 	s, err := url.PathUnescape(seg)
-	return err == nil && s == connectionsSegment
+	if err != nil {
+		return segNone
+	}
+	return literalSegmentKind(s)
 }
 
+func literalSegmentKind(s string) segKind {
+	switch s {
+	case connectionsSegment:
+		return segConnections
+	case channelsSegment:
+		return segChannels
+	case usersSegment:
+		return segUsers
+	case broadcastSegment:
+		return segBroadcast
+	case batchSegment:
+		return segBatch
+	}
+	return segNone
+}
+
+// maxPathParts bounds the split of a path: "", stage, "@channels",
+// channel, "connections", id, and the rest, whose presence alone makes the
+// path unknown. This bounds the work on paths made of many slashes.
+const maxPathParts = 7
+
 // parsePath splits an escaped path on '/' and percent-decodes each segment,
-// so that an id containing %2F or %3D decodes correctly. It returns a
-// BadRequestException for malformed percent-encoding (net/http rejects
-// those before the handler runs, but the handler does not rely on it) and a
-// route of kind routeNone for any path that is not /{stage}/@connections,
-// /{stage}/@connections/ or /{stage}/@connections/{id}.
+// so that an id, channel or user containing %2F or %3D decodes correctly.
+// It returns a BadRequestException for malformed percent-encoding (net/http
+// rejects those before the handler runs, but the handler does not rely on
+// it) and a route of kind routeNone for any path that is not one of the
+// shapes listed on routeKind. An empty channel, user or id segment matches
+// no shape (except the trailing slash of /{stage}/@connections/).
 func parsePath(escapedPath string) (route, error) {
-	// Five parts at most: "", stage, "@connections", id, and the rest,
-	// whose presence alone makes the path unknown. This bounds the work
-	// on paths made of many slashes.
-	segs := strings.SplitN(escapedPath, "/", 5)
-	if len(segs) >= 2 && segs[0] == "" && isConnectionsSegment(segs[1]) {
+	segs := strings.SplitN(escapedPath, "/", maxPathParts)
+	if len(segs) >= 2 && segs[0] == "" && segmentKind(segs[1]) != segNone {
 		name, err := url.PathUnescape(strings.TrimPrefix(escapedPath, "/"))
 		if err != nil {
 			return route{}, errMalformedPath
 		}
 		return route{kind: routeNoStage, name: name}, nil
 	}
-	if len(segs) < 3 || segs[0] != "" || !isConnectionsSegment(segs[2]) {
+	var seg segKind
+	if len(segs) >= 3 && segs[0] == "" {
+		seg = segmentKind(segs[2])
+	}
+	if seg == segNone {
 		name, err := url.PathUnescape(strings.TrimPrefix(escapedPath, "/"))
 		if err != nil {
 			return route{}, errMalformedPath
@@ -108,12 +166,25 @@ func parsePath(escapedPath string) (route, error) {
 		dec[i] = d
 	}
 	rt := route{stage: dec[1], name: strings.Join(dec[2:], "/")}
+	// params are the decoded segments after the management segment.
+	params := dec[3:]
 	switch {
-	case len(segs) == 3 || (len(segs) == 4 && segs[3] == ""):
+	case seg == segConnections && (len(params) == 0 || len(params) == 1 && params[0] == ""):
 		rt.kind = routeList
-	case len(segs) == 4:
-		rt.kind = routeConnection
-		rt.id = dec[3]
+	case seg == segConnections && len(params) == 1:
+		rt.kind, rt.id = routeConnection, params[0]
+	case seg == segChannels && len(params) == 1 && params[0] != "":
+		rt.kind, rt.channel = routeChannel, params[0]
+	case seg == segChannels && len(params) == 2 && params[0] != "" && params[1] == "history":
+		rt.kind, rt.channel = routeHistory, params[0]
+	case seg == segChannels && len(params) == 3 && params[0] != "" && params[1] == "connections" && params[2] != "":
+		rt.kind, rt.channel, rt.id = routeMember, params[0], params[2]
+	case seg == segUsers && len(params) == 1 && params[0] != "":
+		rt.kind, rt.user = routeUser, params[0]
+	case seg == segBroadcast && len(params) == 0:
+		rt.kind = routeBroadcast
+	case seg == segBatch && len(params) == 0:
+		rt.kind = routeBatch
 	default:
 		rt.kind = routeNone
 	}

@@ -33,6 +33,25 @@ func TestIsManagementPath(t *testing.T) {
 		{"/@connections/x", true}, // no stage: the handler answers 403, as AWS does
 		{"/%40connections", true},
 		{"/prod/x/@connections", false},
+		{"/prod/@channels/chat%3Alobby", true},
+		{"/prod/%40channels/a%2Fb/connections/x", true},
+		{"/prod/@channels", true}, // the handler answers 404
+		{"/prod/@users/alice", true},
+		{"/prod/%40users/alice", true},
+		{"/prod/@broadcast", true},
+		{"/prod/%40broadcast", true},
+		{"/prod/@batch", true},
+		{"/prod/%40%62atch", true},
+		{"/@channels/x", true}, // no stage: 403
+		{"/@users/x", true},
+		{"/%40broadcast", true},
+		{"/@batch", true},
+		{"/prod/@Channels/x", false},
+		{"/prod/@channel/x", false},
+		{"/prod/@user/x", false},
+		{"/prod/@batches", false},
+		{"/prod/channels/x", false},
+		{"/prod/x/@channels", false},
 	}
 	for _, tt := range tests {
 		if got := IsManagementPath(tt.path); got != tt.want {
@@ -56,6 +75,33 @@ func TestParsePath(t *testing.T) {
 		{"/prod/@connections/a/b/c/d/e", route{kind: routeNone, stage: "prod", name: "@connections/a/b/c/d/e"}},
 		{"/prod/other", route{kind: routeNone, name: "prod/other"}},
 		{"/@connections/R1kmxc2VNjMCFIA%3D", route{kind: routeNoStage, name: "@connections/R1kmxc2VNjMCFIA="}},
+		{"/prod/@channels/chat:lobby", route{kind: routeChannel, stage: "prod", channel: "chat:lobby", name: "@channels/chat:lobby"}},
+		{"/prod/%40channels/a%2Fb", route{kind: routeChannel, stage: "prod", channel: "a/b", name: "@channels/a/b"}},
+		{"/prod/@channels/a%2Fb/history", route{kind: routeHistory, stage: "prod", channel: "a/b", name: "@channels/a/b/history"}},
+		{"/prod/@channels/history/%68istory", route{kind: routeHistory, stage: "prod", channel: "history", name: "@channels/history/history"}},
+		{"/prod/@channels/c/connections/R1kmxc2VNjMCFIA%3D", route{kind: routeMember, stage: "prod", channel: "c", id: "R1kmxc2VNjMCFIA=", name: "@channels/c/connections/R1kmxc2VNjMCFIA="}},
+		{"/prod/@channels/connections/connections/connections", route{kind: routeMember, stage: "prod", channel: "connections", id: "connections", name: "@channels/connections/connections/connections"}},
+		{"/prod/@users/a%2Fb%20c", route{kind: routeUser, stage: "prod", user: "a/b c", name: "@users/a/b c"}},
+		{"/prod/@broadcast", route{kind: routeBroadcast, stage: "prod", name: "@broadcast"}},
+		{"/prod/%40batch", route{kind: routeBatch, stage: "prod", name: "@batch"}},
+		{"/@channels/x", route{kind: routeNoStage, name: "@channels/x"}},
+		{"/%40batch", route{kind: routeNoStage, name: "@batch"}},
+		// Shapes that are not routes.
+		{"/prod/@channels", route{kind: routeNone, stage: "prod", name: "@channels"}},
+		{"/prod/@channels/", route{kind: routeNone, stage: "prod", name: "@channels/"}},
+		{"/prod/@channels//history", route{kind: routeNone, stage: "prod", name: "@channels//history"}},
+		{"/prod/@channels/c/History", route{kind: routeNone, stage: "prod", name: "@channels/c/History"}},
+		{"/prod/@channels/c/history/", route{kind: routeNone, stage: "prod", name: "@channels/c/history/"}},
+		{"/prod/@channels/c/connections", route{kind: routeNone, stage: "prod", name: "@channels/c/connections"}},
+		{"/prod/@channels/c/connections/", route{kind: routeNone, stage: "prod", name: "@channels/c/connections/"}},
+		{"/prod/@channels/c/connections/x/y", route{kind: routeNone, stage: "prod", name: "@channels/c/connections/x/y"}},
+		{"/prod/@channels/c/members/x", route{kind: routeNone, stage: "prod", name: "@channels/c/members/x"}},
+		{"/prod/@channels/a/b/c/d/e/f/g", route{kind: routeNone, stage: "prod", name: "@channels/a/b/c/d/e/f/g"}},
+		{"/prod/@users", route{kind: routeNone, stage: "prod", name: "@users"}},
+		{"/prod/@users/", route{kind: routeNone, stage: "prod", name: "@users/"}},
+		{"/prod/@users/a/b", route{kind: routeNone, stage: "prod", name: "@users/a/b"}},
+		{"/prod/@broadcast/", route{kind: routeNone, stage: "prod", name: "@broadcast/"}},
+		{"/prod/@batch/x", route{kind: routeNone, stage: "prod", name: "@batch/x"}},
 	}
 	for _, tt := range tests {
 		got, err := parsePath(tt.path)
@@ -67,7 +113,7 @@ func TestParsePath(t *testing.T) {
 			t.Errorf("parsePath(%q) (-want +got):\n%s", tt.path, diff)
 		}
 	}
-	for _, bad := range []string{"/prod/@connections/%zz", "/pr%d/@connections/x", "/prod/%zz"} {
+	for _, bad := range []string{"/prod/@connections/%zz", "/pr%d/@connections/x", "/prod/%zz", "/prod/@channels/%zz", "/prod/@channels/c/connections/a/b/c/%zz", "/@batch/%zz"} {
 		if _, err := parsePath(bad); err != errMalformedPath {
 			t.Errorf("parsePath(%q) error = %v, want errMalformedPath", bad, err)
 		}
@@ -78,6 +124,7 @@ func BenchmarkIsManagementPath(b *testing.B) {
 	b.ReportAllocs()
 	for b.Loop() {
 		IsManagementPath("/prod/@connections/R1kmxc2VNjMCFIA%3D")
+		IsManagementPath("/prod/@channels/chat:lobby")
 		IsManagementPath("/prod")
 	}
 }

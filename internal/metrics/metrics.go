@@ -37,6 +37,16 @@ type Metrics struct {
 	// Deliveries counts frames queued to connections by built-in actions
 	// and the management API, per API.
 	Deliveries *prometheus.CounterVec
+	// Publications counts publications to channels per API.
+	Publications *prometheus.CounterVec
+	// Channels is the number of channels with at least one member, per API.
+	Channels *prometheus.GaugeVec
+	// Subscriptions is the number of channel memberships, per API.
+	Subscriptions *prometheus.GaugeVec
+	// ChannelRequests counts subscribe and publish requests from clients
+	// (switchboard.v1 and route actions) per API, operation (subscribe,
+	// publish) and outcome (ok, forbidden, invalid, error).
+	ChannelRequests *prometheus.CounterVec
 }
 
 // New creates the collectors and registers them with reg.
@@ -71,8 +81,21 @@ func New(reg prometheus.Registerer) *Metrics {
 		Deliveries: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "switchboard_deliveries_total", Help: "Frames queued to connections by built-in actions and the management API.",
 		}, []string{"api"}),
+		Publications: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "switchboard_publications_total", Help: "Publications to channels.",
+		}, []string{"api"}),
+		Channels: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "switchboard_channels", Help: "Channels with at least one member.",
+		}, []string{"api"}),
+		Subscriptions: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "switchboard_subscriptions", Help: "Channel memberships.",
+		}, []string{"api"}),
+		ChannelRequests: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "switchboard_channel_requests_total", Help: "Subscribe and publish requests from clients by outcome.",
+		}, []string{"api", "op", "outcome"}),
 	}
 	reg.MustRegister(m.Connections, m.Connects, m.Disconnects, m.SlowConsumers, m.MessagesIn,
-		m.Routes, m.IntegrationSeconds, m.DisconnectFailures, m.Deliveries)
+		m.Routes, m.IntegrationSeconds, m.DisconnectFailures, m.Deliveries,
+		m.Publications, m.Channels, m.Subscriptions, m.ChannelRequests)
 	return m
 }

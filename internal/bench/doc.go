@@ -1,0 +1,19 @@
+// Package bench is Switchboard's load tool (`switchboard bench`). It is
+// written to cost as little as possible per connection, so that the
+// server, not the tool, is what gets measured: a client connection is a
+// socket and a few bytes of state, with no goroutine while it is idle.
+//
+// Two measurements:
+//   - Idle opens connections and reads the server's memory per
+//     connection (`bench idle`).
+//   - Fanout opens subscribers in several worker processes (the
+//     open-files limit is per process), each reading its sockets from an
+//     epoll loop, then publishes to their channel through the management
+//     API at fixed rates, open loop, and measures the fan-out rate and
+//     each delivery's latency from its due time (`bench fanout`).
+//
+// Concurrency: each measurement runs on its own; results are plain data.
+// A fan-out worker's event loop owns its sockets and guards its counters
+// with one mutex (see fanLoop); the coordinator talks to each worker over
+// its stdin and stdout, one command and one reply at a time.
+package bench

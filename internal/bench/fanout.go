@@ -1,0 +1,494 @@
+package bench
+
+import (
+	"cmp"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// maxPerWorker bounds the connections of one worker process: the
+// open-files limit is 20,000 per process, and a worker needs a few more
+// descriptors than connections.
+const maxPerWorker = 18000
+
+// FanoutOptions configure a fan-out measurement. The zero value of each
+// field means the default given.
+type FanoutOptions struct {
+	// URL is the WebSocket endpoint (ws://host:port/stage). Required.
+	URL string
+	// Manage is the management API's base URL; publications are POSTed to
+	// {Manage}/{stage}/@channels/{channel}. Default: http:// and the host
+	// of URL.
+	Manage string
+	// Metrics is the server's Prometheus endpoint. Default: /metrics on
+	// the host of URL.
+	Metrics string
+	// APIKey, when set, is sent as "Authorization: Bearer <APIKey>" to the
+	// management API.
+	APIKey string
+	// Connections is how many subscribers to open. Default 1000.
+	Connections int
+	// Workers is how many worker processes hold the connections. Default
+	// one per 9,000 connections; at most 18,000 connections per worker.
+	Workers int
+	// Sources are the local addresses to dial from, given to the workers
+	// in turn (each gives about 28,000 ephemeral ports).
+	Sources []string
+	// Channel names the channel; with Channels > 1 the channels are
+	// Channel-0 … Channel-(k-1), the subscribers spread evenly over them
+	// and the publications sent to each in turn. Default "bench".
+	Channel string
+	// Channels is how many channels. Default 1.
+	Channels int
+	// Rates are the publication rates, per second, of the steps, run in
+	// order on the same connections. Default one step at 10/s.
+	Rates []float64
+	// Duration is how long each step publishes. Default 10s.
+	Duration time.Duration
+	// Size is the size of each publication's body in bytes. Default 100.
+	Size int
+	// Settle is how long to wait after the last subscription before
+	// reading the server's memory. Default 3s.
+	Settle time.Duration
+	// Grace is how long a step waits, after its last publication, for
+	// deliveries still on their way. Default 5s.
+	Grace time.Duration
+	// Timeout bounds the whole measurement. Default 5m.
+	Timeout time.Duration
+	// Concurrency bounds the handshakes in flight per worker. Default 64.
+	Concurrency int
+	// Loops is the number of event loops per worker. Default 1.
+	Loops int
+	// InFlight bounds the publications in flight. Default 512.
+	InFlight int
+
+	// WorkerCommand runs one worker: a program and its arguments that end
+	// up in RunFanoutWorker. Default: this executable with
+	// "bench fanout-worker". Tests run their own binary.
+	WorkerCommand []string
+	// WorkerEnv is added to the workers' environment.
+	WorkerEnv []string
+	// Stderr receives the workers' standard error. Default os.Stderr.
+	Stderr io.Writer
+	// Progress, when set, receives a line per phase as the run goes.
+	Progress io.Writer
+	// OnSetup and OnStep, when set, are called with the connection
+	// figures and with each step's as soon as they are known.
+	OnSetup func(FanoutSetup)
+	OnStep  func(FanoutStep)
+}
+
+func (o *FanoutOptions) applyDefaults() error {
+	u, err := url.Parse(o.URL)
+	if err != nil || (u.Scheme != "ws" && u.Scheme != "http") || u.Host == "" {
+		return fmt.Errorf("url %q: want ws://host:port/stage", o.URL)
+	}
+	if stage, _, _ := strings.Cut(strings.TrimPrefix(u.Path, "/"), "/"); stage == "" {
+		return fmt.Errorf("url %q: the path must name the stage, as in ws://host:port/production", o.URL)
+	}
+	o.Manage = strings.TrimSuffix(cmp.Or(o.Manage, "http://"+u.Host), "/")
+	o.Metrics = cmp.Or(o.Metrics, "http://"+u.Host+"/metrics")
+	o.Connections = cmp.Or(o.Connections, 1000)
+	o.Workers = cmp.Or(o.Workers, (o.Connections+8999)/9000)
+	if o.Connections < 1 || o.Workers < 1 {
+		return errors.New("connections and workers must be positive")
+	}
+	if per := (o.Connections + o.Workers - 1) / o.Workers; per > maxPerWorker {
+		return fmt.Errorf("%d connections per worker exceed the open-files limit; use at least %d workers",
+			per, (o.Connections+maxPerWorker-1)/maxPerWorker)
+	}
+	if o.Workers > o.Connections {
+		o.Workers = o.Connections
+	}
+	if len(o.Sources) == 0 {
+		o.Sources = []string{""}
+	}
+	o.Channel = cmp.Or(o.Channel, "bench")
+	o.Channels = cmp.Or(o.Channels, 1)
+	if o.Channels < 1 || o.Channels > o.Connections {
+		return fmt.Errorf("channels %d: want 1 to the number of connections", o.Channels)
+	}
+	if len(o.Rates) == 0 {
+		o.Rates = []float64{10}
+	}
+	for _, r := range o.Rates {
+		if !(r > 0 && r <= 1e6) {
+			return fmt.Errorf("rate %g: want more than 0 and at most 1,000,000 per second", r)
+		}
+	}
+	o.Duration = cmp.Or(o.Duration, 10*time.Second)
+	o.Size = cmp.Or(o.Size, 100)
+	o.Settle = cmp.Or(o.Settle, 3*time.Second)
+	o.Grace = cmp.Or(o.Grace, 5*time.Second)
+	o.Timeout = cmp.Or(o.Timeout, 5*time.Minute)
+	o.Concurrency = cmp.Or(o.Concurrency, 64)
+	o.Loops = cmp.Or(o.Loops, 1)
+	o.InFlight = cmp.Or(o.InFlight, 512)
+	if len(o.WorkerCommand) == 0 {
+		exe, err := os.Executable()
+		if err != nil {
+			return fmt.Errorf("find this executable to run the workers: %w", err)
+		}
+		o.WorkerCommand = []string{exe, "bench", "fanout-worker"}
+	}
+	if o.Stderr == nil {
+		o.Stderr = os.Stderr
+	}
+	return nil
+}
+
+// channelNames are the channels of a run.
+func (o *FanoutOptions) channelNames() []string {
+	if o.Channels == 1 {
+		return []string{o.Channel}
+	}
+	names := make([]string, o.Channels)
+	for i := range names {
+		names[i] = o.Channel + "-" + strconv.Itoa(i)
+	}
+	return names
+}
+
+// FanoutResult is what a fan-out measurement found.
+type FanoutResult struct {
+	Setup FanoutSetup   `json:"setup"`
+	Steps []FanoutStep  `json:"steps"`
+	Opts  FanoutSummary `json:"options"`
+}
+
+// FanoutSummary repeats the options that shape the figures.
+type FanoutSummary struct {
+	URL      string  `json:"url"`
+	Workers  int     `json:"workers"`
+	Channels int     `json:"channels"`
+	Size     int     `json:"size"`
+	Duration float64 `json:"durationSeconds"`
+}
+
+// FanoutSetup is the connection phase: how fast the subscribers came, and
+// what they cost the server. Memory figures are the server's own, from its
+// /metrics, before the first connection and Settle after the last.
+type FanoutSetup struct {
+	Connections      int     `json:"connections"` // subscribed
+	Failed           int     `json:"failed"`
+	FirstError       string  `json:"firstError,omitempty"`
+	Workers          int     `json:"workers"`
+	Channels         int     `json:"channels"`
+	ConnectSeconds   float64 `json:"connectSeconds"` // first dial to last subscription reply
+	ConnectsPerSec   float64 `json:"connectsPerSec"`
+	RSSBefore        float64 `json:"rssBefore"` // bytes
+	RSSAfter         float64 `json:"rssAfter"`
+	HeapBefore       float64 `json:"heapBefore"` // go_memstats_heap_inuse_bytes
+	HeapAfter        float64 `json:"heapAfter"`
+	GoroutinesBefore float64 `json:"goroutinesBefore"`
+	GoroutinesAfter  float64 `json:"goroutinesAfter"`
+	ToolCPUSeconds   float64 `json:"toolCpuSeconds"` // workers and coordinator, connecting
+}
+
+// RSSPerConn is the server's resident memory per subscribed connection, in
+// bytes.
+func (s FanoutSetup) RSSPerConn() float64 {
+	return (s.RSSAfter - s.RSSBefore) / float64(max(s.Connections, 1))
+}
+
+// String formats the setup for people.
+func (s FanoutSetup) String() string {
+	n := float64(max(s.Connections, 1))
+	str := fmt.Sprintf(`connections      %d subscribed to %d channel(s) by %d worker(s), %d failed, in %.2fs (%.0f/s)
+server RSS       %.1f MiB -> %.1f MiB: %.2f KiB per connection
+server heap      %.1f MiB -> %.1f MiB: %.2f KiB per connection
+goroutines       %.0f -> %.0f: %.3f per connection
+tool CPU         %.2fs to connect`,
+		s.Connections, s.Channels, s.Workers, s.Failed, s.ConnectSeconds, s.ConnectsPerSec,
+		s.RSSBefore/(1<<20), s.RSSAfter/(1<<20), s.RSSPerConn()/1024,
+		s.HeapBefore/(1<<20), s.HeapAfter/(1<<20), (s.HeapAfter-s.HeapBefore)/n/1024,
+		s.GoroutinesBefore, s.GoroutinesAfter, (s.GoroutinesAfter-s.GoroutinesBefore)/n,
+		s.ToolCPUSeconds)
+	if s.FirstError != "" {
+		str += "\nfirst error      " + s.FirstError
+	}
+	return str
+}
+
+// FanoutStep is one publishing step at a fixed rate.
+type FanoutStep struct {
+	Rate        float64 `json:"rate"`    // publications per second, scheduled
+	Seconds     float64 `json:"seconds"` // publishing time
+	Subscribers int     `json:"subscribers"`
+
+	Publications int       `json:"publications"` // scheduled
+	Sent         int       `json:"sent"`         // answered 2xx
+	Failed       int       `json:"failed"`       // answered otherwise or not at all
+	Overloaded   int       `json:"overloaded"`   // waited for a free slot: the publisher fell behind
+	Skipped      int       `json:"skipped"`      // not sent: too many were waiting
+	PublishLag   Latencies `json:"publishLag"`   // due time to the start of the POST
+
+	Expected   uint64  `json:"expected"` // deliveries: sent × the channel's subscribers
+	Received   uint64  `json:"received"`
+	Missing    uint64  `json:"missing"`    // expected − received, when positive
+	Stale      uint64  `json:"stale"`      // deliveries of the step before, arriving late
+	Other      uint64  `json:"other"`      // messages that were not pubs
+	PerSecond  float64 `json:"perSecond"`  // received ÷ Seconds
+	PerConnMin uint64  `json:"perConnMin"` // pubs received by the least served connection
+	PerConnMax uint64  `json:"perConnMax"`
+	LostConns  int     `json:"lostConnections"`
+	Errors     uint64  `json:"errors"` // client-side protocol errors
+
+	Latency Latencies `json:"latency"` // due time to receipt
+
+	WallSeconds        float64 `json:"wallSeconds"`    // publishing and waiting for the last deliveries
+	ServerCPU          float64 `json:"serverCpu"`      // cores: the server's CPU seconds ÷ WallSeconds
+	ToolCPU            float64 `json:"toolCpu"`        // cores, workers and coordinator
+	WorkersCPU         float64 `json:"workersCpu"`     // cores
+	CoordinatorCPU     float64 `json:"coordinatorCpu"` // cores
+	FirstError         string  `json:"firstError,omitempty"`
+	ServerCPUAvailable bool    `json:"serverCpuAvailable"` // the server exports process_cpu_seconds_total
+}
+
+// Latencies summarise a Histogram, in milliseconds.
+type Latencies struct {
+	Count uint64  `json:"count"`
+	P50   float64 `json:"p50"`
+	P90   float64 `json:"p90"`
+	P99   float64 `json:"p99"`
+	P999  float64 `json:"p999"`
+	Max   float64 `json:"max"`
+	Mean  float64 `json:"mean"`
+}
+
+func latencies(h *Histogram) Latencies {
+	ms := func(d time.Duration) float64 { return float64(d) / 1e6 }
+	return Latencies{
+		Count: h.Count(),
+		P50:   ms(h.Quantile(0.5)), P90: ms(h.Quantile(0.9)), P99: ms(h.Quantile(0.99)),
+		P999: ms(h.Quantile(0.999)), Max: ms(h.Max()), Mean: ms(h.Mean()),
+	}
+}
+
+func (l Latencies) String() string {
+	return fmt.Sprintf("p50 %s  p90 %s  p99 %s  p99.9 %s  max %s  (mean %s)",
+		fmtMillis(l.P50), fmtMillis(l.P90), fmtMillis(l.P99), fmtMillis(l.P999), fmtMillis(l.Max), fmtMillis(l.Mean))
+}
+
+func fmtMillis(ms float64) string {
+	switch {
+	case ms < 1:
+		return fmt.Sprintf("%.0fµs", ms*1000)
+	case ms < 1000:
+		return fmt.Sprintf("%.2fms", ms)
+	}
+	return fmt.Sprintf("%.2fs", ms/1000)
+}
+
+// String formats the step for people.
+func (s FanoutStep) String() string {
+	server := "n/a"
+	if s.ServerCPUAvailable {
+		server = fmt.Sprintf("%.2f cores", s.ServerCPU)
+	}
+	str := fmt.Sprintf(`rate %g/s for %gs to %d subscribers
+publications     %d sent, %d failed, %d waited for a slot, %d skipped; publisher lag p99 %s max %s
+deliveries       %d expected, %d received: %.0f/s; %d missing, %d stale, %d other
+per connection   %d to %d pubs; %d connection(s) lost, %d protocol error(s)
+latency          %s
+CPU              server %s, tool %.2f cores (workers %.2f, coordinator %.2f) over %.1fs`,
+		s.Rate, s.Seconds, s.Subscribers,
+		s.Sent, s.Failed, s.Overloaded, s.Skipped, fmtMillis(s.PublishLag.P99), fmtMillis(s.PublishLag.Max),
+		s.Expected, s.Received, s.PerSecond, s.Missing, s.Stale, s.Other,
+		s.PerConnMin, s.PerConnMax, s.LostConns, s.Errors,
+		s.Latency,
+		server, s.ToolCPU, s.WorkersCPU, s.CoordinatorCPU, s.WallSeconds)
+	if s.FirstError != "" {
+		str += "\nfirst error      " + s.FirstError
+	}
+	return str
+}
+
+// Fanout measures fan-out: it opens opts.Connections subscribers in worker
+// processes, reads the server's memory, then for each rate publishes to
+// the channel(s) through the management API for opts.Duration and
+// measures every delivery's latency from its due time.
+func Fanout(ctx context.Context, opts FanoutOptions) (FanoutResult, error) {
+	if err := opts.applyDefaults(); err != nil {
+		return FanoutResult{}, err
+	}
+	ctx, cancel := context.WithTimeout(ctx, opts.Timeout)
+	defer cancel()
+	res := FanoutResult{Opts: FanoutSummary{
+		URL: opts.URL, Workers: opts.Workers, Channels: opts.Channels,
+		Size: opts.Size, Duration: opts.Duration.Seconds(),
+	}}
+	progress := func(format string, args ...any) {
+		if opts.Progress != nil {
+			fmt.Fprintf(opts.Progress, format+"\n", args...)
+		}
+	}
+	before, err := scrape(ctx, opts.Metrics)
+	if err != nil {
+		return res, err
+	}
+	s := &res.Setup
+	s.RSSBefore, s.HeapBefore = before["process_resident_memory_bytes"], before["go_memstats_heap_inuse_bytes"]
+	s.GoroutinesBefore = before["go_goroutines"]
+	s.Workers, s.Channels = opts.Workers, opts.Channels
+
+	ws, err := startWorkers(opts)
+	defer ws.stop()
+	if err != nil {
+		return res, err
+	}
+	progress("connecting %d subscribers with %d worker(s)", opts.Connections, len(ws.procs))
+	cpu0 := coordinatorCPU()
+	if err := ws.connect(ctx, opts); err != nil {
+		return res, err
+	}
+	s.Connections, s.Failed, s.FirstError = ws.connected, ws.failed, ws.firstErr
+	s.ConnectSeconds = float64(ws.lastSub-ws.firstDial) / 1e9
+	if s.ConnectSeconds > 0 {
+		s.ConnectsPerSec = float64(s.Connections) / s.ConnectSeconds
+	}
+	s.ToolCPUSeconds = float64(ws.cpuDelta()+coordinatorCPU()-cpu0) / 1e9
+	if s.Failed > 0 {
+		if opts.OnSetup != nil {
+			opts.OnSetup(*s)
+		}
+		return res, fmt.Errorf("%d connections failed, the first with: %s", s.Failed, s.FirstError)
+	}
+	progress("%d subscribed in %.2fs; settling for %s", s.Connections, s.ConnectSeconds, opts.Settle)
+	select {
+	case <-time.After(opts.Settle):
+	case <-ctx.Done():
+		return res, ctx.Err()
+	}
+	after, err := scrape(ctx, opts.Metrics)
+	if err != nil {
+		return res, err
+	}
+	s.RSSAfter, s.HeapAfter = after["process_resident_memory_bytes"], after["go_memstats_heap_inuse_bytes"]
+	s.GoroutinesAfter = after["go_goroutines"]
+	if opts.OnSetup != nil {
+		opts.OnSetup(*s)
+	}
+
+	stage, _, _ := strings.Cut(strings.TrimPrefix(mustParse(opts.URL).Path, "/"), "/")
+	names := opts.channelNames()
+	pub := &publisher{
+		client: &http.Client{Transport: &http.Transport{
+			MaxIdleConns:        opts.InFlight,
+			MaxIdleConnsPerHost: opts.InFlight,
+			IdleConnTimeout:     30 * time.Second,
+			DisableCompression:  true,
+		}, Timeout: 30 * time.Second},
+		urls:     make([]string, len(names)),
+		apiKey:   opts.APIKey,
+		size:     opts.Size,
+		inFlight: opts.InFlight,
+	}
+	defer pub.client.CloseIdleConnections()
+	for i, name := range names {
+		pub.urls[i] = opts.Manage + "/" + url.PathEscape(stage) + "/@channels/" + url.PathEscape(name)
+	}
+	for i, rate := range opts.Rates {
+		progress("step %d of %d: %g publications/s for %s", i+1, len(opts.Rates), rate, opts.Duration)
+		st, err := runStep(ctx, opts, ws, pub, rate)
+		if err != nil {
+			return res, err
+		}
+		res.Steps = append(res.Steps, st)
+		if opts.OnStep != nil {
+			opts.OnStep(st)
+		}
+	}
+	return res, nil
+}
+
+func mustParse(s string) *url.URL {
+	u, _ := url.Parse(s) // checked by applyDefaults
+	return u
+}
+
+// runStep publishes at rate for opts.Duration, waits for the deliveries,
+// and collects the workers' figures.
+func runStep(ctx context.Context, opts FanoutOptions, ws *workerSet, pub *publisher, rate float64) (FanoutStep, error) {
+	st := FanoutStep{Rate: rate, Seconds: opts.Duration.Seconds()}
+	subs, _, err := ws.count(ctx)
+	if err != nil {
+		return st, err
+	}
+	for _, n := range subs {
+		st.Subscribers += n
+	}
+	ws.cpuDelta()
+	serverCPU0, serverCPUOK := scrapeCPU(ctx, opts.Metrics)
+	cpu0 := coordinatorCPU()
+	start := time.Now()
+
+	ps := pub.run(ctx, rate, opts.Duration)
+	st.Publications, st.Sent, st.Failed = ps.scheduled, ps.sent, ps.failed
+	st.Overloaded, st.Skipped = ps.overloaded, ps.skipped
+	st.PublishLag = latencies(&ps.lag)
+	for ch, n := range ps.okPerChannel {
+		st.Expected += uint64(n) * uint64(subs[ch])
+	}
+	// Wait for the deliveries still on their way, polling the workers.
+	graceEnd := time.Now().Add(opts.Grace)
+	for ctx.Err() == nil && time.Now().Before(graceEnd) {
+		_, received, err := ws.count(ctx)
+		if err != nil {
+			return st, err
+		}
+		if received >= st.Expected {
+			break
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if err := ctx.Err(); err != nil {
+		return st, err
+	}
+	rep, err := ws.report(ctx, time.Now().UnixNano())
+	if err != nil {
+		return st, err
+	}
+	wall := time.Since(start).Seconds()
+	st.WallSeconds = wall
+	st.WorkersCPU = float64(ws.cpuDelta()) / 1e9 / wall
+	st.CoordinatorCPU = float64(coordinatorCPU()-cpu0) / 1e9 / wall
+	st.ToolCPU = st.WorkersCPU + st.CoordinatorCPU
+	if serverCPU1, ok := scrapeCPU(ctx, opts.Metrics); ok && serverCPUOK {
+		st.ServerCPU = (serverCPU1 - serverCPU0) / wall
+		st.ServerCPUAvailable = true
+	}
+	st.Received, st.Stale, st.Other, st.Errors = rep.Received, rep.Stale, rep.Other, rep.Errors
+	st.PerConnMin, st.PerConnMax, st.LostConns = rep.PerConnMin, rep.PerConnMax, rep.Lost
+	if st.Expected > st.Received {
+		st.Missing = st.Expected - st.Received
+	}
+	st.PerSecond = float64(st.Received) / st.Seconds
+	st.Latency = latencies(rep.Histogram)
+	st.FirstError = cmp.Or(ps.firstErr, rep.Error)
+	return st, nil
+}
+
+// scrapeCPU reads the server's process_cpu_seconds_total.
+func scrapeCPU(ctx context.Context, metricsURL string) (float64, bool) {
+	m, err := scrape(ctx, metricsURL)
+	if err != nil {
+		return 0, false
+	}
+	v, ok := m["process_cpu_seconds_total"]
+	return v, ok
+}
+
+// coordinatorCPU is this process's CPU time, user and system, in ns.
+func coordinatorCPU() int64 {
+	u, s := processCPU()
+	return u + s
+}

@@ -1,0 +1,287 @@
+package bench
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"strings"
+	"time"
+)
+
+// workerStopWait is how long a worker may take to exit after its stdin
+// closed before it is killed.
+const workerStopWait = 5 * time.Second
+
+// workerProc is one worker process as the coordinator sees it. Only the
+// coordinator's goroutine uses it, except the reader goroutine, which owns
+// the worker's stdout and ends when the worker exits.
+type workerProc struct {
+	id      int
+	cmd     *exec.Cmd
+	stdin   io.WriteCloser
+	enc     *json.Encoder
+	replies chan workerReply
+	closing chan struct{} // closed by stop: the reader drops further replies
+	exited  chan struct{} // closed after cmd.Wait returned
+	waitErr error         // set before exited is closed
+
+	first, n int      // its connections' global indexes: first … first+n-1
+	sources  []string // the local addresses it dials from
+	cpu      int64    // its CPU time (ns) as of its last reply
+	cpuSeen  int64    // cpu as of the last cpuDelta
+}
+
+// workerSet is the coordinator's side of all the workers.
+type workerSet struct {
+	procs     []*workerProc
+	connected int
+	failed    int
+	firstErr  string
+	firstDial int64 // unix ns
+	lastSub   int64 // unix ns
+}
+
+// startWorkers starts opts.Workers worker processes and shares the
+// connections and the source addresses among them. The set it returns,
+// even with an error, must be stopped.
+func startWorkers(opts FanoutOptions) (*workerSet, error) {
+	ws := &workerSet{}
+	first := 0
+	for i := range opts.Workers {
+		n := opts.Connections / opts.Workers
+		if i < opts.Connections%opts.Workers {
+			n++
+		}
+		var sources []string
+		if len(opts.Sources) > opts.Workers {
+			for j := i; j < len(opts.Sources); j += opts.Workers {
+				sources = append(sources, opts.Sources[j])
+			}
+		} else {
+			sources = []string{opts.Sources[i%len(opts.Sources)]}
+		}
+		p, err := startWorker(i, opts)
+		if err != nil {
+			return ws, err
+		}
+		p.first, p.n, p.sources = first, n, sources
+		first += n
+		ws.procs = append(ws.procs, p)
+	}
+	return ws, nil
+}
+
+func startWorker(id int, opts FanoutOptions) (*workerProc, error) {
+	cmd := exec.Command(opts.WorkerCommand[0], opts.WorkerCommand[1:]...)
+	cmd.Env = append(os.Environ(), opts.WorkerEnv...)
+	cmd.Stderr = opts.Stderr
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		return nil, err
+	}
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		return nil, err
+	}
+	if err := cmd.Start(); err != nil {
+		return nil, fmt.Errorf("start worker %d: %w", id, err)
+	}
+	p := &workerProc{
+		id: id, cmd: cmd, stdin: stdin, enc: json.NewEncoder(stdin),
+		replies: make(chan workerReply),
+		closing: make(chan struct{}),
+		exited:  make(chan struct{}),
+	}
+	go func() {
+		dec := json.NewDecoder(stdout)
+		for {
+			var r workerReply
+			if err := dec.Decode(&r); err != nil {
+				break
+			}
+			select {
+			case p.replies <- r:
+			case <-p.closing:
+			}
+		}
+		close(p.replies)
+		_, _ = io.Copy(io.Discard, stdout)
+		p.waitErr = cmd.Wait()
+		close(p.exited)
+	}()
+	return p, nil
+}
+
+// send writes one command to the worker.
+func (p *workerProc) send(c workerCommand) error {
+	if err := p.enc.Encode(c); err != nil {
+		return fmt.Errorf("worker %d: %w", p.id, err)
+	}
+	return nil
+}
+
+// recv waits for the worker's next reply, which must be of type want.
+func (p *workerProc) recv(ctx context.Context, want string) (workerReply, error) {
+	select {
+	case r, ok := <-p.replies:
+		if !ok {
+			select {
+			case <-p.exited:
+				return r, fmt.Errorf("worker %d exited: %v", p.id, p.waitErr)
+			case <-ctx.Done():
+				return r, fmt.Errorf("worker %d closed its output: %w", p.id, ctx.Err())
+			}
+		}
+		p.cpu = r.CPUUser + r.CPUSys
+		if r.Type == "error" {
+			return r, fmt.Errorf("worker %d: %s", p.id, r.Error)
+		}
+		if r.Type != want {
+			return r, fmt.Errorf("worker %d answered %q, want %q", p.id, r.Type, want)
+		}
+		return r, nil
+	case <-ctx.Done():
+		return workerReply{}, fmt.Errorf("waiting for worker %d: %w", p.id, ctx.Err())
+	}
+}
+
+// all sends c to every worker (mk makes each one's command), then
+// collects one reply of type want from each.
+func (ws *workerSet) all(ctx context.Context, mk func(p *workerProc) workerCommand, want string) ([]workerReply, error) {
+	for _, p := range ws.procs {
+		if err := p.send(mk(p)); err != nil {
+			return nil, err
+		}
+	}
+	out := make([]workerReply, len(ws.procs))
+	var firstErr error
+	for i, p := range ws.procs {
+		r, err := p.recv(ctx, want)
+		if err != nil && firstErr == nil {
+			firstErr = err
+		}
+		out[i] = r
+	}
+	return out, firstErr
+}
+
+// connect has every worker open and subscribe its connections.
+func (ws *workerSet) connect(ctx context.Context, opts FanoutOptions) error {
+	deadline := time.Now().Add(opts.Timeout + time.Minute).UnixNano()
+	names := opts.channelNames()
+	rs, err := ws.all(ctx, func(p *workerProc) workerCommand {
+		return workerCommand{
+			Cmd: cmdConnect, URL: opts.URL, Sources: p.sources,
+			Connections: p.n, First: p.first, Channels: names,
+			Concurrency: opts.Concurrency, Loops: opts.Loops, Deadline: deadline,
+		}
+	}, "ready")
+	if err != nil {
+		return err
+	}
+	for i, r := range rs {
+		ws.connected += r.Connected
+		ws.failed += r.Failed
+		if ws.firstErr == "" && r.Error != "" {
+			ws.firstErr = fmt.Sprintf("worker %d: %s", i, r.Error)
+		}
+		if r.FirstDialAt > 0 && (ws.firstDial == 0 || r.FirstDialAt < ws.firstDial) {
+			ws.firstDial = r.FirstDialAt
+		}
+		ws.lastSub = max(ws.lastSub, r.LastSubscribedAt)
+	}
+	return nil
+}
+
+// count reports the live subscribers by channel and the deliveries since
+// the last report.
+func (ws *workerSet) count(ctx context.Context) (perChannel []int, received uint64, err error) {
+	rs, err := ws.all(ctx, func(*workerProc) workerCommand { return workerCommand{Cmd: cmdCount} }, "count")
+	if err != nil {
+		return nil, 0, err
+	}
+	for _, r := range rs {
+		if perChannel == nil {
+			perChannel = make([]int, len(r.PerChannel))
+		}
+		for i, n := range r.PerChannel {
+			perChannel[i] += n
+		}
+		received += r.Received
+	}
+	return perChannel, received, nil
+}
+
+// report collects the workers' figures since the last report, merged, and
+// resets them; deliveries published before floor (unix ns) will count as
+// stale.
+func (ws *workerSet) report(ctx context.Context, floor int64) (workerReply, error) {
+	rs, err := ws.all(ctx, func(*workerProc) workerCommand { return workerCommand{Cmd: cmdReport, Floor: floor} }, "stats")
+	if err != nil {
+		return workerReply{}, err
+	}
+	sum := workerReply{Type: "stats", Histogram: &Histogram{}}
+	var errs []string
+	first := true
+	for i, r := range rs {
+		sum.Received += r.Received
+		sum.Lost += r.Lost
+		sum.Other += r.Other
+		sum.Stale += r.Stale
+		sum.Errors += r.Errors
+		if r.Histogram != nil {
+			sum.Histogram.Merge(r.Histogram)
+		}
+		if ws.procs[i].n > 0 {
+			if first || r.PerConnMin < sum.PerConnMin {
+				sum.PerConnMin = r.PerConnMin
+			}
+			first = false
+		}
+		sum.PerConnMax = max(sum.PerConnMax, r.PerConnMax)
+		if r.Error != "" {
+			errs = append(errs, fmt.Sprintf("worker %d: %s", i, r.Error))
+		}
+	}
+	sum.Error = strings.Join(errs, "; ")
+	return sum, nil
+}
+
+// cpuDelta is the workers' CPU time, in ns, since the last call, as of
+// their last replies.
+func (ws *workerSet) cpuDelta() int64 {
+	var d int64
+	for _, p := range ws.procs {
+		d += p.cpu - p.cpuSeen
+		p.cpuSeen = p.cpu
+	}
+	return d
+}
+
+// stop asks every worker to close its connections and exit, and kills
+// those that do not within workerStopWait.
+func (ws *workerSet) stop() {
+	if ws == nil {
+		return
+	}
+	for _, p := range ws.procs {
+		close(p.closing)
+		_ = p.send(workerCommand{Cmd: cmdStop})
+		p.stdin.Close()
+	}
+	deadline := time.Now().Add(workerStopWait)
+	for _, p := range ws.procs {
+		t := time.NewTimer(time.Until(deadline))
+		select {
+		case <-p.exited:
+		case <-t.C:
+			_ = p.cmd.Process.Kill()
+			<-p.exited
+		}
+		t.Stop()
+	}
+	ws.procs = nil
+}

@@ -1,0 +1,37 @@
+package hub
+
+import (
+	"github.com/switchboardhq/switchboard/internal/protocol"
+	"github.com/switchboardhq/switchboard/internal/ws"
+)
+
+// Frames encodes one direct message (not on a channel) for both kinds of
+// connections, each at most once: raw connections get the bytes (a text
+// frame when they are UTF-8, else binary), switchboard.v1 connections
+// {"type":"message", <payload>}.
+type Frames struct {
+	Data    []byte
+	raw, v1 ws.Frame
+}
+
+// For returns the frame for a connection that speaks switchboard.v1 (v1)
+// or not.
+func (f *Frames) For(v1 bool) ws.Frame {
+	if v1 {
+		if f.v1 == nil {
+			f.v1 = ws.TextFrame(appendMessage(nil, f.Data))
+		}
+		return f.v1
+	}
+	if f.raw == nil {
+		f.raw = ws.DataFrame(f.Data)
+	}
+	return f.raw
+}
+
+// appendMessage writes the switchboard.v1 "message" envelope.
+func appendMessage(dst, data []byte) []byte {
+	dst = append(dst, `{"type":"message",`...)
+	dst = protocol.AppendPayloadField(dst, data, protocol.Classify(data))
+	return append(dst, '}')
+}
