@@ -244,13 +244,19 @@ type FanoutStep struct {
 
 	Latency Latencies `json:"latency"` // due time to receipt
 
-	WallSeconds        float64 `json:"wallSeconds"`    // publishing and waiting for the last deliveries
-	ServerCPU          float64 `json:"serverCpu"`      // cores: the server's CPU seconds ÷ WallSeconds
-	ToolCPU            float64 `json:"toolCpu"`        // cores, workers and coordinator
-	WorkersCPU         float64 `json:"workersCpu"`     // cores
-	CoordinatorCPU     float64 `json:"coordinatorCpu"` // cores
-	FirstError         string  `json:"firstError,omitempty"`
+	WallSeconds        float64 `json:"wallSeconds"`        // publishing and waiting for the last deliveries
+	ServerCPU          float64 `json:"serverCpu"`          // cores: the server's CPU seconds ÷ WallSeconds
+	ToolCPU            float64 `json:"toolCpu"`            // cores, workers and coordinator
+	WorkersCPU         float64 `json:"workersCpu"`         // cores
+	CoordinatorCPU     float64 `json:"coordinatorCpu"`     // cores
 	ServerCPUAvailable bool    `json:"serverCpuAvailable"` // the server exports process_cpu_seconds_total
+	// CPUPressure is the share of WallSeconds in which some runnable task
+	// of the machine waited for a CPU (Linux PSI, /proc/pressure/cpu);
+	// -1 when unknown. Much above 0, the server and the tool were short
+	// of CPU (or other work on the machine took it) and the latencies
+	// include waiting for a CPU.
+	CPUPressure float64 `json:"cpuPressure"`
+	FirstError  string  `json:"firstError,omitempty"`
 }
 
 // Latencies summarise a Histogram, in milliseconds.
@@ -290,22 +296,25 @@ func fmtMillis(ms float64) string {
 
 // String formats the step for people.
 func (s FanoutStep) String() string {
-	server := "n/a"
+	server, pressure := "n/a", "n/a"
 	if s.ServerCPUAvailable {
 		server = fmt.Sprintf("%.2f cores", s.ServerCPU)
+	}
+	if s.CPUPressure >= 0 {
+		pressure = fmt.Sprintf("%.0f%%", 100*s.CPUPressure)
 	}
 	str := fmt.Sprintf(`rate %g/s for %gs to %d subscribers
 publications     %d sent, %d failed, %d waited for a slot, %d skipped; publisher lag p99 %s max %s
 deliveries       %d expected, %d received: %.0f/s; %d missing, %d stale, %d other
 per connection   %d to %d pubs; %d connection(s) lost, %d protocol error(s)
 latency          %s
-CPU              server %s, tool %.2f cores (workers %.2f, coordinator %.2f) over %.1fs`,
+CPU              server %s, tool %.2f cores (workers %.2f, coordinator %.2f) over %.1fs; CPU pressure %s`,
 		s.Rate, s.Seconds, s.Subscribers,
 		s.Sent, s.Failed, s.Overloaded, s.Skipped, fmtMillis(s.PublishLag.P99), fmtMillis(s.PublishLag.Max),
 		s.Expected, s.Received, s.PerSecond, s.Missing, s.Stale, s.Other,
 		s.PerConnMin, s.PerConnMax, s.LostConns, s.Errors,
 		s.Latency,
-		server, s.ToolCPU, s.WorkersCPU, s.CoordinatorCPU, s.WallSeconds)
+		server, s.ToolCPU, s.WorkersCPU, s.CoordinatorCPU, s.WallSeconds, pressure)
 	if s.FirstError != "" {
 		str += "\nfirst error      " + s.FirstError
 	}
@@ -429,6 +438,7 @@ func runStep(ctx context.Context, opts FanoutOptions, ws *workerSet, pub *publis
 	ws.cpuDelta()
 	serverCPU0, serverCPUOK := scrapeCPU(ctx, opts.Metrics)
 	cpu0 := coordinatorCPU()
+	stall0, stallOK := cpuStall()
 	start := time.Now()
 
 	ps := pub.run(ctx, rate, opts.Duration)
@@ -462,6 +472,10 @@ func runStep(ctx context.Context, opts FanoutOptions, ws *workerSet, pub *publis
 	st.WorkersCPU = float64(ws.cpuDelta()) / 1e9 / wall
 	st.CoordinatorCPU = float64(coordinatorCPU()-cpu0) / 1e9 / wall
 	st.ToolCPU = st.WorkersCPU + st.CoordinatorCPU
+	st.CPUPressure = -1
+	if stall1, ok := cpuStall(); ok && stallOK {
+		st.CPUPressure = (stall1 - stall0).Seconds() / wall
+	}
 	if serverCPU1, ok := scrapeCPU(ctx, opts.Metrics); ok && serverCPUOK {
 		st.ServerCPU = (serverCPU1 - serverCPU0) / wall
 		st.ServerCPUAvailable = true
@@ -485,6 +499,25 @@ func scrapeCPU(ctx context.Context, metricsURL string) (float64, bool) {
 	}
 	v, ok := m["process_cpu_seconds_total"]
 	return v, ok
+}
+
+// cpuStall is the total time some task of the machine waited for a CPU
+// (the "some" line of /proc/pressure/cpu).
+func cpuStall() (time.Duration, bool) {
+	b, err := os.ReadFile("/proc/pressure/cpu")
+	if err != nil {
+		return 0, false
+	}
+	line, _, _ := strings.Cut(string(b), "\n")
+	_, total, ok := strings.Cut(line, "total=")
+	if !ok || !strings.HasPrefix(line, "some ") {
+		return 0, false
+	}
+	us, err := strconv.ParseInt(strings.TrimSpace(total), 10, 64)
+	if err != nil {
+		return 0, false
+	}
+	return time.Duration(us) * time.Microsecond, true
 }
 
 // coordinatorCPU is this process's CPU time, user and system, in ns.

@@ -27,24 +27,23 @@ type fakeServer struct {
 	t            *testing.T
 	pingInterval time.Duration
 	pongs        atomic.Int64 // pings answered
-	posts        atomic.Int64
 
 	mu   sync.Mutex
 	subs map[string][]*websocket.Conn
 }
 
-func newFakeServer(t *testing.T) *httptest.Server {
+func newFakeServer(t *testing.T) (*httptest.Server, *fakeServer) {
 	f := &fakeServer{t: t, pingInterval: 50 * time.Millisecond, subs: map[string][]*websocket.Conn{}}
 	srv := httptest.NewServer(f)
 	t.Cleanup(srv.Close)
-	return srv
+	return srv, f
 }
 
 func (f *fakeServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	switch {
 	case r.URL.Path == "/metrics":
-		fmt.Fprintf(w, "# HELP fake\nprocess_resident_memory_bytes 1e+07\ngo_memstats_heap_inuse_bytes 5e+06\n"+
-			"go_goroutines 10\nprocess_cpu_seconds_total %d\nlabelled{a=\"b\"} 3\n", f.posts.Load())
+		fmt.Fprint(w, "# HELP fake\nprocess_resident_memory_bytes 1e+07\ngo_memstats_heap_inuse_bytes 5e+06\n"+
+			"go_goroutines 10\nprocess_cpu_seconds_total 1.5\nlabelled{a=\"b\"} 3\n")
 	case r.Method == http.MethodPost && strings.HasPrefix(r.URL.Path, "/production/@channels/"):
 		f.publish(w, r, strings.TrimPrefix(r.URL.Path, "/production/@channels/"))
 	case r.URL.Path == "/production":
@@ -55,7 +54,6 @@ func (f *fakeServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 }
 
 func (f *fakeServer) publish(w http.ResponseWriter, r *http.Request, ch string) {
-	f.posts.Add(1)
 	body, err := io.ReadAll(r.Body)
 	if err != nil || !json.Valid(body) {
 		http.Error(w, "bad body", http.StatusBadRequest)
@@ -145,7 +143,7 @@ func (f *fakeServer) serveWS(w http.ResponseWriter, r *http.Request) {
 // 2 worker processes over 2 channels, two rate steps; every delivery
 // arrives, and the pings are answered.
 func TestFanoutFakeServer(t *testing.T) {
-	srv := newFakeServer(t)
+	srv, fake := newFakeServer(t)
 	host := strings.TrimPrefix(srv.URL, "http://")
 	var steps []FanoutStep
 	res, err := Fanout(context.Background(), testWorkers(t, FanoutOptions{
@@ -158,6 +156,7 @@ func TestFanoutFakeServer(t *testing.T) {
 		Rates:       []float64{50, 100},
 		Duration:    time.Second,
 		Settle:      50 * time.Millisecond,
+		Grace:       20 * time.Second, // ends as soon as every delivery arrived
 		Timeout:     time.Minute,
 		OnStep:      func(s FanoutStep) { steps = append(steps, s) },
 	}))
@@ -188,18 +187,23 @@ func TestFanoutFakeServer(t *testing.T) {
 			t.Errorf("step %d: per connection %d..%d, want %d", i, st.PerConnMin, st.PerConnMax, pubs/2)
 		}
 		l := st.Latency
-		if l.Count != want || l.P50 <= 0 || l.P50 > l.P99 || l.P99 > l.Max || l.Max > 5000 {
+		if l.Count != want || l.P50 <= 0 || l.P50 > l.P99 || l.P99 > l.Max || l.Max > 30000 {
 			t.Errorf("step %d: latency %+v", i, l)
 		}
 		if st.PerSecond != float64(want) || st.WallSeconds < 0.9 || !st.ServerCPUAvailable || st.ToolCPU <= 0 {
 			t.Errorf("step %d: %.0f/s wall %.2fs server CPU %v tool CPU %.2f", i, st.PerSecond, st.WallSeconds, st.ServerCPUAvailable, st.ToolCPU)
 		}
 	}
+	// Every 50 ms the server pinged every connection, and waited for the
+	// pong: the run lasted seconds, so each connection answered several.
+	if n := fake.pongs.Load(); n < 200 {
+		t.Errorf("%d pings answered, want at least one per connection", n)
+	}
 }
 
 // Publications larger than the loops' read buffer arrive whole.
 func TestFanoutFakeServerLarge(t *testing.T) {
-	srv := newFakeServer(t)
+	srv, _ := newFakeServer(t)
 	host := strings.TrimPrefix(srv.URL, "http://")
 	res, err := Fanout(context.Background(), testWorkers(t, FanoutOptions{
 		URL:         "ws://" + host + "/production",
@@ -209,6 +213,7 @@ func TestFanoutFakeServerLarge(t *testing.T) {
 		Duration:    500 * time.Millisecond,
 		Size:        100000,
 		Settle:      10 * time.Millisecond,
+		Grace:       20 * time.Second, // ends as soon as every delivery arrived
 		Timeout:     time.Minute,
 	}))
 	if err != nil {

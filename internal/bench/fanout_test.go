@@ -41,6 +41,7 @@ func TestFanoutServer(t *testing.T) {
 		Rates:       []float64{50},
 		Duration:    time.Second,
 		Settle:      100 * time.Millisecond,
+		Grace:       20 * time.Second, // ends as soon as every delivery arrived
 		Timeout:     time.Minute,
 	}))
 	if err != nil {
@@ -59,7 +60,7 @@ func TestFanoutServer(t *testing.T) {
 	if st.PerConnMin != 50 || st.PerConnMax != 50 {
 		t.Errorf("per connection %d..%d, want 50", st.PerConnMin, st.PerConnMax)
 	}
-	if l := st.Latency; l.Count != st.Received || l.P50 <= 0 || l.P50 > l.P99 || l.P99 > l.Max || l.Max > 5000 {
+	if l := st.Latency; l.Count != st.Received || l.P50 <= 0 || l.P50 > l.P99 || l.P99 > l.Max || l.Max > 30000 {
 		t.Errorf("latency %+v", l)
 	}
 	if !st.ServerCPUAvailable {

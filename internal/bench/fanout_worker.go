@@ -2,7 +2,6 @@ package bench
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/base64"
@@ -68,9 +67,9 @@ type workerReply struct {
 	LastSubscribedAt int64 `json:"lastSubscribedAt,omitempty"` // unix ns
 
 	// count, stats
-	Received   uint64 `json:"received,omitempty"` // pubs since the last report
-	Lost       int    `json:"lost,omitempty"`     // connections lost since the last report
-	PerChannel []int  `json:"perChannel,omitempty"`
+	Received   uint64 `json:"received,omitempty"`   // pubs since the last report
+	Lost       int    `json:"lost,omitempty"`       // connections lost since the last report
+	PerChannel []int  `json:"perChannel,omitempty"` // live connections by channel index
 
 	// stats
 	Other      uint64     `json:"other,omitempty"`  // frames that are not pubs (pings excluded)
@@ -85,8 +84,8 @@ type workerReply struct {
 
 // RunFanoutWorker is a fan-out worker process (the hidden command
 // `switchboard bench fanout-worker`): it reads commands from in and
-// answers on out, as the worker protocol above describes. Fanout starts the workers;
-// people do not.
+// answers on out, as the worker protocol above describes. Fanout starts
+// the workers; people do not.
 func RunFanoutWorker(ctx context.Context, in io.Reader, out io.Writer) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -386,31 +385,30 @@ func handshakeSubscribe(c net.Conn, u *url.URL, sub []byte) ([]byte, error) {
 		case opClose:
 			return nil, fmt.Errorf("subscribe: the server closed the connection: %s", closeReason(p))
 		case opText:
+			// The setup is not the hot path: decode the messages properly.
+			var m struct {
+				Type  string `json:"type"`
+				ID    int64  `json:"id"`
+				Error *struct {
+					Code    int    `json:"code"`
+					Message string `json:"message"`
+				} `json:"error"`
+			}
+			if err := json.Unmarshal(p, &m); err != nil {
+				return nil, fmt.Errorf("subscribe: %w in %.200s", err, p)
+			}
 			switch {
 			case !connected:
-				if !bytes.Contains(p, []byte(`"type":"connected"`)) {
+				if m.Type != "connected" {
 					return nil, fmt.Errorf("subscribe: the first message is not \"connected\": %.200s", p)
 				}
 				connected = true
 				if _, err := c.Write(appendClientFrame(nil, opText, sub)); err != nil {
 					return nil, err
 				}
-			case bytes.Contains(p, []byte(`"type":"reply"`)):
-				var r struct {
-					ID    int64 `json:"id"`
-					Error *struct {
-						Code    int    `json:"code"`
-						Message string `json:"message"`
-					} `json:"error"`
-				}
-				if err := json.Unmarshal(p, &r); err != nil {
-					return nil, fmt.Errorf("subscribe: reply: %w", err)
-				}
-				if r.ID != 1 {
-					continue
-				}
-				if r.Error != nil {
-					return nil, fmt.Errorf("subscribe: %d %s", r.Error.Code, r.Error.Message)
+			case m.Type == "reply" && m.ID == 1:
+				if m.Error != nil {
+					return nil, fmt.Errorf("subscribe: %d %s", m.Error.Code, m.Error.Message)
 				}
 				rest := append([]byte(nil), buf...)
 				if n := br.Buffered(); n > 0 {

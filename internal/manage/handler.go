@@ -109,10 +109,12 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		h.writeError(sw, r, rt, err)
 	}
-	h.logger.LogAttrs(r.Context(), slog.LevelDebug, "management call", rt.logAttrs(
-		slog.String("method", r.Method),
-		slog.Int("status", sw.status), slog.Duration("latency", time.Since(start)),
-		slog.String("principal", principal), slog.String("requestId", reqID))...)
+	if h.logger.Enabled(r.Context(), slog.LevelDebug) {
+		h.logger.LogAttrs(r.Context(), slog.LevelDebug, "management call", rt.logAttrs(
+			slog.String("method", r.Method),
+			slog.Int("status", sw.status), slog.Duration("latency", time.Since(start)),
+			slog.String("principal", principal), slog.String("requestId", reqID))...)
+	}
 }
 
 // logAttrs returns the route's stage and id, and its channel and user when

@@ -63,8 +63,9 @@ func (m *members) slot(key []byte) (*span, string) {
 // null is not accepted for any member but "data" (where it is the
 // payload); strings must be valid UTF-8, and \u escapes of unpaired
 // surrogates decode to U+FFFD, as with encoding/json; arrays and objects
-// may nest at most 10,000 deep, as with encoding/json. When a frame has
-// several problems, which one is reported is unspecified.
+// may nest at most 10,000 deep, as with encoding/json. Of several
+// problems the first in this order is reported: JSON syntax, "id", a
+// duplicate member, "type", "channel", then the members of the type.
 //
 // Decode never panics. Message.Payload may share memory with frame.
 func Decode(frame []byte) (Message, uint64, error) {

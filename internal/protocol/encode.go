@@ -81,6 +81,17 @@ func AppendPub(dst []byte, channel string, pos *Position, payload []byte, kind P
 	return append(dst, '}')
 }
 
+// AppendMessage appends data sent to one connection rather than on a
+// channel (the management API's POST to a connection, a user or
+// everyone): {"type":"message",<payload field>}. kind is
+// Classify(payload) (see AppendPayloadField).
+func AppendMessage(dst []byte, payload []byte, kind PayloadKind) []byte {
+	dst = slices.Grow(dst, len(`{"type":"message",}`)+payloadFieldLen(payload, kind))
+	dst = append(dst, `{"type":"message",`...)
+	dst = AppendPayloadField(dst, payload, kind)
+	return append(dst, '}')
+}
+
 // appendPosition appends `,"epoch":"..","offset":N`, or nothing when pos
 // is nil.
 func appendPosition(dst []byte, pos *Position) []byte {

@@ -220,19 +220,27 @@ func checkPub(t *testing.T, pub []byte, channel string, payload []byte) {
 	if !json.Valid(pub) || !utf8.Valid(pub) {
 		t.Fatalf("AppendPub wrote invalid JSON or UTF-8: %q", pub)
 	}
-	var m map[string]json.RawMessage
-	if err := json.Unmarshal(pub, &m); err != nil {
-		t.Fatal(err)
-	}
-	var p struct {
-		Type, Channel string
-		Text, B64     *string
-	}
+	var p struct{ Type, Channel string }
 	if err := json.Unmarshal(pub, &p); err != nil {
 		t.Fatal(err)
 	}
 	if p.Type != "pub" || utf8.ValidString(channel) && p.Channel != channel {
 		t.Fatalf("%q: type %q, channel %q; want pub, %q", pub, p.Type, p.Channel, channel)
+	}
+	checkCarries(t, pub, payload)
+}
+
+// checkCarries checks that the server message frame (valid JSON) carries
+// payload exactly, in one payload field.
+func checkCarries(t *testing.T, frame []byte, payload []byte) {
+	t.Helper()
+	var m map[string]json.RawMessage
+	if err := json.Unmarshal(frame, &m); err != nil {
+		t.Fatal(err)
+	}
+	var p struct{ Text, B64 *string }
+	if err := json.Unmarshal(frame, &p); err != nil {
+		t.Fatal(err)
 	}
 	var got []byte
 	n := 0
@@ -245,24 +253,24 @@ func checkPub(t *testing.T, pub []byte, channel string, payload []byte) {
 	if p.B64 != nil {
 		b, err := base64.StdEncoding.DecodeString(*p.B64)
 		if err != nil {
-			t.Fatalf("%q: %v", pub, err)
+			t.Fatalf("%q: %v", frame, err)
 		}
 		got, n = b, n+1
 	}
 	if n != 1 {
-		t.Fatalf("%q: %d payload fields, want 1", pub, n)
+		t.Fatalf("%q: %d payload fields, want 1", frame, n)
 	}
 	want := payload
 	if m["data"] != nil {
 		want = trimSpace(payload)
 	}
 	if !bytes.Equal(got, want) {
-		t.Fatalf("%q carries %q, want %q", pub, got, want)
+		t.Fatalf("%q carries %q, want %q", frame, got, want)
 	}
 }
 
 // FuzzAppendPub: Classify agrees with json.Valid and utf8.Valid; a pub
-// message is always valid JSON and UTF-8 and carries its payload back
+// (and a message) message is always valid JSON and UTF-8 and carries its payload back
 // exactly (a "data" value without surrounding whitespace), in the field
 // Classify chose, in "b64", or in "text" for valid UTF-8.
 func FuzzAppendPub(f *testing.F) {
@@ -298,6 +306,11 @@ func FuzzAppendPub(f *testing.F) {
 			hasPos && (*p.Offset != offset || utf8.ValidString(epoch) && *p.Epoch != epoch) {
 			t.Fatalf("%q: epoch/offset %v/%v, want %v", pub, p.Epoch, p.Offset, pos)
 		}
+		msg := AppendMessage(nil, payload, kind)
+		if !json.Valid(msg) || !utf8.Valid(msg) {
+			t.Fatalf("AppendMessage wrote invalid JSON or UTF-8: %q", msg)
+		}
+		checkCarries(t, msg, payload)
 		checkPub(t, AppendPub(nil, channel, pos, payload, PayloadBase64), channel, payload)
 		if kind != PayloadBase64 {
 			checkPub(t, AppendPub(nil, channel, pos, payload, PayloadText), channel, payload)

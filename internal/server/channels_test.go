@@ -473,3 +473,58 @@ func writeMasked(t *testing.T, nc net.Conn, s string) {
 		t.Fatal(err)
 	}
 }
+
+// A namespace whose rules ask an integration: the event is AWS-shaped with
+// eventType SUBSCRIBE or PUBLISH and the request as its body.
+func TestAuthorizerNamespace(t *testing.T) {
+	b := newBackend(t)
+	b.setRespond(func(ev map[string]any) (int, string) {
+		body, _ := ev["body"].(string)
+		if strings.Contains(body, `"auth:no"`) {
+			return 403, ""
+		}
+		if strings.Contains(body, `"auth:broken"`) {
+			return 500, "oops"
+		}
+		return 200, ""
+	})
+	e := startServer(t, backendAPI(b.srv.URL, `    channels:
+      namespaces:
+        - pattern: "auth:*"
+          subscribe: authorizer
+          publish: authorizer
+          authorizer: backend
+`))
+	c, hello := e.v1("test", nil)
+	id := hello["connectionId"].(string)
+	r, _ := call(t, c, 1, `{"type":"subscribe","id":1,"channel":"auth:ok"}`)
+	if r["error"] != nil {
+		t.Fatalf("allowed subscribe: %v", r)
+	}
+	r, _ = call(t, c, 2, `{"type":"subscribe","id":2,"channel":"auth:no"}`)
+	if r["error"].(map[string]any)["code"] != 403.0 {
+		t.Fatalf("denied subscribe: %v", r)
+	}
+	r, before := call(t, c, 3, `{"type":"publish","id":3,"channel":"auth:ok","data":{"n":1}}`)
+	if r["error"] != nil {
+		t.Fatalf("allowed publish: %v", r)
+	}
+	// The publisher is a subscriber: its own pub is queued before the reply.
+	if len(before) != 1 || before[0]["type"] != "pub" {
+		t.Fatalf("before the reply: %v", before)
+	}
+	evs := b.eventsFor("$subscribe")
+	if len(evs) != 2 || ctxField(evs[0], "eventType") != "SUBSCRIBE" || ctxField(evs[0], "connectionId") != id ||
+		evs[0]["body"] != `{"channel":"auth:ok"}` {
+		t.Fatalf("subscribe events %v", evs)
+	}
+	pubs := b.eventsFor("$publish")
+	if len(pubs) != 1 || ctxField(pubs[0], "eventType") != "PUBLISH" || pubs[0]["body"] != `{"channel":"auth:ok","data":{"n":1}}` {
+		t.Fatalf("publish events %v", pubs)
+	}
+	// A direct message reaches a v1 client in an envelope.
+	e.manageJSON("POST", "/test/@connections/"+id, `{"direct":true}`, 200)
+	if m := readJSON(t, c); m["type"] != "message" || m["data"].(map[string]any)["direct"] != true {
+		t.Fatalf("direct message %v", m)
+	}
+}
