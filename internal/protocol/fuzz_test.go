@@ -269,10 +269,10 @@ func checkCarries(t *testing.T, frame []byte, payload []byte) {
 	}
 }
 
-// FuzzAppendPub: Classify agrees with json.Valid and utf8.Valid; a pub
-// (and a message) message is always valid JSON and UTF-8 and carries its payload back
-// exactly (a "data" value without surrounding whitespace), in the field
-// Classify chose, in "b64", or in "text" for valid UTF-8.
+// FuzzAppendPub: Classify agrees with json.Valid and utf8.Valid; pub and
+// message frames are always valid JSON and UTF-8 and carry their payload
+// back exactly (a "data" value without surrounding whitespace), in the
+// field Classify chose, in "b64", or in "text" for valid UTF-8.
 func FuzzAppendPub(f *testing.F) {
 	f.Add("chat:lobby", "kq3MTHfT", uint64(45), true, []byte(`{"text": "hi"}`))
 	f.Add("news", "", uint64(0), false, []byte(`plain words`))
