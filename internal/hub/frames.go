@@ -19,7 +19,7 @@ type Frames struct {
 func (f *Frames) For(v1 bool) ws.Frame {
 	if v1 {
 		if f.v1 == nil {
-			f.v1 = ws.TextFrame(appendMessage(nil, f.Data))
+			f.v1 = ws.TextFrame(protocol.AppendMessage(nil, f.Data, protocol.Classify(f.Data)))
 		}
 		return f.v1
 	}
@@ -27,11 +27,4 @@ func (f *Frames) For(v1 bool) ws.Frame {
 		f.raw = ws.DataFrame(f.Data)
 	}
 	return f.raw
-}
-
-// appendMessage writes the switchboard.v1 "message" envelope.
-func appendMessage(dst, data []byte) []byte {
-	dst = append(dst, `{"type":"message",`...)
-	dst = protocol.AppendPayloadField(dst, data, protocol.Classify(data))
-	return append(dst, '}')
 }
