@@ -528,3 +528,85 @@ func TestAuthorizerNamespace(t *testing.T) {
 		t.Fatalf("direct message %v", m)
 	}
 }
+
+// Publishers racing on one channel: every subscriber sees the same order,
+// with consecutive offsets.
+func TestChannelOrderConcurrentPublishers(t *testing.T) {
+	e := startServer(t, channelsAPI)
+	const subscribers, publishers, each = 4, 4, 50
+	var subs []*websocket.Conn
+	for range subscribers {
+		c, _ := e.v1("chan", nil)
+		call(t, c, 1, `{"type":"subscribe","id":1,"channel":"news:o"}`)
+		subs = append(subs, c)
+	}
+	var wg sync.WaitGroup
+	for p := range publishers {
+		wg.Go(func() {
+			pub, _ := e.v1("chan", nil)
+			if p%2 == 1 { // clients may publish once subscribed (the default rule)
+				write(t, pub, `{"type":"subscribe","channel":"news:o"}`)
+			}
+			for i := range each {
+				if p%2 == 0 { // half publish over the management API, half as clients
+					if status, b := e.manage("POST", "/chan/@channels/news:o", fmt.Sprintf(`"%d-%d"`, p, i)); status != 200 {
+						t.Errorf("publish: %d %s", status, b)
+						return
+					}
+					continue
+				}
+				ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+				err := pub.Write(ctx, websocket.MessageText, fmt.Appendf(nil, `{"type":"publish","channel":"news:o","data":"%d-%d"}`, p, i))
+				cancel()
+				if err != nil {
+					t.Errorf("publish: %v", err)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	orders := make([][]string, subscribers)
+	for s, c := range subs {
+		for len(orders[s]) < publishers*each {
+			m := readJSON(t, c)
+			if m["type"] != "pub" {
+				continue
+			}
+			orders[s] = append(orders[s], m["data"].(string))
+		}
+	}
+	for s := 1; s < subscribers; s++ {
+		for i := range orders[0] {
+			if orders[s][i] != orders[0][i] {
+				t.Fatalf("subscriber %d saw %q at %d, subscriber 0 saw %q", s, orders[s][i], i, orders[0][i])
+			}
+		}
+	}
+}
+
+// The batch endpoint runs its operations in order through the gateway.
+func TestBatchThroughGateway(t *testing.T) {
+	e := startServer(t, channelsAPI)
+	c, hello := e.v1("chan", nil)
+	id := hello["connectionId"].(string)
+	call(t, c, 1, `{"type":"subscribe","id":1,"channel":"room:b"}`)
+	out := e.manageJSON("POST", "/chan/@batch", fmt.Sprintf(`{"operations":[
+		{"channel":"room:b","data":{"n":1}},
+		{"connectionId":%q,"text":"direct"},
+		{"channel":"room:b","b64":"/wA="},
+		{"connectionId":"AAAAAAAAAAAAAAA=","text":"nobody"},
+		{"broadcast":true,"data":2}]}`, id), 200)
+	results := out["results"].([]any)
+	if len(results) != 5 || results[0].(map[string]any)["offset"] != 1.0 ||
+		results[3].(map[string]any)["error"].(map[string]any)["type"] != "GoneException" {
+		t.Fatalf("results %v", out)
+	}
+	want := []string{`"data":{"n":1}`, `"text":"direct"`, `"b64":"/wA="`, `"data":2`}
+	for _, w := range want {
+		_, b := read(t, c)
+		if !strings.Contains(string(b), w) {
+			t.Fatalf("got %s, want it to contain %s", b, w)
+		}
+	}
+}

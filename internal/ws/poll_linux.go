@@ -342,8 +342,11 @@ func (p *poller) flush(c *Conn, now int64) {
 	}
 }
 
+// writev is a raw system call: the socket is non-blocking, so the call
+// never sleeps, and skipping the runtime's syscall bookkeeping saves a few
+// hundred nanoseconds per write on the fan-out path (docs/BENCHMARKS.md).
 func writev(fd int, iov []unix.Iovec) (int, error) {
-	n, _, errno := unix.Syscall(unix.SYS_WRITEV, uintptr(fd), uintptr(unsafe.Pointer(&iov[0])), uintptr(len(iov)))
+	n, _, errno := unix.RawSyscall(unix.SYS_WRITEV, uintptr(fd), uintptr(unsafe.Pointer(&iov[0])), uintptr(len(iov)))
 	if errno != 0 {
 		return 0, errno
 	}
