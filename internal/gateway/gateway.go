@@ -126,6 +126,9 @@ func (g *Gateway) Shutdown(ctx context.Context) error {
 		total += a.registry.len()
 	}
 	g.log.Info("draining", "connections", total, "window", g.drain.DrainWindow.String())
+	for _, a := range g.list {
+		a.hub.Quiet()
+	}
 	g.closeAll(ctx)
 
 	// Wait for the closing handshakes and the handshakes in flight, closing

@@ -355,7 +355,7 @@ func (h *Hub) left(s *shard, ch *channel, m *Member) {
 // notice sends a join or leave message about m to the channel's other
 // switchboard.v1 members. s.mu is held.
 func (h *Hub) notice(s *shard, ch *channel, m *Member, join bool) {
-	if ch.v1 == 0 || (ch.v1 == 1 && m.v1 && join) {
+	if ch.v1 == 0 || (ch.v1 == 1 && m.v1 && join) || h.quiet.Load() {
 		return
 	}
 	pm := protocol.Member{ConnectionID: m.id, User: m.user, Info: m.info}

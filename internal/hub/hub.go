@@ -55,6 +55,7 @@ type Hub struct {
 	shards [shards]shard
 	users  users
 
+	quiet         atomic.Bool  // Quiet was called: no more join/leave notices
 	channels      atomic.Int64 // channels with at least one member
 	subscriptions atomic.Int64 // memberships
 	publications  atomic.Uint64
@@ -111,6 +112,11 @@ func (h *Hub) shardOf(name string) *shard {
 	}
 	return &h.shards[x%shards]
 }
+
+// Quiet stops join and leave notices. The gateway calls it when it
+// starts draining: every member is about to leave, and telling each of n
+// members about the other n−1 departures would cost n² sends for nothing.
+func (h *Hub) Quiet() { h.quiet.Store(true) }
 
 // Channels reports how many channels have at least one member.
 func (h *Hub) Channels() int { return int(h.channels.Load()) }
