@@ -104,13 +104,16 @@ func New(o Options) (*Hub, error) {
 	return h, nil
 }
 
-// shardOf picks the shard of a channel name (FNV-1a).
-func (h *Hub) shardOf(name string) *shard {
+// shardOf picks the shard of a channel name.
+func (h *Hub) shardOf(name string) *shard { return &h.shards[fnv32(name)%shards] }
+
+// fnv32 is FNV-1a: cheap, and good enough to spread names over shards.
+func fnv32(s string) uint32 {
 	var x uint32 = 2166136261
-	for i := 0; i < len(name); i++ {
-		x = (x ^ uint32(name[i])) * 16777619
+	for i := 0; i < len(s); i++ {
+		x = (x ^ uint32(s[i])) * 16777619
 	}
-	return &h.shards[x%shards]
+	return x
 }
 
 // Quiet stops join and leave notices. The gateway calls it when it

@@ -16,13 +16,7 @@ func (u *users) init() {
 	}
 }
 
-func (u *users) shard(user string) int {
-	var x uint32 = 2166136261
-	for i := 0; i < len(user); i++ {
-		x = (x ^ uint32(user[i])) * 16777619
-	}
-	return int(x % shards)
-}
+func (u *users) shard(user string) int { return int(fnv32(user) % shards) }
 
 // AddUser records m as one of its user's connections (a no-op for a
 // member without a user). Call it once, when the connection opens.
