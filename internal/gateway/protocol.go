@@ -68,7 +68,7 @@ func (g *Gateway) v1Subscribe(c *Conn, msg *protocol.Message, at time.Time) {
 		c.replyError(msg.ID, perr)
 		return
 	}
-	o := hub.SubscribeOptions{ReplyID: msg.ID}
+	o := hub.SubscribeOptions{ReplyID: msg.ID, MaxRecoveryBytes: a.limits.MaxQueueBytes / 2}
 	if msg.Recover != nil {
 		o.Recover = &history.Position{Epoch: msg.Recover.Epoch, Offset: msg.Recover.Offset}
 	}

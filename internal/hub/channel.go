@@ -155,6 +155,11 @@ type SubscribeOptions struct {
 	// Notify queues a "subscribed" message for a switchboard.v1 member
 	// (membership set by the server, not asked for by the client).
 	Notify bool
+	// MaxRecoveryBytes, when above 0, bounds the payload bytes a recovery
+	// may queue at once: more is refused as "too many", so that a replay
+	// never overflows the connection's queue (which would close it as a
+	// slow consumer, and its reconnect would try the same replay again).
+	MaxRecoveryBytes int
 }
 
 // SubscribeResult is what Subscribe did.
@@ -216,7 +221,7 @@ func (h *Hub) Subscribe(ctx context.Context, m *Member, name string, o Subscribe
 				res.Reason = ReasonEpochChanged
 			case !rr.Complete:
 				res.Reason = ReasonTooOld
-			case len(rr.Publications) > ns.RecoveryLimit:
+			case len(rr.Publications) > ns.RecoveryLimit || tooBig(rr.Publications, o.MaxRecoveryBytes):
 				res.Reason = ReasonTooMany
 			default:
 				res.Recovered, res.Missed, missed = true, len(rr.Publications), rr.Publications
@@ -272,6 +277,22 @@ func (h *Hub) Subscribe(ctx context.Context, m *Member, name string, o Subscribe
 		h.notice(s, ch, m, true)
 	}
 	return res, nil
+}
+
+// tooBig reports whether replaying pubs would queue more than max bytes
+// (max 0: no bound). Each pub envelope adds about 100 bytes to its payload.
+func tooBig(pubs []history.Publication, max int) bool {
+	if max <= 0 {
+		return false
+	}
+	n := 0
+	for _, p := range pubs {
+		n += len(p.Data) + 100
+		if n > max {
+			return true
+		}
+	}
+	return false
 }
 
 // checkRoom fails early when m cannot join another channel.

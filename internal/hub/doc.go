@@ -18,6 +18,7 @@
 // meanwhile is lost or duplicated.
 //
 // Lock order: shard mutex, then Member.mu, then users-shard mutex. Send is
-// called with a shard mutex held and must not block (ws.Conn.Send does
-// not).
+// called with a shard mutex held: it must not block and must never call
+// back into the hub (ws.Conn.Send only queues and schedules; a connection
+// it closes reports OnClose later, from its event loop).
 package hub

@@ -260,9 +260,18 @@ func TestRecoveryRefusals(t *testing.T) {
 			t.Errorf("%s: got %v, want one reply with the reason", tc.channel, msgs)
 		}
 	}
+	// Within the count but past the byte budget: refused, not replayed.
+	big, rbig := member("big", "", true)
+	res, err := h.Subscribe(ctx, big, "small:a", SubscribeOptions{Recover: &history.Position{Epoch: hp.Top.Epoch, Offset: 3}, ReplyID: 1, MaxRecoveryBytes: 150})
+	if err != nil || res.Recovered || res.Reason != ReasonTooMany {
+		t.Fatalf("recovery past the byte budget: %+v %v", res, err)
+	}
+	if n := len(rbig.raw()); n != 1 {
+		t.Fatalf("got %d frames, want the reply alone", n)
+	}
 	// Offset 3 of 5 with a limit of 2: exactly offsets 4 and 5.
 	m, r := member("ok", "", true)
-	res, err := h.Subscribe(ctx, m, "small:a", SubscribeOptions{Recover: &history.Position{Epoch: hp.Top.Epoch, Offset: 3}, ReplyID: 1})
+	res, err = h.Subscribe(ctx, m, "small:a", SubscribeOptions{Recover: &history.Position{Epoch: hp.Top.Epoch, Offset: 3}, ReplyID: 1})
 	if err != nil || !res.Recovered || res.Missed != 2 {
 		t.Fatalf("recover from 3: %+v %v", res, err)
 	}
