@@ -3,7 +3,6 @@ package gateway
 import (
 	"cmp"
 	"context"
-
 	"fmt"
 	"log/slog"
 	"net/http"

@@ -131,14 +131,14 @@ func (g *Gateway) ServeWebSocket(w http.ResponseWriter, r *http.Request, a *API)
 	g.metrics.Connects.WithLabelValues(a.id, "accepted").Inc()
 	g.log.Info("connect", "api", a.id, "connectionId", c.info.ID,
 		"sourceIp", c.info.Identity.SourceIP, "userAgent", c.info.Identity.UserAgent,
-		"subprotocol", subprotocol, "latencyMs", float64(time.Since(start).Microseconds())/1000)
+		"subprotocol", subprotocol, "user", gr.user, "latencyMs", float64(time.Since(start).Microseconds())/1000)
 	if g.draining.Load() {
 		c.ws.Close(ws.CloseGoingAway, "server shutting down")
 	}
 }
 
 // grant is what a $connect response may give a connection, in headers
-// (docs/configuration.md, "The $connect response").
+// (decision 0010, docs/channels.md).
 type grant struct {
 	user     string   // X-Switchboard-User
 	channels []string // X-Switchboard-Channels, comma-separated
@@ -164,13 +164,13 @@ func (a *API) parseGrant(resp *event.Response) (grant, error) {
 			if ch == "" || slices.Contains(gr.channels, ch) {
 				continue
 			}
+			if len(gr.channels) == a.maxChannels {
+				return grant{}, fmt.Errorf("$connect returned more than %d channels in X-Switchboard-Channels (channels.maxPerConnection)", a.maxChannels)
+			}
 			if _, _, err := a.hub.Lookup(ch); err != nil {
 				return grant{}, fmt.Errorf("$connect returned X-Switchboard-Channels with channel %q: %w", ch, err)
 			}
 			gr.channels = append(gr.channels, ch)
-		}
-		if len(gr.channels) > a.maxChannels {
-			return grant{}, fmt.Errorf("$connect returned %d channels in X-Switchboard-Channels; channels.maxPerConnection is %d", len(gr.channels), a.maxChannels)
 		}
 	}
 	if v := resp.Header("X-Switchboard-Info"); v != "" {
