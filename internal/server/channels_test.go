@@ -610,3 +610,49 @@ func TestBatchThroughGateway(t *testing.T) {
 		}
 	}
 }
+
+// A $connect response with a malformed Switchboard header is the backend's
+// error: the handshake fails with 502 and the log says why.
+func TestConnectGrantErrors(t *testing.T) {
+	b := newBackend(t)
+	e := startServer(t, backendAPI(b.srv.URL, `    channels:
+      maxPerConnection: 2
+      namespaces:
+        - pattern: "room:*"
+`))
+	cases := []struct{ headers, why string }{
+		{`"X-Switchboard-User":"a,b"`, "X-Switchboard-User"},
+		{`"X-Switchboard-Channels":"room:1, other"`, "no channel namespace"},
+		{`"X-Switchboard-Channels":"room:1,room:2,room:3"`, "more than 2 channels"},
+		{`"X-Switchboard-Info":"{not json"`, "X-Switchboard-Info"},
+	}
+	for _, tc := range cases {
+		b.setRespond(func(ev map[string]any) (int, string) {
+			return 200, `{"statusCode":200,"headers":{` + tc.headers + `}}`
+		})
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		_, resp, err := websocket.Dial(ctx, e.wsURL("test"), nil)
+		cancel()
+		if err == nil || resp == nil || resp.StatusCode != http.StatusBadGateway {
+			t.Fatalf("%s: err %v, response %v; want 502", tc.headers, err, resp)
+		}
+		found := false
+		for _, l := range e.logs.lines("route") {
+			if msg, _ := l["error"].(string); strings.Contains(msg, tc.why) {
+				found = true
+			}
+		}
+		if !found {
+			t.Errorf("%s: no route log line mentions %q", tc.headers, tc.why)
+		}
+	}
+	// Duplicates collapse, spaces are trimmed.
+	b.setRespond(func(ev map[string]any) (int, string) {
+		return 200, `{"statusCode":200,"headers":{"x-switchboard-channels":" room:1 ,room:1, room:2"}}`
+	})
+	e.dial("test", nil)
+	info := e.manageJSON("GET", "/test/@channels/room:2", "", 200)
+	if info["members"] != 1.0 {
+		t.Fatalf("room:2 %v", info)
+	}
+}
