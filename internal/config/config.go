@@ -265,19 +265,87 @@ type Action struct {
 
 // Integration is a named backend.
 type Integration struct {
-	// Type is "http": the AWS Lambda proxy event is POSTed as JSON to URL.
-	// Required.
+	// Type is "http" (the AWS Lambda proxy event is POSTed as JSON to URL),
+	// "lambda" (an AWS Lambda function invoked through the Lambda Invoke
+	// API) or "function" (a Lambda handler that Switchboard runs itself as
+	// worker processes, serving them the Lambda Runtime API). Required.
 	Type string `yaml:"type"`
 	// URL is the endpoint for type http (http or https).
 	URL string `yaml:"url"`
 	// Timeout bounds one call, as AWS's integration timeout. Between 50ms
-	// and 29s on AWS; Switchboard accepts 1ms to 15m. Default 29s.
+	// and 29s on AWS; Switchboard accepts 1ms to 15m. Default 29s. For a
+	// function it is also the function's timeout: an invocation past it
+	// kills its worker.
 	Timeout Duration `yaml:"timeout"`
 	// MaxConcurrency bounds the calls in flight to this integration; more
-	// wait (within their timeout) for a free slot. Default 256.
+	// wait (within their timeout) for a free slot. Default 256 for http and
+	// lambda, 4 for function (one worker process per concurrent call).
 	MaxConcurrency int `yaml:"maxConcurrency"`
 	// Headers are added to every request (for example a shared secret).
+	// Only for http.
 	Headers map[string]string `yaml:"headers"`
+
+	// Lambda configures type lambda.
+	Lambda Lambda `yaml:"lambda"`
+	// Function configures type function.
+	Function Function `yaml:"function"`
+}
+
+// Lambda is an AWS Lambda function called through the Invoke API with the
+// AWS SDK's standard credential chain (environment, shared config and
+// credentials files, SSO, web identity, container and instance roles).
+type Lambda struct {
+	// FunctionName is the function's name, partial ARN or full ARN
+	// (arn:aws:lambda:REGION:ACCOUNT:function:NAME[:QUALIFIER]). Required.
+	FunctionName string `yaml:"functionName"`
+	// Qualifier is a version or alias to invoke. Default: none ($LATEST, or
+	// the qualifier in FunctionName's ARN).
+	Qualifier string `yaml:"qualifier"`
+	// Region is the function's region. Default: the region of a full ARN,
+	// else the SDK's (AWS_REGION, the shared config file).
+	Region string `yaml:"region"`
+	// Endpoint overrides the Lambda endpoint, for Lambda-compatible
+	// servers (LocalStack, the runtime interface emulator): http(s)://host[:port].
+	Endpoint string `yaml:"endpoint"`
+}
+
+// Function is a Lambda handler run locally: Switchboard starts worker
+// processes in Directory and serves them the Lambda Runtime API, so a
+// handler written for AWS Lambda runs unmodified.
+type Function struct {
+	// Runtime is "provided" (Directory holds an executable, by default
+	// "bootstrap", that speaks the Runtime API, as on provided.al2023),
+	// "nodejs" (Switchboard's bootstrap loads Handler with the AWS Node.js
+	// programming model) or "python". Required.
+	Runtime string `yaml:"runtime"`
+	// Directory is the function's code: LAMBDA_TASK_ROOT and the workers'
+	// working directory. Relative paths are relative to the config file's
+	// directory. Required.
+	Directory string `yaml:"directory"`
+	// Handler is _HANDLER: "file.export" for nodejs ("index.handler" loads
+	// index.js or index.mjs and calls its handler export) and python
+	// ("app.handler"); passed as is to a provided runtime. Required for
+	// nodejs and python.
+	Handler string `yaml:"handler"`
+	// Command overrides the executable of a provided runtime, relative to
+	// Directory or absolute, with arguments. Default ["bootstrap"]. Only
+	// for provided.
+	Command []string `yaml:"command"`
+	// Name is AWS_LAMBDA_FUNCTION_NAME. Default: the integration's name.
+	Name string `yaml:"name"`
+	// Memory is AWS_LAMBDA_FUNCTION_MEMORY_SIZE and the context's
+	// memoryLimitInMB, in MB (128 to 10240, as on AWS). It is reported,
+	// not enforced. Default 128.
+	Memory int `yaml:"memory"`
+	// Environment is added to the workers' environment (after the
+	// standard Lambda variables, which it cannot override).
+	Environment map[string]string `yaml:"environment"`
+	// MinWorkers is how many workers are started at once and kept warm.
+	// Default 0: the first call starts one (a cold start).
+	MinWorkers int `yaml:"minWorkers"`
+	// IdleTimeout stops a worker above MinWorkers that had no invocation
+	// for this long. Default 5m.
+	IdleTimeout Duration `yaml:"idleTimeout"`
 }
 
 // Disconnect configures delivery of $disconnect events.
