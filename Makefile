@@ -2,7 +2,11 @@
 STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 FUZZTIME ?= 30s
 
-.PHONY: build run test lint bench fuzz clean
+.PHONY: build run test lint bench fuzz clean node-deps
+
+# The npm packages of examples/lambda-chat, for its end-to-end test (which
+# skips, outside CI, when node or npm is missing).
+LAMBDA_CHAT := examples/lambda-chat
 
 build:
 	go build -o bin/switchboard ./cmd/switchboard
@@ -10,8 +14,14 @@ build:
 run:
 	go run ./cmd/switchboard serve
 
-test:
+test: node-deps
 	go test -race -count=1 ./...
+
+node-deps:
+	@if command -v npm >/dev/null; then \
+	  test $(LAMBDA_CHAT)/node_modules/.package-lock.json -nt $(LAMBDA_CHAT)/package-lock.json 2>/dev/null || \
+	  npm ci --prefix $(LAMBDA_CHAT) --no-audit --no-fund --loglevel=error; \
+	else echo "npm not found: the lambda-chat end-to-end test will skip"; fi
 
 lint:
 	@test -z "$$(gofmt -l .)" || { echo "gofmt needed:"; gofmt -l .; exit 1; }
