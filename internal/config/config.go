@@ -273,13 +273,14 @@ type Integration struct {
 	// URL is the endpoint for type http (http or https).
 	URL string `yaml:"url"`
 	// Timeout bounds one call, as AWS's integration timeout. Between 50ms
-	// and 29s on AWS; Switchboard accepts 1ms to 15m. Default 29s. For a
-	// function it is also the function's timeout: an invocation past it
-	// kills its worker.
+	// and 29s on AWS; Switchboard accepts 1ms to 15m (1s to 15m, Lambda's
+	// range, for a function). Default 29s. For a function it is also the
+	// function's timeout: an invocation past it kills its worker.
 	Timeout Duration `yaml:"timeout"`
 	// MaxConcurrency bounds the calls in flight to this integration; more
 	// wait (within their timeout) for a free slot. Default 256 for http and
-	// lambda, 4 for function (one worker process per concurrent call).
+	// lambda (at most 100000), 4 for function (one worker process per
+	// concurrent call; at most 1000).
 	MaxConcurrency int `yaml:"maxConcurrency"`
 	// Headers are added to every request (for example a shared secret).
 	// Only for http.
@@ -295,8 +296,10 @@ type Integration struct {
 // AWS SDK's standard credential chain (environment, shared config and
 // credentials files, SSO, web identity, container and instance roles).
 type Lambda struct {
-	// FunctionName is the function's name, partial ARN or full ARN
-	// (arn:aws:lambda:REGION:ACCOUNT:function:NAME[:QUALIFIER]). Required.
+	// FunctionName is the function's name, partial ARN
+	// (ACCOUNT:function:NAME) or full ARN
+	// (arn:aws:lambda:REGION:ACCOUNT:function:NAME), each optionally
+	// followed by :QUALIFIER, as the Invoke API accepts. Required.
 	FunctionName string `yaml:"functionName"`
 	// Qualifier is a version or alias to invoke. Default: none ($LATEST, or
 	// the qualifier in FunctionName's ARN).
@@ -320,31 +323,37 @@ type Function struct {
 	Runtime string `yaml:"runtime"`
 	// Directory is the function's code: LAMBDA_TASK_ROOT and the workers'
 	// working directory. Relative paths are relative to the config file's
-	// directory. Required.
+	// directory (Load makes them absolute; without a file they stay
+	// relative to the working directory). Required; must exist.
 	Directory string `yaml:"directory"`
 	// Handler is _HANDLER: "file.export" for nodejs ("index.handler" loads
-	// index.js or index.mjs and calls its handler export) and python
-	// ("app.handler"); passed as is to a provided runtime. Required for
-	// nodejs and python.
+	// index.js or index.mjs and calls its handler export; "file.a.b" is a
+	// nested export) and "module.function" for python ("app.handler",
+	// "pkg/app.handler"), without the file's extension or ".."; passed as
+	// is to a provided runtime. Required for nodejs and python.
 	Handler string `yaml:"handler"`
 	// Command overrides the executable of a provided runtime, relative to
 	// Directory or absolute, with arguments. Default ["bootstrap"]. Only
 	// for provided.
 	Command []string `yaml:"command"`
-	// Name is AWS_LAMBDA_FUNCTION_NAME. Default: the integration's name.
+	// Name is AWS_LAMBDA_FUNCTION_NAME: letters, digits, '-' and '_', at
+	// most 64 characters. Default: the integration's name, with other
+	// characters replaced by '-' (and cut to 64).
 	Name string `yaml:"name"`
 	// Memory is AWS_LAMBDA_FUNCTION_MEMORY_SIZE and the context's
 	// memoryLimitInMB, in MB (128 to 10240, as on AWS). It is reported,
 	// not enforced. Default 128.
 	Memory int `yaml:"memory"`
 	// Environment is added to the workers' environment (after the
-	// standard Lambda variables, which it cannot override).
+	// standard Lambda variables, which it cannot set; AWS_REGION and
+	// AWS_DEFAULT_REGION are allowed). Names match [A-Za-z_][A-Za-z0-9_]*.
 	Environment map[string]string `yaml:"environment"`
-	// MinWorkers is how many workers are started at once and kept warm.
-	// Default 0: the first call starts one (a cold start).
+	// MinWorkers is how many workers are started at once and kept warm, at
+	// most MaxConcurrency. Default 0: the first call starts one (a cold
+	// start).
 	MinWorkers int `yaml:"minWorkers"`
 	// IdleTimeout stops a worker above MinWorkers that had no invocation
-	// for this long. Default 5m.
+	// for this long. Default 5m; 1s to 24h.
 	IdleTimeout Duration `yaml:"idleTimeout"`
 }
 

@@ -3,6 +3,7 @@ package config
 import (
 	"maps"
 	"slices"
+	"strings"
 	"time"
 )
 
@@ -34,8 +35,12 @@ const (
 	defaultHistoryTTL               = Duration(5 * time.Minute)
 	defaultHistoryMetaTTL           = Duration(24 * time.Hour)
 
-	defaultIntegrationTimeout = Duration(29 * time.Second)
-	defaultMaxConcurrency     = 256
+	defaultIntegrationTimeout   = Duration(29 * time.Second)
+	defaultMaxConcurrency       = 256 // http and lambda
+	defaultFunctionConcurrency  = 4   // function: one worker process per call
+	defaultFunctionMemory       = 128 // MB, as on AWS
+	defaultFunctionIdleTimeout  = Duration(5 * time.Minute)
+	defaultFunctionNameFallback = "function"
 
 	defaultDisconnectAttempts = 3
 	defaultDisconnectBackoff  = Duration(200 * time.Millisecond)
@@ -78,13 +83,49 @@ func (a *API) applyDefaults() {
 	a.Channels.applyDefaults()
 
 	for name, in := range a.Integrations {
-		setDefault(&in.Timeout, defaultIntegrationTimeout)
-		setDefault(&in.MaxConcurrency, defaultMaxConcurrency)
+		in.applyDefaults(name)
 		a.Integrations[name] = in
 	}
 
 	setDefault(&a.Disconnect.Attempts, defaultDisconnectAttempts)
 	setDefault(&a.Disconnect.Backoff, defaultDisconnectBackoff)
+}
+
+// applyDefaults fills the defaults of the integration called name. The
+// fields of Function only get defaults for type function: for another type
+// they must stay unset, and Validate reports them if they are not.
+func (in *Integration) applyDefaults(name string) {
+	setDefault(&in.Timeout, defaultIntegrationTimeout)
+	if in.Type != "function" {
+		setDefault(&in.MaxConcurrency, defaultMaxConcurrency)
+		return
+	}
+	setDefault(&in.MaxConcurrency, defaultFunctionConcurrency)
+	f := &in.Function
+	setDefault(&f.Name, defaultFunctionName(name))
+	setDefault(&f.Memory, defaultFunctionMemory)
+	setDefault(&f.IdleTimeout, defaultFunctionIdleTimeout)
+}
+
+// defaultFunctionName derives AWS_LAMBDA_FUNCTION_NAME from an integration
+// name: characters a Lambda function name cannot have (anything but
+// letters, digits, '-' and '_') become '-', and the result is cut to 64
+// characters. An empty integration name, which Validate reports, gives
+// "function".
+func defaultFunctionName(integration string) string {
+	if integration == "" {
+		return defaultFunctionNameFallback
+	}
+	s := strings.Map(func(r rune) rune {
+		if isNameRune(r) {
+			return r
+		}
+		return '-'
+	}, integration)
+	if len(s) > maxFunctionNameLen {
+		s = s[:maxFunctionNameLen] // every rune is one byte now
+	}
+	return s
 }
 
 func (c *Channels) applyDefaults() {

@@ -1,6 +1,7 @@
 package config
 
 import (
+	"strings"
 	"testing"
 	"time"
 
@@ -137,6 +138,57 @@ func TestLoopbackAllowed(t *testing.T) {
 	}{{nil, true}, {&yes, true}, {&no, false}} {
 		if got := (Management{AllowLoopback: tt.v}).LoopbackAllowed(); got != tt.want {
 			t.Errorf("AllowLoopback %v: got %v, want %v", tt.v, got, tt.want)
+		}
+	}
+}
+
+func TestApplyDefaultsIntegrations(t *testing.T) {
+	c := &Config{APIs: []API{{Integrations: map[string]Integration{
+		"web":    {Type: "http", URL: "http://x"},
+		"aws":    {Type: "lambda", Lambda: Lambda{FunctionName: "chat"}},
+		"local":  {Type: "function", Function: Function{Runtime: "nodejs"}},
+		"my.bot": {Type: "function"},
+		"set": {Type: "function", Timeout: sec(3), MaxConcurrency: 9, Function: Function{
+			Name: "named", Memory: 512, IdleTimeout: sec(30), MinWorkers: 2,
+		}},
+		// The fields of a function only get defaults for type function,
+		// so that Validate can report them on another type.
+		"misplaced": {Type: "http", Function: Function{Runtime: "nodejs"}},
+	}}}}
+	c.ApplyDefaults()
+	timeout := Duration(29 * time.Second)
+	want := map[string]Integration{
+		"web":    {Type: "http", URL: "http://x", Timeout: timeout, MaxConcurrency: 256},
+		"aws":    {Type: "lambda", Lambda: Lambda{FunctionName: "chat"}, Timeout: timeout, MaxConcurrency: 256},
+		"local":  {Type: "function", Timeout: timeout, MaxConcurrency: 4, Function: Function{Runtime: "nodejs", Name: "local", Memory: 128, IdleTimeout: Duration(5 * time.Minute)}},
+		"my.bot": {Type: "function", Timeout: timeout, MaxConcurrency: 4, Function: Function{Name: "my-bot", Memory: 128, IdleTimeout: Duration(5 * time.Minute)}},
+		"set": {Type: "function", Timeout: sec(3), MaxConcurrency: 9, Function: Function{
+			Name: "named", Memory: 512, IdleTimeout: sec(30), MinWorkers: 2,
+		}},
+		"misplaced": {Type: "http", Timeout: timeout, MaxConcurrency: 256, Function: Function{Runtime: "nodejs"}},
+	}
+	if diff := cmp.Diff(want, c.APIs[0].Integrations); diff != "" {
+		t.Errorf("(-want +got):\n%s", diff)
+	}
+}
+
+func TestDefaultFunctionName(t *testing.T) {
+	tests := map[string]string{
+		"chat":                   "chat",
+		"chat-bot_2":             "chat-bot_2",
+		"chat.bot":               "chat-bot",
+		"bot é":                  "bot--",
+		"":                       "function",
+		strings.Repeat("b", 100): strings.Repeat("b", 64),
+		strings.Repeat("é", 70):  strings.Repeat("-", 64),
+	}
+	for in, want := range tests {
+		got := defaultFunctionName(in)
+		if got != want {
+			t.Errorf("defaultFunctionName(%q) = %q, want %q", in, got, want)
+		}
+		if msg := checkFunctionName(got); msg != "" {
+			t.Errorf("defaultFunctionName(%q) = %q, which is not valid: %s", in, got, msg)
 		}
 	}
 }

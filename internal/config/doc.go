@@ -16,8 +16,9 @@
 //     expanded and a value cannot change the structure of the document.
 //  3. Decode strictly: unknown keys are errors, with a suggestion derived
 //     from the struct tags.
-//  4. Apply SWITCHBOARD_* environment overrides, then defaults, then
-//     Validate.
+//  4. Apply SWITCHBOARD_* environment overrides, resolve relative function
+//     directories against the file's directory (Load only), then apply
+//     defaults, then Validate.
 //
 // Precedence is flags > environment > file > defaults; command-line flags
 // are applied by the CLI after Load, which then calls Validate again.
@@ -25,7 +26,8 @@
 // The zero value of every field means its documented default (see
 // ApplyDefaults), so a Config written in Go needs only the fields it
 // changes. Validate checks a config as it would run and does not modify
-// it; the syntax of routeSelectionExpression and payload templates is
+// it (it does look at the file system: function directories and
+// executables must exist); the syntax of routeSelectionExpression and payload templates is
 // checked by the packages that compile them (route, payload), not here.
 // An action's channel is the exception: Validate tokenizes it with the
 // route package, because its text must also make a valid channel name.

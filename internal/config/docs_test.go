@@ -9,8 +9,8 @@ import (
 )
 
 // TestConfigurationDoc keeps docs/configuration.md in step with the code:
-// it shows SeedYAML and the channels example (which TestChannelsExample
-// loads) verbatim and mentions every key.
+// it shows SeedYAML and the examples of testdata (which TestChannelsExample
+// and TestIntegrationExamples load) verbatim and mentions every key.
 func TestConfigurationDoc(t *testing.T) {
 	b, err := os.ReadFile(filepath.Join("..", "..", "docs", "configuration.md"))
 	if err != nil {
@@ -20,12 +20,18 @@ func TestConfigurationDoc(t *testing.T) {
 	if !strings.Contains(doc, "```yaml\n"+SeedYAML+"```\n") {
 		t.Error("docs/configuration.md does not show SeedYAML verbatim under \"Seed configuration\"")
 	}
-	example, err := os.ReadFile(filepath.Join("testdata", "channels.yaml"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !strings.Contains(doc, "```yaml\n"+string(example)+"```\n") {
-		t.Error("docs/configuration.md does not show testdata/channels.yaml verbatim under \"Channels\"")
+	for _, ex := range []struct{ file, section string }{
+		{"channels.yaml", "Channels"},
+		{"lambda.yaml", "apis[].integrations"},
+		{"function.yaml", "apis[].integrations"},
+	} {
+		example, err := os.ReadFile(filepath.Join("testdata", ex.file))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !strings.Contains(doc, "```yaml\n"+string(example)+"```\n") {
+			t.Errorf("docs/configuration.md does not show testdata/%s verbatim under %q", ex.file, ex.section)
+		}
 	}
 	var walk func(reflect.Type, string)
 	walk = func(t0 reflect.Type, path string) {

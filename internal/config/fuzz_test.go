@@ -13,14 +13,15 @@ func FuzzParse(f *testing.F) {
 	if err != nil {
 		f.Fatal(err)
 	}
-	channels, err := os.ReadFile(filepath.Join("testdata", "channels.yaml"))
-	if err != nil {
-		f.Fatal(err)
+	seeds := []string{SeedYAML, string(full)}
+	for _, name := range []string{"channels.yaml", "lambda.yaml", "function.yaml"} {
+		b, err := os.ReadFile(filepath.Join("testdata", name))
+		if err != nil {
+			f.Fatal(err)
+		}
+		seeds = append(seeds, string(b))
 	}
-	for _, s := range []string{
-		SeedYAML,
-		string(full),
-		string(channels),
+	for _, s := range append(seeds, []string{
 		minimal + "    channels:\n      namespaces:\n        - {pattern: \"dm:{user}:*\", subscribe: user, history: {size: 3}}\n    routes:\n      a: {action: {type: join, channel: \"dm:x:${request.body.y}\"}}\n",
 		minimal,
 		"",
@@ -31,7 +32,11 @@ func FuzzParse(f *testing.F) {
 		"a: &a [*a]\n",
 		minimal + "    routes:\n      a:\n        action:\n          type: broadcast\n          payload: [!!timestamp 2001-01-01, !!binary aGk=, !foo x, !!set {a}, 0x1F, 1e400]\n",
 		"---\n---\nlisten: :1\n",
-	} {
+		// Parse resolves nothing: a relative directory is relative to the
+		// package's directory.
+		minimal + "    integrations:\n      f:\n        type: function\n        function: {runtime: provided, directory: testdata/fn, command: [bootstrap, -v], environment: {A: b}}\n",
+		minimal + "    integrations:\n      l:\n        type: lambda\n        lambda: {functionName: \"arn:aws:lambda:us-east-1:123456789012:function:f:1\", endpoint: \"http://[::1]:9001/\"}\n",
+	}...) {
 		f.Add([]byte(s))
 	}
 	env := envMap(map[string]string{

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"reflect"
 	"regexp"
 	"slices"
@@ -21,8 +22,9 @@ const maxFileBytes = 16 << 20
 
 // Load reads the YAML file at path and returns its configuration: variables
 // expanded, strictly decoded, SWITCHBOARD_* overrides and defaults applied,
-// and validated. env looks up environment variables (pass os.LookupEnv); nil
-// means an empty environment.
+// relative function directories made absolute against the file's
+// directory, and validated. env looks up environment variables (pass
+// os.LookupEnv); nil means an empty environment.
 //
 // Errors name the file and line (or the environment variable), the field
 // path, what is wrong and how to fix it. When the problems are in the
@@ -41,12 +43,20 @@ func Load(path string, env func(string) (string, bool)) (*Config, error) {
 	if len(data) > maxFileBytes {
 		return nil, fmt.Errorf("%s: larger than %s; is this the configuration file?", path, ByteSize(maxFileBytes))
 	}
-	return Parse(path, data, env)
+	return parse(path, data, env, filepath.Dir(path))
 }
 
 // Parse is Load on the bytes of a file; name stands for the file in
-// messages.
+// messages. Without a file to be relative to, a relative
+// function.directory is left as written: relative to the working
+// directory.
 func Parse(name string, data []byte, env func(string) (string, bool)) (*Config, error) {
+	return parse(name, data, env, "")
+}
+
+// parse is Parse with dir, the directory of the file ("" for none), which
+// relative function directories are resolved against before validation.
+func parse(name string, data []byte, env func(string) (string, bool), dir string) (*Config, error) {
 	if env == nil {
 		env = func(string) (string, bool) { return "", false }
 	}
@@ -85,6 +95,9 @@ func Parse(name string, data []byte, env func(string) (string, bool)) (*Config, 
 	normalizePayloads(&c)
 
 	l.override(&c)
+	if dir != "" {
+		resolveDirectories(&c, dir)
+	}
 	c.ApplyDefaults()
 	if err := c.Validate(); err != nil {
 		var ve *ValidationError
@@ -100,6 +113,27 @@ func Parse(name string, data []byte, env func(string) (string, bool)) (*Config, 
 		return nil, l.err()
 	}
 	return &c, nil
+}
+
+// resolveDirectories makes each relative function.directory of c relative
+// to dir, the directory of the configuration file, and absolute, so that
+// it names the same directory whatever the working directory (and
+// LAMBDA_TASK_ROOT is absolute, as on AWS).
+func resolveDirectories(c *Config, dir string) {
+	for i := range c.APIs {
+		for name, in := range c.APIs[i].Integrations {
+			d := in.Function.Directory
+			if d == "" || filepath.IsAbs(d) {
+				continue
+			}
+			d = filepath.Join(dir, d)
+			if abs, err := filepath.Abs(d); err == nil {
+				d = abs
+			}
+			in.Function.Directory = d
+			c.APIs[i].Integrations[name] = in
+		}
+	}
 }
 
 // parseDocument parses data into its one YAML document. Empty documents

@@ -238,7 +238,7 @@ func (l *loader) checkKeys(n *yaml.Node, t reflect.Type, path string) {
 			}
 			f, ok := fields.byName[name.Value]
 			if !ok {
-				l.unknownKey(key.Line, name.Value, path, fields.names)
+				l.unknownKey(key.Line, name.Value, path, fields)
 				continue
 			}
 			l.checkKeys(val, f, joinKey(path, name.Value))
@@ -275,12 +275,41 @@ func isMerge(n *yaml.Node) bool {
 	return n.Kind == yaml.ScalarNode && n.Value == "<<" && n.ShortTag() == "!!merge"
 }
 
-func (l *loader) unknownKey(line int, key, path string, valid []string) {
-	if s := suggest(key, valid); s != "" {
+func (l *loader) unknownKey(line int, key, path string, fields fieldSet) {
+	if parent, child := nestedKey(key, fields); parent != "" {
+		// The list too: the key may have been meant for another one here
+		// (endpoint for url).
+		l.addAt(line, path, "unknown key %q (did you mean %s.%s? write it under %s:); the keys here are %s", key, parent, child, parent, strings.Join(fields.names, ", "))
+		return
+	}
+	if s := suggest(key, fields.names); s != "" {
 		l.addAt(line, path, "unknown key %q (did you mean %q?)", key, s)
 		return
 	}
-	l.addAt(line, path, "unknown key %q; the keys here are %s", key, strings.Join(valid, ", "))
+	l.addAt(line, path, "unknown key %q; the keys here are %s", key, strings.Join(fields.names, ", "))
+}
+
+// nestedKey finds key one level down: it returns the first key of fields
+// whose value is a mapping of fixed keys (a struct) with a key that equals
+// key, ignoring case, '-' and '_', and that key. So functionName written
+// directly in an integration points to lambda.functionName.
+func nestedKey(key string, fields fieldSet) (parent, child string) {
+	w := normalizeKey(key)
+	for _, name := range fields.names {
+		t := fields.byName[name]
+		for t.Kind() == reflect.Pointer {
+			t = t.Elem()
+		}
+		if t.Kind() != reflect.Struct {
+			continue
+		}
+		for _, c := range structFields(t).names {
+			if normalizeKey(c) == w {
+				return name, c
+			}
+		}
+	}
+	return "", ""
 }
 
 type fieldSet struct {

@@ -102,6 +102,31 @@ func TestFullExample(t *testing.T) {
 	if diff := cmp.Diff(&Action{Type: "join", Channel: "room:${request.body.room}"}, chat.Routes["joinRoom"].Action); diff != "" {
 		t.Errorf("join action (-want +got):\n%s", diff)
 	}
+	archive := chat.Integrations["archive"]
+	wantArchive := Integration{Type: "lambda", Timeout: sec(10), MaxConcurrency: 64, Lambda: Lambda{
+		FunctionName: "123456789012:function:chat-archive", Qualifier: "live", Region: "eu-west-1", Endpoint: "http://localhost:4566",
+	}}
+	if diff := cmp.Diff(wantArchive, archive); diff != "" {
+		t.Errorf("lambda integration (-want +got):\n%s", diff)
+	}
+	fnDir, err := filepath.Abs(filepath.Join("testdata", "fn"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantBot := Integration{Type: "function", Timeout: sec(10), MaxConcurrency: 8, Function: Function{
+		Runtime:     "provided",
+		Directory:   fnDir, // relative to the file, made absolute
+		Handler:     "bot.handle",
+		Command:     []string{"bootstrap", "--log-level", "debug"},
+		Name:        "chat-bot",
+		Memory:      256,
+		Environment: map[string]string{"BOT_GREETING": "hello", "AWS_REGION": "eu-west-1"},
+		MinWorkers:  1,
+		IdleTimeout: Duration(10 * time.Minute),
+	}}
+	if diff := cmp.Diff(wantBot, chat.Integrations["bot"]); diff != "" {
+		t.Errorf("function integration (-want +got):\n%s", diff)
+	}
 	// Unset keys of the second API take their defaults.
 	if games.Binary != "reject" || games.Integrations["engine"].Timeout != defaultIntegrationTimeout {
 		t.Errorf("defaults of the second API: %+v", games)
@@ -142,11 +167,139 @@ func TestChannelsExample(t *testing.T) {
 	}
 }
 
+// TestIntegrationExamples loads the lambda and function examples that
+// docs/configuration.md shows.
+func TestIntegrationExamples(t *testing.T) {
+	c, err := Load(filepath.Join("testdata", "lambda.yaml"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := Integration{Type: "lambda", Timeout: Duration(29 * time.Second), MaxConcurrency: 256, Lambda: Lambda{
+		FunctionName: "123456789012:function:chat-handler", Qualifier: "live", Region: "eu-west-1",
+	}}
+	if diff := cmp.Diff(want, c.APIs[0].Integrations["chat"]); diff != "" {
+		t.Errorf("lambda.yaml (-want +got):\n%s", diff)
+	}
+
+	c, err = Load(filepath.Join("testdata", "function.yaml"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir, err := filepath.Abs(filepath.Join("testdata", "chat"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want = Integration{Type: "function", Timeout: Duration(29 * time.Second), MaxConcurrency: 4, Function: Function{
+		Runtime:     "nodejs",
+		Directory:   dir,
+		Handler:     "index.handler",
+		Name:        "chat",
+		Memory:      128,
+		Environment: map[string]string{"WEBSOCKET_ENDPOINT": "http://127.0.0.1:8080/production", "AWS_REGION": "us-east-1"},
+		IdleTimeout: Duration(5 * time.Minute),
+	}}
+	if diff := cmp.Diff(want, c.APIs[0].Integrations["chat"]); diff != "" {
+		t.Errorf("function.yaml (-want +got):\n%s", diff)
+	}
+}
+
+// TestFunctionDirectory checks where a relative function.directory is
+// resolved: by Load against the file's directory (whatever the working
+// directory), by Parse not at all.
+func TestFunctionDirectory(t *testing.T) {
+	root := t.TempDir()
+	for _, d := range []string{"conf/fn", "elsewhere"} {
+		if err := os.MkdirAll(filepath.Join(root, d), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	file := func(dir string) string {
+		return minimal + "    integrations:\n      bot:\n        type: function\n        function:\n          runtime: nodejs\n          handler: index.handler\n          directory: " + dir + "\n"
+	}
+	write := func(name, data string) string {
+		p := filepath.Join(root, "conf", name)
+		if err := os.WriteFile(p, []byte(data), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	dirOf := func(c *Config) string { return c.APIs[0].Integrations["bot"].Function.Directory }
+
+	t.Chdir(filepath.Join(root, "elsewhere"))
+	for _, tt := range []struct{ dir, want string }{
+		{"fn", filepath.Join(root, "conf", "fn")},
+		{"./fn/", filepath.Join(root, "conf", "fn")},
+		{"../conf/fn", filepath.Join(root, "conf", "fn")},
+		{filepath.Join(root, "elsewhere"), filepath.Join(root, "elsewhere")},
+	} {
+		// Loaded by an absolute path and by one relative to the working
+		// directory.
+		p := write("switchboard.yaml", file(tt.dir))
+		for _, path := range []string{p, filepath.Join("..", "conf", "switchboard.yaml")} {
+			c, err := Load(path, nil)
+			if err != nil {
+				t.Errorf("directory %q, Load(%q): %v", tt.dir, path, err)
+				continue
+			}
+			if got := dirOf(c); got != tt.want {
+				t.Errorf("directory %q, Load(%q): got %q, want %q", tt.dir, path, got, tt.want)
+			}
+		}
+	}
+
+	// The problem names the directory as resolved.
+	p := write("missing.yaml", file("missing"))
+	_, err := Load(p, nil)
+	want := p + `:11: apis[0].integrations.bot.function.directory: "` + filepath.Join(root, "conf", "missing") +
+		`" does not exist; create it or fix the path (a relative path is relative to the configuration file's directory)`
+	if err == nil || err.Error() != want {
+		t.Errorf("got  %v\nwant %s", err, want)
+	}
+
+	// Parse has no file: the directory stays as written, relative to the
+	// working directory.
+	t.Chdir(filepath.Join(root, "conf"))
+	c, err := Parse("x.yaml", []byte(file("fn")), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := dirOf(c); got != "fn" {
+		t.Errorf("Parse: directory %q, want it as written (fn)", got)
+	}
+}
+
+// TestIntegrationParseErrors pins the complete text of integration
+// problems as Parse reports them, with their lines.
+func TestIntegrationParseErrors(t *testing.T) {
+	tests := []struct{ in, want string }{
+		{"    integrations:\n      chat:\n        type: lambda\n        url: http://x\n        lambda:\n          functionName: arn:aws:lambda:us-east-1:123456789012:function:chat\n          region: eu-west-1\n",
+			`x.yaml: 2 problems:
+  x.yaml:8: apis[0].integrations.chat.url: is only for type http; remove it (a lambda integration invokes lambda.functionName)
+  x.yaml:11: apis[0].integrations.chat.lambda.region: "eu-west-1" is not the region of the ARN in functionName (us-east-1), where the function is; remove region (a full ARN carries its own) or fix one of them`},
+		{"    integrations:\n      chat:\n        type: function\n        function:\n          runtime: nodejs\n          directory: .\n          environment:\n            AWS_LAMBDA_FUNCTION_NAME: chat\n",
+			`x.yaml: 2 problems:
+  x.yaml:8: apis[0].integrations.chat.function.handler: is required for runtime nodejs; write FILE.EXPORT, e.g. index.handler (the export handler of index.js or index.mjs)
+  x.yaml:12: apis[0].integrations.chat.function.environment.AWS_LAMBDA_FUNCTION_NAME: AWS_LAMBDA_FUNCTION_NAME is a reserved Lambda variable, which Switchboard sets from function.name; set that instead and remove it here`},
+		{"    integrations:\n      chat:\n        type: http\n        url: http://x\n        function:\n          runtime: nodejs\n",
+			`x.yaml:9: apis[0].integrations.chat.function: is only for type function; remove it, or set type: function`},
+		{"    integrations:\n      chat:\n        type: function\n        function:\n          runtime: nodejs\n          directory: .\n          handler: index.handler\n          memory: 64MB\n",
+			`x.yaml:12: apis[0].integrations.chat.function.memory: want a whole number, got text "64MB"; write a number such as 64, without quotes`},
+		{"    integrations:\n      chat:\n        type: function\n        function:\n          runtime: provided\n          directory: .\n          command: ./bootstrap\n",
+			`x.yaml:11: apis[0].integrations.chat.function.command: want a list, got text "./bootstrap"; write each item on its own line starting with "- "`},
+	}
+	for _, tt := range tests {
+		_, err := Parse("x.yaml", []byte(minimal+tt.in), nil)
+		if err == nil || err.Error() != tt.want {
+			t.Errorf("Parse(%q):\ngot  %v\nwant %s", tt.in, err, tt.want)
+		}
+	}
+}
+
 // TestRoundTrip checks that a config written back as YAML loads into the
 // same config.
 func TestRoundTrip(t *testing.T) {
 	env := envMap(map[string]string{"ADMIN_KEY": "admin-0123456789abcdef"})
-	for _, name := range []string{"full.yaml", "channels.yaml"} {
+	for _, name := range []string{"full.yaml", "channels.yaml", "lambda.yaml", "function.yaml"} {
 		c, err := Load(filepath.Join("testdata", name), env)
 		if err != nil {
 			t.Fatal(err)
@@ -324,7 +477,23 @@ func TestUnknownKeySuggestions(t *testing.T) {
 		{minimal + "    limits:\n      idletimeout: 1m\n", `x.yaml:6: apis[0].limits: unknown key "idletimeout" (did you mean "idleTimeout"?)`},
 		{minimal + "    routes:\n      a:\n        integation: b\n", `x.yaml:7: apis[0].routes.a: unknown key "integation" (did you mean "integration"?)`},
 		{minimal + "    routes:\n      a:\n        action:\n          type: broadcast\n          exclude_sender: true\n", `x.yaml:9: apis[0].routes.a.action: unknown key "exclude_sender" (did you mean "excludeSender"?)`},
-		{minimal + "    integrations:\n      b:\n        type: http\n        endpoint: http://x\n", `x.yaml:8: apis[0].integrations.b: unknown key "endpoint"; the keys here are type, url, timeout, maxConcurrency, headers`},
+		{minimal + "    integrations:\n      b:\n        type: http\n        secret: x\n", `x.yaml:8: apis[0].integrations.b: unknown key "secret"; the keys here are type, url, timeout, maxConcurrency, headers, lambda, function`},
+		{minimal + "    integrations:\n      b:\n        type: lambda\n        lambda:\n          functionname: x\n", `x.yaml:9: apis[0].integrations.b.lambda: unknown key "functionname" (did you mean "functionName"?)`},
+		{minimal + "    integrations:\n      b:\n        type: lambda\n        lambda:\n          function_name: x\n", `x.yaml:9: apis[0].integrations.b.lambda: unknown key "function_name" (did you mean "functionName"?)`},
+		{minimal + "    integrations:\n      b:\n        type: lambda\n        lambda:\n          qualifer: live\n", `x.yaml:9: apis[0].integrations.b.lambda: unknown key "qualifer" (did you mean "qualifier"?)`},
+		{minimal + "    integrations:\n      b:\n        type: lambda\n        lambda:\n          arn: x\n", `x.yaml:9: apis[0].integrations.b.lambda: unknown key "arn"; the keys here are functionName, qualifier, region, endpoint`},
+		{minimal + "    integrations:\n      b:\n        type: function\n        function:\n          runtim: nodejs\n", `x.yaml:9: apis[0].integrations.b.function: unknown key "runtim" (did you mean "runtime"?)`},
+		{minimal + "    integrations:\n      b:\n        type: function\n        function:\n          env: {}\n", `x.yaml:9: apis[0].integrations.b.function: unknown key "env" (did you mean "environment"?)`},
+		{minimal + "    integrations:\n      b:\n        type: function\n        function:\n          min_workers: 1\n", `x.yaml:9: apis[0].integrations.b.function: unknown key "min_workers" (did you mean "minWorkers"?)`},
+		{minimal + "    integrations:\n      b:\n        type: function\n        function:\n          dir: .\n", `x.yaml:9: apis[0].integrations.b.function: unknown key "dir" (did you mean "directory"?)`},
+		{minimal + "    integrations:\n      b:\n        type: function\n        function:\n          memorySize: 128\n", `x.yaml:9: apis[0].integrations.b.function: unknown key "memorySize" (did you mean "memory"?)`},
+		// A key of a block written one level too high points into it,
+		// and still lists the keys of its own level.
+		{minimal + "    integrations:\n      b:\n        type: lambda\n        functionName: x\n", `x.yaml:8: apis[0].integrations.b: unknown key "functionName" (did you mean lambda.functionName? write it under lambda:); the keys here are type, url, timeout, maxConcurrency, headers, lambda, function`},
+		{minimal + "    integrations:\n      b:\n        type: function\n        runtime: nodejs\n", `x.yaml:8: apis[0].integrations.b: unknown key "runtime" (did you mean function.runtime? write it under function:); the keys here are type, url, timeout, maxConcurrency, headers, lambda, function`},
+		{minimal + "    integrations:\n      b:\n        type: http\n        endpoint: http://x\n", `x.yaml:8: apis[0].integrations.b: unknown key "endpoint" (did you mean lambda.endpoint? write it under lambda:); the keys here are type, url, timeout, maxConcurrency, headers, lambda, function`},
+		{minimal + "    idle_timeout: 1m\n", `x.yaml:5: apis[0]: unknown key "idle_timeout" (did you mean limits.idleTimeout? write it under limits:); the keys here are id, stage, domainName, routeSelectionExpression, binary, limits, channels, routes, integrations, disconnect`},
+		{minimal + "    routes:\n      a:\n        type: echo\n", `x.yaml:7: apis[0].routes.a: unknown key "type" (did you mean action.type? write it under action:); the keys here are integration, action, routeResponseSelectionExpression`},
 		{minimal + "    disconnect:\n      retries: 3\n", `x.yaml:6: apis[0].disconnect: unknown key "retries"; the keys here are attempts, backoff`},
 		{minimal + "    channel:\n      maxNameBytes: 100\n", `x.yaml:5: apis[0]: unknown key "channel" (did you mean "channels"?)`},
 		{minimal + "    channels:\n      namespace: []\n", `x.yaml:6: apis[0].channels: unknown key "namespace" (did you mean "namespaces"?)`},

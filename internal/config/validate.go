@@ -51,8 +51,6 @@ var (
 	// namespace, in the order the documentation lists them.
 	subscribeRules = []string{"allow", "deny", "user", "authorizer"}
 	publishRules   = []string{"deny", "allow", "subscribers", "user", "authorizer"}
-	// integrationTypes are the implemented integration types.
-	integrationTypes = []string{"http"}
 	// reservedStages are first path segments that Switchboard serves
 	// itself (or AWS reserves), so no API may use them as its stage.
 	reservedStages = []string{"healthz", "readyz", "metrics", "ping", "sping", "_switchboard"}
@@ -83,6 +81,11 @@ const (
 // only checks that an expression is there and looks like one. An action's
 // channel is checked here, with the route package's tokenizer, because its
 // text must also make a channel name that a namespace matches.
+//
+// Validate reads the file system for function integrations: their
+// directory must exist, and for runtime provided hold the executable. A
+// relative directory is relative to the working directory (Load makes it
+// relative to the file).
 func (c *Config) Validate() error {
 	e := c.clone()
 	e.ApplyDefaults()

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"maps"
 	"net"
-	"net/url"
 	"slices"
 	"strconv"
 	"strings"
@@ -62,9 +61,7 @@ func (v *validator) name(field, s string, maxLen int, what string) bool {
 		v.add(field, "is required; set %s", what)
 		return false
 	}
-	if i := strings.IndexFunc(s, func(r rune) bool {
-		return !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-' || r == '_')
-	}); i >= 0 {
+	if i := strings.IndexFunc(s, func(r rune) bool { return !isNameRune(r) }); i >= 0 {
 		r := []rune(s[i:])[0]
 		v.add(field, "%q contains %q; use only letters, digits, '-' and '_'", s, r)
 		return false
@@ -74,6 +71,12 @@ func (v *validator) name(field, s string, maxLen int, what string) bool {
 		return false
 	}
 	return true
+}
+
+// isNameRune reports whether r may appear in an id, a stage or a Lambda
+// function name: an ASCII letter or digit, '-' or '_'.
+func isNameRune(r rune) bool {
+	return r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-' || r == '_'
 }
 
 // checkDomainName returns what is wrong with a host[:port], or "".
@@ -239,67 +242,4 @@ func (v *validator) action(apiPath, path string, a *Action, ch *Channels, namesp
 	if a.ExcludeSender {
 		v.add(path+".excludeSender", "is only used by type broadcast; remove it")
 	}
-}
-
-func (v *validator) integration(path, name string, in *Integration) {
-	if name == "" {
-		v.add(path, "an integration name must not be empty; name it, e.g. backend")
-	}
-	switch in.Type {
-	case "":
-		v.add(path+".type", "is required; use %s", orList(integrationTypes))
-	case "http":
-		v.httpURL(path+".url", in.URL)
-	default:
-		v.add(path+".type", "%q is not an integration type; the only type is %s (lambda and function are coming)", in.Type, orList(integrationTypes))
-	}
-	v.duration(path+".timeout", in.Timeout, time.Millisecond, 15*time.Minute)
-	v.intRange(path+".maxConcurrency", in.MaxConcurrency, 1, maxConcurrencyMax)
-	for _, h := range slices.Sorted(maps.Keys(in.Headers)) {
-		f := joinKey(path+".headers", h)
-		if !validHeaderName(h) {
-			v.add(f, "%q is not a valid HTTP header name; use letters, digits and - (e.g. X-Api-Key)", h)
-		}
-		if strings.ContainsAny(in.Headers[h], "\r\n\x00") {
-			v.add(f, "the value contains a line break or NUL, which an HTTP header cannot; remove it")
-		}
-	}
-}
-
-func (v *validator) httpURL(field, s string) {
-	const example = "e.g. http://localhost:3000/websocket"
-	if s == "" {
-		v.add(field, "is required for type http; set the endpoint that receives the events, %s", example)
-		return
-	}
-	u, err := url.Parse(s)
-	switch {
-	case err != nil:
-		v.add(field, "%q is not a URL (%v); write an absolute http or https URL, %s", s, unwrapURLError(err), example)
-	case u.Scheme != "http" && u.Scheme != "https":
-		v.add(field, "%q is not an http or https URL; write an absolute URL with its scheme, %s", s, example)
-	case u.Host == "" || u.Hostname() == "":
-		v.add(field, "%q has no host; write an absolute URL, %s", s, example)
-	}
-}
-
-func unwrapURLError(err error) error {
-	if ue, ok := err.(*url.Error); ok {
-		return ue.Err
-	}
-	return err
-}
-
-// validHeaderName reports whether s is an HTTP token (RFC 9110 5.1).
-func validHeaderName(s string) bool {
-	if s == "" {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || strings.IndexByte("!#$%&'*+-.^_`|~", c) >= 0) {
-			return false
-		}
-	}
-	return true
 }

@@ -164,8 +164,8 @@ func TestValidate(t *testing.T) {
 		{"route response on action", setRoute("x", Route{Action: &Action{Type: "echo"}, RouteResponseSelectionExpression: "$default"}), "apis[0].routes.x.routeResponseSelectionExpression", "is only for routes with an integration"},
 
 		// integrations
-		{"integration type missing", setIntegration(func(in *Integration) { in.Type = "" }), "apis[0].integrations.backend.type", "is required; use http"},
-		{"integration type lambda", setIntegration(func(in *Integration) { in.Type = "lambda" }), "apis[0].integrations.backend.type", `"lambda" is not an integration type; the only type is http (lambda and function are coming)`},
+		{"integration type missing", setIntegration(func(in *Integration) { in.Type = "" }), "apis[0].integrations.backend.type", "is required; use http, lambda or function"},
+		{"integration type unknown", setIntegration(func(in *Integration) { in.Type = "https" }), "apis[0].integrations.backend.type", `"https" is not an integration type; use http, lambda or function (did you mean "http"?)`},
 		{"url missing", setIntegration(func(in *Integration) { in.URL = "" }), "apis[0].integrations.backend.url", "is required for type http; set the endpoint"},
 		{"url relative", setIntegration(func(in *Integration) { in.URL = "/ws" }), "apis[0].integrations.backend.url", `"/ws" is not an http or https URL; write an absolute URL with its scheme`},
 		{"url scheme", setIntegration(func(in *Integration) { in.URL = "ws://localhost/ws" }), "apis[0].integrations.backend.url", "is not an http or https URL"},
