@@ -15,6 +15,7 @@ import (
 	"github.com/switchboardhq/switchboard/internal/history"
 	"github.com/switchboardhq/switchboard/internal/hub"
 	"github.com/switchboardhq/switchboard/internal/integration/httpint"
+	"github.com/switchboardhq/switchboard/internal/integration/lambdaint"
 	"github.com/switchboardhq/switchboard/internal/payload"
 	"github.com/switchboardhq/switchboard/internal/route"
 	"github.com/switchboardhq/switchboard/internal/ws"
@@ -56,7 +57,10 @@ type API struct {
 	hub          *hub.Hub
 	history      *history.Memory // nil when no namespace keeps history
 	integrations map[string]Integration
-	m            apiMetrics
+	// closers release what integrations hold (idle connections, worker
+	// processes), in order, at shutdown.
+	closers []func(context.Context)
+	m       apiMetrics
 }
 
 // apiMetrics are the API's hot-path collectors, resolved once.
@@ -100,7 +104,7 @@ func (r *Route) name() string {
 // integrations' concurrency adds up to.
 const maxPoolWorkers = 10000
 
-func newAPI(c *config.API, client *http.Client, log *slog.Logger, now func() time.Time) (*API, error) {
+func newAPI(c *config.API, client *http.Client, log *slog.Logger, now func() time.Time) (_ *API, err error) {
 	sel, err := route.Parse(c.RouteSelectionExpression)
 	if err != nil {
 		return nil, fmt.Errorf("apis[%s].routeSelectionExpression: %w", c.ID, err)
@@ -130,6 +134,11 @@ func newAPI(c *config.API, client *http.Client, log *slog.Logger, now func() tim
 		disconnectBackoff:  c.Disconnect.Backoff.Std(),
 		registry:           newRegistry(),
 	}
+	defer func() {
+		if err != nil { // release what was built before the error
+			a.release(context.Background())
+		}
+	}()
 	integrations := make(map[string]Integration, len(c.Integrations))
 	workers := 64 // built-in actions and routes without a backend
 	for name, ic := range c.Integrations {
@@ -145,6 +154,21 @@ func newAPI(c *config.API, client *http.Client, log *slog.Logger, now func() tim
 				return nil, fmt.Errorf("apis[%s].integrations.%s: %w", c.ID, name, err)
 			}
 			integrations[name] = in
+			workers += ic.MaxConcurrency
+		case "lambda":
+			in, err := lambdaint.New(context.Background(), name, lambdaint.Config{
+				FunctionName:   ic.Lambda.FunctionName,
+				Qualifier:      ic.Lambda.Qualifier,
+				Region:         ic.Lambda.Region,
+				Endpoint:       ic.Lambda.Endpoint,
+				Timeout:        ic.Timeout.Std(),
+				MaxConcurrency: ic.MaxConcurrency,
+			}, nil)
+			if err != nil {
+				return nil, fmt.Errorf("apis[%s].integrations.%s: %w", c.ID, name, err)
+			}
+			integrations[name] = in
+			a.closers = append(a.closers, func(context.Context) { in.CloseIdleConnections() })
 			workers += ic.MaxConcurrency
 		default:
 			return nil, fmt.Errorf("apis[%s].integrations.%s: unknown type %q", c.ID, name, ic.Type)
@@ -190,7 +214,6 @@ func newAPI(c *config.API, client *http.Client, log *slog.Logger, now func() tim
 		hubOpts.History = a.history
 	}
 	if a.hub, err = hub.New(hubOpts); err != nil {
-		a.closeHistory()
 		return nil, fmt.Errorf("apis[%s].channels: %w", c.ID, err)
 	}
 	a.connect = a.routes[RouteConnect]
@@ -202,7 +225,19 @@ func newAPI(c *config.API, client *http.Client, log *slog.Logger, now func() tim
 func (a *API) closeHistory() {
 	if a.history != nil {
 		a.history.Close()
+		a.history = nil
 	}
+}
+
+// release stops what the API holds besides connections: its
+// integrations' idle connections and worker processes (ctx bounds how long
+// running invocations may take to finish) and its history store.
+func (a *API) release(ctx context.Context) {
+	for _, f := range a.closers {
+		f(ctx)
+	}
+	a.closers = nil
+	a.closeHistory()
 }
 
 // ID is the API's id (requestContext.apiId).

@@ -59,12 +59,12 @@ func New(o Options) (*Gateway, error) {
 	for i := range o.Config.APIs {
 		a, err := newAPI(&o.Config.APIs[i], o.HTTPClient, o.Logger, o.Now)
 		if err == nil && g.apis[a.stage] != nil {
-			a.closeHistory()
+			a.release(context.Background())
 			err = fmt.Errorf("two APIs use stage %q", a.stage)
 		}
 		if err != nil {
 			for _, a := range g.list {
-				a.closeHistory()
+				a.release(context.Background())
 			}
 			return nil, err
 		}
@@ -90,7 +90,7 @@ func New(o Options) (*Gateway, error) {
 	engine, err := ws.NewEngine(eo)
 	if err != nil {
 		for _, a := range g.list {
-			a.closeHistory()
+			a.release(context.Background())
 		}
 		return nil, err
 	}
@@ -165,7 +165,7 @@ wait:
 	g.cancel()
 	for _, a := range g.list {
 		a.pool.close()
-		a.closeHistory()
+		a.release(ctx)
 	}
 	return nil
 }

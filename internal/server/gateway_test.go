@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"net/http/httptest"
 	"regexp"
 	"strings"
 	"sync"
@@ -729,5 +730,78 @@ func TestMaxConnectionDuration(t *testing.T) {
 	rc := be.waitEvents("$disconnect", 1)[0]["requestContext"].(map[string]any)
 	if rc["disconnectStatusCode"] != float64(1001) || rc["disconnectReason"] != "maximum connection duration reached" {
 		t.Fatalf("disconnect %v", rc)
+	}
+}
+
+// A lambda integration end to end: the gateway invokes the function
+// through the Lambda Invoke API (a loopback fake) with the real SDK.
+func TestLambdaIntegration(t *testing.T) {
+	t.Setenv("AWS_ACCESS_KEY_ID", "AKIDEXAMPLE")
+	t.Setenv("AWS_SECRET_ACCESS_KEY", "dummy")
+	t.Setenv("AWS_REGION", "us-east-1")
+	t.Setenv("AWS_EC2_METADATA_DISABLED", "true")
+	empty := t.TempDir() + "/none"
+	t.Setenv("AWS_CONFIG_FILE", empty)
+	t.Setenv("AWS_SHARED_CREDENTIALS_FILE", empty)
+
+	var mu sync.Mutex
+	var routes []string
+	fake := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != "/2015-03-31/functions/chat/invocations" || !strings.Contains(r.Header.Get("Authorization"), "AWS4-HMAC-SHA256") {
+			http.Error(w, "unexpected request", http.StatusBadRequest)
+			return
+		}
+		var ev map[string]any
+		if err := json.NewDecoder(r.Body).Decode(&ev); err != nil {
+			http.Error(w, err.Error(), http.StatusBadRequest)
+			return
+		}
+		key := routeKey(ev)
+		mu.Lock()
+		routes = append(routes, key)
+		mu.Unlock()
+		switch {
+		case key == "$default" && ev["body"] == "boom":
+			w.Header().Set("X-Amz-Function-Error", "Unhandled")
+			fmt.Fprint(w, `{"errorType":"Error","errorMessage":"boom"}`)
+		case key == "$default":
+			fmt.Fprintf(w, `{"statusCode":200,"body":%q}`, "echo: "+ev["body"].(string))
+		default:
+			fmt.Fprint(w, `{"statusCode":200}`)
+		}
+	}))
+	defer fake.Close()
+	e := startServer(t, fmt.Sprintf(`
+apis:
+  - id: lam
+    stage: lam
+    routeSelectionExpression: $request.body.action
+    routes:
+      $connect: {integration: fn}
+      $disconnect: {integration: fn}
+      $default: {integration: fn, routeResponseSelectionExpression: $default}
+    integrations:
+      fn:
+        type: lambda
+        timeout: 5s
+        lambda: {functionName: chat, region: us-east-1, endpoint: %s}
+`, fake.URL))
+	c := e.dial("lam", nil)
+	write(t, c, "hello")
+	if _, b := read(t, c); string(b) != "echo: hello" {
+		t.Fatalf("got %q", b)
+	}
+	write(t, c, "boom")
+	if m := readJSON(t, c); m["message"] != "Internal server error" {
+		t.Fatalf("function error answered %v", m)
+	}
+	c.Close(websocket.StatusNormalClosure, "")
+	waitFor(t, "$disconnect through Lambda", func() bool {
+		mu.Lock()
+		defer mu.Unlock()
+		return len(routes) == 4 && routes[3] == "$disconnect"
+	})
+	if routes[0] != "$connect" {
+		t.Fatalf("routes %v", routes)
 	}
 }
