@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"path/filepath"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -14,8 +15,10 @@ import (
 	"github.com/switchboardhq/switchboard/internal/event"
 	"github.com/switchboardhq/switchboard/internal/history"
 	"github.com/switchboardhq/switchboard/internal/hub"
+	"github.com/switchboardhq/switchboard/internal/integration/function"
 	"github.com/switchboardhq/switchboard/internal/integration/httpint"
 	"github.com/switchboardhq/switchboard/internal/integration/lambdaint"
+	"github.com/switchboardhq/switchboard/internal/metrics"
 	"github.com/switchboardhq/switchboard/internal/payload"
 	"github.com/switchboardhq/switchboard/internal/route"
 	"github.com/switchboardhq/switchboard/internal/ws"
@@ -104,7 +107,7 @@ func (r *Route) name() string {
 // integrations' concurrency adds up to.
 const maxPoolWorkers = 10000
 
-func newAPI(c *config.API, client *http.Client, log *slog.Logger, now func() time.Time) (_ *API, err error) {
+func newAPI(c *config.API, client *http.Client, log *slog.Logger, m *metrics.Metrics, now func() time.Time) (_ *API, err error) {
 	sel, err := route.Parse(c.RouteSelectionExpression)
 	if err != nil {
 		return nil, fmt.Errorf("apis[%s].routeSelectionExpression: %w", c.ID, err)
@@ -169,6 +172,34 @@ func newAPI(c *config.API, client *http.Client, log *slog.Logger, now func() tim
 			}
 			integrations[name] = in
 			a.closers = append(a.closers, func(context.Context) { in.CloseIdleConnections() })
+			workers += ic.MaxConcurrency
+		case "function":
+			dir, err := filepath.Abs(ic.Function.Directory)
+			if err != nil {
+				return nil, fmt.Errorf("apis[%s].integrations.%s.function.directory: %w", c.ID, name, err)
+			}
+			fn, err := function.New(name, function.Config{
+				Name:           ic.Function.Name,
+				Runtime:        ic.Function.Runtime,
+				Directory:      dir,
+				Handler:        ic.Function.Handler,
+				Command:        ic.Function.Command,
+				Memory:         ic.Function.Memory,
+				Timeout:        ic.Timeout.Std(),
+				Environment:    ic.Function.Environment,
+				MaxConcurrency: ic.MaxConcurrency,
+				MinWorkers:     ic.Function.MinWorkers,
+				IdleTimeout:    ic.Function.IdleTimeout.Std(),
+			}, function.Options{Logger: log, Metrics: m, APIID: c.ID})
+			if err != nil {
+				return nil, fmt.Errorf("apis[%s].integrations.%s: %w", c.ID, name, err)
+			}
+			integrations[name] = fn
+			a.closers = append(a.closers, func(ctx context.Context) {
+				if err := fn.Close(ctx); err != nil {
+					log.Warn("stopping a function's workers", "api", c.ID, "integration", name, "error", err.Error())
+				}
+			})
 			workers += ic.MaxConcurrency
 		default:
 			return nil, fmt.Errorf("apis[%s].integrations.%s: unknown type %q", c.ID, name, ic.Type)

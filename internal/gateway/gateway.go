@@ -57,7 +57,7 @@ func New(o Options) (*Gateway, error) {
 		drain:   o.Config.Shutdown,
 	}
 	for i := range o.Config.APIs {
-		a, err := newAPI(&o.Config.APIs[i], o.HTTPClient, o.Logger, o.Now)
+		a, err := newAPI(&o.Config.APIs[i], o.HTTPClient, o.Logger, o.Metrics, o.Now)
 		if err == nil && g.apis[a.stage] != nil {
 			a.release(context.Background())
 			err = fmt.Errorf("two APIs use stage %q", a.stage)

@@ -47,6 +47,28 @@ type Metrics struct {
 	// (switchboard.v1 and route actions) per API, operation (subscribe,
 	// publish) and outcome (ok, forbidden, invalid, error).
 	ChannelRequests *prometheus.CounterVec
+
+	// FunctionInvocations counts invocations of function integrations
+	// (Lambda handlers run as local workers) per API, function and outcome:
+	// ok, error (the function reported an error, failed to initialize, or
+	// returned a malformed or oversized result), timeout (past the
+	// function's timeout, or no worker free in time) or crash (the runtime
+	// exited during the invocation).
+	FunctionInvocations *prometheus.CounterVec
+	// FunctionColdStarts counts workers started because an invocation
+	// found none idle, per API and function. Workers started to keep
+	// minWorkers warm are not cold starts.
+	FunctionColdStarts *prometheus.CounterVec
+	// FunctionInitSeconds observes how long a worker took from its start
+	// to its first request for work (the Lambda init phase), per API and
+	// function.
+	FunctionInitSeconds *prometheus.HistogramVec
+	// FunctionSeconds observes invocation duration, from the hand-off to a
+	// worker to its result, per API and function.
+	FunctionSeconds *prometheus.HistogramVec
+	// FunctionWorkers is the number of worker processes per API and
+	// function, starting and stopping ones included.
+	FunctionWorkers *prometheus.GaugeVec
 }
 
 // New creates the collectors and registers them with reg.
@@ -93,9 +115,29 @@ func New(reg prometheus.Registerer) *Metrics {
 		ChannelRequests: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "switchboard_channel_requests_total", Help: "Subscribe and publish requests from clients by outcome.",
 		}, []string{"api", "op", "outcome"}),
+		FunctionInvocations: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "switchboard_function_invocations_total", Help: "Invocations of function integrations by outcome.",
+		}, []string{"api", "function", "outcome"}),
+		FunctionColdStarts: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "switchboard_function_cold_starts_total", Help: "Function workers started because no worker was idle.",
+		}, []string{"api", "function"}),
+		FunctionInitSeconds: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "switchboard_function_init_seconds",
+			Help:    "Time from a function worker's start to its first request for work.",
+			Buckets: []float64{.005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10},
+		}, []string{"api", "function"}),
+		FunctionSeconds: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "switchboard_function_duration_seconds",
+			Help:    "Function invocation duration, from the hand-off to a worker to its result.",
+			Buckets: []float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 29, 60, 300, 900},
+		}, []string{"api", "function"}),
+		FunctionWorkers: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "switchboard_function_workers", Help: "Function worker processes, starting and stopping ones included.",
+		}, []string{"api", "function"}),
 	}
 	reg.MustRegister(m.Connections, m.Connects, m.Disconnects, m.SlowConsumers, m.MessagesIn,
 		m.Routes, m.IntegrationSeconds, m.DisconnectFailures, m.Deliveries,
-		m.Publications, m.Channels, m.Subscriptions, m.ChannelRequests)
+		m.Publications, m.Channels, m.Subscriptions, m.ChannelRequests,
+		m.FunctionInvocations, m.FunctionColdStarts, m.FunctionInitSeconds, m.FunctionSeconds, m.FunctionWorkers)
 	return m
 }

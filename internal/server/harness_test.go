@@ -46,6 +46,13 @@ func (l *logBuffer) Write(p []byte) (int, error) {
 	return l.b.Write(p)
 }
 
+// contains reports whether any log line contains s.
+func (l *logBuffer) contains(s string) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return strings.Contains(l.b.String(), s)
+}
+
 // lines returns the decoded log lines whose msg is msg.
 func (l *logBuffer) lines(msg string) []map[string]any {
 	l.mu.Lock()
@@ -70,8 +77,16 @@ func startServer(t *testing.T, yaml string, mutate ...func(*config.Config)) *env
 	if yaml == "" {
 		yaml = config.SeedYAML
 	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// "{{base}}" in yaml is the server's own base URL (for handlers that
+	// call the management API).
+	yaml = strings.ReplaceAll(yaml, "{{base}}", "http://"+ln.Addr().String())
 	cfg, err = config.Parse("test.yaml", []byte(yaml), func(string) (string, bool) { return "", false })
 	if err != nil {
+		ln.Close()
 		t.Fatalf("config: %v", err)
 	}
 	cfg.Shutdown.DrainWindow = config.Duration(100 * time.Millisecond)
@@ -80,11 +95,8 @@ func startServer(t *testing.T, yaml string, mutate ...func(*config.Config)) *env
 		f(cfg)
 	}
 	if err := cfg.Validate(); err != nil {
+		ln.Close()
 		t.Fatalf("config: %v", err)
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
 	}
 	logs := &logBuffer{t: t}
 	srv, err := New(cfg, Options{
