@@ -97,7 +97,8 @@
 //
 // A Function is safe for concurrent use. All of its mutable state, and
 // that of its workers and invocations, is guarded by one mutex,
-// Function.mu; it is never held across I/O except sending signals. Each
+// Function.mu; it is held only for bookkeeping, sending signals and
+// writing log records, never across network or pipe I/O. Each
 // worker has one supervising goroutine (it starts the process, waits for
 // it, and reaps it), two goroutines reading its output and one serving its
 // Runtime API listener; the Runtime API's handlers run on net/http's

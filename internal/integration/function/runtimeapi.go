@@ -145,7 +145,10 @@ func (f *Function) serveNext(rw http.ResponseWriter, r *http.Request, w *worker)
 	if f.closing {
 		f.stopLocked(w, "closing")
 		f.mu.Unlock()
-		<-w.exited
+		select {
+		case <-w.exited:
+		case <-r.Context().Done():
+		}
 		return nil
 	}
 	f.setIdleLocked(w)
@@ -209,7 +212,7 @@ func (f *Function) nextGoneLocked(w *worker) {
 	f.dispatchLocked()
 }
 
-// claimLocked checks that id is w's running invocation and that no
+// claim checks that id is w's running invocation and that no
 // result was posted for it yet, and marks it responding.
 func (f *Function) claim(w *worker, id string) (*invocation, error) {
 	f.mu.Lock()

@@ -66,6 +66,9 @@ func TestNodejsRuntime(t *testing.T) {
 	}
 }
 
+// noBytecode keeps Python from writing __pycache__ into testdata.
+var noBytecode = map[string]string{"PYTHONDONTWRITEBYTECODE": "1"}
+
 func TestPythonRuntime(t *testing.T) {
 	if _, err := exec.LookPath("python3"); err != nil {
 		t.Skip("python3 not in PATH")
@@ -74,7 +77,8 @@ func TestPythonRuntime(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	f := newFunction(t, Config{Runtime: RuntimePython, Directory: dir, Handler: "app.handler", Name: "py", Timeout: 10 * time.Second}, Options{})
+	f := newFunction(t, Config{Runtime: RuntimePython, Directory: dir, Handler: "app.handler", Name: "py", Timeout: 10 * time.Second,
+		Environment: noBytecode}, Options{})
 	req := message(`{"text":"hello"}`)
 	resp, err := f.Invoke(t.Context(), req)
 	if err != nil {
@@ -123,7 +127,7 @@ func TestPythonInitErrors(t *testing.T) {
 		{"app.nope", `Runtime.HandlerNotFound: Handler 'nope' missing on module 'app'`},
 		{"nodot", `Runtime.MalformedHandlerName: Bad handler 'nodot': not enough values to unpack (expected 2, got 1)`},
 	} {
-		f := newFunction(t, Config{Runtime: RuntimePython, Directory: dir, Handler: tc.handler, Timeout: 10 * time.Second}, Options{})
+		f := newFunction(t, Config{Runtime: RuntimePython, Directory: dir, Handler: tc.handler, Timeout: 10 * time.Second, Environment: noBytecode}, Options{})
 		_, err := f.invoke(t, `{}`)
 		if err == nil || err.Error() != `function "fn": `+tc.want {
 			t.Errorf("%s: err = %v, want %s", tc.handler, err, tc.want)

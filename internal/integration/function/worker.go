@@ -28,7 +28,6 @@ func (f *Function) startLocked(cold bool) {
 	w := &worker{
 		id:        f.nextWorkerID,
 		logStream: newLogStream(),
-		coldStart: cold,
 		assign:    make(chan *invocation, 1),
 		exited:    make(chan struct{}),
 		state:     stateStarting,
@@ -153,6 +152,7 @@ func (f *Function) launchFailed(w *worker, fe *FunctionError) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	w.reaped = true
+	close(w.exited)
 	if w.state != stateStopping {
 		f.failWaiterLocked(fe)
 	}
@@ -267,7 +267,6 @@ func (f *Function) killLocked(w *worker) {
 			w.stopReason = "killed"
 		}
 	}
-	w.killed = true
 	if w.pid != 0 {
 		f.signalLocked(w, syscall.SIGKILL)
 	}

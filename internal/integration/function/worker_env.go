@@ -13,10 +13,12 @@ import (
 	"time"
 )
 
-// reservedEnv are the Lambda runtime's variables: Switchboard sets them
-// and Config.Environment may not.
+// reservedEnv are the Lambda runtime's variables: Switchboard (or, for
+// _X_AMZN_TRACE_ID, the runtime client) sets them and Config.Environment
+// may not. config.Validate rejects the same names.
 var reservedEnv = []string{
 	"_HANDLER",
+	"_X_AMZN_TRACE_ID",
 	"LAMBDA_TASK_ROOT",
 	"LAMBDA_RUNTIME_DIR",
 	"AWS_LAMBDA_RUNTIME_API",
