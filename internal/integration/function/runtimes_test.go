@@ -34,7 +34,7 @@ for (;;) {
 
 func TestNodejsRuntime(t *testing.T) {
 	if _, err := exec.LookPath("node"); err != nil {
-		t.Skip("node not in PATH")
+		skipOrFail(t, "node not in PATH")
 	}
 	dir := t.TempDir()
 	f := newFunction(t, Config{Runtime: RuntimeNodejs, Directory: dir, Handler: "index.handler"}, Options{bootstrap: []byte(nodeBootstrap)})
@@ -71,7 +71,7 @@ var noBytecode = map[string]string{"PYTHONDONTWRITEBYTECODE": "1"}
 
 func TestPythonRuntime(t *testing.T) {
 	if _, err := exec.LookPath("python3"); err != nil {
-		t.Skip("python3 not in PATH")
+		skipOrFail(t, "python3 not in PATH")
 	}
 	dir, err := filepath.Abs("testdata/python")
 	if err != nil {
@@ -116,7 +116,7 @@ func TestPythonRuntime(t *testing.T) {
 
 func TestPythonInitErrors(t *testing.T) {
 	if _, err := exec.LookPath("python3"); err != nil {
-		t.Skip("python3 not in PATH")
+		skipOrFail(t, "python3 not in PATH")
 	}
 	dir, err := filepath.Abs("testdata/python")
 	if err != nil {
@@ -133,4 +133,14 @@ func TestPythonInitErrors(t *testing.T) {
 			t.Errorf("%s: err = %v, want %s", tc.handler, err, tc.want)
 		}
 	}
+}
+
+// skipOrFail skips a test whose interpreter is missing, except in CI
+// (.ci/run installs node and python3), where a missing one is a failure.
+func skipOrFail(t *testing.T, why string) {
+	t.Helper()
+	if os.Getenv("CI") != "" {
+		t.Fatal(why + " (CI must have it)")
+	}
+	t.Skip(why)
 }

@@ -128,7 +128,7 @@ func startWorker(t *testing.T, rt *fakeRuntime, files map[string]string, handler
 	t.Helper()
 	node, err := exec.LookPath("node")
 	if err != nil {
-		t.Skip("node is not in PATH: the Node.js bootstrap tests need Node.js 18 or later")
+		skipOrFail(t, "node is not in PATH: the Node.js bootstrap tests need Node.js 18 or later")
 	}
 	root := t.TempDir()
 	for name, src := range files {
@@ -791,4 +791,14 @@ func TestRuntimeAPIGone(t *testing.T) {
 	if code := w.exitCode(t); code != 1 {
 		t.Errorf("exit code %d, want 1", code)
 	}
+}
+
+// skipOrFail skips when node is missing, except in CI (.ci/run installs
+// it), where that is a failure.
+func skipOrFail(t *testing.T, why string) {
+	t.Helper()
+	if os.Getenv("CI") != "" {
+		t.Fatal(why + " (CI must have it)")
+	}
+	t.Skip(why)
 }
