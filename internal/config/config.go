@@ -54,11 +54,27 @@ type Transport struct {
 // Management configures access to the management API
 // (/{stage}/@connections...).
 type Management struct {
-	// APIKeys are accepted as "Authorization: Bearer <key>".
+	// APIKeys are accepted as "Authorization: Bearer <key>" (or
+	// "x-api-key: <key>"), compared in constant time.
 	APIKeys []APIKey `yaml:"apiKeys"`
+	// AccessKeys verify AWS Signature Version 4 requests, as the AWS SDKs
+	// sign them (service execute-api, any region, 5 minutes of clock skew).
+	AccessKeys []AccessKey `yaml:"accessKeys"`
 	// AllowLoopback admits requests whose TCP peer is a loopback address
-	// without credentials (the development default). Default true.
+	// without credentials: a development mode, logged loudly at start-up.
+	// Default true (see docs/configuration.md).
 	AllowLoopback *bool `yaml:"allowLoopback"`
+}
+
+// AccessKey is an AWS-style key pair that management callers sign with.
+type AccessKey struct {
+	// ID is the access key id (AKIA..., or any 16–128 characters of
+	// letters and digits). Required.
+	ID string `yaml:"id"`
+	// Secret is the secret access key. Use ${ENV_VAR}. Required.
+	Secret string `yaml:"secret"`
+	// Stages limits the key to these stages. Default: every stage.
+	Stages []string `yaml:"stages"`
 }
 
 // APIKey is one management credential.
@@ -68,6 +84,8 @@ type APIKey struct {
 	// Key is the secret, at least 16 characters. Use ${ENV_VAR} to keep it
 	// out of the file.
 	Key string `yaml:"key"`
+	// Stages limits the key to these stages. Default: every stage.
+	Stages []string `yaml:"stages"`
 }
 
 // API is one configured real-time API.
@@ -94,6 +112,8 @@ type API struct {
 
 	Limits   Limits   `yaml:"limits"`
 	Channels Channels `yaml:"channels"`
+	// Auth authenticates clients when they connect (docs/SECURITY.md).
+	Auth Auth `yaml:"auth"`
 
 	// Routes maps route keys ($connect, $disconnect, $default or a custom
 	// key) to what they call.
@@ -365,4 +385,84 @@ type Disconnect struct {
 	// Backoff is the wait before the second try; it doubles for each
 	// further try. Default 200ms.
 	Backoff Duration `yaml:"backoff"`
+}
+
+// Auth says how an API authenticates clients at connect. JWT and Authorizer
+// may both be set: the token is checked first, then the authorizer runs.
+type Auth struct {
+	// Origins, when not empty, is the allowlist of Origin headers a browser
+	// handshake may carry ("https://app.example.com", "https://*.example.com");
+	// others get 403 (cross-site WebSocket hijacking). Handshakes without
+	// Origin (non-browser clients) are allowed. Default: any origin.
+	Origins []string `yaml:"origins"`
+	JWT     *JWT     `yaml:"jwt"`
+	// Authorizer is a REQUEST authorizer in the AWS format.
+	Authorizer *Authorizer `yaml:"authorizer"`
+}
+
+// JWT verifies a JSON Web Token at connect.
+type JWT struct {
+	// Keys are static verification keys, each pinned to one algorithm.
+	Keys []JWTKey `yaml:"keys"`
+	// JWKSURL is a JSON Web Key Set to fetch keys from (https, or http on
+	// loopback); refreshed every JWKSRefresh and, rate-limited, when a
+	// token names an unknown kid.
+	JWKSURL string `yaml:"jwksUrl"`
+	// JWKSRefresh is how often the key set is fetched again. Default 1h.
+	JWKSRefresh Duration `yaml:"jwksRefresh"`
+	// Algorithms allowed for JWKS keys that do not name theirs. Default
+	// RS256.
+	Algorithms []string `yaml:"algorithms"`
+	// Query is the query parameter carrying the token. Default "token".
+	Query string `yaml:"query"`
+	// Header is the header carrying the token ("Bearer " prefix optional).
+	// Default "Authorization".
+	Header string `yaml:"header"`
+	// SubprotocolPrefix: a Sec-WebSocket-Protocol entry starting with it
+	// carries the token after the prefix (browsers cannot set headers).
+	// Default "bearer.".
+	SubprotocolPrefix string `yaml:"subprotocolPrefix"`
+	// Issuer, when set, must equal the iss claim.
+	Issuer string `yaml:"issuer"`
+	// Audience, when set, must contain one of the aud values.
+	Audience []string `yaml:"audience"`
+	// Leeway tolerates clock skew on exp, nbf and iat. Default 30s.
+	Leeway Duration `yaml:"leeway"`
+	// UserClaim is the claim that becomes the connection's user id.
+	// Default "sub".
+	UserClaim string `yaml:"userClaim"`
+	// ContextClaims are copied into requestContext.authorizer.
+	ContextClaims []string `yaml:"contextClaims"`
+	// Optional lets connections without a token in (unauthenticated, no
+	// user); a token that is present must still be valid. Default false.
+	Optional bool `yaml:"optional"`
+}
+
+// JWTKey is one static verification key.
+type JWTKey struct {
+	// ID matches the token's kid header. Default: matches any kid.
+	ID string `yaml:"id"`
+	// Algorithm is pinned: HS256/384/512, RS256/384/512, PS256/384/512,
+	// ES256/384/512 or EdDSA. Required.
+	Algorithm string `yaml:"algorithm"`
+	// Secret is the HMAC secret (HS*); at least 32 bytes. Use ${ENV_VAR}.
+	Secret string `yaml:"secret"`
+	// PublicKey is a PEM public key (RS*, PS*, ES*, EdDSA), inline or as
+	// PublicKeyFile.
+	PublicKey     string `yaml:"publicKey"`
+	PublicKeyFile string `yaml:"publicKeyFile"`
+}
+
+// Authorizer is a REQUEST authorizer in the AWS format: an integration
+// that gets the authorizer event and answers an IAM policy.
+type Authorizer struct {
+	// Integration names an integration of the API. Required.
+	Integration string `yaml:"integration"`
+	// IdentitySources are route.request.header.NAME and
+	// route.request.querystring.NAME; a handshake missing any is refused
+	// with 401 without calling the integration. They also key the cache.
+	IdentitySources []string `yaml:"identitySources"`
+	// CacheTTL caches the decision per identity (0: no cache; AWS allows
+	// up to 1h). Default 0.
+	CacheTTL Duration `yaml:"cacheTTL"`
 }
