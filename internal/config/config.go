@@ -13,6 +13,10 @@ type Config struct {
 	Shutdown   Shutdown   `yaml:"shutdown"`
 	Management Management `yaml:"management"`
 	Transport  Transport  `yaml:"transport"`
+	// TLS terminates TLS on the listener when set.
+	TLS *TLS `yaml:"tls"`
+	// HTTP bounds what a client may send before a handshake is handled.
+	HTTP HTTP `yaml:"http"`
 
 	// APIs are the real-time APIs this process serves, each under its own
 	// stage path (/{stage}).
@@ -36,6 +40,31 @@ type Shutdown struct {
 	// are dropped and pending $disconnect calls abandoned (and logged).
 	// Default 30s.
 	Timeout Duration `yaml:"timeout"`
+}
+
+// TLS is the listener's certificate, reloaded when the files change.
+type TLS struct {
+	// CertFile is a PEM certificate chain. Required.
+	CertFile string `yaml:"certFile"`
+	// KeyFile is its PEM private key. Required.
+	KeyFile string `yaml:"keyFile"`
+	// ReloadInterval is how often the files are checked for changes.
+	// Default 5s.
+	ReloadInterval Duration `yaml:"reloadInterval"`
+}
+
+// HTTP bounds the HTTP part of every request (handshakes, management
+// calls): slow or oversized requests are cut off before they cost more.
+type HTTP struct {
+	// ReadHeaderTimeout bounds the time to send the request head
+	// (slowloris). Default 10s.
+	ReadHeaderTimeout Duration `yaml:"readHeaderTimeout"`
+	// MaxHeaderBytes bounds the request head. Default 16KiB.
+	MaxHeaderBytes ByteSize `yaml:"maxHeaderBytes"`
+	// MaxConnections bounds open connections of the whole process
+	// (WebSocket and HTTP); past it new handshakes get 503. Default 0: no
+	// bound besides the open-files limit.
+	MaxConnections int `yaml:"maxConnections"`
 }
 
 // Transport tunes how WebSocket connections are run
@@ -158,6 +187,25 @@ type Limits struct {
 	// socket accepted no bytes for this long while output was pending.
 	// Default 10s.
 	WriteTimeout Duration `yaml:"writeTimeout"`
+	// ConnectionsPerSecond and ConnectionBurst limit new connections of
+	// the API (a token bucket); past them the handshake gets 429. Default
+	// 0: no limit.
+	ConnectionsPerSecond int `yaml:"connectionsPerSecond"`
+	ConnectionBurst      int `yaml:"connectionBurst"`
+	// ConnectionsPerSecondPerIP limits new connections per source IP
+	// (burst: twice the rate). Default 0: no limit.
+	ConnectionsPerSecondPerIP int `yaml:"connectionsPerSecondPerIP"`
+	// MaxConnections, MaxConnectionsPerIP and MaxConnectionsPerUser bound
+	// the API's open connections; past them the handshake gets 429.
+	// Default 0: no limit.
+	MaxConnections        int `yaml:"maxConnections"`
+	MaxConnectionsPerIP   int `yaml:"maxConnectionsPerIP"`
+	MaxConnectionsPerUser int `yaml:"maxConnectionsPerUser"`
+	// MessagesPerSecond and MessageBurst limit messages from one
+	// connection; past them it is closed with 1008 "message rate
+	// exceeded". Default 0: no limit.
+	MessagesPerSecond int `yaml:"messagesPerSecond"`
+	MessageBurst      int `yaml:"messageBurst"`
 	// InboundQueueMessages is how many received messages of one connection
 	// may wait for their route; past it the server stops reading that
 	// socket until the backlog drains (TCP back-pressure). Default 64.
