@@ -1,6 +1,7 @@
 package ws
 
 import (
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -192,6 +193,11 @@ func (e *Engine) attach(c *Conn, nc net.Conn, pre []byte) error {
 // a NetConn method (as the server's header-capturing wrapper does).
 func unwrap(nc net.Conn) net.Conn {
 	for {
+		if _, ok := nc.(*tls.Conn); ok {
+			// Bytes on the socket are TLS records: only the goroutine
+			// driver, reading through tls.Conn, can serve this connection.
+			return nc
+		}
 		u, ok := nc.(interface{ NetConn() net.Conn })
 		if !ok {
 			return nc
