@@ -57,6 +57,7 @@ type API struct {
 
 	registry     *registry
 	pool         *pool
+	admit        *admission
 	hub          *hub.Hub
 	history      *history.Memory // nil when no namespace keeps history
 	integrations map[string]Integration
@@ -232,6 +233,9 @@ func newAPI(c *config.API, client *http.Client, log *slog.Logger, m *metrics.Met
 			return nil, fmt.Errorf("apis[%s].routes.%s: needs an integration or an action", c.ID, key)
 		}
 		a.routes[key] = r
+	}
+	if a.admit, err = newAdmission(&c.Limits, now); err != nil {
+		return nil, fmt.Errorf("apis[%s].%w", c.ID, err)
 	}
 	a.integrations = integrations
 	for _, ns := range c.Channels.Namespaces {

@@ -8,6 +8,7 @@ import (
 
 	"github.com/switchboardhq/switchboard/internal/event"
 	"github.com/switchboardhq/switchboard/internal/hub"
+	"github.com/switchboardhq/switchboard/internal/limit"
 	"github.com/switchboardhq/switchboard/internal/ws"
 )
 
@@ -24,6 +25,12 @@ type Conn struct {
 	// switchboard.v1 (its messages are protocol commands, not routes).
 	member *hub.Member
 	v1     bool
+	// release frees the connection's places in the open-connection limits.
+	release func()
+
+	// Owned by the reader (OnMessage).
+	bucket     limit.Bucket // messages per second
+	rateClosed bool         // closed for exceeding it: drop what follows
 
 	// Guarded by mu.
 	mu      sync.Mutex
@@ -49,6 +56,19 @@ func (c *Conn) ID() string { return c.info.ID }
 // OnMessage implements ws.Handler.
 func (c *Conn) OnMessage(op ws.Opcode, payload []byte) {
 	c.api.m.messagesIn.Inc()
+	if c.api.admit.messages != nil {
+		if c.rateClosed {
+			return
+		}
+		if !c.bucket.Allow(time.Now().UnixNano()) {
+			c.rateClosed = true
+			c.g.metrics.RateLimitCloses.WithLabelValues(c.api.id).Inc()
+			c.g.log.Warn("message rate exceeded; closing", "api", c.api.id, "connectionId", c.info.ID,
+				"sourceIp", c.info.Identity.SourceIP)
+			c.ws.Close(ws.ClosePolicyViolation, "message rate exceeded")
+			return
+		}
+	}
 	c.push(inItem{op: op, payload: payload, at: c.g.now()})
 }
 

@@ -15,6 +15,9 @@ import (
 // still in the inbox; the worker logs it and fires $disconnect.
 func (g *Gateway) connectionClosed(c *Conn, code ws.CloseCode, reason string) {
 	c.api.registry.remove(c)
+	if c.release != nil {
+		c.release()
+	}
 	if c.member != nil {
 		c.api.hub.Remove(c.member)
 		c.api.countMembership()

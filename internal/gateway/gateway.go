@@ -32,6 +32,8 @@ type Gateway struct {
 	apis    map[string]*API // by stage
 	list    []*API
 	drain   config.Shutdown
+	// maxConns is http.maxConnections: open plus handshaking (0: none).
+	maxConns int
 
 	// ctx bounds every integration call; it is cancelled when shutdown
 	// gives up waiting.
@@ -50,11 +52,12 @@ func New(o Options) (*Gateway, error) {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
 	g := &Gateway{
-		log:     o.Logger,
-		metrics: o.Metrics,
-		now:     o.Now,
-		apis:    make(map[string]*API),
-		drain:   o.Config.Shutdown,
+		log:      o.Logger,
+		metrics:  o.Metrics,
+		now:      o.Now,
+		apis:     make(map[string]*API),
+		drain:    o.Config.Shutdown,
+		maxConns: o.Config.HTTP.MaxConnections,
 	}
 	for i := range o.Config.APIs {
 		a, err := newAPI(&o.Config.APIs[i], o.HTTPClient, o.Logger, o.Metrics, o.Now)

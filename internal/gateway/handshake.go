@@ -14,6 +14,7 @@ import (
 	"github.com/switchboardhq/switchboard/internal/event"
 	"github.com/switchboardhq/switchboard/internal/hub"
 	"github.com/switchboardhq/switchboard/internal/integration"
+	"github.com/switchboardhq/switchboard/internal/limit"
 	"github.com/switchboardhq/switchboard/internal/protocol"
 	"github.com/switchboardhq/switchboard/internal/rawhead"
 	"github.com/switchboardhq/switchboard/internal/ws"
@@ -39,8 +40,23 @@ func (g *Gateway) ServeWebSocket(w http.ResponseWriter, r *http.Request, a *API)
 		http.Error(w, "server is shutting down", http.StatusServiceUnavailable)
 		return
 	}
+	if g.maxConns > 0 && g.engine.Open()+int(g.handshakes.Load()) > g.maxConns {
+		g.reject(w, a, rejectServerFull, http.StatusServiceUnavailable, hostOf(r.RemoteAddr))
+		return
+	}
+	release, reason := a.admit.admit(hostOf(r.RemoteAddr))
+	if reason != "" {
+		g.reject(w, a, reason, http.StatusTooManyRequests, hostOf(r.RemoteAddr))
+		return
+	}
+	registered := false
+	defer func() {
+		if !registered {
+			release()
+		}
+	}()
 	start := time.Now()
-	c := &Conn{g: g, api: a}
+	c := &Conn{g: g, api: a, bucket: limit.NewBucket(a.admit.messages)}
 	c.info = event.Connection{
 		ID:          event.NewID(),
 		APIID:       a.id,
@@ -99,12 +115,27 @@ func (g *Gateway) ServeWebSocket(w http.ResponseWriter, r *http.Request, a *API)
 		}
 	}
 
+	releaseUser, userOK := a.admit.admitUser(gr.user)
+	if !userOK {
+		releaseUser = func() {}
+	}
+	c.release = func() { release(); releaseUser() }
+	registered = true // from here connectionClosed releases
+
 	if subprotocol == "" && offers(r, protocol.Subprotocol) {
 		subprotocol = protocol.Subprotocol
 	}
 	c.v1 = subprotocol == protocol.Subprotocol
 	c.ws = g.engine.NewConn(c, &a.limits)
 	c.member = hub.NewMember(c.info.ID, gr.user, gr.info, c.v1, c.ws)
+	if !userOK {
+		// $connect accepted the connection, so it ends as a failed upgrade
+		// does: $disconnect follows.
+		g.reject(w, a, rejectPerUser, http.StatusTooManyRequests, c.info.Identity.SourceIP)
+		a.m.connections.Inc() // balanced by connectionClosed
+		g.connectionClosed(c, ws.ClosePolicyViolation, "too many connections for this user")
+		return
+	}
 	a.registry.add(c)
 	// What is queued now is written right after the 101 response.
 	if c.v1 {
@@ -135,6 +166,17 @@ func (g *Gateway) ServeWebSocket(w http.ResponseWriter, r *http.Request, a *API)
 	if g.draining.Load() {
 		c.ws.Close(ws.CloseGoingAway, "server shutting down")
 	}
+}
+
+// reject refuses a handshake before the upgrade: the status, a counted
+// reason and a log line (at info: a flood must not flood the log at warn).
+func (g *Gateway) reject(w http.ResponseWriter, a *API, reason string, status int, ip string) {
+	g.metrics.Rejections.WithLabelValues(a.id, reason).Inc()
+	g.log.Info("handshake rejected", "api", a.id, "reason", reason, "status", status, "sourceIp", ip)
+	if status == http.StatusTooManyRequests {
+		w.Header().Set("Retry-After", "1")
+	}
+	http.Error(w, http.StatusText(status), status)
 }
 
 // grant is what a $connect response may give a connection, in headers

@@ -37,6 +37,14 @@ type Metrics struct {
 	// Deliveries counts frames queued to connections by built-in actions
 	// and the management API, per API.
 	Deliveries *prometheus.CounterVec
+	// Rejections counts refused handshakes per API and reason
+	// (connection_rate, connection_rate_per_ip, max_connections,
+	// max_connections_per_user, server_full, origin, unauthorized,
+	// forbidden).
+	Rejections *prometheus.CounterVec
+	// RateLimitCloses counts connections closed with 1008 for sending
+	// messages faster than limits.messagesPerSecond, per API.
+	RateLimitCloses *prometheus.CounterVec
 	// Publications counts publications to channels per API.
 	Publications *prometheus.CounterVec
 	// Channels is the number of channels with at least one member, per API.
@@ -103,6 +111,12 @@ func New(reg prometheus.Registerer) *Metrics {
 		Deliveries: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "switchboard_deliveries_total", Help: "Frames queued to connections by built-in actions and the management API.",
 		}, []string{"api"}),
+		Rejections: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "switchboard_handshake_rejections_total", Help: "Handshakes refused by a limit or by authentication, by reason.",
+		}, []string{"api", "reason"}),
+		RateLimitCloses: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "switchboard_message_rate_closes_total", Help: "Connections closed with 1008 for exceeding limits.messagesPerSecond.",
+		}, []string{"api"}),
 		Publications: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "switchboard_publications_total", Help: "Publications to channels.",
 		}, []string{"api"}),
@@ -137,7 +151,7 @@ func New(reg prometheus.Registerer) *Metrics {
 	}
 	reg.MustRegister(m.Connections, m.Connects, m.Disconnects, m.SlowConsumers, m.MessagesIn,
 		m.Routes, m.IntegrationSeconds, m.DisconnectFailures, m.Deliveries,
-		m.Publications, m.Channels, m.Subscriptions, m.ChannelRequests,
+		m.Rejections, m.RateLimitCloses, m.Publications, m.Channels, m.Subscriptions, m.ChannelRequests,
 		m.FunctionInvocations, m.FunctionColdStarts, m.FunctionInitSeconds, m.FunctionSeconds, m.FunctionWorkers)
 	return m
 }

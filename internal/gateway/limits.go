@@ -1,0 +1,108 @@
+package gateway
+
+import (
+	"fmt"
+	"net/netip"
+	"time"
+
+	"github.com/switchboardhq/switchboard/internal/config"
+	"github.com/switchboardhq/switchboard/internal/limit"
+)
+
+// Rejection reasons of handshakes, as counted in
+// switchboard_handshake_rejections_total and logged.
+const (
+	rejectRate        = "connection_rate"
+	rejectRatePerIP   = "connection_rate_per_ip"
+	rejectConnections = "max_connections" // per API, total or per IP
+	rejectPerUser     = "max_connections_per_user"
+	rejectServerFull  = "server_full" // http.maxConnections
+	rejectOrigin      = "origin"
+)
+
+// admission holds an API's connection and message limits. Nil fields are
+// limits that are off.
+type admission struct {
+	rate      *limit.Global  // new connections of the API
+	ratePerIP *limit.Keyed   // new connections per source IP
+	perIP     *limit.Counter // open connections per IP, and in total
+	perUser   *limit.Counter // open connections per user
+	messages  *limit.Rate    // messages per connection
+}
+
+// maxTrackedIPs bounds the per-IP rate limiter's memory; past it idle
+// entries are evicted and, failing that, new IPs are refused.
+const maxTrackedIPs = 100_000
+
+func newAdmission(l *config.Limits, now func() time.Time) (*admission, error) {
+	ad := &admission{}
+	var err error
+	if l.ConnectionsPerSecond > 0 {
+		burst := max(l.ConnectionBurst, l.ConnectionsPerSecond)
+		if ad.rate, err = limit.NewGlobal(float64(l.ConnectionsPerSecond), burst, now); err != nil {
+			return nil, fmt.Errorf("limits.connectionsPerSecond: %w", err)
+		}
+	}
+	if l.ConnectionsPerSecondPerIP > 0 {
+		r := l.ConnectionsPerSecondPerIP
+		if ad.ratePerIP, err = limit.NewKeyed(float64(r), 2*r, maxTrackedIPs, time.Minute, now); err != nil {
+			return nil, fmt.Errorf("limits.connectionsPerSecondPerIP: %w", err)
+		}
+	}
+	if l.MaxConnections > 0 || l.MaxConnectionsPerIP > 0 {
+		if ad.perIP, err = limit.NewCounter(l.MaxConnectionsPerIP, l.MaxConnections); err != nil {
+			return nil, fmt.Errorf("limits.maxConnections: %w", err)
+		}
+	}
+	if l.MaxConnectionsPerUser > 0 {
+		if ad.perUser, err = limit.NewCounter(l.MaxConnectionsPerUser, 0); err != nil {
+			return nil, fmt.Errorf("limits.maxConnectionsPerUser: %w", err)
+		}
+	}
+	if l.MessagesPerSecond > 0 {
+		burst := max(l.MessageBurst, l.MessagesPerSecond)
+		if ad.messages, err = limit.NewRate(float64(l.MessagesPerSecond), burst); err != nil {
+			return nil, fmt.Errorf("limits.messagesPerSecond: %w", err)
+		}
+	}
+	return ad, nil
+}
+
+// ipKey is the limiter key of a source address ("" when unparsable, which
+// is then one shared key).
+func ipKey(ip string) string {
+	a, err := netip.ParseAddr(ip)
+	if err != nil {
+		return ip
+	}
+	return limit.IPKey(a)
+}
+
+// admit applies the connection-rate and open-connection limits to a new
+// handshake from ip. On success release must be called when the
+// connection ends (or the handshake fails).
+func (ad *admission) admit(ip string) (release func(), reason string) {
+	if !ad.rate.Allow() {
+		return nil, rejectRate
+	}
+	key := ipKey(ip)
+	if !ad.ratePerIP.Allow(key) {
+		return nil, rejectRatePerIP
+	}
+	if ad.perIP == nil {
+		return func() {}, ""
+	}
+	release, ok := ad.perIP.TryAcquire(key)
+	if !ok {
+		return nil, rejectConnections
+	}
+	return release, ""
+}
+
+// admitUser applies the per-user limit once $connect named the user.
+func (ad *admission) admitUser(user string) (release func(), ok bool) {
+	if ad.perUser == nil || user == "" {
+		return func() {}, true
+	}
+	return ad.perUser.TryAcquire(user)
+}

@@ -1,0 +1,116 @@
+package server
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"testing"
+	"time"
+
+	"github.com/coder/websocket"
+)
+
+// dialStatus dials and returns the handshake's HTTP status (101 when it
+// opened; the connection is then returned).
+func dialStatus(t *testing.T, e *env, stage string) (int, *websocket.Conn) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	c, resp, err := websocket.Dial(ctx, e.wsURL(stage), nil)
+	if err != nil {
+		if resp == nil {
+			t.Fatalf("dial: %v", err)
+		}
+		return resp.StatusCode, nil
+	}
+	t.Cleanup(func() { c.CloseNow() })
+	return http.StatusSwitchingProtocols, c
+}
+
+func TestConnectionLimits(t *testing.T) {
+	e := startServer(t, `
+apis:
+  - id: lim
+    stage: lim
+    routeSelectionExpression: $request.body.action
+    routes:
+      $default: {action: {type: echo}}
+    limits:
+      maxConnectionsPerIP: 2
+      messagesPerSecond: 5
+      messageBurst: 5
+  - id: rate
+    stage: rate
+    routeSelectionExpression: $request.body.action
+    routes:
+      $default: {action: {type: echo}}
+    limits:
+      connectionsPerSecond: 2
+      connectionBurst: 2
+`)
+	// Two open connections per IP; the third is refused until one closes.
+	_, a := dialStatus(t, e, "lim")
+	_, b := dialStatus(t, e, "lim")
+	if status, _ := dialStatus(t, e, "lim"); status != http.StatusTooManyRequests {
+		t.Fatalf("third connection from one IP: %d, want 429", status)
+	}
+	a.Close(websocket.StatusNormalClosure, "")
+	waitFor(t, "a place freed by the close", func() bool {
+		status, c := dialStatus(t, e, "lim")
+		if c != nil {
+			c.CloseNow()
+		}
+		return status == http.StatusSwitchingProtocols
+	})
+
+	// Five messages at once pass, the flood closes the connection with 1008.
+	for i := range 20 {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		err := b.Write(ctx, websocket.MessageText, fmt.Appendf(nil, "m%d", i))
+		cancel()
+		if err != nil {
+			break
+		}
+	}
+	if code := closeStatus(t, b); code != websocket.StatusPolicyViolation {
+		t.Fatalf("flooding connection closed with %d, want 1008", code)
+	}
+
+	// New connections per second.
+	opened := 0
+	for range 4 {
+		if status, c := dialStatus(t, e, "rate"); status == http.StatusSwitchingProtocols {
+			opened++
+			c.CloseNow()
+		} else if status != http.StatusTooManyRequests {
+			t.Fatalf("status %d", status)
+		}
+	}
+	if opened != 2 {
+		t.Fatalf("%d of 4 quick connections opened, want the burst of 2", opened)
+	}
+	if len(e.logs.lines("handshake rejected")) == 0 {
+		t.Fatal("rejections are not logged")
+	}
+}
+
+// The per-user limit applies once $connect named the user; the refused
+// connection still gets its $disconnect, since $connect accepted it.
+func TestConnectionLimitPerUser(t *testing.T) {
+	b := newBackend(t)
+	b.setRespond(func(ev map[string]any) (int, string) {
+		return 200, `{"statusCode":200,"headers":{"X-Switchboard-User":"alice"}}`
+	})
+	e := startServer(t, backendAPI(b.srv.URL, `    limits:
+      maxConnectionsPerUser: 2
+`))
+	dialStatus(t, e, "test")
+	dialStatus(t, e, "test")
+	if status, _ := dialStatus(t, e, "test"); status != http.StatusTooManyRequests {
+		t.Fatalf("third connection of alice: %d, want 429", status)
+	}
+	ev := b.waitEvents("$disconnect", 1)
+	if ctxField(ev[0], "disconnectStatusCode") != "1008" {
+		t.Fatalf("disconnect %v", ev[0]["requestContext"])
+	}
+}
