@@ -20,6 +20,11 @@
 //     "x-restapi"} and the same as multiValueHeaders, requestContext (with
 //     disconnectStatusCode and disconnectReason), isBase64Encoded false.
 //
+// AuthorizerRequest builds the event of a Lambda REQUEST authorizer for
+// $connect: type "REQUEST", methodArn, the CONNECT headers maps, both query
+// maps always ({} when empty), stageVariables {}, and the CONNECT
+// requestContext without "authorizer"; no isBase64Encoded.
+//
 // requestContext always holds routeKey, eventType, extendedRequestId,
 // requestTime, messageDirection "IN", stage, connectedAt and
 // requestTimeEpoch (integer milliseconds), identity ({"userAgent",

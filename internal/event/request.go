@@ -55,6 +55,7 @@ const (
 	kindConnect kind = iota + 1
 	kindMessage
 	kindDisconnect
+	kindAuthorizer // the REQUEST authorizer event (authorizer.go)
 )
 
 // Event types, as written in requestContext.eventType.
@@ -96,6 +97,9 @@ type Request struct {
 	code   int
 	reason string
 	host   string
+
+	// AUTHORIZER: methodArn (headers and query as for CONNECT).
+	methodARN string
 }
 
 // field is one name of headers/multiValueHeaders or of the query maps with

@@ -18,7 +18,9 @@ import (
 // \ufffd). It does not allocate beyond growing dst, unless the connection
 // has an Authorizer.
 func (r *Request) AppendJSON(dst []byte) []byte {
-	c := r.conn
+	if r.kind == kindAuthorizer {
+		return r.appendAuthorizerJSON(dst)
+	}
 	dst = append(dst, '{')
 	switch r.kind {
 	case kindConnect:
@@ -37,6 +39,21 @@ func (r *Request) AppendJSON(dst []byte) []byte {
 		dst = append(dst, `],"x-api-key":[""],"X-Forwarded-For":[""],"x-restapi":[""]},`...)
 	}
 
+	dst = r.appendRequestContext(dst)
+
+	if r.kind == kindMessage {
+		dst = append(dst, `,"body":`...)
+		dst = jsonenc.AppendString(dst, r.body)
+		if r.isBase64 {
+			return append(dst, `,"isBase64Encoded":true}`...)
+		}
+	}
+	return append(dst, `,"isBase64Encoded":false}`...)
+}
+
+// appendRequestContext appends "requestContext":{...} in AWS's key order.
+func (r *Request) appendRequestContext(dst []byte) []byte {
+	c := r.conn
 	dst = append(dst, `"requestContext":{"routeKey":`...)
 	dst = jsonenc.AppendString(dst, r.routeKey)
 	switch r.kind {
@@ -81,20 +98,12 @@ func (r *Request) AppendJSON(dst []byte) []byte {
 	dst = jsonenc.AppendString(dst, c.ID)
 	dst = append(dst, `,"apiId":`...)
 	dst = jsonenc.AppendString(dst, c.APIID)
-	if c.Authorizer != nil {
+	// The authorizer event is sent before there is an authorizer context.
+	if c.Authorizer != nil && r.kind != kindAuthorizer {
 		dst = append(dst, `,"authorizer":`...)
 		dst = appendAny(dst, c.Authorizer)
 	}
-	dst = append(dst, '}')
-
-	if r.kind == kindMessage {
-		dst = append(dst, `,"body":`...)
-		dst = jsonenc.AppendString(dst, r.body)
-		if r.isBase64 {
-			return append(dst, `,"isBase64Encoded":true}`...)
-		}
-	}
-	return append(dst, `,"isBase64Encoded":false}`...)
+	return append(dst, '}')
 }
 
 // MarshalJSON implements json.Marshaler with AppendJSON.

@@ -516,3 +516,7 @@ func closeOnce(c chan struct{}) {
 func (f *Function) errTimeout() error {
 	return fmt.Errorf("function %q: Task timed out after %.2f seconds: %w", f.name, f.cfg.Timeout.Seconds(), integration.ErrTimeout)
 }
+
+// ErrorMessage is the function's errorMessage (a REQUEST authorizer that
+// throws "Unauthorized" means 401).
+func (e *FunctionError) ErrorMessage() string { return e.Message }

@@ -83,3 +83,7 @@ func (e *FunctionError) Error() string {
 func (e *FunctionError) TimedOut() bool {
 	return e.Type == "Sandbox.Timedout" || strings.Contains(e.Message, "Task timed out after")
 }
+
+// ErrorMessage is the function's errorMessage (a REQUEST authorizer that
+// throws "Unauthorized" means 401).
+func (e *FunctionError) ErrorMessage() string { return e.Message }
