@@ -58,6 +58,7 @@ type API struct {
 	registry     *registry
 	pool         *pool
 	admit        *admission
+	auth         connectAuth
 	hub          *hub.Hub
 	history      *history.Memory // nil when no namespace keeps history
 	integrations map[string]Integration
@@ -237,6 +238,12 @@ func newAPI(c *config.API, client *http.Client, log *slog.Logger, m *metrics.Met
 	if a.admit, err = newAdmission(&c.Limits, now); err != nil {
 		return nil, fmt.Errorf("apis[%s].%w", c.ID, err)
 	}
+	auth, closers, err := newConnectAuth(c, integrations, log, now)
+	a.closers = append(a.closers, closers...)
+	if err != nil {
+		return nil, fmt.Errorf("apis[%s].%w", c.ID, err)
+	}
+	a.auth = auth
 	a.integrations = integrations
 	for _, ns := range c.Channels.Namespaces {
 		if ns.History.Size > 0 {

@@ -27,6 +27,8 @@ type Conn struct {
 	v1     bool
 	// release frees the connection's places in the open-connection limits.
 	release func()
+	// expiry closes the connection when its JWT expires; nil without one.
+	expiry *time.Timer
 
 	// Owned by the reader (OnMessage).
 	bucket     limit.Bucket // messages per second

@@ -69,6 +69,12 @@ func (g *Gateway) ServeWebSocket(w http.ResponseWriter, r *http.Request, a *API)
 		c.info.DomainName = r.Host
 	}
 
+	who, status, reason := g.authenticate(g.ctx, a, c, r)
+	if status != 0 {
+		g.reject(w, a, reason, status, c.info.Identity.SourceIP)
+		return
+	}
+
 	subprotocol := ""
 	var gr grant
 	if rt := a.connect; rt != nil {
@@ -115,6 +121,9 @@ func (g *Gateway) ServeWebSocket(w http.ResponseWriter, r *http.Request, a *API)
 		}
 	}
 
+	if gr.user == "" {
+		gr.user = who.user // the JWT's user claim or the authorizer's principalId
+	}
 	releaseUser, userOK := a.admit.admitUser(gr.user)
 	if !userOK {
 		releaseUser = func() {}
@@ -149,6 +158,7 @@ func (g *Gateway) ServeWebSocket(w http.ResponseWriter, r *http.Request, a *API)
 		}
 	}
 	a.countMembership()
+	c.scheduleExpiry(who.expiresAt) // before Upgrade: connectionClosed may run as soon as it returns
 	if err := c.ws.Upgrade(w, r, subprotocol); err != nil {
 		a.registry.remove(c)
 		g.metrics.Connects.WithLabelValues(a.id, "upgrade_failed").Inc()

@@ -1,0 +1,142 @@
+package gateway
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"maps"
+	"net/http"
+	"os"
+	"time"
+
+	"github.com/switchboardhq/switchboard/internal/auth/authorizer"
+	"github.com/switchboardhq/switchboard/internal/auth/jwtauth"
+	"github.com/switchboardhq/switchboard/internal/config"
+	"github.com/switchboardhq/switchboard/internal/ws"
+)
+
+// Rejection reasons of authentication (limits.go has the others).
+const (
+	rejectUnauthorized    = "unauthorized"
+	rejectForbidden       = "forbidden"
+	rejectAuthorizerError = "authorizer_error"
+)
+
+// connectAuth authenticates handshakes: a JWT, then a REQUEST authorizer,
+// each when configured. Its zero value admits everyone.
+type connectAuth struct {
+	jwt         *jwtauth.Verifier
+	jwtOptional bool
+	authz       *authorizer.Authorizer
+	methodARN   string
+}
+
+// fakeAccount is the account id in the method ARN that authorizers see:
+// Switchboard has no AWS account.
+const fakeAccount = "000000000000"
+
+// newConnectAuth builds an API's authentication; closers release what it
+// started (the JWKS refresher).
+func newConnectAuth(c *config.API, integrations map[string]Integration, log *slog.Logger, now func() time.Time) (connectAuth, []func(context.Context), error) {
+	var ca connectAuth
+	var closers []func(context.Context)
+	if j := c.Auth.JWT; j != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		v, err := jwtauth.New(ctx, jwtauth.Options{Config: *j, Logger: log, Now: now})
+		cancel()
+		if err != nil {
+			return connectAuth{}, nil, fmt.Errorf("auth.jwt: %w", err)
+		}
+		ca.jwt, ca.jwtOptional = v, j.Optional
+		closers = append(closers, func(context.Context) { v.Close() })
+	}
+	if az := c.Auth.Authorizer; az != nil {
+		in := integrations[az.Integration]
+		if in == nil {
+			return connectAuth{}, closers, fmt.Errorf("auth.authorizer.integration: unknown integration %q", az.Integration)
+		}
+		v, err := authorizer.New(authorizer.Options{Config: *az, Invoker: in, Now: now, Logger: log})
+		if err != nil {
+			return connectAuth{}, closers, fmt.Errorf("auth.authorizer: %w", err)
+		}
+		ca.authz = v
+		region := os.Getenv("AWS_REGION")
+		if region == "" {
+			region = "us-east-1"
+		}
+		ca.methodARN = authorizer.MethodARN(region, fakeAccount, c.ID, c.Stage)
+	}
+	return ca, closers, nil
+}
+
+// identity is who authentication says a connecting client is.
+type identity struct {
+	user      string
+	expiresAt time.Time // of the JWT; zero when none
+}
+
+// authenticate runs the JWT check and the authorizer for a handshake and
+// fills c.info.Authorizer. On refusal it returns the HTTP status and the
+// counted reason.
+func (g *Gateway) authenticate(ctx context.Context, a *API, c *Conn, r *http.Request) (identity, int, string) {
+	var id identity
+	if v := a.auth.jwt; v != nil {
+		ident, err := v.Authenticate(r)
+		switch {
+		case errors.Is(err, jwtauth.ErrNoToken) && a.auth.jwtOptional:
+		case err != nil:
+			var je *jwtauth.Error
+			why := "no token"
+			if errors.As(err, &je) {
+				why = je.Reason
+			}
+			g.log.Info("handshake unauthenticated", "api", a.id, "reason", why, "sourceIp", c.info.Identity.SourceIP)
+			return id, http.StatusUnauthorized, rejectUnauthorized
+		default:
+			c.info.Authorizer = ident.Context
+			id.user, id.expiresAt = ident.User, ident.ExpiresAt
+		}
+	}
+	if az := a.auth.authz; az != nil {
+		d, err := az.Authorize(ctx, &c.info, connectHeaders(r), queryParams(r.URL.RawQuery), a.auth.methodARN)
+		if err != nil {
+			status := authorizer.Status(err)
+			reason := rejectAuthorizerError
+			switch status {
+			case http.StatusUnauthorized:
+				reason = rejectUnauthorized
+			case http.StatusForbidden:
+				reason = rejectForbidden
+			}
+			level := slog.LevelInfo
+			if reason == rejectAuthorizerError {
+				level = slog.LevelWarn
+			}
+			g.log.Log(ctx, level, "authorizer refused the handshake", "api", a.id, "status", status,
+				"sourceIp", c.info.Identity.SourceIP, "error", err.Error())
+			return id, status, reason
+		}
+		merged := maps.Clone(c.info.Authorizer)
+		if merged == nil {
+			merged = make(map[string]any, len(d.Context))
+		}
+		maps.Copy(merged, d.Context)
+		c.info.Authorizer = merged
+		if id.user == "" {
+			id.user = d.PrincipalID
+		}
+	}
+	return id, 0, ""
+}
+
+// scheduleExpiry closes the connection when its token expires (1008
+// "token expired"); the timer is stopped when the connection ends.
+func (c *Conn) scheduleExpiry(at time.Time) {
+	if at.IsZero() {
+		return
+	}
+	c.expiry = time.AfterFunc(time.Until(at), func() {
+		c.ws.Close(ws.ClosePolicyViolation, "token expired")
+	})
+}
