@@ -13,6 +13,7 @@ import (
 	"github.com/switchboardhq/switchboard/internal/auth/authorizer"
 	"github.com/switchboardhq/switchboard/internal/auth/jwtauth"
 	"github.com/switchboardhq/switchboard/internal/config"
+	"github.com/switchboardhq/switchboard/internal/protocol"
 	"github.com/switchboardhq/switchboard/internal/ws"
 )
 
@@ -131,12 +132,55 @@ func (g *Gateway) authenticate(ctx context.Context, a *API, c *Conn, r *http.Req
 }
 
 // scheduleExpiry closes the connection when its token expires (1008
-// "token expired"); the timer is stopped when the connection ends.
+// "token expired"), replacing an earlier deadline (a refresh); a zero at
+// removes the deadline. The timer is stopped when the connection ends.
 func (c *Conn) scheduleExpiry(at time.Time) {
-	if at.IsZero() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.expiry != nil {
+		c.expiry.Stop()
+		c.expiry = nil
+	}
+	if at.IsZero() || c.ended {
 		return
 	}
 	c.expiry = time.AfterFunc(time.Until(at), func() {
 		c.ws.Close(ws.ClosePolicyViolation, "token expired")
 	})
+}
+
+// stopExpiry stops the expiry timer for good (the connection ended).
+func (c *Conn) stopExpiry() {
+	c.mu.Lock()
+	c.ended = true
+	if c.expiry != nil {
+		c.expiry.Stop()
+	}
+	c.mu.Unlock()
+}
+
+// refresh replaces a switchboard.v1 connection's token: it must verify and
+// name the same user; the connection's deadline moves to its expiry.
+func (g *Gateway) refresh(c *Conn, msg *protocol.Message) {
+	v := c.api.auth.jwt
+	if v == nil {
+		c.replyError(msg.ID, &protocol.Error{Code: protocol.CodeBadRequest, Message: "this API does not authenticate with JWT"})
+		return
+	}
+	ident, err := v.Verify(g.ctx, msg.Token)
+	if err != nil {
+		why := "invalid token"
+		var je *jwtauth.Error
+		if errors.As(err, &je) {
+			why = je.Reason
+		}
+		c.replyError(msg.ID, &protocol.Error{Code: protocol.CodeForbidden, Message: why})
+		return
+	}
+	if ident.User != c.member.User() {
+		c.replyError(msg.ID, &protocol.Error{Code: protocol.CodeForbidden, Message: "the token names another user"})
+		return
+	}
+	c.scheduleExpiry(ident.ExpiresAt)
+	c.replyResult(msg.ID, nil)
 }

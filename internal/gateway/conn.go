@@ -27,8 +27,10 @@ type Conn struct {
 	v1     bool
 	// release frees the connection's places in the open-connection limits.
 	release func()
-	// expiry closes the connection when its JWT expires; nil without one.
+	// Guarded by mu: expiry closes the connection when its JWT expires (nil
+	// without one); ended is set when the connection ended.
 	expiry *time.Timer
+	ended  bool
 
 	// Owned by the reader (OnMessage).
 	bucket     limit.Bucket // messages per second

@@ -18,9 +18,7 @@ func (g *Gateway) connectionClosed(c *Conn, code ws.CloseCode, reason string) {
 	if c.release != nil {
 		c.release()
 	}
-	if c.expiry != nil {
-		c.expiry.Stop()
-	}
+	c.stopExpiry()
 	if c.member != nil {
 		c.api.hub.Remove(c.member)
 		c.api.countMembership()

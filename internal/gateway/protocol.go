@@ -50,6 +50,8 @@ func (g *Gateway) handleProtocol(c *Conn, it inItem) {
 		g.v1Presence(c, &msg)
 	case protocol.TypePing:
 		c.replyResult(msg.ID, nil)
+	case protocol.TypeRefresh:
+		g.refresh(c, &msg)
 	}
 }
 

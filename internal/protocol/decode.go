@@ -19,8 +19,8 @@ func (s span) present() bool { return s.end > 0 }
 
 // members holds the values of the known top-level members of a message.
 type members struct {
-	typ, id, channel, recover, data, text, b64, excludeSelf span
-	dup                                                     string // the first known key seen twice
+	typ, id, channel, recover, data, text, b64, excludeSelf, token span
+	dup                                                            string // the first known key seen twice
 }
 
 // slot returns where to record the member named key, or nil for an
@@ -43,6 +43,8 @@ func (m *members) slot(key []byte) (*span, string) {
 		return &m.b64, "b64"
 	case "excludeSelf":
 		return &m.excludeSelf, "excludeSelf"
+	case "token":
+		return &m.token, "token"
 	}
 	return nil, ""
 }
@@ -192,6 +194,17 @@ func (m *members) message(frame []byte) (Message, *Error) {
 		msg.Type = TypePresence
 	case "ping":
 		msg.Type = TypePing
+		return msg, nil
+	case "refresh":
+		msg.Type = TypeRefresh
+		if !m.token.present() {
+			return msg, badRequest(`refresh needs "token"`)
+		}
+		tok, ok := stringContent(frame, m.token)
+		if !ok {
+			return msg, badRequest(`"token" must be a string`)
+		}
+		msg.Token = string(tok)
 		return msg, nil
 	default:
 		return msg, badRequest("unknown type " + quoteShort(typ))

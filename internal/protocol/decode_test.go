@@ -259,7 +259,7 @@ func TestDecodePayloadIsolated(t *testing.T) {
 func TestTypeString(t *testing.T) {
 	for typ, want := range map[Type]string{
 		0: "Type(0)", TypeSubscribe: "subscribe", TypeUnsubscribe: "unsubscribe", TypePublish: "publish",
-		TypePresence: "presence", TypePing: "ping", 6: "Type(6)",
+		TypePresence: "presence", TypePing: "ping", TypeRefresh: "refresh", 7: "Type(7)",
 	} {
 		if got := typ.String(); got != want {
 			t.Errorf("Type(%d).String() = %q, want %q", typ, got, want)
@@ -268,5 +268,17 @@ func TestTypeString(t *testing.T) {
 	e := &Error{Code: CodeForbidden, Message: "no"}
 	if got := e.Error(); got != "switchboard.v1 error 403: no" {
 		t.Errorf("Error() = %q", got)
+	}
+}
+
+func TestDecodeRefresh(t *testing.T) {
+	msg, id, err := Decode([]byte(`{"type":"refresh","id":3,"token":"a.b.c"}`))
+	if err != nil || id != 3 || msg.Type != TypeRefresh || msg.Token != "a.b.c" {
+		t.Fatalf("got %+v %d %v", msg, id, err)
+	}
+	for _, bad := range []string{`{"type":"refresh","id":1}`, `{"type":"refresh","token":5}`} {
+		if _, _, err := Decode([]byte(bad)); err == nil {
+			t.Errorf("%s: no error", bad)
+		}
 	}
 }

@@ -16,6 +16,7 @@ const (
 	TypePublish                     // "publish": publish to a channel
 	TypePresence                    // "presence": list a channel's members
 	TypePing                        // "ping": a round trip through the server's queues
+	TypeRefresh                     // "refresh": a new JWT for the connection
 )
 
 // String returns the type as it is written in the "type" field, or
@@ -32,6 +33,8 @@ func (t Type) String() string {
 		return "presence"
 	case TypePing:
 		return "ping"
+	case TypeRefresh:
+		return "refresh"
 	}
 	return "Type(" + strconv.Itoa(int(t)) + ")"
 }
@@ -55,6 +58,8 @@ type Message struct {
 	// presence message (always present for those; it may be "", and its
 	// name is not validated here).
 	Channel string
+	// Token is the JWT of a refresh message.
+	Token string
 	// Recover is the position a subscribe asks to recover from, or nil.
 	Recover *Position
 	// Payload is the bytes a publish message publishes: the raw JSON of

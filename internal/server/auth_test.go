@@ -152,3 +152,34 @@ func TestRequestAuthorizer(t *testing.T) {
 		t.Fatalf("authorizer context %v", az)
 	}
 }
+
+// A switchboard.v1 client refreshes its token before it expires: the
+// connection stays open past the first token's exp; a token of another
+// user is refused.
+func TestJWTRefresh(t *testing.T) {
+	e := startServer(t, `
+apis:
+  - id: j
+    stage: j
+    routeSelectionExpression: $request.body.action
+    routes:
+      $default: {action: {type: echo}}
+    auth:
+      jwt:
+        keys: [{algorithm: HS256, secret: `+testJWTSecret+`}]
+`)
+	short := signJWT(t, jwt.MapClaims{"sub": "carol", "exp": time.Now().Add(1500 * time.Millisecond).Unix()})
+	c, _ := e.v1("j?token="+short, nil)
+	r, _ := call(t, c, 1, `{"type":"refresh","id":1,"token":"`+signJWT(t, jwt.MapClaims{"sub": "dave", "exp": time.Now().Add(time.Hour).Unix()})+`"}`)
+	if r["error"].(map[string]any)["code"] != 403.0 {
+		t.Fatalf("another user's token: %v", r)
+	}
+	r, _ = call(t, c, 2, `{"type":"refresh","id":2,"token":"`+signJWT(t, jwt.MapClaims{"sub": "carol", "exp": time.Now().Add(time.Hour).Unix()})+`"}`)
+	if r["error"] != nil {
+		t.Fatalf("refresh: %v", r)
+	}
+	time.Sleep(2500 * time.Millisecond) // past the first token's exp
+	if r, _ := call(t, c, 3, `{"type":"ping","id":3}`); r["result"] == nil {
+		t.Fatalf("ping after the first token expired: %v", r)
+	}
+}

@@ -270,10 +270,23 @@ func (v *Verifier) Authenticate(r *http.Request) (Identity, error) {
 	if tok == "" {
 		return Identity{}, ErrNoToken
 	}
+	id, err := v.Verify(r.Context(), tok)
+	if err != nil {
+		return Identity{}, err
+	}
+	id.Subprotocol = subprotocol
+	return id, nil
+}
+
+// Verify checks one token (a refresh sent over an open connection) with
+// the same rules as Authenticate.
+func (v *Verifier) Verify(ctx context.Context, tok string) (Identity, error) {
+	if tok == "" {
+		return Identity{}, ErrNoToken
+	}
 	if len(tok) > MaxTokenBytes {
 		return Identity{}, &Error{Reason: "token too large"}
 	}
-	ctx := r.Context()
 	claims := jwt.MapClaims{}
 	token, err := v.parser.ParseWithClaims(tok, claims, func(t *jwt.Token) (any, error) {
 		return v.keysFor(ctx, t)
@@ -281,12 +294,7 @@ func (v *Verifier) Authenticate(r *http.Request) (Identity, error) {
 	if err != nil {
 		return Identity{}, v.classify(token, claims, err)
 	}
-	id, err := v.identity(claims)
-	if err != nil {
-		return Identity{}, err
-	}
-	id.Subprotocol = subprotocol
-	return id, nil
+	return v.identity(claims)
 }
 
 // classify turns a jwt parse error into an *Error with a public reason.
