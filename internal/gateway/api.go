@@ -235,7 +235,7 @@ func newAPI(c *config.API, client *http.Client, log *slog.Logger, m *metrics.Met
 		}
 		a.routes[key] = r
 	}
-	if a.admit, err = newAdmission(&c.Limits, now); err != nil {
+	if a.admit, err = newAdmission(&c.Limits, c.Auth.Origins, now); err != nil {
 		return nil, fmt.Errorf("apis[%s].%w", c.ID, err)
 	}
 	auth, closers, err := newConnectAuth(c, integrations, log, now)

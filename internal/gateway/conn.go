@@ -60,11 +60,12 @@ func (c *Conn) ID() string { return c.info.ID }
 // OnMessage implements ws.Handler.
 func (c *Conn) OnMessage(op ws.Opcode, payload []byte) {
 	c.api.m.messagesIn.Inc()
+	at := c.g.now()
 	if c.api.admit.messages != nil {
 		if c.rateClosed {
 			return
 		}
-		if !c.bucket.Allow(time.Now().UnixNano()) {
+		if !c.bucket.Allow(at.UnixNano()) {
 			c.rateClosed = true
 			c.g.metrics.RateLimitCloses.WithLabelValues(c.api.id).Inc()
 			c.g.log.Warn("message rate exceeded; closing", "api", c.api.id, "connectionId", c.info.ID,
@@ -73,7 +74,7 @@ func (c *Conn) OnMessage(op ws.Opcode, payload []byte) {
 			return
 		}
 	}
-	c.push(inItem{op: op, payload: payload, at: c.g.now()})
+	c.push(inItem{op: op, payload: payload, at: at})
 }
 
 // OnClose implements ws.Handler.

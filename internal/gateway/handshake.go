@@ -40,6 +40,10 @@ func (g *Gateway) ServeWebSocket(w http.ResponseWriter, r *http.Request, a *API)
 		http.Error(w, "server is shutting down", http.StatusServiceUnavailable)
 		return
 	}
+	if !a.admit.origins.Allow(r.Header.Get("Origin")) {
+		g.reject(w, a, rejectOrigin, http.StatusForbidden, hostOf(r.RemoteAddr))
+		return
+	}
 	if g.maxConns > 0 && g.engine.Open()+int(g.handshakes.Load()) > g.maxConns {
 		g.reject(w, a, rejectServerFull, http.StatusServiceUnavailable, hostOf(r.RemoteAddr))
 		return

@@ -7,6 +7,7 @@ import (
 
 	"github.com/switchboardhq/switchboard/internal/config"
 	"github.com/switchboardhq/switchboard/internal/limit"
+	"github.com/switchboardhq/switchboard/internal/origin"
 )
 
 // Rejection reasons of handshakes, as counted in
@@ -23,20 +24,26 @@ const (
 // admission holds an API's connection and message limits. Nil fields are
 // limits that are off.
 type admission struct {
-	rate      *limit.Global  // new connections of the API
-	ratePerIP *limit.Keyed   // new connections per source IP
-	perIP     *limit.Counter // open connections per IP, and in total
-	perUser   *limit.Counter // open connections per user
-	messages  *limit.Rate    // messages per connection
+	origins   *origin.Checker // nil: any origin
+	rate      *limit.Global   // new connections of the API
+	ratePerIP *limit.Keyed    // new connections per source IP
+	perIP     *limit.Counter  // open connections per IP, and in total
+	perUser   *limit.Counter  // open connections per user
+	messages  *limit.Rate     // messages per connection
 }
 
 // maxTrackedIPs bounds the per-IP rate limiter's memory; past it idle
 // entries are evicted and, failing that, new IPs are refused.
 const maxTrackedIPs = 100_000
 
-func newAdmission(l *config.Limits, now func() time.Time) (*admission, error) {
+func newAdmission(l *config.Limits, origins []string, now func() time.Time) (*admission, error) {
 	ad := &admission{}
 	var err error
+	if len(origins) > 0 {
+		if ad.origins, err = origin.New(origins); err != nil {
+			return nil, fmt.Errorf("auth.origins: %w", err)
+		}
+	}
 	if l.ConnectionsPerSecond > 0 {
 		burst := max(l.ConnectionBurst, l.ConnectionsPerSecond)
 		if ad.rate, err = limit.NewGlobal(float64(l.ConnectionsPerSecond), burst, now); err != nil {
@@ -82,12 +89,14 @@ func ipKey(ip string) string {
 // handshake from ip. On success release must be called when the
 // connection ends (or the handshake fails).
 func (ad *admission) admit(ip string) (release func(), reason string) {
-	if !ad.rate.Allow() {
-		return nil, rejectRate
-	}
+	// Per IP first: one address past its own rate must not spend the
+	// API-wide budget and lock everyone else out.
 	key := ipKey(ip)
 	if !ad.ratePerIP.Allow(key) {
 		return nil, rejectRatePerIP
+	}
+	if !ad.rate.Allow() {
+		return nil, rejectRate
 	}
 	if ad.perIP == nil {
 		return func() {}, ""

@@ -21,8 +21,14 @@ const (
 	// evictScan is how many least recently used keys a full shard looks
 	// at for a full bucket before it refuses a new key.
 	evictScan = 8
-	// sweepPerCall is how many idle keys one Allow may remove.
+	// sweepPerCall is how many idle keys one Allow may remove from its
+	// shard.
 	sweepPerCall = 2
+	// sweepOtherEvery is how many calls to a shard (a power of two) make
+	// one Allow also sweep up to sweepOther idle keys of another shard, so
+	// that shards no key maps to any more are emptied too.
+	sweepOtherEvery = 8
+	sweepOther      = 16
 )
 
 // Keyed is a token bucket per key (a source IP, a user), all with the same
@@ -32,18 +38,25 @@ const (
 // share of maxKeys and ordered by last use. A key whose bucket is full
 // carries no information (it would be created full again), so:
 //
-//   - every Allow also removes up to two least recently used keys whose
-//     buckets have been full for idleAfter (amortized cleanup, no
-//     goroutine);
+//   - every Allow also removes up to two least recently used keys of its
+//     shard whose buckets have been full for idleAfter, and one Allow in
+//     8 of a shard up to 16 of another shard, in turn (amortized
+//     cleanup, no goroutine: a Keyed nobody calls keeps its keys);
 //   - a new key in a shard at its bound evicts the least recently used
 //     key whose bucket is full (among the shard's 8 oldest);
-//   - if there is none, every key in the shard is being limited right
-//     now: the new key is refused (fail closed) and counted in
+//   - if none of those is full, the shard's oldest keys are all being
+//     limited right now (and the others were used more recently): the
+//     new key is refused (fail closed) and counted in
 //     KeyedStats.Overflow. Under a flood of new keys the table therefore
 //     never grows past maxKeys, and a flood can only push out keys that
 //     were already full.
 //
-// A key costs about 140 bytes (BenchmarkKeyedMemory) plus its length.
+// Each shard holds its share of maxKeys (up to 64 shards of at least 256
+// keys), so a new key may be refused while other shards still have room:
+// plan maxKeys with about 10% to spare.
+//
+// A key costs about 85 bytes plus its length rounded up to a size class
+// (107 bytes with a 20-byte key, BenchmarkKeyedMemory).
 //
 // Keyed is safe for concurrent use. A nil *Keyed admits everything.
 type Keyed struct {
@@ -55,17 +68,19 @@ type Keyed struct {
 	shards []keyedShard
 	mask   uint64
 
+	cursor   atomic.Uint64 // the shard to sweep next, for sweepOther
 	evicted  atomic.Uint64
 	overflow atomic.Uint64
 }
 
 type keyedShard struct {
-	mu   sync.Mutex
-	m    map[string]*keyedEntry // guarded by mu
-	root keyedEntry             // guarded by mu; root.next is the most recently used key, root.prev the least
-	max  int                    // immutable
-	peak int                    // guarded by mu; see shrink
-	_    [64]byte               // keeps shards' mutexes on different cache lines
+	mu    sync.Mutex
+	m     map[string]*keyedEntry // guarded by mu
+	root  keyedEntry             // guarded by mu; root.next is the most recently used key, root.prev the least
+	max   int                    // immutable
+	peak  int                    // guarded by mu; see shrink
+	calls uint32                 // guarded by mu; Allow calls, for sweepOther
+	_     [64]byte               // keeps shards' mutexes on different cache lines
 }
 
 // keyedEntry is one key's bucket, linked into its shard's use order.
@@ -154,8 +169,18 @@ func (k *Keyed) Allow(key string) bool {
 	}
 	s.pushFront(e)
 	ok := k.rate.allow(&e.tat, now)
-	k.sweepLocked(s, now)
+	k.sweepLocked(s, now, sweepPerCall)
+	s.calls++
+	other := s.calls%sweepOtherEvery == 0 && len(k.shards) > 1
 	s.mu.Unlock()
+	if other {
+		// One lock at a time, and never wait for it.
+		t := &k.shards[k.cursor.Add(1)&k.mask]
+		if t.mu.TryLock() {
+			k.sweepLocked(t, now, sweepOther)
+			t.mu.Unlock()
+		}
+	}
 	return ok
 }
 
@@ -195,13 +220,13 @@ func (k *Keyed) evictLocked(s *keyedShard, now int64) bool {
 	return false
 }
 
-// sweepLocked removes up to sweepPerCall least recently used keys whose
+// sweepLocked removes up to n least recently used keys whose
 // buckets have been full for k.idle. It stops at the first key that is not
 // idle: keys used later were used more recently, and a bucket is full at
 // most one burst's refill time after its last use, so the table is swept
 // in nearly the order buckets fill up.
-func (k *Keyed) sweepLocked(s *keyedShard, now int64) {
-	for range sweepPerCall {
+func (k *Keyed) sweepLocked(s *keyedShard, now int64, n int) {
+	for range n {
 		e := s.root.prev
 		if e == &s.root || now-e.tat < k.idle {
 			return

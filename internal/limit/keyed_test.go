@@ -154,8 +154,9 @@ func TestKeyedSweepsIdleKeys(t *testing.T) {
 		k.Allow("old-" + strconv.Itoa(i))
 	}
 	clk.Add(time.Minute + 20*time.Millisecond)
-	// Each call removes up to two idle keys.
-	for i := range 600 {
+	// Each call removes up to two idle keys of its shard, and every 8th
+	// call to a shard up to 16 of another.
+	for i := range 10_000 {
 		k.Allow("new-" + strconv.Itoa(i%10))
 	}
 	if n := k.Stats().Keys; n != 10 {
@@ -205,8 +206,12 @@ func TestKeyedMemoryAfterFlood(t *testing.T) {
 	}
 	full := heapAlloc()
 	clk.Add(2 * time.Second)
-	for i := 0; k.Stats().Keys > 1; i++ {
+	// Later traffic of one key sweeps every shard.
+	for range 200_000 {
 		k.Allow("survivor")
+	}
+	if n := k.Stats().Keys; n != 1 {
+		t.Fatalf("%d keys after the sweep, want 1", n)
 	}
 	after := heapAlloc()
 	t.Logf("heap: %d B before, %d B with 200k keys (%.0f B/key), %d B after the sweep",

@@ -114,3 +114,47 @@ func TestConnectionLimitPerUser(t *testing.T) {
 		t.Fatalf("disconnect %v", ev[0]["requestContext"])
 	}
 }
+
+// With an Origin allowlist, a browser handshake from another site is
+// refused (cross-site WebSocket hijacking); clients without Origin pass.
+func TestOriginAllowlist(t *testing.T) {
+	e := startServer(t, `
+apis:
+  - id: o
+    stage: o
+    routeSelectionExpression: $request.body.action
+    routes:
+      $default: {action: {type: echo}}
+    auth:
+      origins: ["https://app.example.com", "https://*.example.org"]
+`)
+	for origin, want := range map[string]int{
+		"":                            http.StatusSwitchingProtocols,
+		"https://app.example.com":     http.StatusSwitchingProtocols,
+		"https://a.b.example.org":     http.StatusSwitchingProtocols,
+		"https://evil.example.net":    http.StatusForbidden,
+		"http://app.example.com":      http.StatusForbidden,
+		"https://app.example.com:444": http.StatusForbidden,
+		"null":                        http.StatusForbidden,
+	} {
+		opts := &websocket.DialOptions{HTTPHeader: http.Header{}}
+		if origin != "" {
+			opts.HTTPHeader.Set("Origin", origin)
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		c, resp, err := websocket.Dial(ctx, e.wsURL("o"), opts)
+		cancel()
+		status := http.StatusSwitchingProtocols
+		if err != nil {
+			if resp == nil {
+				t.Fatalf("%q: %v", origin, err)
+			}
+			status = resp.StatusCode
+		} else {
+			c.CloseNow()
+		}
+		if status != want {
+			t.Errorf("Origin %q: %d, want %d", origin, status, want)
+		}
+	}
+}
