@@ -143,9 +143,9 @@ func TestOverridesPrecedence(t *testing.T) {
 		{"allowLoopback: 1 over file false", "management: {allowLoopback: false}\n", map[string]string{envAllowLoopback: "1"}, func(c *Config) any { return c.Management.LoopbackAllowed() }, true},
 		{"apiKeys: appended to the file's", file, map[string]string{envAPIKeys: "ci:ci-0123456789abcdef, bare-0123456789abcdef ,,"},
 			func(c *Config) any { return c.Management.APIKeys }, []APIKey{
-				{"file", "file-0123456789abcdef"},
-				{"ci", "ci-0123456789abcdef"},
-				{"env-2", "bare-0123456789abcdef"},
+				{Name: "file", Key: "file-0123456789abcdef"},
+				{Name: "ci", Key: "ci-0123456789abcdef"},
+				{Name: "env-2", Key: "bare-0123456789abcdef"},
 			}},
 	}
 	for _, tt := range tests {

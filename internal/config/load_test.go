@@ -55,7 +55,7 @@ func TestFullExample(t *testing.T) {
 	if c.Listen != "0.0.0.0:8080" || c.Log != (Log{"debug", "text"}) || c.Management.LoopbackAllowed() {
 		t.Errorf("top level: %+v", c)
 	}
-	wantKeys := []APIKey{{"backend", key}, {"ops", "ops-0123456789abcdef"}}
+	wantKeys := []APIKey{{Name: "backend", Key: key}, {Name: "ops", Key: "ops-0123456789abcdef"}}
 	if diff := cmp.Diff(wantKeys, c.Management.APIKeys); diff != "" {
 		t.Errorf("apiKeys (-want +got):\n%s", diff)
 	}

@@ -7,7 +7,6 @@ import (
 	"strconv"
 	"strings"
 	"time"
-	"unicode"
 )
 
 // ValidationError lists every problem found in a configuration.
@@ -127,7 +126,7 @@ func (v *validator) config(c *Config) {
 			fmtDuration(c.Shutdown.Timeout), fmtDuration(c.Shutdown.DrainWindow))
 	}
 
-	v.management(&c.Management)
+	v.management(&c.Management, c.APIs)
 
 	stages := map[string]int{}
 	for i := range c.APIs {
@@ -141,33 +140,6 @@ func (v *validator) config(c *Config) {
 			continue
 		}
 		stages[s] = i
-	}
-}
-
-func (v *validator) management(m *Management) {
-	names := map[string]int{}
-	keys := map[string]int{}
-	for i, k := range m.APIKeys {
-		f := joinIndex("management.apiKeys", i)
-		switch {
-		case k.Name == "":
-			v.add(f+".name", "is required; name the key after who uses it (it appears in logs), e.g. name: backend")
-		case names[k.Name] > 0:
-			v.add(f+".name", "%q is already the name of management.apiKeys[%d]; give each key its own name", k.Name, names[k.Name]-1)
-		default:
-			names[k.Name] = i + 1
-		}
-		switch {
-		case strings.IndexFunc(k.Key, func(r rune) bool { return unicode.IsSpace(r) || unicode.IsControl(r) }) >= 0:
-			v.add(f+".key", "contains spaces or control characters, which cannot be sent in an Authorization header; use a random string such as the output of `openssl rand -hex 24`")
-		case len(k.Key) < minAPIKeyLen:
-			v.add(f+".key", "is %d characters; use at least %d, such as the output of `openssl rand -hex 24` (read it from the environment with ${NAME})", len(k.Key), minAPIKeyLen)
-		case keys[k.Key] > 0:
-			first := keys[k.Key] - 1
-			v.add(f+".key", "is the same secret as management.apiKeys[%d] (%q); give each key its own secret", first, m.APIKeys[first].Name)
-		default:
-			keys[k.Key] = i + 1
-		}
 	}
 }
 

@@ -22,6 +22,7 @@ func validBase() *Config {
 	a.Routes["$default"] = Route{Integration: "backend", RouteResponseSelectionExpression: "$default"}
 	a.Routes["ping"] = Route{Action: &Action{Type: "echo"}}
 	c.Management.APIKeys = []APIKey{{Name: "backend", Key: "backend-0123456789"}}
+	c.Management.AccessKeys = []AccessKey{{ID: "AKIAIOSFODNN7EXAMPLE", Secret: "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"}}
 	return c
 }
 
@@ -80,13 +81,32 @@ func TestValidate(t *testing.T) {
 		// management
 		{"key without name", func(c *Config) { c.Management.APIKeys[0].Name = "" }, "management.apiKeys[0].name", "is required; name the key"},
 		{"duplicate key name", func(c *Config) {
-			c.Management.APIKeys = append(c.Management.APIKeys, APIKey{"backend", "other-0123456789ab"})
+			c.Management.APIKeys = append(c.Management.APIKeys, APIKey{Name: "backend", Key: "other-0123456789ab"})
 		}, "management.apiKeys[1].name", `"backend" is already the name of management.apiKeys[0]; give each key its own name`},
 		{"short key", func(c *Config) { c.Management.APIKeys[0].Key = "abc" }, "management.apiKeys[0].key", "is 3 characters; use at least 16"},
 		{"key with space", func(c *Config) { c.Management.APIKeys[0].Key = "0123456789 abcdefgh" }, "management.apiKeys[0].key", "contains spaces or control characters"},
 		{"duplicate key", func(c *Config) {
-			c.Management.APIKeys = append(c.Management.APIKeys, APIKey{"other", "backend-0123456789"})
+			c.Management.APIKeys = append(c.Management.APIKeys, APIKey{Name: "other", Key: "backend-0123456789"})
 		}, "management.apiKeys[1].key", `is the same secret as management.apiKeys[0] ("backend"); give each key its own secret`},
+		{"key stage unknown", func(c *Config) { c.Management.APIKeys[0].Stages = []string{"prodution"} }, "management.apiKeys[0].stages[0]",
+			`"prodution" is not the stage of any API (did you mean "production"?); the stages are "production"`},
+		{"key stage empty", func(c *Config) { c.Management.APIKeys[0].Stages = []string{"production", ""} }, "management.apiKeys[0].stages[1]",
+			"is empty; name the stage of an API"},
+		{"key stage twice", func(c *Config) { c.Management.APIKeys[0].Stages = []string{"production", "production"} }, "management.apiKeys[0].stages[1]",
+			`"production" is listed twice`},
+		{"access key id required", func(c *Config) { c.Management.AccessKeys[0].ID = "" }, "management.accessKeys[0].id", "is required; use the access key id"},
+		{"access key id charset", func(c *Config) { c.Management.AccessKeys[0].ID = "AKIA-IOSFODNN7EXAMPLE" }, "management.accessKeys[0].id",
+			`"AKIA-IOSFODNN7EXAMPLE" contains characters other than letters and digits`},
+		{"access key id short", func(c *Config) { c.Management.AccessKeys[0].ID = "AKIA1234" }, "management.accessKeys[0].id", "is 8 characters; use 16 to 128 letters and digits"},
+		{"access key id long", func(c *Config) { c.Management.AccessKeys[0].ID = strings.Repeat("A", 129) }, "management.accessKeys[0].id", "is 129 characters"},
+		{"access key id twice", func(c *Config) {
+			c.Management.AccessKeys = append(c.Management.AccessKeys, AccessKey{ID: "AKIAIOSFODNN7EXAMPLE", Secret: "other-secret-0123456789"})
+		}, "management.accessKeys[1].id", `"AKIAIOSFODNN7EXAMPLE" is already the id of management.accessKeys[0]`},
+		{"access key secret required", func(c *Config) { c.Management.AccessKeys[0].Secret = "" }, "management.accessKeys[0].secret", "is required; read it from the environment"},
+		{"access key secret short", func(c *Config) { c.Management.AccessKeys[0].Secret = "secret" }, "management.accessKeys[0].secret", "is 6 characters; use at least 16"},
+		{"access key secret space", func(c *Config) { c.Management.AccessKeys[0].Secret = "wJalrXUtnFEMI K7MDENG" }, "management.accessKeys[0].secret", "contains spaces or control characters"},
+		{"access key stage unknown", func(c *Config) { c.Management.AccessKeys[0].Stages = []string{"staging"} }, "management.accessKeys[0].stages[0]",
+			`"staging" is not the stage of any API; the stages are "production"`},
 
 		// API identity
 		{"id required", func(c *Config) { api(c).ID = "" }, "apis[0].id", "is required; set the API id"},
@@ -215,6 +235,11 @@ func TestValidateAccepts(t *testing.T) {
 		{"zero config", func(c *Config) { *c = Config{} }},
 		{"zero APIs", func(c *Config) { c.APIs = nil }},
 		{"listen port 0", func(c *Config) { c.Listen = "127.0.0.1:0" }},
+		{"scoped keys", func(c *Config) {
+			c.Management.APIKeys[0].Stages = []string{"production"}
+			c.Management.AccessKeys[0].Stages = []string{"production"}
+			c.Management.AccessKeys = append(c.Management.AccessKeys, AccessKey{ID: strings.Repeat("k", 128), Secret: "0123456789abcdef", Stages: []string{}})
+		}},
 		{"listen IPv6", func(c *Config) { c.Listen = "[::1]:8080" }},
 		{"listen host name", func(c *Config) { c.Listen = "localhost:8080" }},
 		{"drainWindow at the bound", func(c *Config) {

@@ -1,114 +1,349 @@
 package manage
 
 import (
+	"bytes"
 	"crypto/sha256"
 	"crypto/subtle"
+	"errors"
+	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"net/netip"
 	"strings"
+	"time"
+
+	"github.com/switchboardhq/switchboard/internal/auth/sigv4"
 )
 
 // Auth says who may call the management API. The zero value admits nobody.
+//
+// A request is admitted when every credential it carries is right and
+// allowed on the request's stage: a SigV4 signature by one of AccessKeys,
+// an API key (Authorization: Bearer, or x-api-key) among APIKeys. A
+// request without credentials is admitted only by AllowLoopback. A wrong
+// credential is refused even from loopback, so that a misconfigured
+// client learns it in development rather than in production; but a
+// credential of a kind for which no key is configured (a SigV4 signature
+// with no AccessKeys, a bearer token with no APIKeys) cannot be judged,
+// and loopback admits it as if it were absent: that is how an unmodified
+// AWS SDK, which always signs, works on a laptop.
 type Auth struct {
-	// APIKeys are accepted as "Authorization: Bearer <Secret>". Keys with
-	// an empty Secret are ignored.
+	// APIKeys are accepted as "Authorization: Bearer <Secret>" or
+	// "x-api-key: <Secret>", compared in constant time against every
+	// key. Keys with an empty Secret are ignored.
 	APIKeys []Key
+	// AccessKeys verify AWS Signature Version 4 (sigv4.Verify: service
+	// execute-api, any region, MaxSkew of clock skew). Keys with an empty
+	// ID or Secret are ignored; of two keys with one ID, the first counts.
+	AccessKeys []AccessKey
 	// AllowLoopback admits requests whose TCP peer (r.RemoteAddr, never
 	// X-Forwarded-For or any other header) is a loopback address
-	// (127.0.0.0/8, ::1, or IPv4-mapped 127.x), with or without
-	// credentials. This is the development default; turn it off when a
-	// reverse proxy on the same host forwards outside traffic.
+	// (127.0.0.0/8, ::1, or IPv4-mapped 127.x) without credentials. This
+	// is the development default; turn it off when a reverse proxy on the
+	// same host forwards outside traffic.
 	AllowLoopback bool
+	// Now is the clock that signature dates are checked against. Default
+	// time.Now.
+	Now func() time.Time
 }
 
-// Key is one management credential.
+// Key is one API key.
 type Key struct {
 	// Name identifies the key in logs. It is never the secret.
 	Name string
 	// Secret is the bearer token.
 	Secret string
+	// Stages limits the key to these stages; empty means every stage.
+	Stages []string
 }
 
-// authenticator is Auth prepared for checking: the secrets are kept only as
-// SHA-256 digests, so that comparing a token costs the same whatever its
-// length and whichever key it matches.
+// AccessKey is one SigV4 key pair.
+type AccessKey struct {
+	// ID is the access key id (AKIA...), which also names the key in logs.
+	ID string
+	// Secret is the secret access key.
+	Secret string
+	// Stages limits the key to these stages; empty means every stage.
+	Stages []string
+}
+
+// authenticator is Auth prepared for checking: API key secrets are kept
+// only as SHA-256 digests, so that comparing a token costs the same
+// whatever its length and whichever key it matches.
 type authenticator struct {
 	allowLoopback bool
+	now           func() time.Time
 	keys          []keyDigest
+	accessKeys    map[string]accessKey
 }
 
 type keyDigest struct {
-	name string
-	sum  [sha256.Size]byte
+	name   string
+	sum    [sha256.Size]byte
+	stages stageSet
+}
+
+type accessKey struct {
+	secret string
+	stages stageSet
+}
+
+// stageSet is the stages a key may call; nil means every stage.
+type stageSet map[string]struct{}
+
+func newStageSet(stages []string) stageSet {
+	if len(stages) == 0 {
+		return nil
+	}
+	s := make(stageSet, len(stages))
+	for _, st := range stages {
+		s[st] = struct{}{}
+	}
+	return s
+}
+
+func (s stageSet) allows(stage string) bool {
+	if s == nil {
+		return true
+	}
+	_, ok := s[stage]
+	return ok
 }
 
 func newAuthenticator(a Auth) authenticator {
-	au := authenticator{allowLoopback: a.AllowLoopback}
+	au := authenticator{allowLoopback: a.AllowLoopback, now: a.Now}
+	if au.now == nil {
+		au.now = time.Now
+	}
 	for _, k := range a.APIKeys {
 		if k.Secret == "" {
 			continue
 		}
-		au.keys = append(au.keys, keyDigest{name: k.Name, sum: sha256.Sum256([]byte(k.Secret))})
+		au.keys = append(au.keys, keyDigest{name: k.Name, sum: sha256.Sum256([]byte(k.Secret)), stages: newStageSet(k.Stages)})
+	}
+	for _, k := range a.AccessKeys {
+		if k.ID == "" || k.Secret == "" {
+			continue
+		}
+		if au.accessKeys == nil {
+			au.accessKeys = make(map[string]accessKey)
+		}
+		if _, dup := au.accessKeys[k.ID]; !dup {
+			au.accessKeys[k.ID] = accessKey{secret: k.Secret, stages: newStageSet(k.Stages)}
+		}
 	}
 	return au
 }
 
-// rejection says why a request was refused: reason goes to the log, message
-// to the caller.
+// rejection says why a request was refused: reason goes to the log (never
+// a secret), err to the caller (a 403, or the 413 of a signed body too
+// large to be hashed).
 type rejection struct {
-	reason  string
-	message string
+	reason string
+	err    *apiError
 }
 
-// admit returns the caller's principal ("loopback" or the key's name) or
-// why it is refused.
-func (a *authenticator) admit(r *http.Request) (principal string, rej *rejection) {
-	if a.allowLoopback && isLoopbackPeer(r.RemoteAddr) {
-		return "loopback", nil
-	}
-	vals := r.Header.Values("Authorization")
-	switch len(vals) {
-	case 0:
-		return "", &rejection{"no credentials", msgMissingKey}
-	case 1:
-	default:
-		return "", &rejection{"several Authorization headers", msgMissingKey}
-	}
-	scheme, token, _ := strings.Cut(strings.TrimSpace(vals[0]), " ")
+func reject(message, format string, args ...any) *rejection {
+	return &rejection{reason: fmt.Sprintf(format, args...), err: forbidden(message)}
+}
+
+// admit returns the caller's principal ("loopback", an API key's name or
+// an access key id) and the request to serve, or why it is refused. A
+// signed request is returned with its body read (at most bodyLimit bytes)
+// and replaced by the bytes read, so that the handler reads it, with its
+// own limit, from memory.
+func (h *Handler) admit(w *statusWriter, r *http.Request, rt route) (principal string, out *http.Request, rej *rejection) {
+	a := &h.auth
+	loopback := a.allowLoopback && isLoopbackPeer(r.RemoteAddr)
+	authz := r.Header.Values("Authorization")
+	xKey := r.Header.Values(headerAPIKey)
+	signed := sigv4.Present(r)
 	switch {
-	case strings.EqualFold(scheme, "Bearer"):
-		token = strings.TrimSpace(token)
-		if token == "" {
-			return "", &rejection{"empty bearer token", msgMissingKey}
+	case len(authz) > 1:
+		return "", r, reject(msgOneCredential, "several Authorization headers")
+	case len(xKey) > 1:
+		return "", r, reject(msgOneCredential, "several x-api-key headers")
+	case len(authz) == 0 && len(xKey) == 0 && !signed:
+		if loopback {
+			return "loopback", r, nil
 		}
-		if name, ok := a.match(token); ok {
-			return name, nil
-		}
-		return "", &rejection{"unknown API key", msgMissingKey}
-	case len(scheme) > 5 && strings.EqualFold(scheme[:5], "AWS4-"):
-		// AWS4-HMAC-SHA256 (SigV4) or AWS4-ECDSA-P256-SHA256 (SigV4a), as
-		// AWS SDKs send by default.
-		return "", &rejection{"SigV4 signature (not verified yet)", msgSigV4}
-	default:
-		return "", &rejection{"unsupported Authorization scheme", msgMissingKey}
+		return "", r, reject(msgMissingAuth, "no credentials")
 	}
+	// Every credential presented must be right; the first names the
+	// caller.
+	if len(xKey) == 1 {
+		if principal, rej = a.apiKey(xKey[0], rt.stage, loopback); rej != nil {
+			return "", r, rej
+		}
+	}
+	var header string
+	if len(authz) == 1 {
+		header = authz[0]
+	}
+	var p string
+	out = r
+	scheme, token, _ := strings.Cut(strings.TrimSpace(header), " ")
+	awsScheme := strings.HasPrefix(scheme, "AWS4-")
+	switch {
+	case len(authz) == 0:
+	case awsScheme:
+		p, out, rej = h.sigV4(w, r, rt, loopback)
+	case strings.EqualFold(scheme, "Bearer"):
+		p, rej = a.apiKey(token, rt.stage, loopback)
+	default:
+		rej = reject(msgScheme, "unsupported Authorization scheme")
+	}
+	if rej == nil && signed && !awsScheme {
+		// Presigned query parameters, alone or beside a bearer token:
+		// refused, unless loopback may ignore them.
+		var q string
+		q, out, rej = h.sigV4(w, r, rt, loopback)
+		if p == "" {
+			p = q
+		}
+	}
+	if rej != nil {
+		return "", r, rej
+	}
+	if principal == "" || principal == "loopback" && p != "" {
+		principal = p
+	}
+	return principal, out, nil
+}
+
+// apiKey checks one API key for stage.
+func (a *authenticator) apiKey(token, stage string, loopback bool) (string, *rejection) {
+	if len(a.keys) == 0 {
+		if loopback {
+			return "loopback", nil // nothing to check it against
+		}
+		return "", reject(msgInvalidKey, "API key sent, but no management.apiKeys are configured")
+	}
+	token = strings.TrimSpace(token)
+	if token == "" {
+		return "", reject(msgInvalidKey, "empty API key")
+	}
+	i, ok := a.match(token)
+	if !ok {
+		return "", reject(msgInvalidKey, "unknown API key")
+	}
+	k := &a.keys[i]
+	if !k.stages.allows(stage) {
+		return "", reject(stageDenied(fmt.Sprintf("API key %q", k.name), stage), "API key %q is not allowed on stage %q", k.name, stage)
+	}
+	return k.name, nil
 }
 
 // match compares the token with every key, without stopping at the first
 // match, so that the time taken says nothing about which key matched or how
 // much of it.
-func (a *authenticator) match(token string) (name string, ok bool) {
+func (a *authenticator) match(token string) (index int, ok bool) {
 	sum := sha256.Sum256([]byte(token))
 	found := -1
 	for i := range a.keys {
 		eq := subtle.ConstantTimeCompare(sum[:], a.keys[i].sum[:])
 		found = subtle.ConstantTimeSelect(eq, i, found)
 	}
-	if found < 0 {
-		return "", false
+	return found, found >= 0
+}
+
+// sigV4 verifies a request that carries AWS authentication. What needs
+// neither the body nor the secret (the header, the scope, the date) is
+// checked first, and the key looked up, before the body is read.
+func (h *Handler) sigV4(w *statusWriter, r *http.Request, rt route, loopback bool) (string, *http.Request, *rejection) {
+	a := &h.auth
+	if len(a.accessKeys) == 0 {
+		if loopback {
+			return "loopback", r, nil // nothing to check it against
+		}
+		return "", r, reject(msgUnknownAccessKey, "SigV4 request, but no management.accessKeys are configured")
 	}
-	return a.keys[found].name, true
+	s, err := sigv4.Parse(r, a.now())
+	if err != nil {
+		return "", r, sigV4Rejection(err, "")
+	}
+	id := s.AccessKeyID()
+	key, ok := a.accessKeys[id]
+	if !ok {
+		return "", r, reject(msgUnknownAccessKey, "SigV4: unknown access key %q", id)
+	}
+	limit, tooLarge := h.bodyLimit(rt, r.Method)
+	body, err := readBody(w, r, limit)
+	if _, ok := errors.AsType[*http.MaxBytesError](err); ok {
+		return "", r, &rejection{reason: fmt.Sprintf("SigV4: body larger than %d bytes, not hashed (access key %q)", limit, id), err: tooLarge}
+	}
+	if err != nil {
+		ae, _ := toAPIError(err)
+		return "", r, &rejection{reason: "SigV4: reading the body: " + err.Error(), err: ae}
+	}
+	if _, err := s.Verify(body, key.secret); err != nil {
+		return "", r, sigV4Rejection(err, id)
+	}
+	if !key.stages.allows(rt.stage) {
+		return "", r, reject(stageDenied(id, rt.stage), "access key %q is not allowed on stage %q", id, rt.stage)
+	}
+	out := r.WithContext(r.Context())
+	out.Body = io.NopCloser(bytes.NewReader(body))
+	return id, out, nil
+}
+
+// sigV4Rejection answers a failed verification with the verifier's
+// message (AWS's wording) and logs its kind and the key id; for an expired
+// signature, a wrong service or an unsupported scheme it also logs the
+// message, which quotes only dates and names. Other messages are not
+// logged: a mismatch quotes the canonical request and so any session
+// token, a malformed header the Authorization header.
+func sigV4Rejection(err error, id string) *rejection {
+	e, ok := errors.AsType[*sigv4.Error](err)
+	if !ok { // unreachable: sigv4 returns only *sigv4.Error
+		return reject(msgForbidden, "SigV4: %v", err)
+	}
+	reason := err.Error()
+	if id != "" {
+		reason += fmt.Sprintf(" (access key %q)", id)
+	}
+	if errors.Is(err, sigv4.ErrExpired) || errors.Is(err, sigv4.ErrWrongService) || errors.Is(err, sigv4.ErrUnsupported) {
+		reason += ": " + e.Message
+	}
+	return &rejection{reason: reason, err: forbidden(e.Message)}
+}
+
+// stageDenied words a key used on a stage it is not allowed on as AWS
+// words a missing IAM permission.
+func stageDenied(who, stage string) string {
+	return fmt.Sprintf("User: %s is not authorized to perform: execute-api:ManageConnections on stage %q", who, stage)
+}
+
+// Body limits of requests read before their signature is checked: the
+// limit the handler applies to the same route, so that a body is never
+// read further than it would be after admission.
+const (
+	// defaultSignedBodyLimit bounds a data POST to a stage that is not
+	// served (which is then refused with 403): AWS's 128 KB.
+	defaultSignedBodyLimit = 128 << 10
+	// maxIgnoredBodyBytes bounds the body of a request whose handler
+	// ignores it (GET, DELETE, PUT, a path that is not served).
+	maxIgnoredBodyBytes = 64 << 10
+)
+
+// bodyLimit returns how much of a signed request's body may be read to
+// hash it, and the error that answers a larger one.
+func (h *Handler) bodyLimit(rt route, method string) (int64, *apiError) {
+	if method == http.MethodPost {
+		switch rt.kind {
+		case routeConnection, routeChannel, routeUser, routeBroadcast:
+			limit, err := h.backend.MaxPostBytes(rt.stage)
+			if err != nil {
+				limit = defaultSignedBodyLimit
+			}
+			limit = max(limit, 0)
+			return int64(limit), payloadTooLarge(limit)
+		case routeBatch:
+			return maxBatchBytes, batchTooLarge()
+		}
+	}
+	return maxIgnoredBodyBytes, bodyTooLarge(maxIgnoredBodyBytes)
 }
 
 // isLoopbackPeer reports whether a RemoteAddr ("host:port", or a bare host)

@@ -14,11 +14,16 @@ import (
 const (
 	secretCI  = "ci-0123456789abcdef"
 	secretOps = "ops-fedcba9876543210"
-	sigV4     = "AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/20260304/eu-west-1/execute-api/aws4_request, SignedHeaders=host;x-amz-date, Signature=abc"
+	secretDev = "dev-0123456789abcdef"
+	// sigV4 is a well-formed SigV4 header of an access key that is not
+	// configured in these tests.
+	sigV4 = "AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/20260304/eu-west-1/execute-api/aws4_request, SignedHeaders=host;x-amz-date, Signature=abc"
 )
 
-var testKeys = []Key{{Name: "ci", Secret: secretCI}, {Name: "empty", Secret: ""}, {Name: "ops", Secret: secretOps}}
+var testKeys = []Key{{Name: "ci", Secret: secretCI}, {Name: "empty", Secret: ""}, {Name: "ops", Secret: secretOps}, {Name: "dev-only", Secret: secretDev, Stages: []string{"dev"}}}
 
+// TestAuth covers API keys, loopback and SigV4 without access keys (see
+// auth_sigv4_test.go for signed requests).
 func TestAuth(t *testing.T) {
 	const (
 		loop4  = "127.0.0.1:41234"
@@ -27,44 +32,60 @@ func TestAuth(t *testing.T) {
 	tests := []struct {
 		name          string
 		allowLoopback bool
+		keys          []Key
 		remoteAddr    string
 		header        http.Header
 		wantMsg       string // "" means admitted
 	}{
-		{"loopback v4", true, loop4, nil, ""},
-		{"loopback v4 other", true, "127.8.9.10:1", nil, ""},
-		{"loopback v6", true, "[::1]:41234", nil, ""},
-		{"loopback v4-mapped", true, "[::ffff:127.0.0.1]:41234", nil, ""},
-		{"loopback without port", true, "127.0.0.1", nil, ""},
-		{"loopback with a wrong key", true, loop4, hdr("Bearer nope"), ""},
-		{"loopback with SigV4", true, loop4, hdr(sigV4), ""},
-		{"loopback not allowed", false, loop4, nil, msgMissingKey},
-		{"loopback not allowed, key", false, loop4, hdr("Bearer " + secretCI), ""},
-		{"loopback not allowed, SigV4", false, loop4, hdr(sigV4), msgSigV4},
-		{"remote no key", true, remote, nil, msgMissingKey},
-		{"remote first key", true, remote, hdr("Bearer " + secretCI), ""},
-		{"remote last key", true, remote, hdr("Bearer " + secretOps), ""},
-		{"remote lower-case scheme", true, remote, hdr("bearer " + secretOps), ""},
-		{"remote extra spaces", true, remote, hdr("  Bearer   " + secretOps + " "), ""},
-		{"remote wrong key", true, remote, hdr("Bearer nope"), msgMissingKey},
-		{"remote key prefix", true, remote, hdr("Bearer " + secretCI[:len(secretCI)-1]), msgMissingKey},
-		{"remote key plus suffix", true, remote, hdr("Bearer " + secretCI + "x"), msgMissingKey},
-		{"remote empty bearer", true, remote, hdr("Bearer "), msgMissingKey},
-		{"remote bare scheme", true, remote, hdr("Bearer"), msgMissingKey},
-		{"remote raw secret", true, remote, hdr(secretCI), msgMissingKey},
-		{"remote basic", true, remote, hdr("Basic Y2k6c2VjcmV0"), msgMissingKey},
-		{"remote SigV4", true, remote, hdr(sigV4), msgSigV4},
-		{"remote SigV4a", true, remote, hdr("AWS4-ECDSA-P256-SHA256 Credential=x"), msgSigV4},
-		{"remote two Authorization headers", true, remote, http.Header{"Authorization": {"Bearer " + secretCI, "Bearer " + secretOps}}, msgMissingKey},
-		{"remote X-Forwarded-For loopback", true, remote, http.Header{"X-Forwarded-For": {"127.0.0.1"}, "X-Real-Ip": {"127.0.0.1"}}, msgMissingKey},
-		{"remote v6", true, "[2001:db8::1]:5", nil, msgMissingKey},
-		{"remote v4-mapped", true, "[::ffff:203.0.113.7]:5", nil, msgMissingKey},
-		{"unix socket peer", true, "@", nil, msgMissingKey},
-		{"no peer", true, "", nil, msgMissingKey},
+		{"loopback v4", true, testKeys, loop4, nil, ""},
+		{"loopback v4 other", true, testKeys, "127.8.9.10:1", nil, ""},
+		{"loopback v6", true, testKeys, "[::1]:41234", nil, ""},
+		{"loopback v4-mapped", true, testKeys, "[::ffff:127.0.0.1]:41234", nil, ""},
+		{"loopback without port", true, testKeys, "127.0.0.1", nil, ""},
+		{"loopback with a right key", true, testKeys, loop4, hdr("Bearer " + secretCI), ""},
+		// A wrong credential is refused even from loopback.
+		{"loopback with a wrong key", true, testKeys, loop4, hdr("Bearer nope"), msgInvalidKey},
+		{"loopback with a wrong x-api-key", true, testKeys, loop4, http.Header{"X-Api-Key": {"nope"}}, msgInvalidKey},
+		{"loopback with a key of another stage", true, testKeys, loop4, hdr("Bearer " + secretDev), `User: API key "dev-only" is not authorized to perform: execute-api:ManageConnections on stage "prod"`},
+		{"loopback with an unsupported scheme", true, testKeys, loop4, hdr("Basic Y2k6c2VjcmV0"), msgScheme},
+		// A credential of a kind with no keys configured cannot be
+		// judged: loopback admits it.
+		{"loopback with SigV4, no access keys", true, testKeys, loop4, hdr(sigV4), ""},
+		{"loopback with a key, no API keys", true, nil, loop4, hdr("Bearer anything"), ""},
+		{"loopback not allowed", false, testKeys, loop4, nil, msgMissingAuth},
+		{"loopback not allowed, key", false, testKeys, loop4, hdr("Bearer " + secretCI), ""},
+		{"loopback not allowed, SigV4, no access keys", false, testKeys, loop4, hdr(sigV4), msgUnknownAccessKey},
+		{"loopback not allowed, key, no API keys", false, nil, loop4, hdr("Bearer anything"), msgInvalidKey},
+		{"remote no key", true, testKeys, remote, nil, msgMissingAuth},
+		{"remote first key", true, testKeys, remote, hdr("Bearer " + secretCI), ""},
+		{"remote last key", true, testKeys, remote, hdr("Bearer " + secretOps), ""},
+		{"remote lower-case scheme", true, testKeys, remote, hdr("bearer " + secretOps), ""},
+		{"remote extra spaces", true, testKeys, remote, hdr("  Bearer   " + secretOps + " "), ""},
+		{"remote x-api-key", true, testKeys, remote, http.Header{"X-Api-Key": {secretOps}}, ""},
+		{"remote x-api-key and bearer", true, testKeys, remote, http.Header{"X-Api-Key": {secretOps}, "Authorization": {"Bearer " + secretCI}}, ""},
+		{"remote right x-api-key, wrong bearer", true, testKeys, remote, http.Header{"X-Api-Key": {secretOps}, "Authorization": {"Bearer nope"}}, msgInvalidKey},
+		{"remote wrong x-api-key, right bearer", true, testKeys, remote, http.Header{"X-Api-Key": {"nope"}, "Authorization": {"Bearer " + secretCI}}, msgInvalidKey},
+		{"remote two x-api-keys", true, testKeys, remote, http.Header{"X-Api-Key": {secretOps, secretCI}}, msgOneCredential},
+		{"remote scoped key on its stage", true, testKeys, remote, hdr("Bearer " + secretDev), `on stage "prod"`},
+		{"remote wrong key", true, testKeys, remote, hdr("Bearer nope"), msgInvalidKey},
+		{"remote key prefix", true, testKeys, remote, hdr("Bearer " + secretCI[:len(secretCI)-1]), msgInvalidKey},
+		{"remote key plus suffix", true, testKeys, remote, hdr("Bearer " + secretCI + "x"), msgInvalidKey},
+		{"remote empty bearer", true, testKeys, remote, hdr("Bearer "), msgInvalidKey},
+		{"remote bare scheme", true, testKeys, remote, hdr("Bearer"), msgInvalidKey},
+		{"remote raw secret", true, testKeys, remote, hdr(secretCI), msgScheme},
+		{"remote basic", true, testKeys, remote, hdr("Basic Y2k6c2VjcmV0"), msgScheme},
+		{"remote SigV4, no access keys", true, testKeys, remote, hdr(sigV4), msgUnknownAccessKey},
+		{"remote SigV4a, no access keys", true, testKeys, remote, hdr("AWS4-ECDSA-P256-SHA256 Credential=x"), msgUnknownAccessKey},
+		{"remote two Authorization headers", true, testKeys, remote, http.Header{"Authorization": {"Bearer " + secretCI, "Bearer " + secretOps}}, msgOneCredential},
+		{"remote X-Forwarded-For loopback", true, testKeys, remote, http.Header{"X-Forwarded-For": {"127.0.0.1"}, "X-Real-Ip": {"127.0.0.1"}}, msgMissingAuth},
+		{"remote v6", true, testKeys, "[2001:db8::1]:5", nil, msgMissingAuth},
+		{"remote v4-mapped", true, testKeys, "[::ffff:203.0.113.7]:5", nil, msgMissingAuth},
+		{"unix socket peer", true, testKeys, "@", nil, msgMissingAuth},
+		{"no peer", true, testKeys, "", nil, msgMissingAuth},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			h := NewHandler(newTestBackend(), Auth{APIKeys: testKeys, AllowLoopback: tt.allowLoopback}, testLogger(t))
+			h := NewHandler(newTestBackend(), Auth{APIKeys: tt.keys, AllowLoopback: tt.allowLoopback}, testLogger(t))
 			req := httptest.NewRequest(http.MethodGet, "/prod/@connections/R1kmxc2VNjMCFIA%3D", nil)
 			req.RemoteAddr = tt.remoteAddr
 			for k, vs := range tt.header {
@@ -84,6 +105,29 @@ func TestAuth(t *testing.T) {
 	}
 }
 
+// TestAuthScopedKey: a key limited to stage dev works there and nowhere
+// else; unscoped keys work on every stage.
+func TestAuthScopedKey(t *testing.T) {
+	srv := newTestServer(t, newTestBackend(), Auth{APIKeys: testKeys})
+	for _, tt := range []struct {
+		secret, path string
+		want         int
+	}{
+		{secretDev, "/dev/@connections", http.StatusOK},
+		{secretDev, "/prod/@connections", http.StatusForbidden},
+		{secretDev, "/nope/@connections", http.StatusForbidden},
+		{secretCI, "/dev/@connections", http.StatusOK},
+		{secretCI, "/prod/@connections", http.StatusOK},
+	} {
+		r := do(t, srv, http.MethodGet, tt.path, nil, hdr("Bearer "+tt.secret))
+		if r.status != tt.want {
+			t.Errorf("GET %s with %q: %d %s, want %d", tt.path, tt.secret[:3], r.status, r.body, tt.want)
+		}
+	}
+	r := do(t, srv, http.MethodGet, "/prod/@connections", nil, http.Header{"X-Api-Key": {secretDev}})
+	checkError(t, r, http.StatusForbidden, "ForbiddenException", `User: API key "dev-only" is not authorized to perform: execute-api:ManageConnections on stage "prod"`)
+}
+
 func hdr(authorization string) http.Header {
 	return http.Header{"Authorization": {authorization}}
 }
@@ -92,7 +136,7 @@ func hdr(authorization string) http.Header {
 func TestAuthBeforeRouting(t *testing.T) {
 	srv := newTestServer(t, newTestBackend(), Auth{APIKeys: testKeys})
 	for _, path := range []string{"/prod/@connections/x", "/prod/@connections/a/b", "/nope/@connections", "/prod/%40Connections/x"} {
-		checkError(t, do(t, srv, http.MethodPut, path, nil, nil), http.StatusForbidden, "ForbiddenException", msgMissingKey)
+		checkError(t, do(t, srv, http.MethodPut, path, nil, nil), http.StatusForbidden, "ForbiddenException", msgMissingAuth)
 	}
 }
 
@@ -104,8 +148,8 @@ func TestAuthRealSocket(t *testing.T) {
 		t.Errorf("loopback allowed: %d %s", r.status, r.body)
 	}
 	closed := newTestServer(t, newTestBackend(), Auth{APIKeys: testKeys})
-	checkError(t, do(t, closed, http.MethodGet, path, nil, nil), http.StatusForbidden, "ForbiddenException", msgMissingKey)
-	checkError(t, do(t, closed, http.MethodGet, path, nil, hdr(sigV4)), http.StatusForbidden, "ForbiddenException", msgSigV4)
+	checkError(t, do(t, closed, http.MethodGet, path, nil, nil), http.StatusForbidden, "ForbiddenException", msgMissingAuth)
+	checkError(t, do(t, closed, http.MethodGet, path, nil, hdr(sigV4)), http.StatusForbidden, "ForbiddenException", msgUnknownAccessKey)
 	if r := do(t, closed, http.MethodGet, path, nil, hdr("Bearer "+secretOps)); r.status != http.StatusOK {
 		t.Errorf("with key: %d %s", r.status, r.body)
 	}

@@ -53,8 +53,8 @@
 // {"__type":"<Type>","message":"<text>"}. Types: 400 BadRequestException
 // (malformed id, channel, user, cursor, query parameter, batch or path; a
 // channel no namespace matches; history asked of a namespace that keeps
-// none), 403 ForbiddenException (credentials, or a stage that is not
-// served: "Forbidden" as on AWS), 404 NotFoundException, 405
+// none), 403 ForbiddenException (credentials, a key not allowed on the
+// stage, or a stage that is not served: "Forbidden" as on AWS), 404 NotFoundException, 405
 // MethodNotAllowedException, 409 ConflictException (a history epoch that
 // is no longer the stream's), 410 GoneException (the connection is
 // unknown, closed, or still in $connect), 413 PayloadTooLargeException,
@@ -66,16 +66,42 @@
 //
 // # Authentication
 //
-// A request is admitted if Auth.AllowLoopback is set and its TCP peer is a
-// loopback address (headers such as X-Forwarded-For are never consulted),
-// or if it carries "Authorization: Bearer <secret>" matching one of
-// Auth.APIKeys. Otherwise it gets 403 ForbiddenException "Missing or
-// invalid API key". SigV4 request signing is not verified yet; use an API
-// key (Authorization: Bearer) or call from loopback in development mode. A
-// SigV4-signed request (Authorization: AWS4-HMAC-SHA256 ...) that loopback
-// does not admit gets 403 with that sentence as its message. Rejections are
-// logged at info (remote address, path, reason; never the key), and every
-// call at debug (method, stage, id, channel, user, status, latency).
+// A request is admitted when every credential it carries is right and
+// allowed on the request's stage (Key.Stages, AccessKey.Stages; empty
+// means every stage):
+//
+//   - an AWS Signature Version 4 by one of Auth.AccessKeys, as the AWS
+//     SDKs sign every call (internal/auth/sigv4: service execute-api, any
+//     region, 5 minutes of clock skew, the body hashed);
+//   - an API key of Auth.APIKeys, as "Authorization: Bearer <key>" or
+//     "x-api-key: <key>", compared in constant time against every key.
+//
+// A request without credentials is admitted only when Auth.AllowLoopback
+// is set and its TCP peer is a loopback address (headers such as
+// X-Forwarded-For are never consulted); otherwise it gets 403
+// ForbiddenException "Missing Authentication Token: ...". A wrong
+// credential (an unknown key, a bad or expired signature, a key of another
+// stage) gets 403 even from loopback, so that a misconfigured client
+// learns it in development. A credential of a kind for which no key is
+// configured cannot be judged: loopback admits it as if it were absent
+// (so an unmodified SDK, which always signs, works on a laptop), anything
+// else is refused. SigV4 failures carry AWS's messages ("The request
+// signature we calculated does not match the signature you provided.
+// ...", "Signature expired: ... is now earlier than ...", "The security
+// token included in the request is invalid."); presigned URLs and SigV4a
+// are refused.
+//
+// A signed request's body is read before the handler runs, to be hashed,
+// at most as far as the route's own limit (the stage's maxMessageBytes for
+// data, 16 MiB for @batch, 64 KiB for routes that ignore the body; a
+// larger body gets the same 413 as it would after admission); the handler
+// then reads the same bytes from memory. The header, the credential scope,
+// the date and the key are checked before the body is read.
+//
+// Rejections are logged at info (remote address, path, reason; never a
+// secret, a session token or the canonical request), and every call at
+// debug (method, stage, id, channel, user, status, latency, principal:
+// "loopback", the API key's name or the access key id).
 //
 // # Concurrency
 //

@@ -35,14 +35,14 @@ const (
 const (
 	headerRequestID = "x-amzn-RequestId"
 	headerErrorType = "x-amzn-ErrorType"
+	// headerAPIKey carries an API key, as on API Gateway REST APIs.
+	headerAPIKey = "x-api-key"
 )
 
 // Messages of fixed error responses.
 const (
 	msgForbidden   = "Forbidden"
 	msgInternal    = "Internal server error"
-	msgMissingKey  = "Missing or invalid API key"
-	msgSigV4       = "SigV4 request signing is not verified yet; use an API key (Authorization: Bearer) or call from loopback in development mode"
 	msgGone        = "The connection is gone: it is unknown, closed, or still in its $connect route"
 	msgInvalidID   = "Invalid connection id"
 	msgInvalidCurs = "Invalid cursor: pass back a nextCursor returned by this server"
@@ -54,6 +54,18 @@ const (
 	msgTooMany        = "The connection is already in as many channels as channels.maxPerConnection allows"
 	msgEpochMismatch  = "The channel's stream has another epoch: the publications after the given position are lost; query again without epoch to read what is kept"
 	msgInvalidExclude = "Invalid exclude: not a connection id"
+)
+
+// Messages of refused credentials (see auth.go). SigV4 failures carry the
+// verifier's own messages.
+const (
+	msgMissingAuth = "Missing Authentication Token: sign the request with SigV4 using a key of management.accessKeys (as the AWS SDKs do), or send a key of management.apiKeys as \"Authorization: Bearer <key>\" or \"x-api-key: <key>\""
+	msgInvalidKey  = "Invalid API key: it is not one of management.apiKeys"
+	// msgUnknownAccessKey is API Gateway's answer to an access key id it
+	// does not know.
+	msgUnknownAccessKey = "The security token included in the request is invalid."
+	msgOneCredential    = "Send at most one Authorization header and one x-api-key header"
+	msgScheme           = "Unsupported Authorization scheme: sign the request with SigV4 (AWS4-HMAC-SHA256) or send \"Bearer <API key>\""
 )
 
 // apiError is an error with its HTTP rendering. Handler funcs return it (or
@@ -95,6 +107,13 @@ func methodNotAllowed(rt route, method, allow string) *apiError {
 func payloadTooLarge(limit int) *apiError {
 	return &apiError{http.StatusRequestEntityTooLarge, typePayloadTooLarge,
 		"Payload too large: the data is larger than this stage's limit of " + strconv.Itoa(limit) + " bytes", ""}
+}
+
+// bodyTooLarge answers a signed request whose body, which its route
+// ignores, is larger than limit: it is not read to be hashed.
+func bodyTooLarge(limit int) *apiError {
+	return &apiError{http.StatusRequestEntityTooLarge, typePayloadTooLarge,
+		"Payload too large: this request's body may be at most " + strconv.Itoa(limit) + " bytes", ""}
 }
 
 // batchTooLarge answers a batch body larger than maxBatchBytes.

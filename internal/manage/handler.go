@@ -96,13 +96,13 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	} else {
 		rt, err = parsePath(r.URL.EscapedPath())
 	}
-	principal, rej := h.auth.admit(r)
+	principal, r, rej := h.admit(sw, r, rt)
 	switch {
 	case rej != nil:
 		h.logger.LogAttrs(r.Context(), slog.LevelInfo, "management request rejected",
 			slog.String("remote", r.RemoteAddr), slog.String("path", escapedPath(r)),
 			slog.String("reason", rej.reason), slog.String("requestId", reqID))
-		err = forbidden(rej.message)
+		err = rej.err
 	case err == nil:
 		err = h.serve(sw, r, rt)
 	}

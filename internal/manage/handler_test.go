@@ -397,7 +397,7 @@ func TestListConnections(t *testing.T) {
 // concurrency contract).
 func TestConcurrent(t *testing.T) {
 	b := newTestBackend()
-	srv := newTestServer(t, b, Auth{AllowLoopback: true, APIKeys: []Key{{"k", "0123456789abcdef"}}})
+	srv := newTestServer(t, b, Auth{AllowLoopback: true, APIKeys: []Key{{Name: "k", Secret: "0123456789abcdef"}}})
 	var wg sync.WaitGroup
 	for i := range 32 {
 		wg.Go(func() {

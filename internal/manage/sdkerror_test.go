@@ -108,8 +108,8 @@ func TestSDKRecoversErrorType(t *testing.T) {
 	}{
 		{"gone", "POST", "/prod/@connections/nope", "x", key, "GoneException", true, "gone"},
 		{"forbidden stage", "POST", "/test/@connections/x", "x", key, "ForbiddenException", true, "Forbidden"},
-		{"forbidden key", "POST", "/prod/@connections/x", "x", nil, "ForbiddenException", true, msgMissingKey},
-		{"forbidden sigv4", "POST", "/prod/@connections/x", "x", hdr(sigV4), "ForbiddenException", true, msgSigV4},
+		{"forbidden key", "POST", "/prod/@connections/x", "x", nil, "ForbiddenException", true, "Missing Authentication Token"},
+		{"forbidden sigv4", "POST", "/prod/@connections/x", "x", hdr(sigV4), "ForbiddenException", true, msgUnknownAccessKey},
 		{"too large", "POST", "/prod/@connections/R1kmxc2VNjMCFIA%3D", strings.Repeat("z", testMaxBytes+1), key, "PayloadTooLargeException", true, "64 bytes"},
 		{"bad request", "GET", "/prod/@connections/bad!", "", key, "BadRequestException", false, "Invalid connection id"},
 		{"not found", "GET", "/prod/@connections/a/b", "", key, "NotFoundException", false, "No method found"},

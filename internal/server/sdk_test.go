@@ -15,6 +15,8 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -39,13 +41,41 @@ type sdkRecorder struct {
 	client *http.Client
 	mu     sync.Mutex
 	paths  []string
+	// body is the last response's body: the Go SDK keeps no message of a
+	// ForbiddenException (the model gives it no members), so tests read
+	// the message here.
+	body []byte
 }
 
 func (r *sdkRecorder) Do(req *http.Request) (*http.Response, error) {
 	r.mu.Lock()
 	r.paths = append(r.paths, req.Method+" "+req.URL.EscapedPath())
 	r.mu.Unlock()
-	return r.client.Do(req)
+	resp, err := r.client.Do(req)
+	if err != nil {
+		return nil, err
+	}
+	body, err := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if err != nil {
+		return nil, err
+	}
+	resp.Body = io.NopCloser(bytes.NewReader(body))
+	r.mu.Lock()
+	r.body = body
+	r.mu.Unlock()
+	return resp, nil
+}
+
+// lastMessage returns the "message" of the last response's JSON body.
+func (r *sdkRecorder) lastMessage() string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	var m struct {
+		Message string `json:"message"`
+	}
+	_ = json.Unmarshal(r.body, &m)
+	return m.Message
 }
 
 // lastPath returns the method and escaped path of the last request.
@@ -74,7 +104,22 @@ func sdkHTTPClient(t *testing.T) *http.Client {
 // and no retries, so nothing reaches another address and failures are fast.
 func sdkClient(t *testing.T, e *env, stage string) (*apigatewaymanagementapi.Client, *sdkRecorder) {
 	t.Helper()
+	return sdkClientWith(t, e, stage, "AKIDEXAMPLE", "secret", "")
+}
+
+// sdkClientWith is sdkClient with the given static credentials (and
+// session token, "" for none). The environment is made empty of AWS
+// configuration too (no config or credentials file, no instance
+// metadata), in case anything in the SDK looks.
+func sdkClientWith(t *testing.T, e *env, stage, id, secret, token string) (*apigatewaymanagementapi.Client, *sdkRecorder) {
+	t.Helper()
 	t.Setenv("AWS_EC2_METADATA_DISABLED", "true")
+	empty := filepath.Join(t.TempDir(), "empty")
+	if err := os.WriteFile(empty, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("AWS_CONFIG_FILE", empty)
+	t.Setenv("AWS_SHARED_CREDENTIALS_FILE", empty)
 	rec := &sdkRecorder{client: sdkHTTPClient(t)}
 	endpoint := e.base
 	if stage != "" {
@@ -82,7 +127,7 @@ func sdkClient(t *testing.T, e *env, stage string) (*apigatewaymanagementapi.Cli
 	}
 	return apigatewaymanagementapi.New(apigatewaymanagementapi.Options{
 		Region:           "us-east-1",
-		Credentials:      aws.NewCredentialsCache(credentials.NewStaticCredentialsProvider("AKIDEXAMPLE", "secret", "")),
+		Credentials:      aws.NewCredentialsCache(credentials.NewStaticCredentialsProvider(id, secret, token)),
 		BaseEndpoint:     aws.String(endpoint),
 		HTTPClient:       rec,
 		RetryMaxAttempts: 1,
@@ -367,9 +412,9 @@ func TestSDKMissingStage(t *testing.T) {
 	sdkWantErr[*types.ForbiddenException](t, rec.lastPath(), err)
 }
 
-// TestSDKAPIKeyWithoutLoopback: with allowLoopback off, the SDK's SigV4
-// signature (which Switchboard does not verify) is refused with
-// ForbiddenException, and a configured API key as a bearer token is
+// TestSDKAPIKeyWithoutLoopback: with allowLoopback off and no access keys
+// configured, the SDK's SigV4 signature cannot be verified and is refused
+// with ForbiddenException, and a configured API key as a bearer token is
 // admitted.
 func TestSDKAPIKeyWithoutLoopback(t *testing.T) {
 	const key = "sdk-test-key-0123456789abcdef"
@@ -552,5 +597,156 @@ func TestSDKPercentEncodedConnectionsSegment(t *testing.T) {
 	}
 	if code := closeStatus(t, c); code != websocket.StatusNormalClosure {
 		t.Errorf("client close code = %d, want 1000", code)
+	}
+}
+
+// The access keys of the SigV4 tests: one for every stage, one limited to
+// staging. The secrets are what backends have as AWS_SECRET_ACCESS_KEY.
+const (
+	sdkKeyID        = "AKIAIOSFODNN7EXAMPLE"
+	sdkSecret       = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"
+	sdkStagingKeyID = "AKIAI44QH8DHBEXAMPLE"
+	sdkStagingKey   = "je7MtGbClwBF/2Zp9Utk/h3yCo8nvbEXAMPLEKEY"
+	sdkAPIKey       = "sdk-test-key-0123456789abcdef"
+)
+
+// startSigV4Server serves the seed chat on production and a copy of it on
+// staging, with allowLoopback off: only SigV4 by the access keys above
+// and the API key are admitted.
+func startSigV4Server(t *testing.T) *env {
+	t.Helper()
+	return startServer(t, "", func(cfg *config.Config) {
+		staging := cfg.APIs[0]
+		staging.Stage = "staging"
+		cfg.APIs = append(cfg.APIs, staging)
+		cfg.Management.AllowLoopback = new(false)
+		cfg.Management.AccessKeys = []config.AccessKey{
+			{ID: sdkKeyID, Secret: sdkSecret},
+			{ID: sdkStagingKeyID, Secret: sdkStagingKey, Stages: []string{"staging"}},
+		}
+		cfg.Management.APIKeys = []config.APIKey{{Name: "backend", Key: sdkAPIKey}}
+	})
+}
+
+// TestSDKSigV4: with allowLoopback off, the SDK's signed PostToConnection,
+// GetConnection and DeleteConnection are verified and served, for an id
+// whose '=' the SDK percent-encodes, with and without a session token.
+func TestSDKSigV4(t *testing.T) {
+	e := startSigV4Server(t)
+	for _, token := range []string{"", "FwoGZXIvYXdzEJr//////////wEaDOh+sessiontoken=="} {
+		c := e.dial("production", nil)
+		id := sdkConnID(t, c)
+		api, rec := sdkClientWith(t, e, "production", sdkKeyID, sdkSecret, token)
+
+		if err := sdkPost(t, api, id, []byte("signed hello")); err != nil {
+			t.Fatalf("PostToConnection (token %q): %v", token, err)
+		}
+		wantPath := "POST /production/@connections/" + strings.TrimSuffix(id, "=") + "%3D"
+		if got := rec.lastPath(); got != wantPath {
+			t.Errorf("the SDK sent %q, want %q", got, wantPath)
+		}
+		if typ, got := read(t, c); typ != websocket.MessageText || string(got) != "signed hello" {
+			t.Errorf("client got %v %q, want text %q", typ, got, "signed hello")
+		}
+		out, err := api.GetConnection(sdkCtx(t), &apigatewaymanagementapi.GetConnectionInput{ConnectionId: aws.String(id)})
+		if err != nil {
+			t.Fatalf("GetConnection: %v", err)
+		}
+		if got := aws.ToString(out.Identity.SourceIp); got != "127.0.0.1" {
+			t.Errorf("identity.sourceIp = %q", got)
+		}
+		if _, err := api.DeleteConnection(sdkCtx(t), &apigatewaymanagementapi.DeleteConnectionInput{ConnectionId: aws.String(id)}); err != nil {
+			t.Fatalf("DeleteConnection: %v", err)
+		}
+		if code := closeStatus(t, c); code != websocket.StatusNormalClosure {
+			t.Errorf("client close code = %d, want 1000", code)
+		}
+		sdkWantGone(t, api, id)
+	}
+}
+
+// TestSDKSigV4Refused: a wrong secret, an unknown access key and a key of
+// another stage are ForbiddenException with AWS's messages, and nothing is
+// delivered; a key scoped to staging works there.
+func TestSDKSigV4Refused(t *testing.T) {
+	e := startSigV4Server(t)
+	c := e.dial("production", nil)
+	id := sdkConnID(t, c)
+	tests := []struct {
+		name, id, secret, msg string
+	}{
+		{"wrong secret", sdkKeyID, sdkStagingKey, "The request signature we calculated does not match the signature you provided."},
+		{"unknown key", "AKIAUNKNOWNEXAMPLE00", sdkSecret, "The security token included in the request is invalid."},
+		{"key of another stage", sdkStagingKeyID, sdkStagingKey,
+			`User: ` + sdkStagingKeyID + ` is not authorized to perform: execute-api:ManageConnections on stage "production"`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			api, rec := sdkClientWith(t, e, "production", tt.id, tt.secret, "")
+			err := sdkPost(t, api, id, []byte("must not arrive"))
+			sdkWantErr[*types.ForbiddenException](t, "PostToConnection", err)
+			if msg := rec.lastMessage(); !strings.Contains(msg, tt.msg) {
+				t.Errorf("message %q does not contain %q", msg, tt.msg)
+			}
+			_, err = api.GetConnection(sdkCtx(t), &apigatewaymanagementapi.GetConnectionInput{ConnectionId: aws.String(id)})
+			sdkWantErr[*types.ForbiddenException](t, "GetConnection", err)
+			_, err = api.DeleteConnection(sdkCtx(t), &apigatewaymanagementapi.DeleteConnectionInput{ConnectionId: aws.String(id)})
+			sdkWantErr[*types.ForbiddenException](t, "DeleteConnection", err)
+		})
+	}
+	// The connection is untouched: the next message it gets is this one.
+	ok, _ := sdkClientWith(t, e, "production", sdkKeyID, sdkSecret, "")
+	if err := sdkPost(t, ok, id, []byte("only this")); err != nil {
+		t.Fatal(err)
+	}
+	if _, got := read(t, c); string(got) != "only this" {
+		t.Errorf("client got %q, want %q", got, "only this")
+	}
+
+	sc := e.dial("staging", nil)
+	sid := sdkConnID(t, sc)
+	staging, _ := sdkClientWith(t, e, "staging", sdkStagingKeyID, sdkStagingKey, "")
+	if err := sdkPost(t, staging, sid, []byte("staging only")); err != nil {
+		t.Fatalf("PostToConnection with the staging key on staging: %v", err)
+	}
+	if _, got := read(t, sc); string(got) != "staging only" {
+		t.Errorf("staging client got %q", got)
+	}
+}
+
+// TestSDKSigV4Alternatives: with access keys configured and allowLoopback
+// off, the API key as a bearer token still works, and a request without
+// credentials (even from loopback) is 403.
+func TestSDKSigV4Alternatives(t *testing.T) {
+	e := startSigV4Server(t)
+	c := e.dial("production", nil)
+	id := sdkConnID(t, c)
+	hc := sdkHTTPClient(t)
+	post := func(auth string) (int, string, []byte) {
+		t.Helper()
+		req, err := http.NewRequest(http.MethodPost, e.base+"/production/@connections/"+url.PathEscape(id), strings.NewReader("plain"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if auth != "" {
+			req.Header.Set("Authorization", auth)
+		}
+		resp, err := hc.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		body, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, resp.Header.Get("x-amzn-ErrorType"), body
+	}
+	if status, _, body := post("Bearer " + sdkAPIKey); status != http.StatusOK {
+		t.Fatalf("POST with the API key: %d %s", status, body)
+	}
+	if _, got := read(t, c); string(got) != "plain" {
+		t.Errorf("client got %q", got)
+	}
+	status, typ, body := post("")
+	if status != http.StatusForbidden || typ != "ForbiddenException" || !strings.Contains(string(body), "Missing Authentication Token") {
+		t.Errorf("POST without credentials: %d %s %s, want 403 ForbiddenException Missing Authentication Token", status, typ, body)
 	}
 }

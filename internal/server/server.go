@@ -98,9 +98,12 @@ func New(cfg *config.Config, o Options) (*Server, error) {
 		gateway:  gw,
 		metrics:  promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}),
 	}
-	auth := manage.Auth{AllowLoopback: cfg.Management.LoopbackAllowed()}
+	auth := manage.Auth{AllowLoopback: cfg.Management.LoopbackAllowed(), Now: o.Now}
 	for _, k := range cfg.Management.APIKeys {
-		auth.APIKeys = append(auth.APIKeys, manage.Key{Name: k.Name, Secret: k.Key})
+		auth.APIKeys = append(auth.APIKeys, manage.Key{Name: k.Name, Secret: k.Key, Stages: k.Stages})
+	}
+	for _, k := range cfg.Management.AccessKeys {
+		auth.AccessKeys = append(auth.AccessKeys, manage.AccessKey{ID: k.ID, Secret: k.Secret, Stages: k.Stages})
 	}
 	s.manage = manage.NewHandler(gw, auth, o.Logger)
 	if s.demo, err = renderDemo(cfg); err != nil {
