@@ -100,7 +100,7 @@ func (g *Gateway) authenticate(ctx context.Context, a *API, c *Conn, r *http.Req
 		}
 	}
 	if az := a.auth.authz; az != nil {
-		d, err := az.Authorize(ctx, &c.info, connectHeaders(r), queryParams(r.URL.RawQuery), a.auth.methodARN)
+		d, err := az.Authorize(ctx, &c.info, connectHeaders(r, g.tls), queryParams(r.URL.RawQuery), a.auth.methodARN)
 		if err != nil {
 			status := authorizer.Status(err)
 			reason := rejectAuthorizerError

@@ -21,6 +21,8 @@ type Options struct {
 	Logger     *slog.Logger
 	Metrics    *metrics.Metrics
 	Now        func() time.Time // the clock of event timestamps; default time.Now
+	// TLS tells that the listener terminates TLS (X-Forwarded-Proto: https).
+	TLS bool
 }
 
 // Gateway serves the configured APIs.
@@ -34,6 +36,7 @@ type Gateway struct {
 	drain   config.Shutdown
 	// maxConns is http.maxConnections: open plus handshaking (0: none).
 	maxConns int
+	tls      bool // the listener terminates TLS
 
 	// ctx bounds every integration call; it is cancelled when shutdown
 	// gives up waiting.
@@ -58,6 +61,7 @@ func New(o Options) (*Gateway, error) {
 		apis:     make(map[string]*API),
 		drain:    o.Config.Shutdown,
 		maxConns: o.Config.HTTP.MaxConnections,
+		tls:      o.TLS,
 	}
 	for i := range o.Config.APIs {
 		a, err := newAPI(&o.Config.APIs[i], o.HTTPClient, o.Logger, o.Metrics, o.Now)

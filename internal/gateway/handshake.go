@@ -83,7 +83,7 @@ func (g *Gateway) ServeWebSocket(w http.ResponseWriter, r *http.Request, a *API)
 	var gr grant
 	if rt := a.connect; rt != nil {
 		requestID := event.NewID()
-		ev := event.Connect(&c.info, c.info.ConnectedAt, requestID, connectHeaders(r), queryParams(r.URL.RawQuery))
+		ev := event.Connect(&c.info, c.info.ConnectedAt, requestID, connectHeaders(r, g.tls), queryParams(r.URL.RawQuery))
 		resp, err := rt.integration.Invoke(g.ctx, ev)
 		g.metrics.IntegrationSeconds.WithLabelValues(a.id, rt.integrationName, "CONNECT").Observe(time.Since(start).Seconds())
 		status, outcome := 0, outcomeOK
@@ -252,7 +252,7 @@ func offers(r *http.Request, subprotocol string) bool {
 
 // connectHeaders returns the handshake's headers as the client sent them,
 // plus the forwarding headers API Gateway adds.
-func connectHeaders(r *http.Request) []event.HeaderField {
+func connectHeaders(r *http.Request, tlsListener bool) []event.HeaderField {
 	raw := rawhead.Headers(r)
 	out := make([]event.HeaderField, 0, len(raw)+4)
 	ip := hostOf(r.RemoteAddr)
@@ -274,7 +274,7 @@ func connectHeaders(r *http.Request) []event.HeaderField {
 		out = append(out, event.HeaderField{Name: "X-Amzn-Trace-Id", Value: traceID()})
 	}
 	proto := "http"
-	if r.TLS != nil {
+	if r.TLS != nil || tlsListener {
 		proto = "https"
 	}
 	out = append(out,

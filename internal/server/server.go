@@ -10,7 +10,9 @@ package server
 
 import (
 	"bytes"
+	"cmp"
 	"context"
+	"crypto/tls"
 	"embed"
 	"errors"
 	"fmt"
@@ -31,6 +33,7 @@ import (
 	"github.com/switchboardhq/switchboard/internal/manage"
 	"github.com/switchboardhq/switchboard/internal/metrics"
 	"github.com/switchboardhq/switchboard/internal/rawhead"
+	"github.com/switchboardhq/switchboard/internal/tlsreload"
 	"github.com/switchboardhq/switchboard/internal/ws"
 )
 
@@ -56,6 +59,7 @@ type Server struct {
 	demo     []byte
 	http     *http.Server
 	ln       net.Listener
+	certs    *tlsreload.Reloader // nil without tls
 }
 
 //go:embed demo/index.html
@@ -87,6 +91,7 @@ func New(cfg *config.Config, o Options) (*Server, error) {
 		Logger:     o.Logger,
 		Metrics:    m,
 		Now:        o.Now,
+		TLS:        cfg.TLS != nil,
 	})
 	if err != nil {
 		return nil, err
@@ -117,13 +122,27 @@ func New(cfg *config.Config, o Options) (*Server, error) {
 			return nil, fmt.Errorf("listen on %s: %w", cfg.Listen, err)
 		}
 	}
+	if t := cfg.TLS; t != nil {
+		// Certificates are read now and again whenever the files change.
+		// HTTP/1.1 only: a WebSocket handshake needs a connection to hijack.
+		if s.certs, err = tlsreload.New(t.CertFile, t.KeyFile, o.Logger, t.ReloadInterval.Std()); err != nil {
+			ln.Close()
+			_ = gw.Shutdown(context.Background())
+			return nil, fmt.Errorf("tls: %w", err)
+		}
+		ln = tls.NewListener(ln, &tls.Config{
+			GetCertificate: s.certs.GetCertificate,
+			MinVersion:     tls.VersionTLS12,
+			NextProtos:     []string{"http/1.1"},
+		})
+	}
 	s.ln = rawhead.Listener(ln)
 	s.http = &http.Server{
 		Handler:           s,
-		ReadHeaderTimeout: 10 * time.Second,
+		ReadHeaderTimeout: cmp.Or(cfg.HTTP.ReadHeaderTimeout.Std(), 10*time.Second),
 		ReadTimeout:       60 * time.Second,
 		IdleTimeout:       120 * time.Second,
-		MaxHeaderBytes:    64 << 10,
+		MaxHeaderBytes:    cmp.Or(cfg.HTTP.MaxHeaderBytes.Int(), 16<<10),
 		ConnContext:       rawhead.ConnContext,
 		ErrorLog:          slog.NewLogLogger(o.Logger.Handler(), slog.LevelWarn),
 	}
@@ -142,13 +161,20 @@ func (s *Server) Gateway() *gateway.Gateway { return s.gateway }
 // events are delivered, all within the shutdown timeout. It returns nil
 // after a clean shutdown.
 func (s *Server) Run(ctx context.Context) error {
-	s.log.Info("listening", "addr", s.Addr().String(), "driver", s.gateway.Driver(), "apis", len(s.gateway.APIs()))
+	if s.certs != nil {
+		defer s.certs.Close()
+	}
+	s.log.Info("listening", "addr", s.Addr().String(), "driver", s.gateway.Driver(), "apis", len(s.gateway.APIs()), "tls", s.certs != nil)
+	wsScheme, httpScheme := "ws://", "http://"
+	if s.certs != nil {
+		wsScheme, httpScheme = "wss://", "https://"
+	}
 	for _, a := range s.gateway.APIs() {
-		s.log.Info("serving API", "api", a.ID(), "websocket", "ws://"+s.Addr().String()+"/"+a.Stage(),
-			"management", "http://"+s.Addr().String()+"/"+a.Stage()+"/@connections")
+		s.log.Info("serving API", "api", a.ID(), "websocket", wsScheme+s.Addr().String()+"/"+a.Stage(),
+			"management", httpScheme+s.Addr().String()+"/"+a.Stage()+"/@connections")
 	}
 	if s.cfg.Management.LoopbackAllowed() {
-		s.log.Warn("management API admits every loopback client without credentials (development mode); set management.allowLoopback: false and configure apiKeys in production")
+		s.log.Warn("management API admits every loopback client without credentials (development mode); set management.allowLoopback: false and configure accessKeys or apiKeys in production (docs/SECURITY.md)")
 	}
 	errc := make(chan error, 1)
 	go func() { errc <- s.http.Serve(s.ln) }()
