@@ -3,7 +3,10 @@ package server
 import (
 	"context"
 	"fmt"
+	"io"
+	"net"
 	"net/http"
+	"strings"
 	"testing"
 	"time"
 
@@ -156,5 +159,40 @@ apis:
 		if status != want {
 			t.Errorf("Origin %q: %d, want %d", origin, status, want)
 		}
+	}
+}
+
+// A slow or oversized request head is cut off before it costs more
+// (slowloris): http.readHeaderTimeout and http.maxHeaderBytes.
+func TestHTTPHeadLimits(t *testing.T) {
+	e := startServer(t, "http: {readHeaderTimeout: 300ms, maxHeaderBytes: 4KiB}\n")
+	host := strings.TrimPrefix(e.base, "http://")
+
+	// Slowloris: half a head, then silence; the server hangs up.
+	nc, err := net.Dial("tcp", host)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	fmt.Fprintf(nc, "GET /production HTTP/1.1\r\nHost: %s\r\nUpgrade: websocket\r\n", host)
+	start := time.Now()
+	_ = nc.SetReadDeadline(time.Now().Add(5 * time.Second))
+	if _, err := io.ReadAll(nc); err != nil {
+		t.Fatalf("the slow client was not disconnected: %v", err)
+	}
+	if d := time.Since(start); d > 3*time.Second {
+		t.Fatalf("disconnected after %v, want about 300ms", d)
+	}
+
+	// A head past maxHeaderBytes: 431.
+	req, _ := http.NewRequest("GET", e.base+"/production", nil)
+	req.Header.Set("X-Big", strings.Repeat("a", 8<<10))
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusRequestHeaderFieldsTooLarge {
+		t.Fatalf("oversized head: %d, want 431", resp.StatusCode)
 	}
 }
