@@ -44,12 +44,13 @@ type Shutdown struct {
 
 // TLS is the listener's certificate, reloaded when the files change.
 type TLS struct {
-	// CertFile is a PEM certificate chain. Required.
+	// CertFile is a PEM certificate chain. Relative paths are relative to
+	// the config file's directory (Load makes them absolute). Required.
 	CertFile string `yaml:"certFile"`
-	// KeyFile is its PEM private key. Required.
+	// KeyFile is its PEM private key, relative like CertFile. Required.
 	KeyFile string `yaml:"keyFile"`
 	// ReloadInterval is how often the files are checked for changes.
-	// Default 5s.
+	// Default 5s; 1s to 1h.
 	ReloadInterval Duration `yaml:"reloadInterval"`
 }
 
@@ -57,9 +58,9 @@ type TLS struct {
 // calls): slow or oversized requests are cut off before they cost more.
 type HTTP struct {
 	// ReadHeaderTimeout bounds the time to send the request head
-	// (slowloris). Default 10s.
+	// (slowloris). Default 10s; 100ms to 5m.
 	ReadHeaderTimeout Duration `yaml:"readHeaderTimeout"`
-	// MaxHeaderBytes bounds the request head. Default 16KiB.
+	// MaxHeaderBytes bounds the request head. Default 16KiB; 1KiB to 1MiB.
 	MaxHeaderBytes ByteSize `yaml:"maxHeaderBytes"`
 	// MaxConnections bounds open connections of the whole process
 	// (WebSocket and HTTP); past it new handshakes get 503. Default 0: no
@@ -189,7 +190,8 @@ type Limits struct {
 	WriteTimeout Duration `yaml:"writeTimeout"`
 	// ConnectionsPerSecond and ConnectionBurst limit new connections of
 	// the API (a token bucket); past them the handshake gets 429. Default
-	// 0: no limit.
+	// 0: no limit. ConnectionBurst defaults to ConnectionsPerSecond, may
+	// not be below it, and is only for a rate.
 	ConnectionsPerSecond int `yaml:"connectionsPerSecond"`
 	ConnectionBurst      int `yaml:"connectionBurst"`
 	// ConnectionsPerSecondPerIP limits new connections per source IP
@@ -197,13 +199,15 @@ type Limits struct {
 	ConnectionsPerSecondPerIP int `yaml:"connectionsPerSecondPerIP"`
 	// MaxConnections, MaxConnectionsPerIP and MaxConnectionsPerUser bound
 	// the API's open connections; past them the handshake gets 429.
-	// Default 0: no limit.
+	// Default 0: no limit. With MaxConnections set, the other two are at
+	// most MaxConnections.
 	MaxConnections        int `yaml:"maxConnections"`
 	MaxConnectionsPerIP   int `yaml:"maxConnectionsPerIP"`
 	MaxConnectionsPerUser int `yaml:"maxConnectionsPerUser"`
 	// MessagesPerSecond and MessageBurst limit messages from one
 	// connection; past them it is closed with 1008 "message rate
-	// exceeded". Default 0: no limit.
+	// exceeded". Default 0: no limit. MessageBurst defaults to
+	// MessagesPerSecond, may not be below it, and is only for a rate.
 	MessagesPerSecond int `yaml:"messagesPerSecond"`
 	MessageBurst      int `yaml:"messageBurst"`
 	// InboundQueueMessages is how many received messages of one connection
@@ -456,10 +460,11 @@ type JWT struct {
 	// loopback); refreshed every JWKSRefresh and, rate-limited, when a
 	// token names an unknown kid.
 	JWKSURL string `yaml:"jwksUrl"`
-	// JWKSRefresh is how often the key set is fetched again. Default 1h.
+	// JWKSRefresh is how often the key set is fetched again. Default 1h;
+	// 1m to 24h. Only with JWKSURL.
 	JWKSRefresh Duration `yaml:"jwksRefresh"`
-	// Algorithms allowed for JWKS keys that do not name theirs. Default
-	// RS256.
+	// Algorithms allowed for JWKS keys that do not name theirs (not HS*: a
+	// key set is public). Default [RS256]. Only with JWKSURL.
 	Algorithms []string `yaml:"algorithms"`
 	// Query is the query parameter carrying the token. Default "token".
 	Query string `yaml:"query"`
@@ -474,7 +479,8 @@ type JWT struct {
 	Issuer string `yaml:"issuer"`
 	// Audience, when set, must contain one of the aud values.
 	Audience []string `yaml:"audience"`
-	// Leeway tolerates clock skew on exp, nbf and iat. Default 30s.
+	// Leeway tolerates clock skew on exp, nbf and iat. Default 30s; at
+	// most 5m.
 	Leeway Duration `yaml:"leeway"`
 	// UserClaim is the claim that becomes the connection's user id.
 	// Default "sub".
@@ -493,10 +499,12 @@ type JWTKey struct {
 	// Algorithm is pinned: HS256/384/512, RS256/384/512, PS256/384/512,
 	// ES256/384/512 or EdDSA. Required.
 	Algorithm string `yaml:"algorithm"`
-	// Secret is the HMAC secret (HS*); at least 32 bytes. Use ${ENV_VAR}.
+	// Secret is the HMAC secret (HS*); at least the hash size: 32, 48 or
+	// 64 bytes. Use ${ENV_VAR}.
 	Secret string `yaml:"secret"`
 	// PublicKey is a PEM public key (RS*, PS*, ES*, EdDSA), inline or as
-	// PublicKeyFile.
+	// PublicKeyFile, which is relative to the config file's directory
+	// (Load makes it absolute). Exactly one of them for those algorithms.
 	PublicKey     string `yaml:"publicKey"`
 	PublicKeyFile string `yaml:"publicKeyFile"`
 }
@@ -511,6 +519,7 @@ type Authorizer struct {
 	// with 401 without calling the integration. They also key the cache.
 	IdentitySources []string `yaml:"identitySources"`
 	// CacheTTL caches the decision per identity (0: no cache; AWS allows
-	// up to 1h). Default 0.
+	// up to 1h, and so does Switchboard). Default 0. Needs
+	// IdentitySources, which key the cache.
 	CacheTTL Duration `yaml:"cacheTTL"`
 }

@@ -17,6 +17,10 @@ const (
 	defaultDrainWindow = Duration(5 * time.Second)
 	defaultShutdown    = Duration(30 * time.Second)
 
+	defaultTLSReloadInterval = Duration(5 * time.Second)
+	defaultReadHeaderTimeout = Duration(10 * time.Second)
+	defaultMaxHeaderBytes    = ByteSize(16 << 10)
+
 	defaultBinary                = "reject"
 	defaultMaxMessageBytes       = ByteSize(128 << 10)
 	defaultIdleTimeout           = Duration(10 * time.Minute)
@@ -44,6 +48,14 @@ const (
 
 	defaultDisconnectAttempts = 3
 	defaultDisconnectBackoff  = Duration(200 * time.Millisecond)
+
+	defaultJWKSRefresh       = Duration(time.Hour)
+	defaultJWKSAlgorithm     = "RS256"
+	defaultJWTQuery          = "token"
+	defaultJWTHeader         = "Authorization"
+	defaultSubprotocolPrefix = "bearer."
+	defaultJWTLeeway         = Duration(30 * time.Second)
+	defaultUserClaim         = "sub"
 )
 
 // ApplyDefaults fills every zero field of c with its documented default.
@@ -57,6 +69,11 @@ func (c *Config) ApplyDefaults() {
 	setDefault(&c.Shutdown.DrainWindow, defaultDrainWindow)
 	setDefault(&c.Shutdown.Timeout, defaultShutdown)
 	setDefault(&c.Transport.Driver, "auto")
+	if c.TLS != nil {
+		setDefault(&c.TLS.ReloadInterval, defaultTLSReloadInterval)
+	}
+	setDefault(&c.HTTP.ReadHeaderTimeout, defaultReadHeaderTimeout)
+	setDefault(&c.HTTP.MaxHeaderBytes, defaultMaxHeaderBytes)
 	if c.Management.AllowLoopback == nil {
 		allow := true
 		c.Management.AllowLoopback = &allow
@@ -79,7 +96,14 @@ func (a *API) applyDefaults() {
 	setDefault(&l.OutboundQueueBytes, defaultOutboundQueueBytes)
 	setDefault(&l.WriteTimeout, defaultWriteTimeout)
 	setDefault(&l.InboundQueueMessages, defaultInboundQueueMessages)
+	// A burst defaults to its rate; without a rate it stays unset, and
+	// Validate reports it if it is not.
+	setDefault(&l.ConnectionBurst, l.ConnectionsPerSecond)
+	setDefault(&l.MessageBurst, l.MessagesPerSecond)
 
+	if a.Auth.JWT != nil {
+		a.Auth.JWT.applyDefaults()
+	}
 	a.Channels.applyDefaults()
 
 	for name, in := range a.Integrations {
@@ -128,6 +152,23 @@ func defaultFunctionName(integration string) string {
 	return s
 }
 
+// applyDefaults fills the defaults of a jwt block. The JWKS fields only get
+// defaults with a jwksUrl: without one they must stay unset, and Validate
+// reports them if they are not.
+func (j *JWT) applyDefaults() {
+	if j.JWKSURL != "" {
+		setDefault(&j.JWKSRefresh, defaultJWKSRefresh)
+		if len(j.Algorithms) == 0 {
+			j.Algorithms = []string{defaultJWKSAlgorithm}
+		}
+	}
+	setDefault(&j.Query, defaultJWTQuery)
+	setDefault(&j.Header, defaultJWTHeader)
+	setDefault(&j.SubprotocolPrefix, defaultSubprotocolPrefix)
+	setDefault(&j.Leeway, defaultJWTLeeway)
+	setDefault(&j.UserClaim, defaultUserClaim)
+}
+
 func (c *Channels) applyDefaults() {
 	setDefault(&c.MaxPerConnection, defaultMaxChannelsPerConnection)
 	setDefault(&c.MaxNameBytes, defaultMaxChannelNameBytes)
@@ -173,14 +214,23 @@ func (m Management) LoopbackAllowed() bool {
 }
 
 // clone returns a copy of c that ApplyDefaults can modify without touching
-// c: the slices and maps that ApplyDefaults writes to are copied; the rest
-// is shared.
+// c: the slices, maps and pointed-to blocks that ApplyDefaults writes to
+// are copied; the rest is shared.
 func (c *Config) clone() *Config {
 	cp := *c
+	if c.TLS != nil {
+		t := *c.TLS
+		cp.TLS = &t
+	}
 	cp.APIs = slices.Clone(c.APIs)
 	for i := range cp.APIs {
-		cp.APIs[i].Integrations = maps.Clone(cp.APIs[i].Integrations)
-		cp.APIs[i].Channels.Namespaces = slices.Clone(cp.APIs[i].Channels.Namespaces)
+		a := &cp.APIs[i]
+		a.Integrations = maps.Clone(a.Integrations)
+		a.Channels.Namespaces = slices.Clone(a.Channels.Namespaces)
+		if a.Auth.JWT != nil {
+			j := *a.Auth.JWT
+			a.Auth.JWT = &j
+		}
 	}
 	return &cp
 }

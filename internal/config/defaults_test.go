@@ -20,6 +20,7 @@ func TestApplyDefaults(t *testing.T) {
 		Shutdown:   Shutdown{DrainWindow: Duration(5 * time.Second), Timeout: Duration(30 * time.Second)},
 		Management: Management{AllowLoopback: &allow},
 		Transport:  Transport{Driver: "auto"},
+		HTTP:       HTTP{ReadHeaderTimeout: Duration(10 * time.Second), MaxHeaderBytes: 16 << 10},
 		APIs: []API{{
 			Binary: "reject",
 			Limits: Limits{

@@ -16,9 +16,9 @@
 //     expanded and a value cannot change the structure of the document.
 //  3. Decode strictly: unknown keys are errors, with a suggestion derived
 //     from the struct tags.
-//  4. Apply SWITCHBOARD_* environment overrides, resolve relative function
-//     directories against the file's directory (Load only), then apply
-//     defaults, then Validate.
+//  4. Apply SWITCHBOARD_* environment overrides, resolve relative paths
+//     (function directories, TLS files, JWT public key files) against the
+//     file's directory (Load only), then apply defaults, then Validate.
 //
 // Precedence is flags > environment > file > defaults; command-line flags
 // are applied by the CLI after Load, which then calls Validate again.
@@ -27,10 +27,13 @@
 // ApplyDefaults), so a Config written in Go needs only the fields it
 // changes. Validate checks a config as it would run and does not modify
 // it (it does look at the file system: function directories and
-// executables must exist); the syntax of routeSelectionExpression and payload templates is
-// checked by the packages that compile them (route, payload), not here.
-// An action's channel is the exception: Validate tokenizes it with the
-// route package, because its text must also make a valid channel name.
+// executables, the TLS certificate and key, and JWT public key files must
+// exist and be readable); the syntax of routeSelectionExpression and
+// payload templates is checked by the packages that compile them (route,
+// payload), not here. An action's channel is the exception: Validate
+// tokenizes it with the route package, because its text must also make a
+// valid channel name. auth.origins are compiled with the origin package,
+// so that Validate reports exactly what the gateway would refuse.
 //
 // Concurrency: the package has no state. Load, Parse, Default and Validate
 // may be called from any goroutine. A *Config is plain data: the caller

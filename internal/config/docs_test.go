@@ -9,8 +9,9 @@ import (
 )
 
 // TestConfigurationDoc keeps docs/configuration.md in step with the code:
-// it shows SeedYAML and the examples of testdata (which TestChannelsExample
-// and TestIntegrationExamples load) verbatim and mentions every key.
+// it shows SeedYAML and the examples of testdata (which TestChannelsExample,
+// TestIntegrationExamples and TestProductionExample load) verbatim and
+// mentions every key.
 func TestConfigurationDoc(t *testing.T) {
 	b, err := os.ReadFile(filepath.Join("..", "..", "docs", "configuration.md"))
 	if err != nil {
@@ -24,6 +25,7 @@ func TestConfigurationDoc(t *testing.T) {
 		{"channels.yaml", "Channels"},
 		{"lambda.yaml", "apis[].integrations"},
 		{"function.yaml", "apis[].integrations"},
+		{"production.yaml", "A secure production configuration"},
 	} {
 		example, err := os.ReadFile(filepath.Join("testdata", ex.file))
 		if err != nil {

@@ -35,6 +35,9 @@ func FuzzParse(f *testing.F) {
 		// Parse resolves nothing: a relative directory is relative to the
 		// package's directory.
 		minimal + "    integrations:\n      f:\n        type: function\n        function: {runtime: provided, directory: testdata/fn, command: [bootstrap, -v], environment: {A: b}}\n",
+		"tls: {certFile: testdata/tls/fullchain.pem, keyFile: testdata/tls/privkey.pem, reloadInterval: 1m}\nhttp: {readHeaderTimeout: 1s, maxHeaderBytes: 4KiB, maxConnections: 10}\n",
+		minimal + "    limits: {connectionsPerSecond: 5, connectionBurst: 9, maxConnections: 9, maxConnectionsPerIP: 3, messagesPerSecond: 2}\n    auth:\n      origins: [\"https://*.example.com\", \"null\"]\n      jwt: {keys: [{algorithm: HS256, secret: 0123456789abcdef0123456789abcdef}, {algorithm: ES256, publicKeyFile: testdata/jwt/es256.pem}], jwksUrl: \"http://127.0.0.1/jwks\", algorithms: [ES256]}\n",
+		minimal + "    integrations: {a: {type: http, url: \"http://x\"}}\n    auth:\n      authorizer: {integration: a, identitySources: [route.request.header.Authorization], cacheTTL: 1m}\n",
 		minimal + "    integrations:\n      l:\n        type: lambda\n        lambda: {functionName: \"arn:aws:lambda:us-east-1:123456789012:function:f:1\", endpoint: \"http://[::1]:9001/\"}\n",
 	}...) {
 		f.Add([]byte(s))

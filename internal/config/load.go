@@ -22,8 +22,8 @@ const maxFileBytes = 16 << 20
 
 // Load reads the YAML file at path and returns its configuration: variables
 // expanded, strictly decoded, SWITCHBOARD_* overrides and defaults applied,
-// relative function directories made absolute against the file's
-// directory, and validated. env looks up environment variables (pass
+// relative paths (function directories, TLS files, JWT public key files)
+// made absolute against the file's directory, and validated. env looks up environment variables (pass
 // os.LookupEnv); nil means an empty environment.
 //
 // Errors name the file and line (or the environment variable), the field
@@ -47,15 +47,15 @@ func Load(path string, env func(string) (string, bool)) (*Config, error) {
 }
 
 // Parse is Load on the bytes of a file; name stands for the file in
-// messages. Without a file to be relative to, a relative
-// function.directory is left as written: relative to the working
-// directory.
+// messages. Without a file to be relative to, relative paths
+// (function.directory, the tls files, publicKeyFile) are left as written:
+// relative to the working directory.
 func Parse(name string, data []byte, env func(string) (string, bool)) (*Config, error) {
 	return parse(name, data, env, "")
 }
 
 // parse is Parse with dir, the directory of the file ("" for none), which
-// relative function directories are resolved against before validation.
+// relative paths are resolved against before validation.
 func parse(name string, data []byte, env func(string) (string, bool), dir string) (*Config, error) {
 	if env == nil {
 		env = func(string) (string, bool) { return "", false }
@@ -96,7 +96,7 @@ func parse(name string, data []byte, env func(string) (string, bool), dir string
 
 	l.override(&c)
 	if dir != "" {
-		resolveDirectories(&c, dir)
+		resolvePaths(&c, dir)
 	}
 	c.ApplyDefaults()
 	if err := c.Validate(); err != nil {
@@ -115,23 +115,37 @@ func parse(name string, data []byte, env func(string) (string, bool), dir string
 	return &c, nil
 }
 
-// resolveDirectories makes each relative function.directory of c relative
-// to dir, the directory of the configuration file, and absolute, so that
-// it names the same directory whatever the working directory (and
-// LAMBDA_TASK_ROOT is absolute, as on AWS).
-func resolveDirectories(c *Config, dir string) {
+// resolvePaths makes each relative path of c that names a file or
+// directory (function.directory, tls.certFile, tls.keyFile,
+// auth.jwt.keys[].publicKeyFile) relative to dir, the directory of the
+// configuration file, and absolute, so that it names the same file
+// whatever the working directory (and LAMBDA_TASK_ROOT is absolute, as on
+// AWS).
+func resolvePaths(c *Config, dir string) {
+	resolve := func(p *string) {
+		if *p == "" || filepath.IsAbs(*p) {
+			return
+		}
+		d := filepath.Join(dir, *p)
+		if abs, err := filepath.Abs(d); err == nil {
+			d = abs
+		}
+		*p = d
+	}
+	if c.TLS != nil {
+		resolve(&c.TLS.CertFile)
+		resolve(&c.TLS.KeyFile)
+	}
 	for i := range c.APIs {
-		for name, in := range c.APIs[i].Integrations {
-			d := in.Function.Directory
-			if d == "" || filepath.IsAbs(d) {
-				continue
+		a := &c.APIs[i]
+		for name, in := range a.Integrations {
+			resolve(&in.Function.Directory)
+			a.Integrations[name] = in
+		}
+		if j := a.Auth.JWT; j != nil {
+			for k := range j.Keys {
+				resolve(&j.Keys[k].PublicKeyFile)
 			}
-			d = filepath.Join(dir, d)
-			if abs, err := filepath.Abs(d); err == nil {
-				d = abs
-			}
-			in.Function.Directory = d
-			c.APIs[i].Integrations[name] = in
 		}
 	}
 }

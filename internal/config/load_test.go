@@ -127,6 +127,61 @@ func TestFullExample(t *testing.T) {
 	if diff := cmp.Diff(wantBot, chat.Integrations["bot"]); diff != "" {
 		t.Errorf("function integration (-want +got):\n%s", diff)
 	}
+	abs := func(rel string) string {
+		t.Helper()
+		p, err := filepath.Abs(filepath.Join("testdata", rel))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	// The tls files are relative to the file, made absolute.
+	wantTLS := &TLS{CertFile: abs("tls/fullchain.pem"), KeyFile: abs("tls/privkey.pem"), ReloadInterval: sec(30)}
+	if diff := cmp.Diff(wantTLS, c.TLS); diff != "" {
+		t.Errorf("tls (-want +got):\n%s", diff)
+	}
+	if c.HTTP != (HTTP{ReadHeaderTimeout: sec(5), MaxHeaderBytes: 32 << 10, MaxConnections: 100000}) {
+		t.Errorf("http: %+v", c.HTTP)
+	}
+	l := chat.Limits
+	if got := [8]int{l.ConnectionsPerSecond, l.ConnectionBurst, l.ConnectionsPerSecondPerIP, l.MaxConnections,
+		l.MaxConnectionsPerIP, l.MaxConnectionsPerUser, l.MessagesPerSecond, l.MessageBurst}; got != [8]int{500, 1000, 10, 50000, 100, 5, 20, 40} {
+		t.Errorf("connection and message limits: %v", got)
+	}
+	edKey := "-----BEGIN PUBLIC KEY-----\nMCowBQYDK2VwAyEAOv7ZaWSpWm+tLSlXIHDSkdYfl2L+RTwQFPoIW358cF0=\n-----END PUBLIC KEY-----\n"
+	wantAuth := Auth{
+		Origins: []string{"https://chat.example.com", "https://*.chat.example.com", "http://localhost:3000"},
+		JWT: &JWT{
+			Keys: []JWTKey{
+				{ID: "hmac-1", Algorithm: "HS256", Secret: "0123456789abcdef0123456789abcdef"},
+				{ID: "ed-1", Algorithm: "EdDSA", PublicKey: edKey},
+				{ID: "es-1", Algorithm: "ES256", PublicKeyFile: abs("jwt/es256.pem")}, // relative to the file, made absolute
+			},
+			JWKSURL:           "https://auth.example.com/.well-known/jwks.json",
+			JWKSRefresh:       Duration(30 * time.Minute),
+			Algorithms:        []string{"RS256", "ES256"},
+			Query:             "access_token",
+			Header:            "X-Auth-Token",
+			SubprotocolPrefix: "token.",
+			Issuer:            "https://auth.example.com/",
+			Audience:          []string{"chat", "chat-admin"},
+			Leeway:            sec(60),
+			UserClaim:         "uid",
+			ContextClaims:     []string{"email", "roles"},
+			Optional:          true,
+		},
+		Authorizer: &Authorizer{
+			Integration:     "backend",
+			IdentitySources: []string{"route.request.header.Authorization", "route.request.querystring.room"},
+			CacheTTL:        Duration(5 * time.Minute),
+		},
+	}
+	if diff := cmp.Diff(wantAuth, chat.Auth); diff != "" {
+		t.Errorf("auth (-want +got):\n%s", diff)
+	}
+	if diff := cmp.Diff(Auth{}, games.Auth); diff != "" {
+		t.Errorf("auth of the second API (-want +got):\n%s", diff)
+	}
 	// Unset keys of the second API take their defaults.
 	if games.Binary != "reject" || games.Integrations["engine"].Timeout != defaultIntegrationTimeout {
 		t.Errorf("defaults of the second API: %+v", games)
@@ -492,7 +547,7 @@ func TestUnknownKeySuggestions(t *testing.T) {
 		{minimal + "    integrations:\n      b:\n        type: lambda\n        functionName: x\n", `x.yaml:8: apis[0].integrations.b: unknown key "functionName" (did you mean lambda.functionName? write it under lambda:); the keys here are type, url, timeout, maxConcurrency, headers, lambda, function`},
 		{minimal + "    integrations:\n      b:\n        type: function\n        runtime: nodejs\n", `x.yaml:8: apis[0].integrations.b: unknown key "runtime" (did you mean function.runtime? write it under function:); the keys here are type, url, timeout, maxConcurrency, headers, lambda, function`},
 		{minimal + "    integrations:\n      b:\n        type: http\n        endpoint: http://x\n", `x.yaml:8: apis[0].integrations.b: unknown key "endpoint" (did you mean lambda.endpoint? write it under lambda:); the keys here are type, url, timeout, maxConcurrency, headers, lambda, function`},
-		{minimal + "    idle_timeout: 1m\n", `x.yaml:5: apis[0]: unknown key "idle_timeout" (did you mean limits.idleTimeout? write it under limits:); the keys here are id, stage, domainName, routeSelectionExpression, binary, limits, channels, routes, integrations, disconnect`},
+		{minimal + "    idle_timeout: 1m\n", `x.yaml:5: apis[0]: unknown key "idle_timeout" (did you mean limits.idleTimeout? write it under limits:); the keys here are id, stage, domainName, routeSelectionExpression, binary, limits, channels, auth, routes, integrations, disconnect`},
 		{minimal + "    routes:\n      a:\n        type: echo\n", `x.yaml:7: apis[0].routes.a: unknown key "type" (did you mean action.type? write it under action:); the keys here are integration, action, routeResponseSelectionExpression`},
 		{minimal + "    disconnect:\n      retries: 3\n", `x.yaml:6: apis[0].disconnect: unknown key "retries"; the keys here are attempts, backoff`},
 		{minimal + "    channel:\n      maxNameBytes: 100\n", `x.yaml:5: apis[0]: unknown key "channel" (did you mean "channels"?)`},
@@ -504,14 +559,27 @@ func TestUnknownKeySuggestions(t *testing.T) {
 		{minimal + "    channels:\n      namespaces:\n        - pattern: \"*\"\n          history:\n            recovery: 5\n", `x.yaml:9: apis[0].channels.namespaces[0].history: unknown key "recovery" (did you mean "recoveryLimit"?)`},
 		{minimal + "    channels:\n      namespaces:\n        - pattern: \"*\"\n          rule: allow\n", `x.yaml:8: apis[0].channels.namespaces[0]: unknown key "rule"; the keys here are pattern, subscribe, publish, authorizer, history, presence, joinLeave`},
 		{minimal + "    routes:\n      a:\n        action:\n          type: join\n          chanel: room:x\n", `x.yaml:9: apis[0].routes.a.action: unknown key "chanel" (did you mean "channel"?)`},
+		{"tls:\n  cert_file: a.pem\n", `x.yaml:2: tls: unknown key "cert_file" (did you mean "certFile"?)`},
+		{"tls:\n  certificate: a.pem\n", `x.yaml:2: tls: unknown key "certificate"; the keys here are certFile, keyFile, reloadInterval`},
+		{"http:\n  max_header_bytes: 1KiB\n", `x.yaml:2: http: unknown key "max_header_bytes" (did you mean "maxHeaderBytes"?)`},
+		{minimal + "    limits:\n      max_connections_per_ip: 5\n", `x.yaml:6: apis[0].limits: unknown key "max_connections_per_ip" (did you mean "maxConnectionsPerIP"?)`},
+		{minimal + "    limits:\n      messageBurts: 5\n", `x.yaml:6: apis[0].limits: unknown key "messageBurts" (did you mean "messageBurst"?)`},
+		{minimal + "    auth:\n      origin: [\"*\"]\n", `x.yaml:6: apis[0].auth: unknown key "origin" (did you mean "origins"?)`},
+		{minimal + "    auth:\n      jwt:\n        jwks_url: https://x\n", `x.yaml:7: apis[0].auth.jwt: unknown key "jwks_url" (did you mean "jwksUrl"?)`},
+		{minimal + "    auth:\n      jwt:\n        audiences: [a]\n", `x.yaml:7: apis[0].auth.jwt: unknown key "audiences" (did you mean "audience"?)`},
+		{minimal + "    auth:\n      jwt:\n        keys:\n          - alg: HS256\n", `x.yaml:8: apis[0].auth.jwt.keys[0]: unknown key "alg" (did you mean "algorithm"?)`},
+		{minimal + "    auth:\n      jwt:\n        keys:\n          - pem: x\n", `x.yaml:8: apis[0].auth.jwt.keys[0]: unknown key "pem"; the keys here are id, algorithm, secret, publicKey, publicKeyFile`},
+		{minimal + "    auth:\n      jwt:\n        keys:\n          - public_key_file: k.pem\n", `x.yaml:8: apis[0].auth.jwt.keys[0]: unknown key "public_key_file" (did you mean "publicKeyFile"?)`},
+		{minimal + "    auth:\n      authorizer:\n        identity_sources: []\n", `x.yaml:7: apis[0].auth.authorizer: unknown key "identity_sources" (did you mean "identitySources"?)`},
+		{minimal + "    auth:\n      authorizer:\n        ttl: 1m\n", `x.yaml:7: apis[0].auth.authorizer: unknown key "ttl"; the keys here are integration, identitySources, cacheTTL`},
 		// Keys brought in by a merge are checked where they are merged.
-		{"x: &x {level: info, colour: red}\n", `x.yaml:1: unknown key "x"; the keys here are listen, log, shutdown, management, transport, apis`},
-		{"apis:\n  - &a {id: a, stage: a, routeSelectionExpression: $x}\n  - <<: *a\n    stage: b\n    bogus: 1\n", `x.yaml:5: apis[1]: unknown key "bogus"; the keys here are id, stage, domainName, routeSelectionExpression, binary, limits, channels, routes, integrations, disconnect`},
-		{"apis:\n  - id: a\n    stage: a\n    routeSelectionExpression: $x\n    limits: &l {attempts: 3}\n", `x.yaml:5: apis[0].limits: unknown key "attempts"; the keys here are maxMessageBytes, maxFrameBytes, idleTimeout, maxConnectionDuration, pingInterval, pongTimeout, outboundQueueBytes, writeTimeout, inboundQueueMessages`},
+		{"x: &x {level: info, colour: red}\n", `x.yaml:1: unknown key "x"; the keys here are listen, log, shutdown, management, transport, tls, http, apis`},
+		{"apis:\n  - &a {id: a, stage: a, routeSelectionExpression: $x}\n  - <<: *a\n    stage: b\n    bogus: 1\n", `x.yaml:5: apis[1]: unknown key "bogus"; the keys here are id, stage, domainName, routeSelectionExpression, binary, limits, channels, auth, routes, integrations, disconnect`},
+		{"apis:\n  - id: a\n    stage: a\n    routeSelectionExpression: $x\n    limits: &l {attempts: 3}\n", `x.yaml:5: apis[0].limits: unknown key "attempts"; the keys here are maxMessageBytes, maxFrameBytes, idleTimeout, maxConnectionDuration, pingInterval, pongTimeout, outboundQueueBytes, writeTimeout, connectionsPerSecond, connectionBurst, connectionsPerSecondPerIP, maxConnections, maxConnectionsPerIP, maxConnectionsPerUser, messagesPerSecond, messageBurst, inboundQueueMessages`},
 		// An alias used as a key is checked as the key it stands for.
 		{"log:\n  level: &k colour\n  *k : red\n", `x.yaml:3: log: unknown key "colour"; the keys here are level, format`},
 		// An anchor reused where other keys apply is checked there too.
-		{"apis:\n  - id: a\n    stage: a\n    routeSelectionExpression: $x\n    disconnect: &d {attempts: 3}\n    limits: *d\n", `x.yaml:5: apis[0].limits: unknown key "attempts"; the keys here are maxMessageBytes, maxFrameBytes, idleTimeout, maxConnectionDuration, pingInterval, pongTimeout, outboundQueueBytes, writeTimeout, inboundQueueMessages`},
+		{"apis:\n  - id: a\n    stage: a\n    routeSelectionExpression: $x\n    disconnect: &d {attempts: 3}\n    limits: *d\n", `x.yaml:5: apis[0].limits: unknown key "attempts"; the keys here are maxMessageBytes, maxFrameBytes, idleTimeout, maxConnectionDuration, pingInterval, pongTimeout, outboundQueueBytes, writeTimeout, connectionsPerSecond, connectionBurst, connectionsPerSecondPerIP, maxConnections, maxConnectionsPerIP, maxConnectionsPerUser, messagesPerSecond, messageBurst, inboundQueueMessages`},
 	}
 	for _, tt := range tests {
 		_, err := Parse("x.yaml", []byte(tt.in), nil)

@@ -81,10 +81,11 @@ const (
 // channel is checked here, with the route package's tokenizer, because its
 // text must also make a channel name that a namespace matches.
 //
-// Validate reads the file system for function integrations: their
-// directory must exist, and for runtime provided hold the executable. A
-// relative directory is relative to the working directory (Load makes it
-// relative to the file).
+// Validate reads the file system: a function integration's directory must
+// exist, and for runtime provided hold the executable; tls.certFile and
+// tls.keyFile must be readable and form a pair; a JWT key's publicKeyFile
+// must be readable and hold a PEM public key. A relative path is relative
+// to the working directory (Load makes it relative to the file).
 func (c *Config) Validate() error {
 	e := c.clone()
 	e.ApplyDefaults()
@@ -126,6 +127,8 @@ func (v *validator) config(c *Config) {
 			fmtDuration(c.Shutdown.Timeout), fmtDuration(c.Shutdown.DrainWindow))
 	}
 
+	v.tls(c.TLS)
+	v.http(&c.HTTP)
 	v.management(&c.Management, c.APIs)
 
 	stages := map[string]int{}

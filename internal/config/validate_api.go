@@ -37,6 +37,7 @@ func (v *validator) api(path string, a *API) {
 	v.oneOf(path+".binary", a.Binary, "a binary frame mode", binaryModes)
 	v.limits(path+".limits", &a.Limits)
 	namespacesOK := v.channels(path, &a.Channels, a.Integrations)
+	v.auth(path, &a.Auth, a.Integrations)
 
 	if len(a.Routes) > maxRoutes {
 		v.add(path+".routes", "has %d routes; AWS allows at most %d per API, and so does Switchboard: split the API or route on a wider key", len(a.Routes), maxRoutes)
@@ -140,6 +141,65 @@ func (v *validator) limits(path string, l *Limits) {
 	v.duration(path+".pongTimeout", l.PongTimeout, time.Second, 10*time.Minute)
 	v.duration(path+".writeTimeout", l.WriteTimeout, 100*time.Millisecond, 10*time.Minute)
 	v.intRange(path+".inboundQueueMessages", l.InboundQueueMessages, 1, maxInboundQueue)
+	v.admissionLimits(path, l)
+}
+
+// Bounds of the connection and message limits (0 is always "no limit").
+const (
+	maxRateLimit       = 1_000_000  // per second, and bursts
+	maxConnectionLimit = 10_000_000 // open connections
+)
+
+// admissionLimits checks the connection-rate, open-connection and message
+// rate limits of an API.
+func (v *validator) admissionLimits(path string, l *Limits) {
+	v.rate(path, "connectionsPerSecond", l.ConnectionsPerSecond, "connectionBurst", l.ConnectionBurst)
+	v.intRange(path+".connectionsPerSecondPerIP", l.ConnectionsPerSecondPerIP, 0, maxRateLimit)
+	for _, f := range []struct {
+		name string
+		n    int
+	}{
+		{"maxConnections", l.MaxConnections},
+		{"maxConnectionsPerIP", l.MaxConnectionsPerIP},
+		{"maxConnectionsPerUser", l.MaxConnectionsPerUser},
+	} {
+		v.intRange(path+"."+f.name, f.n, 0, maxConnectionLimit)
+	}
+	if l.MaxConnections > 0 && l.MaxConnections <= maxConnectionLimit {
+		for _, f := range []struct {
+			name, per string
+			n         int
+		}{
+			{"maxConnectionsPerIP", "IP address", l.MaxConnectionsPerIP},
+			{"maxConnectionsPerUser", "user", l.MaxConnectionsPerUser},
+		} {
+			if f.n > l.MaxConnections && f.n <= maxConnectionLimit {
+				v.add(path+"."+f.name, "%d is more than maxConnections (%d), the API's total, so it could never be reached; lower it to at most %d, or raise maxConnections",
+					f.n, l.MaxConnections, l.MaxConnections)
+			}
+		}
+	}
+	v.rate(path, "messagesPerSecond", l.MessagesPerSecond, "messageBurst", l.MessageBurst)
+}
+
+// rate checks a token bucket: its rate and its burst, which must not be
+// below the rate and has no meaning without one. The burst is only checked
+// with a valid rate: ApplyDefaults sets an unset burst to the rate, whose
+// mistake is then reported once.
+func (v *validator) rate(path, rateName string, rate int, burstName string, burst int) {
+	if rate < 0 || rate > maxRateLimit {
+		v.intRange(path+"."+rateName, rate, 0, maxRateLimit)
+		return
+	}
+	switch {
+	case burst < 0 || burst > maxRateLimit:
+		v.intRange(path+"."+burstName, burst, 0, maxRateLimit)
+	case rate == 0 && burst != 0:
+		v.add(path+"."+burstName, "has no effect without %s; set %s, or remove %s", rateName, rateName, burstName)
+	case burst < rate:
+		v.add(path+"."+burstName, "%d is less than %s (%d); a burst is at least one second's worth at the rate: raise it to at least %d, or leave it out to make it equal the rate",
+			burst, rateName, rate, rate)
+	}
 }
 
 // route checks one route of API a. namespacesOK reports that every

@@ -207,6 +207,9 @@ func newAPI(c *config.API, client *http.Client, log *slog.Logger, m *metrics.Met
 			return nil, fmt.Errorf("apis[%s].integrations.%s: unknown type %q", c.ID, name, ic.Type)
 		}
 	}
+	for name, in := range integrations {
+		integrations[name] = newShedding(in, name, c.Integrations[name].MaxConcurrency, m.IntegrationShed.WithLabelValues(c.ID, name))
+	}
 	a.pool = newPool(min(workers, maxPoolWorkers))
 	for key, rc := range c.Routes {
 		r := &Route{key: key, twoWay: rc.RouteResponseSelectionExpression == "$default"}

@@ -1,12 +1,16 @@
 package gateway
 
 import (
+	"context"
+	"errors"
 	"fmt"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+	dto "github.com/prometheus/client_model/go"
 	"go.uber.org/goleak"
 
 	"github.com/switchboardhq/switchboard/internal/event"
@@ -178,4 +182,47 @@ func TestSelectRoute(t *testing.T) {
 			t.Errorf("%s %s: route %q, want %q", tt.op, tt.body, got, tt.want)
 		}
 	}
+}
+
+// An integration with maxConcurrency n takes 2n calls in flight or
+// waiting; more are shed at once instead of queueing until their timeout.
+func TestShedding(t *testing.T) {
+	release := make(chan struct{})
+	var calls atomic.Int64
+	slow := integrationFunc(func(ctx context.Context, req *event.Request) (*event.Response, error) {
+		calls.Add(1)
+		<-release
+		return &event.Response{StatusCode: 200}, nil
+	})
+	counter := prometheus.NewCounter(prometheus.CounterOpts{Name: "shed"})
+	s := newShedding(slow, "slow", 2, counter)
+	var wg sync.WaitGroup
+	for range 4 {
+		wg.Go(func() {
+			if _, err := s.Invoke(context.Background(), nil); err != nil {
+				t.Error(err)
+			}
+		})
+	}
+	for calls.Load() < 4 {
+		time.Sleep(time.Millisecond)
+	}
+	if _, err := s.Invoke(context.Background(), nil); !errors.Is(err, errShed) {
+		t.Fatalf("fifth call: %v, want errShed", err)
+	}
+	close(release)
+	wg.Wait()
+	if _, err := s.Invoke(context.Background(), nil); err != nil {
+		t.Fatalf("after the backlog: %v", err)
+	}
+	var m dto.Metric
+	if err := counter.Write(&m); err != nil || m.GetCounter().GetValue() != 1 {
+		t.Fatalf("shed counter %v (%v)", m.GetCounter().GetValue(), err)
+	}
+}
+
+type integrationFunc func(ctx context.Context, req *event.Request) (*event.Response, error)
+
+func (f integrationFunc) Invoke(ctx context.Context, req *event.Request) (*event.Response, error) {
+	return f(ctx, req)
 }

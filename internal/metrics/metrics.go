@@ -45,6 +45,9 @@ type Metrics struct {
 	// RateLimitCloses counts connections closed with 1008 for sending
 	// messages faster than limits.messagesPerSecond, per API.
 	RateLimitCloses *prometheus.CounterVec
+	// IntegrationShed counts calls refused at once because their
+	// integration had 2 × maxConcurrency calls in flight or waiting.
+	IntegrationShed *prometheus.CounterVec
 	// Publications counts publications to channels per API.
 	Publications *prometheus.CounterVec
 	// Channels is the number of channels with at least one member, per API.
@@ -117,6 +120,9 @@ func New(reg prometheus.Registerer) *Metrics {
 		RateLimitCloses: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "switchboard_message_rate_closes_total", Help: "Connections closed with 1008 for exceeding limits.messagesPerSecond.",
 		}, []string{"api"}),
+		IntegrationShed: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "switchboard_integration_shed_total", Help: "Integration calls refused because the backend already had twice maxConcurrency calls in flight or waiting.",
+		}, []string{"api", "integration"}),
 		Publications: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "switchboard_publications_total", Help: "Publications to channels.",
 		}, []string{"api"}),
@@ -151,7 +157,7 @@ func New(reg prometheus.Registerer) *Metrics {
 	}
 	reg.MustRegister(m.Connections, m.Connects, m.Disconnects, m.SlowConsumers, m.MessagesIn,
 		m.Routes, m.IntegrationSeconds, m.DisconnectFailures, m.Deliveries,
-		m.Rejections, m.RateLimitCloses, m.Publications, m.Channels, m.Subscriptions, m.ChannelRequests,
+		m.Rejections, m.RateLimitCloses, m.IntegrationShed, m.Publications, m.Channels, m.Subscriptions, m.ChannelRequests,
 		m.FunctionInvocations, m.FunctionColdStarts, m.FunctionInitSeconds, m.FunctionSeconds, m.FunctionWorkers)
 	return m
 }

@@ -103,13 +103,14 @@ func TestRequestAuthorizer(t *testing.T) {
 	b := newBackend(t)
 	e := startServer(t, backendAPI(b.srv.URL, `    auth:
       authorizer:
-        integration: authz
+        integration: backend # made authz below, once that integration exists
         identitySources: [route.request.header.X-Token]
         cacheTTL: 1m
 `), func(c *config.Config) {
 		in := c.APIs[0].Integrations["backend"]
 		in.URL = authz.srv.URL
 		c.APIs[0].Integrations["authz"] = in
+		c.APIs[0].Auth.Authorizer.Integration = "authz"
 	})
 	try := func(token string) int {
 		opts := &websocket.DialOptions{HTTPHeader: http.Header{}}
