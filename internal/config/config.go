@@ -92,7 +92,8 @@ type Management struct {
 	AccessKeys []AccessKey `yaml:"accessKeys"`
 	// AllowLoopback admits requests whose TCP peer is a loopback address
 	// without credentials: a development mode, logged loudly at start-up.
-	// Default true (see docs/configuration.md).
+	// Default false: it must be switched on explicitly (the seed
+	// configuration that `switchboard serve` runs without a file does).
 	AllowLoopback *bool `yaml:"allowLoopback"`
 }
 

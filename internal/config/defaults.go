@@ -207,10 +207,10 @@ func setDefault[T comparable](field *T, def T) {
 	}
 }
 
-// LoopbackAllowed reports the effective AllowLoopback: true unless it was
-// set to false.
+// LoopbackAllowed reports the effective AllowLoopback: development mode is
+// on only when the configuration says so (the seed configuration does).
 func (m Management) LoopbackAllowed() bool {
-	return m.AllowLoopback == nil || *m.AllowLoopback
+	return m.AllowLoopback != nil && *m.AllowLoopback
 }
 
 // clone returns a copy of c that ApplyDefaults can modify without touching

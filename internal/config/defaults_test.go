@@ -136,7 +136,7 @@ func TestLoopbackAllowed(t *testing.T) {
 	for _, tt := range []struct {
 		v    *bool
 		want bool
-	}{{nil, true}, {&yes, true}, {&no, false}} {
+	}{{nil, false}, {&yes, true}, {&no, false}} {
 		if got := (Management{AllowLoopback: tt.v}).LoopbackAllowed(); got != tt.want {
 			t.Errorf("AllowLoopback %v: got %v, want %v", tt.v, got, tt.want)
 		}

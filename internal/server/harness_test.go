@@ -91,6 +91,11 @@ func startServer(t *testing.T, yaml string, mutate ...func(*config.Config)) *env
 	}
 	cfg.Shutdown.DrainWindow = config.Duration(100 * time.Millisecond)
 	cfg.Shutdown.Timeout = config.Duration(10 * time.Second)
+	if cfg.Management.AllowLoopback == nil {
+		// The tests call the management API from loopback: development
+		// mode, unless a test configures access explicitly.
+		cfg.Management.AllowLoopback = new(true)
+	}
 	for _, f := range mutate {
 		f(cfg)
 	}
