@@ -53,3 +53,19 @@ func TestConfigurationDoc(t *testing.T) {
 	}
 	walk(reflect.TypeFor[Config](), "")
 }
+
+// TestSecurityDocExample keeps the secure production configuration in
+// docs/SECURITY.md identical to the tested testdata/production.yaml.
+func TestSecurityDocExample(t *testing.T) {
+	doc, err := os.ReadFile(filepath.Join("..", "..", "docs", "SECURITY.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, err := os.ReadFile(filepath.Join("testdata", "production.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(doc), "```yaml\n"+string(want)+"```") {
+		t.Fatal("docs/SECURITY.md does not show testdata/production.yaml verbatim")
+	}
+}
