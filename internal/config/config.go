@@ -355,6 +355,12 @@ type Integration struct {
 	// lambda (at most 100000), 4 for function (one worker process per
 	// concurrent call; at most 1000).
 	MaxConcurrency int `yaml:"maxConcurrency"`
+	// MaxWaiting bounds the calls waiting for one of the MaxConcurrency
+	// slots; past it calls fail at once (shed: 502 on $connect, "Internal
+	// server error" on messages) instead of queueing until their timeout,
+	// so a slow backend does not hold every connection's work. Default:
+	// MaxConcurrency.
+	MaxWaiting int `yaml:"maxWaiting"`
 	// Headers are added to every request (for example a shared secret).
 	// Only for http.
 	Headers map[string]string `yaml:"headers"`

@@ -122,9 +122,11 @@ func (in *Integration) applyDefaults(name string) {
 	setDefault(&in.Timeout, defaultIntegrationTimeout)
 	if in.Type != "function" {
 		setDefault(&in.MaxConcurrency, defaultMaxConcurrency)
+		setDefault(&in.MaxWaiting, in.MaxConcurrency)
 		return
 	}
 	setDefault(&in.MaxConcurrency, defaultFunctionConcurrency)
+	setDefault(&in.MaxWaiting, in.MaxConcurrency)
 	f := &in.Function
 	setDefault(&f.Name, defaultFunctionName(name))
 	setDefault(&f.Memory, defaultFunctionMemory)

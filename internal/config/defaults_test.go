@@ -39,7 +39,7 @@ func TestApplyDefaults(t *testing.T) {
 				MaxNameBytes:     255,
 				Namespaces:       []Namespace{{Pattern: "*", Subscribe: "allow", Publish: "subscribers", Presence: &allow}},
 			},
-			Integrations: map[string]Integration{"b": {Timeout: Duration(29 * time.Second), MaxConcurrency: 256}},
+			Integrations: map[string]Integration{"b": {Timeout: Duration(29 * time.Second), MaxConcurrency: 256, MaxWaiting: 256}},
 			Disconnect:   Disconnect{Attempts: 3, Backoff: Duration(200 * time.Millisecond)},
 		}},
 	}
@@ -159,14 +159,14 @@ func TestApplyDefaultsIntegrations(t *testing.T) {
 	c.ApplyDefaults()
 	timeout := Duration(29 * time.Second)
 	want := map[string]Integration{
-		"web":    {Type: "http", URL: "http://x", Timeout: timeout, MaxConcurrency: 256},
-		"aws":    {Type: "lambda", Lambda: Lambda{FunctionName: "chat"}, Timeout: timeout, MaxConcurrency: 256},
-		"local":  {Type: "function", Timeout: timeout, MaxConcurrency: 4, Function: Function{Runtime: "nodejs", Name: "local", Memory: 128, IdleTimeout: Duration(5 * time.Minute)}},
-		"my.bot": {Type: "function", Timeout: timeout, MaxConcurrency: 4, Function: Function{Name: "my-bot", Memory: 128, IdleTimeout: Duration(5 * time.Minute)}},
-		"set": {Type: "function", Timeout: sec(3), MaxConcurrency: 9, Function: Function{
+		"web":    {Type: "http", URL: "http://x", Timeout: timeout, MaxConcurrency: 256, MaxWaiting: 256},
+		"aws":    {Type: "lambda", Lambda: Lambda{FunctionName: "chat"}, Timeout: timeout, MaxConcurrency: 256, MaxWaiting: 256},
+		"local":  {Type: "function", Timeout: timeout, MaxConcurrency: 4, MaxWaiting: 4, Function: Function{Runtime: "nodejs", Name: "local", Memory: 128, IdleTimeout: Duration(5 * time.Minute)}},
+		"my.bot": {Type: "function", Timeout: timeout, MaxConcurrency: 4, MaxWaiting: 4, Function: Function{Name: "my-bot", Memory: 128, IdleTimeout: Duration(5 * time.Minute)}},
+		"set": {Type: "function", Timeout: sec(3), MaxConcurrency: 9, MaxWaiting: 9, Function: Function{
 			Name: "named", Memory: 512, IdleTimeout: sec(30), MinWorkers: 2,
 		}},
-		"misplaced": {Type: "http", Timeout: timeout, MaxConcurrency: 256, Function: Function{Runtime: "nodejs"}},
+		"misplaced": {Type: "http", Timeout: timeout, MaxConcurrency: 256, MaxWaiting: 256, Function: Function{Runtime: "nodejs"}},
 	}
 	if diff := cmp.Diff(want, c.APIs[0].Integrations); diff != "" {
 		t.Errorf("(-want +got):\n%s", diff)

@@ -103,7 +103,7 @@ func TestFullExample(t *testing.T) {
 		t.Errorf("join action (-want +got):\n%s", diff)
 	}
 	archive := chat.Integrations["archive"]
-	wantArchive := Integration{Type: "lambda", Timeout: sec(10), MaxConcurrency: 64, Lambda: Lambda{
+	wantArchive := Integration{Type: "lambda", Timeout: sec(10), MaxConcurrency: 64, MaxWaiting: 64, Lambda: Lambda{
 		FunctionName: "123456789012:function:chat-archive", Qualifier: "live", Region: "eu-west-1", Endpoint: "http://localhost:4566",
 	}}
 	if diff := cmp.Diff(wantArchive, archive); diff != "" {
@@ -113,7 +113,7 @@ func TestFullExample(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	wantBot := Integration{Type: "function", Timeout: sec(10), MaxConcurrency: 8, Function: Function{
+	wantBot := Integration{Type: "function", Timeout: sec(10), MaxConcurrency: 8, MaxWaiting: 8, Function: Function{
 		Runtime:     "provided",
 		Directory:   fnDir, // relative to the file, made absolute
 		Handler:     "bot.handle",
@@ -229,7 +229,7 @@ func TestIntegrationExamples(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := Integration{Type: "lambda", Timeout: Duration(29 * time.Second), MaxConcurrency: 256, Lambda: Lambda{
+	want := Integration{Type: "lambda", Timeout: Duration(29 * time.Second), MaxConcurrency: 256, MaxWaiting: 256, Lambda: Lambda{
 		FunctionName: "123456789012:function:chat-handler", Qualifier: "live", Region: "eu-west-1",
 	}}
 	if diff := cmp.Diff(want, c.APIs[0].Integrations["chat"]); diff != "" {
@@ -244,7 +244,7 @@ func TestIntegrationExamples(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want = Integration{Type: "function", Timeout: Duration(29 * time.Second), MaxConcurrency: 4, Function: Function{
+	want = Integration{Type: "function", Timeout: Duration(29 * time.Second), MaxConcurrency: 4, MaxWaiting: 4, Function: Function{
 		Runtime:     "nodejs",
 		Directory:   dir,
 		Handler:     "index.handler",
@@ -532,7 +532,7 @@ func TestUnknownKeySuggestions(t *testing.T) {
 		{minimal + "    limits:\n      idletimeout: 1m\n", `x.yaml:6: apis[0].limits: unknown key "idletimeout" (did you mean "idleTimeout"?)`},
 		{minimal + "    routes:\n      a:\n        integation: b\n", `x.yaml:7: apis[0].routes.a: unknown key "integation" (did you mean "integration"?)`},
 		{minimal + "    routes:\n      a:\n        action:\n          type: broadcast\n          exclude_sender: true\n", `x.yaml:9: apis[0].routes.a.action: unknown key "exclude_sender" (did you mean "excludeSender"?)`},
-		{minimal + "    integrations:\n      b:\n        type: http\n        secret: x\n", `x.yaml:8: apis[0].integrations.b: unknown key "secret"; the keys here are type, url, timeout, maxConcurrency, headers, lambda, function`},
+		{minimal + "    integrations:\n      b:\n        type: http\n        secret: x\n", `x.yaml:8: apis[0].integrations.b: unknown key "secret"; the keys here are type, url, timeout, maxConcurrency, maxWaiting, headers, lambda, function`},
 		{minimal + "    integrations:\n      b:\n        type: lambda\n        lambda:\n          functionname: x\n", `x.yaml:9: apis[0].integrations.b.lambda: unknown key "functionname" (did you mean "functionName"?)`},
 		{minimal + "    integrations:\n      b:\n        type: lambda\n        lambda:\n          function_name: x\n", `x.yaml:9: apis[0].integrations.b.lambda: unknown key "function_name" (did you mean "functionName"?)`},
 		{minimal + "    integrations:\n      b:\n        type: lambda\n        lambda:\n          qualifer: live\n", `x.yaml:9: apis[0].integrations.b.lambda: unknown key "qualifer" (did you mean "qualifier"?)`},
@@ -544,9 +544,9 @@ func TestUnknownKeySuggestions(t *testing.T) {
 		{minimal + "    integrations:\n      b:\n        type: function\n        function:\n          memorySize: 128\n", `x.yaml:9: apis[0].integrations.b.function: unknown key "memorySize" (did you mean "memory"?)`},
 		// A key of a block written one level too high points into it,
 		// and still lists the keys of its own level.
-		{minimal + "    integrations:\n      b:\n        type: lambda\n        functionName: x\n", `x.yaml:8: apis[0].integrations.b: unknown key "functionName" (did you mean lambda.functionName? write it under lambda:); the keys here are type, url, timeout, maxConcurrency, headers, lambda, function`},
-		{minimal + "    integrations:\n      b:\n        type: function\n        runtime: nodejs\n", `x.yaml:8: apis[0].integrations.b: unknown key "runtime" (did you mean function.runtime? write it under function:); the keys here are type, url, timeout, maxConcurrency, headers, lambda, function`},
-		{minimal + "    integrations:\n      b:\n        type: http\n        endpoint: http://x\n", `x.yaml:8: apis[0].integrations.b: unknown key "endpoint" (did you mean lambda.endpoint? write it under lambda:); the keys here are type, url, timeout, maxConcurrency, headers, lambda, function`},
+		{minimal + "    integrations:\n      b:\n        type: lambda\n        functionName: x\n", `x.yaml:8: apis[0].integrations.b: unknown key "functionName" (did you mean lambda.functionName? write it under lambda:); the keys here are type, url, timeout, maxConcurrency, maxWaiting, headers, lambda, function`},
+		{minimal + "    integrations:\n      b:\n        type: function\n        runtime: nodejs\n", `x.yaml:8: apis[0].integrations.b: unknown key "runtime" (did you mean function.runtime? write it under function:); the keys here are type, url, timeout, maxConcurrency, maxWaiting, headers, lambda, function`},
+		{minimal + "    integrations:\n      b:\n        type: http\n        endpoint: http://x\n", `x.yaml:8: apis[0].integrations.b: unknown key "endpoint" (did you mean lambda.endpoint? write it under lambda:); the keys here are type, url, timeout, maxConcurrency, maxWaiting, headers, lambda, function`},
 		{minimal + "    idle_timeout: 1m\n", `x.yaml:5: apis[0]: unknown key "idle_timeout" (did you mean limits.idleTimeout? write it under limits:); the keys here are id, stage, domainName, routeSelectionExpression, binary, limits, channels, auth, routes, integrations, disconnect`},
 		{minimal + "    routes:\n      a:\n        type: echo\n", `x.yaml:7: apis[0].routes.a: unknown key "type" (did you mean action.type? write it under action:); the keys here are integration, action, routeResponseSelectionExpression`},
 		{minimal + "    disconnect:\n      retries: 3\n", `x.yaml:6: apis[0].disconnect: unknown key "retries"; the keys here are attempts, backoff`},

@@ -56,6 +56,9 @@ func (v *validator) integration(path, name string, in *Integration) {
 		v.duration(path+".timeout", in.Timeout, time.Millisecond, 15*time.Minute)
 		v.intRange(path+".maxConcurrency", in.MaxConcurrency, 1, maxConcurrencyMax)
 	}
+	if in.MaxWaiting != in.MaxConcurrency { // else it is the default, already checked
+		v.intRange(path+".maxWaiting", in.MaxWaiting, 1, maxConcurrencyMax)
+	}
 
 	if typeOK && in.Type != "http" {
 		return // headers were reported as out of place

@@ -208,7 +208,7 @@ func newAPI(c *config.API, client *http.Client, log *slog.Logger, m *metrics.Met
 		}
 	}
 	for name, in := range integrations {
-		integrations[name] = newShedding(in, name, c.Integrations[name].MaxConcurrency, m.IntegrationShed.WithLabelValues(c.ID, name))
+		integrations[name] = newShedding(in, name, c.Integrations[name].MaxConcurrency, c.Integrations[name].MaxWaiting, m.IntegrationShed.WithLabelValues(c.ID, name))
 	}
 	a.pool = newPool(min(workers, maxPoolWorkers))
 	for key, rc := range c.Routes {

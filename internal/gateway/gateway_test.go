@@ -184,7 +184,7 @@ func TestSelectRoute(t *testing.T) {
 	}
 }
 
-// An integration with maxConcurrency n takes 2n calls in flight or
+// An integration takes maxConcurrency + maxWaiting calls in flight or
 // waiting; more are shed at once instead of queueing until their timeout.
 func TestShedding(t *testing.T) {
 	release := make(chan struct{})
@@ -195,7 +195,7 @@ func TestShedding(t *testing.T) {
 		return &event.Response{StatusCode: 200}, nil
 	})
 	counter := prometheus.NewCounter(prometheus.CounterOpts{Name: "shed"})
-	s := newShedding(slow, "slow", 2, counter)
+	s := newShedding(slow, "slow", 2, 2, counter)
 	var wg sync.WaitGroup
 	for range 4 {
 		wg.Go(func() {

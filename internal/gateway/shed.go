@@ -12,15 +12,15 @@ import (
 )
 
 // errShed is the error of a call refused because its integration already
-// has as many calls waiting for a slot as it has slots: the backend is slow
+// has maxWaiting calls waiting for a slot: the backend is slow
 // and more waiting would only hold memory and time (the caller answers as
 // for a failed call: 502 on $connect, "Internal server error" on a
 // message).
 var errShed = errors.New("integration overloaded: call shed")
 
 // shedding bounds the calls of one integration that are in flight or
-// waiting for one of its maxConcurrency slots to 2 × maxConcurrency; past
-// that, calls fail at once instead of queueing until their timeout.
+// waiting for one of its slots to maxConcurrency + maxWaiting; past that,
+// calls fail at once instead of queueing until their timeout.
 type shedding struct {
 	Integration
 	name    string
@@ -29,8 +29,8 @@ type shedding struct {
 	shed    prometheus.Counter
 }
 
-func newShedding(in Integration, name string, maxConcurrency int, shed prometheus.Counter) *shedding {
-	return &shedding{Integration: in, name: name, max: 2 * int64(max(maxConcurrency, 1)), shed: shed}
+func newShedding(in Integration, name string, maxConcurrency, maxWaiting int, shed prometheus.Counter) *shedding {
+	return &shedding{Integration: in, name: name, max: int64(max(maxConcurrency, 1) + max(maxWaiting, 0)), shed: shed}
 }
 
 // Invoke implements Integration.

@@ -46,7 +46,7 @@ type Metrics struct {
 	// messages faster than limits.messagesPerSecond, per API.
 	RateLimitCloses *prometheus.CounterVec
 	// IntegrationShed counts calls refused at once because their
-	// integration had 2 × maxConcurrency calls in flight or waiting.
+	// integration had maxWaiting calls waiting for a slot.
 	IntegrationShed *prometheus.CounterVec
 	// Publications counts publications to channels per API.
 	Publications *prometheus.CounterVec
@@ -121,7 +121,7 @@ func New(reg prometheus.Registerer) *Metrics {
 			Name: "switchboard_message_rate_closes_total", Help: "Connections closed with 1008 for exceeding limits.messagesPerSecond.",
 		}, []string{"api"}),
 		IntegrationShed: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "switchboard_integration_shed_total", Help: "Integration calls refused because the backend already had twice maxConcurrency calls in flight or waiting.",
+			Name: "switchboard_integration_shed_total", Help: "Integration calls refused because maxWaiting calls already waited for a slot.",
 		}, []string{"api", "integration"}),
 		Publications: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "switchboard_publications_total", Help: "Publications to channels.",
