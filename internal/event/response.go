@@ -289,7 +289,13 @@ func trimJSONSpace(b []byte) []byte {
 
 // describe names the kind of a valid JSON value for error messages: "a
 // string", "a number", "true", "false", "null", "an object", "an array".
-func describe(raw json.RawMessage) string {
+func describe(raw json.RawMessage) string { return DescribeJSON(raw) }
+
+// DescribeJSON names the kind of a JSON value for error messages about
+// backends' answers: "a string", "a number", "true", "false", "null", "an
+// object", "an array"; "empty" or "not JSON" otherwise. It looks only at
+// the first byte after whitespace.
+func DescribeJSON(raw []byte) string {
 	raw = trimJSONSpace(raw)
 	if len(raw) == 0 {
 		return "empty"

@@ -8,6 +8,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/switchboardhq/switchboard/internal/event"
 )
 
 // MaxOutputBytes is the largest authorizer output accepted: AWS's quota
@@ -144,31 +146,8 @@ func member(m map[string]json.RawMessage, name, where string) (json.RawMessage, 
 	return nil, malformed("%s%s is missing", where, name)
 }
 
-// kind names the kind of a valid JSON value for messages: "a string", "a
-// number", "true", "false", "null", "an object" or "an array".
-func kind(raw json.RawMessage) string {
-	raw = bytes.TrimLeft(raw, " \t\r\n")
-	if len(raw) == 0 {
-		return "empty"
-	}
-	switch c := raw[0]; {
-	case c == '"':
-		return "a string"
-	case c == '{':
-		return "an object"
-	case c == '[':
-		return "an array"
-	case c == 't':
-		return "true"
-	case c == 'f':
-		return "false"
-	case c == 'n':
-		return "null"
-	case c == '-' || '0' <= c && c <= '9':
-		return "a number"
-	}
-	return "not JSON"
-}
+// kind names the kind of a JSON value for error messages (event.DescribeJSON).
+func kind(raw json.RawMessage) string { return event.DescribeJSON(raw) }
 
 func isNull(raw json.RawMessage) bool { return raw == nil || kind(raw) == "null" }
 
