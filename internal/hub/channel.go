@@ -2,6 +2,7 @@ package hub
 
 import (
 	"context"
+	"errors"
 	"fmt"
 
 	"github.com/switchboardhq/switchboard/internal/history"
@@ -95,25 +96,35 @@ func (h *Hub) Publish(ctx context.Context, name string, data []byte, exclude *Me
 	}
 	s := h.shardOf(name)
 	s.mu.Lock()
-	defer s.mu.Unlock()
 	var res PublishResult
 	if ns.History != nil {
 		pos, err := h.history.Append(ctx, name, data, *ns.History)
 		if err != nil {
+			s.mu.Unlock()
 			return PublishResult{}, fmt.Errorf("keep publication in history: %w", err)
 		}
 		res.Position = &pos
 	}
+	var slow []*Member
 	if ch := s.channels[name]; ch != nil {
-		res.Recipients = h.fanout(s, ch, data, res.Position, exclude)
+		res.Recipients, slow = h.fanout(s, ch, data, res.Position, exclude)
+	}
+	s.mu.Unlock()
+	// A member this publication overflowed is being closed as a slow
+	// consumer: it leaves its channels now, not when its close handshake
+	// ends, so presence never lists it meanwhile. (Remove takes other
+	// shards' locks, hence after unlocking this one.)
+	for _, m := range slow {
+		h.Remove(m)
 	}
 	h.publications.Add(1)
 	return res, nil
 }
 
 // fanout queues one publication on the channel's members: each frame is
-// encoded once and shared. s.mu is held.
-func (h *Hub) fanout(s *shard, ch *channel, data []byte, pos *history.Position, exclude *Member) int {
+// encoded once and shared. It returns how many members it was queued on
+// and the members whose queue it overflowed. s.mu is held.
+func (h *Hub) fanout(s *shard, ch *channel, data []byte, pos *history.Position, exclude *Member) (int, []*Member) {
 	var raw, v1 ws.Frame
 	if len(ch.members) > ch.v1 {
 		raw = ws.DataFrame(data)
@@ -123,6 +134,7 @@ func (h *Hub) fanout(s *shard, ch *channel, data []byte, pos *history.Position, 
 		v1 = ws.TextFrame(s.buf)
 	}
 	n := 0
+	var slow []*Member
 	for _, m := range ch.members {
 		if m == exclude {
 			continue
@@ -131,11 +143,14 @@ func (h *Hub) fanout(s *shard, ch *channel, data []byte, pos *history.Position, 
 		if m.v1 {
 			f = v1
 		}
-		if m.out.Send(f) == nil {
+		switch err := m.out.Send(f); {
+		case err == nil:
 			n++
+		case errors.Is(err, ws.ErrSlowConsumer):
+			slow = append(slow, m)
 		}
 	}
-	return n
+	return n, slow
 }
 
 func protoPos(p *history.Position) *protocol.Position {

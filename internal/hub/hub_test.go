@@ -383,6 +383,10 @@ func TestSlowMemberDoesNotStopOthers(t *testing.T) {
 	if n := len(rf.raw()); n != 10 {
 		t.Fatalf("fast member got %d of 10", n)
 	}
+	// The overflowed member left the channel at once: no ghost in presence.
+	if p, _ := h.Presence("room", "", 10); p.Members != 1 || p.List[0].ConnectionID != "fast" {
+		t.Fatalf("presence after the overflow: %+v", p)
+	}
 }
 
 func btoi(b bool) int {
