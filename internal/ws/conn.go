@@ -219,6 +219,21 @@ func (c *Conn) Upgrade(w http.ResponseWriter, r *http.Request, subprotocol strin
 		b, _ := brw.Reader.Peek(n)
 		pre = append([]byte(nil), b...)
 	}
+	// Frames queued before the upgrade (a greeting, say) go out in the same
+	// write as the 101 response: one segment instead of two.
+	c.mu.Lock()
+	if len(c.queue) > 0 && c.state == stateNew {
+		buf := make([]byte, 0, len(head)+c.queued)
+		buf = append(buf, head...)
+		for _, f := range c.queue {
+			buf = append(buf, f...)
+		}
+		clear(c.queue)
+		c.queue = c.queue[:0]
+		c.queued = 0
+		head = buf
+	}
+	c.mu.Unlock()
 	_ = nc.SetDeadline(time.Now().Add(c.e.opts.HandshakeTimeout))
 	if _, err := nc.Write(head); err != nil {
 		nc.Close()
