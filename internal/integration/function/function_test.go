@@ -393,7 +393,9 @@ func TestOutputLogged(t *testing.T) {
 	if _, err := f.Invoke(context.Background(), req); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "the output lines", func() bool { return len(f.logs.find("after marker-1")) == 1 })
+	waitFor(t, "the output lines", func() bool {
+		return len(f.logs.find("after marker-1")) == 1 && len(f.logs.find("err marker-1")) == 1
+	})
 
 	out := f.logs.find("out marker-1 ")
 	if len(out) != 1 {

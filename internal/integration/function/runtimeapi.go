@@ -141,7 +141,9 @@ func (f *Function) serveNext(rw http.ResponseWriter, r *http.Request, w *worker)
 		f.mu.Unlock()
 		return errStateTransition("next", "next")
 	}
-	w.current.Store(nil)
+	// w.current keeps the invocation just answered until the next one is
+	// assigned: output it wrote may still be in the pipes, and is read and
+	// logged with its request id after the result arrived.
 	if f.closing {
 		f.stopLocked(w, "closing")
 		f.mu.Unlock()

@@ -79,8 +79,9 @@ type worker struct {
 	assign    chan *invocation // buffered 1: the invocation handed to the pending /next
 	exited    chan struct{}    // closed once the process is reaped
 
-	// current is the invocation whose output the worker is writing, for
-	// log lines: set at hand-off, cleared at the next /next.
+	// current is the invocation the worker's output belongs to, for the
+	// log lines: set when an invocation is assigned and kept until the
+	// next one, since output is read from the pipes after it was written.
 	current atomic.Pointer[invocation]
 
 	// Guarded by Function.mu.
