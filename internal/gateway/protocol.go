@@ -112,7 +112,7 @@ func (g *Gateway) v1Publish(c *Conn, msg *protocol.Message, at time.Time) {
 	}
 	if msg.ID != 0 {
 		c.replyResult(msg.ID, protocol.AppendPublishResult(nil, protocol.PublishResult{
-			Position: protoPosition(res.Position), Recipients: res.Recipients,
+			Position: hub.ProtocolPosition(res.Position), Recipients: res.Recipients,
 		}))
 	}
 }
@@ -283,11 +283,4 @@ func (c *Conn) replyError(id uint64, e *protocol.Error) {
 		return
 	}
 	_ = c.ws.Send(ws.TextFrame(protocol.AppendReplyError(nil, id, e)))
-}
-
-func protoPosition(p *history.Position) *protocol.Position {
-	if p == nil {
-		return nil
-	}
-	return &protocol.Position{Epoch: p.Epoch, Offset: p.Offset}
 }

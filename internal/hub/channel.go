@@ -130,7 +130,7 @@ func (h *Hub) fanout(s *shard, ch *channel, data []byte, pos *history.Position, 
 		raw = ws.DataFrame(data)
 	}
 	if ch.v1 > 0 {
-		s.buf = protocol.AppendPub(s.buf[:0], ch.name, protoPos(pos), data, protocol.Classify(data))
+		s.buf = protocol.AppendPub(s.buf[:0], ch.name, ProtocolPosition(pos), data, protocol.Classify(data))
 		v1 = ws.TextFrame(s.buf)
 	}
 	n := 0
@@ -153,7 +153,9 @@ func (h *Hub) fanout(s *shard, ch *channel, data []byte, pos *history.Position, 
 	return n, slow
 }
 
-func protoPos(p *history.Position) *protocol.Position {
+// ProtocolPosition converts a stream position for switchboard.v1 (nil
+// stays nil).
+func ProtocolPosition(p *history.Position) *protocol.Position {
 	if p == nil {
 		return nil
 	}
@@ -271,7 +273,7 @@ func (h *Hub) Subscribe(ctx context.Context, m *Member, name string, o Subscribe
 		switch {
 		case o.ReplyID != 0:
 			s.buf = protocol.AppendReply(s.buf[:0], o.ReplyID, protocol.AppendSubscribeResult(nil, protocol.SubscribeResult{
-				Position:   protoPos(res.Position),
+				Position:   ProtocolPosition(res.Position),
 				Recovering: res.Recovering,
 				Recovered:  res.Recovered,
 				Missed:     res.Missed,
@@ -279,7 +281,7 @@ func (h *Hub) Subscribe(ctx context.Context, m *Member, name string, o Subscribe
 			}))
 			_ = m.out.Send(ws.TextFrame(s.buf))
 		case o.Notify:
-			s.buf = protocol.AppendSubscribed(s.buf[:0], name, protoPos(res.Position))
+			s.buf = protocol.AppendSubscribed(s.buf[:0], name, ProtocolPosition(res.Position))
 			_ = m.out.Send(ws.TextFrame(s.buf))
 		}
 		for _, p := range missed {

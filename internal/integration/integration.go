@@ -1,5 +1,6 @@
 // Package integration holds what every integration type shares: the
-// sentinel errors the gateway branches on. Each integration type lives in
+// sentinel errors the gateway branches on, and StartCall/Expired, which
+// bound a backend's calls in flight and time each call. Each integration type lives in
 // a subpackage named after what it talks to (httpint for HTTP endpoints);
 // the gateway consumes them through its own small interface.
 package integration

@@ -166,28 +166,17 @@ func (i *Integration) CloseIdleConnections() {
 	}
 }
 
-// errCallTimeout is the cancellation cause of a call that ran out of time.
-var errCallTimeout = errors.New("call timeout")
-
 // Invoke POSTs req and returns the integration's answer, read with
 // event.ParseHTTP. It blocks until the reply is read, the call's timeout
 // passes (an error wrapping integration.ErrTimeout), or ctx ends (an error
 // wrapping ctx.Err()).
 func (i *Integration) Invoke(ctx context.Context, req *event.Request) (*event.Response, error) {
 	parent := ctx
-	ctx, cancel := context.WithTimeoutCause(parent, i.timeout, errCallTimeout)
-	defer cancel()
-
-	select {
-	case i.sem <- struct{}{}:
-	default:
-		select {
-		case i.sem <- struct{}{}:
-		case <-ctx.Done():
-			return nil, i.ctxError(parent, ctx, fmt.Sprintf("no free slot within %v (%d calls in flight)", i.timeout, cap(i.sem)))
-		}
+	ctx, end, err := integration.StartCall(parent, i.sem, i.timeout)
+	if err != nil {
+		return nil, fmt.Errorf("POST %s: %w", i.logURL, err)
 	}
-	defer func() { <-i.sem }()
+	defer end()
 
 	resp, err := i.do(ctx, req)
 	if err != nil {
@@ -239,13 +228,7 @@ func (i *Integration) do(ctx context.Context, req *event.Request) (*http.Respons
 // ctxError is the error of a call whose context ended: the parent's error
 // if the caller gave up, ErrTimeout if the call's own deadline passed.
 func (i *Integration) ctxError(parent, ctx context.Context, what string) error {
-	if err := parent.Err(); err != nil {
-		return fmt.Errorf("POST %s: %w", i.logURL, err)
-	}
-	if context.Cause(ctx) == errCallTimeout {
-		return fmt.Errorf("POST %s: %s: %w", i.logURL, what, integration.ErrTimeout)
-	}
-	return fmt.Errorf("POST %s: %w", i.logURL, ctx.Err())
+	return fmt.Errorf("POST %s: %w", i.logURL, integration.Expired(parent, ctx, what))
 }
 
 // callError describes a failed round trip or body read.

@@ -253,9 +253,6 @@ func (i *Integration) CloseIdleConnections() {
 	}
 }
 
-// errCallTimeout is the cancellation cause of a call that ran out of time.
-var errCallTimeout = errors.New("call timeout")
-
 // Invoke sends req as the payload of a RequestResponse invocation and
 // returns the function's answer (see the package documentation for the
 // mapping). It blocks until the response is read, the call's timeout
@@ -268,19 +265,11 @@ func (i *Integration) Invoke(ctx context.Context, req *event.Request) (*event.Re
 	}
 
 	parent := ctx
-	ctx, cancel := context.WithTimeoutCause(parent, i.timeout, errCallTimeout)
-	defer cancel()
-
-	select {
-	case i.sem <- struct{}{}:
-	default:
-		select {
-		case i.sem <- struct{}{}:
-		case <-ctx.Done():
-			return nil, i.ctxError(parent, ctx, fmt.Sprintf("no free slot within %v (%d calls in flight)", i.timeout, cap(i.sem)))
-		}
+	ctx, end, err := integration.StartCall(parent, i.sem, i.timeout)
+	if err != nil {
+		return nil, fmt.Errorf("invoke %s: %w", i.logName, err)
 	}
-	defer func() { <-i.sem }()
+	defer end()
 
 	out, err := i.client.Invoke(ctx, &lambda.InvokeInput{
 		FunctionName:   &i.function,
@@ -318,13 +307,7 @@ func response(payload []byte) (*event.Response, error) {
 // ctxError is the error of a call whose context ended: the parent's error
 // if the caller gave up, ErrTimeout if the call's own deadline passed.
 func (i *Integration) ctxError(parent, ctx context.Context, what string) error {
-	if err := parent.Err(); err != nil {
-		return fmt.Errorf("invoke %s: %w", i.logName, err)
-	}
-	if context.Cause(ctx) == errCallTimeout {
-		return fmt.Errorf("invoke %s: %s: %w", i.logName, what, integration.ErrTimeout)
-	}
-	return fmt.Errorf("invoke %s: %w", i.logName, ctx.Err())
+	return fmt.Errorf("invoke %s: %w", i.logName, integration.Expired(parent, ctx, what))
 }
 
 // callError describes a failed Invoke API call: an API error (throttling,
