@@ -74,10 +74,9 @@ func (c *Config) ApplyDefaults() {
 	}
 	setDefault(&c.HTTP.ReadHeaderTimeout, defaultReadHeaderTimeout)
 	setDefault(&c.HTTP.MaxHeaderBytes, defaultMaxHeaderBytes)
-	if c.Management.AllowLoopback == nil {
-		allow := true
-		c.Management.AllowLoopback = &allow
-	}
+	// Management.AllowLoopback has no default: nil means false (see
+	// LoopbackAllowed), so development mode is on only where a
+	// configuration says so.
 	for i := range c.APIs {
 		c.APIs[i].applyDefaults()
 	}

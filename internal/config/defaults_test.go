@@ -15,12 +15,11 @@ func TestApplyDefaults(t *testing.T) {
 	c.ApplyDefaults()
 	allow := true
 	want := &Config{
-		Listen:     ":8080",
-		Log:        Log{Level: "info", Format: "json"},
-		Shutdown:   Shutdown{DrainWindow: Duration(5 * time.Second), Timeout: Duration(30 * time.Second)},
-		Management: Management{AllowLoopback: &allow},
-		Transport:  Transport{Driver: "auto"},
-		HTTP:       HTTP{ReadHeaderTimeout: Duration(10 * time.Second), MaxHeaderBytes: 16 << 10},
+		Listen:    ":8080",
+		Log:       Log{Level: "info", Format: "json"},
+		Shutdown:  Shutdown{DrainWindow: Duration(5 * time.Second), Timeout: Duration(30 * time.Second)},
+		Transport: Transport{Driver: "auto"},
+		HTTP:      HTTP{ReadHeaderTimeout: Duration(10 * time.Second), MaxHeaderBytes: 16 << 10},
 		APIs: []API{{
 			Binary: "reject",
 			Limits: Limits{
@@ -128,6 +127,29 @@ func TestPresenceEnabled(t *testing.T) {
 		if got := (&Namespace{Presence: tt.v}).PresenceEnabled(); got != tt.want {
 			t.Errorf("Presence %v: got %v, want %v", tt.v, got, tt.want)
 		}
+	}
+}
+
+// TestManagementClosedByDefault: a file without a management block admits
+// no caller without credentials, loopback or not; only a configuration
+// that says so (the seed configuration) opens development mode.
+func TestManagementClosedByDefault(t *testing.T) {
+	c, err := Parse("switchboard.yaml", []byte(minimal), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Management.LoopbackAllowed() || c.Management.AllowLoopback != nil {
+		t.Errorf("no management block: AllowLoopback = %v, want unset (false)", c.Management.AllowLoopback)
+	}
+	c, err = Parse("switchboard.yaml", []byte(minimal+"management:\n  apiKeys: [{name: ops, key: ops-0123456789abcdef}]\n"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Management.LoopbackAllowed() {
+		t.Error("management block without allowLoopback: development mode is on")
+	}
+	if !Default().Management.LoopbackAllowed() {
+		t.Error("the seed configuration lost its development mode")
 	}
 }
 

@@ -39,9 +39,12 @@ type Auth struct {
 	AccessKeys []AccessKey
 	// AllowLoopback admits requests whose TCP peer (r.RemoteAddr, never
 	// X-Forwarded-For or any other header) is a loopback address
-	// (127.0.0.0/8, ::1, or IPv4-mapped 127.x) without credentials. This
-	// is the development default; turn it off when a reverse proxy on the
-	// same host forwards outside traffic.
+	// (127.0.0.0/8, ::1, or IPv4-mapped 127.x) without credentials: a
+	// development mode, off unless a configuration switches it on. Even
+	// then a request that carries a proxy's header (Forwarded,
+	// X-Forwarded-For, X-Real-IP, X-Forwarded-Host, X-Forwarded-Proto or
+	// Via) is not a loopback caller: a reverse proxy on the same host would
+	// otherwise open the API to everyone it forwards.
 	AllowLoopback bool
 	// Now is the clock that signature dates are checked against. Default
 	// time.Now.
@@ -155,7 +158,7 @@ func reject(message, format string, args ...any) *rejection {
 // own limit, from memory.
 func (h *Handler) admit(w *statusWriter, r *http.Request, rt route) (principal string, out *http.Request, rej *rejection) {
 	a := &h.auth
-	loopback := a.allowLoopback && isLoopbackPeer(r.RemoteAddr)
+	loopback := a.allowLoopback && isLoopbackPeer(r.RemoteAddr) && !forwarded(r.Header)
 	authz := r.Header.Values("Authorization")
 	xKey := r.Header.Values(headerAPIKey)
 	signed := sigv4.Present(r)
@@ -167,6 +170,9 @@ func (h *Handler) admit(w *statusWriter, r *http.Request, rt route) (principal s
 	case len(authz) == 0 && len(xKey) == 0 && !signed:
 		if loopback {
 			return "loopback", r, nil
+		}
+		if a.allowLoopback && isLoopbackPeer(r.RemoteAddr) {
+			return "", r, reject(msgMissingAuth, "no credentials, and a proxy header (Forwarded, X-Forwarded-For, X-Real-IP, ...) means the caller is not on loopback")
 		}
 		return "", r, reject(msgMissingAuth, "no credentials")
 	}
@@ -344,6 +350,24 @@ func (h *Handler) bodyLimit(rt route, method string) (int64, *apiError) {
 		}
 	}
 	return maxIgnoredBodyBytes, bodyTooLarge(maxIgnoredBodyBytes)
+}
+
+// forwardingHeaders are set by reverse proxies (and some load balancers)
+// on the requests they pass on. A request that carries any of them, even
+// empty, came through a proxy: its TCP peer being loopback says nothing
+// about the caller, so development mode does not admit it.
+var forwardingHeaders = [...]string{
+	"Forwarded", "X-Forwarded-For", "X-Real-Ip", "X-Forwarded-Host", "X-Forwarded-Proto", "Via",
+}
+
+// forwarded reports whether h carries a header that a proxy adds.
+func forwarded(h http.Header) bool {
+	for _, k := range forwardingHeaders {
+		if _, ok := h[k]; ok {
+			return true
+		}
+	}
+	return false
 }
 
 // isLoopbackPeer reports whether a RemoteAddr ("host:port", or a bare host)

@@ -52,6 +52,18 @@ func TestAuth(t *testing.T) {
 		// judged: loopback admits it.
 		{"loopback with SigV4, no access keys", true, testKeys, loop4, hdr(sigV4), ""},
 		{"loopback with a key, no API keys", true, nil, loop4, hdr("Bearer anything"), ""},
+		// Behind a reverse proxy on the same host the TCP peer is
+		// loopback for every caller: a proxy's header means "not loopback".
+		{"loopback via Forwarded", true, testKeys, loop4, http.Header{"Forwarded": {"for=203.0.113.7"}}, msgMissingAuth},
+		{"loopback via X-Forwarded-For", true, testKeys, loop4, http.Header{"X-Forwarded-For": {"203.0.113.7"}}, msgMissingAuth},
+		{"loopback via X-Forwarded-For naming loopback", true, testKeys, loop4, http.Header{"X-Forwarded-For": {"127.0.0.1"}}, msgMissingAuth},
+		{"loopback via X-Real-IP", true, testKeys, "[::1]:41234", http.Header{"X-Real-Ip": {"203.0.113.7"}}, msgMissingAuth},
+		{"loopback via empty X-Real-IP", true, testKeys, loop4, http.Header{"X-Real-Ip": {""}}, msgMissingAuth},
+		{"loopback via X-Forwarded-Proto", true, testKeys, loop4, http.Header{"X-Forwarded-Proto": {"https"}}, msgMissingAuth},
+		{"loopback via Via", true, testKeys, loop4, http.Header{"Via": {"1.1 proxy"}}, msgMissingAuth},
+		{"loopback via proxy, SigV4, no access keys", true, testKeys, loop4, http.Header{"X-Forwarded-For": {"203.0.113.7"}, "Authorization": {sigV4}}, msgUnknownAccessKey},
+		{"loopback via proxy, key, no API keys", true, nil, loop4, http.Header{"X-Forwarded-For": {"203.0.113.7"}, "Authorization": {"Bearer anything"}}, msgInvalidKey},
+		{"loopback via proxy with a right key", true, testKeys, loop4, http.Header{"X-Forwarded-For": {"203.0.113.7"}, "Authorization": {"Bearer " + secretCI}}, ""},
 		{"loopback not allowed", false, testKeys, loop4, nil, msgMissingAuth},
 		{"loopback not allowed, key", false, testKeys, loop4, hdr("Bearer " + secretCI), ""},
 		{"loopback not allowed, SigV4, no access keys", false, testKeys, loop4, hdr(sigV4), msgUnknownAccessKey},

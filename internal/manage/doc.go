@@ -77,8 +77,10 @@
 //     "x-api-key: <key>", compared in constant time against every key.
 //
 // A request without credentials is admitted only when Auth.AllowLoopback
-// is set and its TCP peer is a loopback address (headers such as
-// X-Forwarded-For are never consulted); otherwise it gets 403
+// is set, its TCP peer is a loopback address and it carries none of the
+// headers a proxy adds (Forwarded, X-Forwarded-For, X-Real-IP,
+// X-Forwarded-Host, X-Forwarded-Proto, Via: a reverse proxy on the same
+// host must not open the API to everyone); otherwise it gets 403
 // ForbiddenException "Missing Authentication Token: ...". A wrong
 // credential (an unknown key, a bad or expired signature, a key of another
 // stage) gets 403 even from loopback, so that a misconfigured client

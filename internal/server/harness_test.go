@@ -99,6 +99,12 @@ func startServer(t *testing.T, yaml string, mutate ...func(*config.Config)) *env
 	for _, f := range mutate {
 		f(cfg)
 	}
+	return startConfig(t, cfg, ln)
+}
+
+// startConfig runs a server with cfg, exactly as configured, on ln.
+func startConfig(t *testing.T, cfg *config.Config, ln net.Listener) *env {
+	t.Helper()
 	if err := cfg.Validate(); err != nil {
 		ln.Close()
 		t.Fatalf("config: %v", err)

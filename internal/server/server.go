@@ -174,7 +174,7 @@ func (s *Server) Run(ctx context.Context) error {
 			"management", httpScheme+s.Addr().String()+"/"+a.Stage()+"/@connections")
 	}
 	if s.cfg.Management.LoopbackAllowed() {
-		s.log.Warn("management API admits every loopback client without credentials (development mode); set management.allowLoopback: false and configure accessKeys or apiKeys in production (docs/SECURITY.md)")
+		s.log.Warn("management API admits loopback clients without credentials (development mode; requests with a proxy header such as X-Forwarded-For excluded); set management.allowLoopback: false and configure accessKeys or apiKeys in production (docs/SECURITY.md)")
 	}
 	errc := make(chan error, 1)
 	go func() { errc <- s.http.Serve(s.ln) }()
