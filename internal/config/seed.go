@@ -16,6 +16,7 @@ log:
   format: json      # json or text
 
 shutdown:
+  readinessDelay: 0s  # /readyz fails this long before the drain (default 5s, for load balancers)
   drainWindow: 5s   # going-away closes are spread over this window
   timeout: 30s      # after this, remaining connections are dropped
 
@@ -66,6 +67,7 @@ apis:
 // without a file (SeedYAML), with every default applied. It is valid.
 func Default() *Config {
 	c := &Config{
+		Shutdown: Shutdown{ReadinessDelay: new(Duration(0))},
 		APIs: []API{{
 			ID:                       "chat",
 			Stage:                    "production",
