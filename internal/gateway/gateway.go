@@ -38,7 +38,7 @@ type Gateway struct {
 	tls     bool // the listener terminates TLS
 
 	// Changed by Reload.
-	reloadMu sync.Mutex                       // one reload at a time
+	reloadMu sync.Mutex                      // one reload at a time
 	drain    atomic.Pointer[config.Shutdown] // shutdown settings
 	// maxConns is http.maxConnections: open plus handshaking (0: none).
 	maxConns atomic.Int64
@@ -135,7 +135,10 @@ func (g *Gateway) Draining() bool { return g.draining.Load() }
 // still running are cancelled (and logged). Shutdown returns when every
 // goroutine of the gateway has ended.
 func (g *Gateway) Shutdown(ctx context.Context) error {
-	if !g.draining.CompareAndSwap(false, true) {
+	g.reloadMu.Lock() // a reload in progress finishes first
+	started := g.draining.CompareAndSwap(false, true)
+	g.reloadMu.Unlock()
+	if !started {
 		return fmt.Errorf("shutdown already started")
 	}
 	total := 0
