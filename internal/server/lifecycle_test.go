@@ -42,7 +42,7 @@ func startLifecycle(t *testing.T, yaml string) *lifecycleEnv {
 	le := &lifecycleEnv{file: yaml}
 	load := func() (*config.Config, error) {
 		le.mu.Lock()
-		y := le.file
+		y := strings.ReplaceAll(le.file, "{{base}}", "http://"+ln.Addr().String())
 		le.mu.Unlock()
 		cfg, err := config.Parse("test.yaml", []byte(y), func(string) (string, bool) { return "", false })
 		if err != nil {
@@ -286,5 +286,46 @@ func TestReloadWithoutFile(t *testing.T) {
 	}
 	if !strings.Contains(e.metricsText(), `switchboard_config_reloads_total{result="skipped"} 1`) {
 		t.Error("the skipped reload was not counted")
+	}
+}
+
+// A reload that changes a function integration starts the new one and
+// stops the old one's worker processes once its calls have ended; the
+// connection stays open throughout.
+func TestReloadReplacesFunctionWorkers(t *testing.T) {
+	lambdaEnv(t)
+	dir := goHandler(t)
+	file := func(version string) string {
+		return "management: {allowLoopback: true}\n" + strings.Replace(functionAPI("provided", dir, "handler", ""),
+			`environment: {WEBSOCKET_ENDPOINT: "{{base}}/fn"}`,
+			`environment: {WEBSOCKET_ENDPOINT: "{{base}}/fn", VERSION: "`+version+`"}
+          minWorkers: 1`, 1)
+	}
+	e := startLifecycle(t, file("1"))
+	workers := `switchboard_function_workers{api="fn",function="fn"} 1`
+	waitFor(t, "one warm worker", func() bool { return strings.Contains(e.metricsText(), workers) })
+	c := e.dial("fn", nil)
+	write(t, c, "hello")
+	if _, b := read(t, c); string(b) != "echo: hello" {
+		t.Fatalf("before the reload: %q", b)
+	}
+
+	e.setFile(file("2"))
+	if err := e.srv.Reload(); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the replaced function to close", func() bool {
+		for _, l := range e.logs.lines("closed integration fn") {
+			if l["why"] == "replaced by a configuration reload" {
+				return true
+			}
+		}
+		return false
+	})
+	// The old worker has exited; the new function keeps its warm one.
+	waitFor(t, "one worker again", func() bool { return strings.Contains(e.metricsText(), workers) })
+	write(t, c, "again")
+	if _, b := read(t, c); string(b) != "echo: again" {
+		t.Fatalf("after the reload: %q", b)
 	}
 }
