@@ -1,11 +1,13 @@
 // Package server assembles a Switchboard process: one HTTP listener whose
 // router sends each request to the WebSocket handshake of an API
 // (/{stage}), the management API (/{stage}/@connections...), the demo page
-// (/), health checks (/healthz, /readyz) or metrics (/metrics), and the
-// phased shutdown that drains it all.
+// (/), health checks (/healthz, /readyz) or metrics (/metrics), the
+// configuration reload (Reload, on SIGHUP) and the phased shutdown that
+// drains it all, after a readiness delay on SIGTERM.
 //
-// Concurrency: a Server is started once with Run; its router is safe for
-// concurrent use.
+// Concurrency: a Server is started once with Run; its router, Reload and
+// SkipReadinessDelay are safe for concurrent use. Reloads are serialized;
+// the configuration in force is behind an atomic pointer.
 package server
 
 import (
