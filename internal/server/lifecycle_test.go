@@ -329,3 +329,34 @@ func TestReloadReplacesFunctionWorkers(t *testing.T) {
 		t.Fatalf("after the reload: %q", b)
 	}
 }
+
+// A file that is valid on its own but whose live part does not fit the
+// running APIs (a key limited to a stage that only a restart would add) is
+// refused: nothing changes, and the log says why and what needs a restart.
+func TestReloadRefusesWhatCannotApply(t *testing.T) {
+	b := newBackend(t)
+	e := startLifecycle(t, "management: {apiKeys: [{name: k, key: key-0123456789abcdef}]}\n"+backendAPI(b.srv.URL, ""))
+	e.setFile(`management: {apiKeys: [{name: k, key: other-0123456789abcdef, stages: [added]}]}
+` + backendAPI(b.srv.URL, `  - id: added
+    stage: added
+    routeSelectionExpression: $request.body.action
+`))
+	if err := e.srv.Reload(); err == nil {
+		t.Fatal("applied a key for a stage that is not served")
+	}
+	refused := e.logs.lines("configuration reload refused; the running configuration keeps serving")
+	if len(refused) != 1 || !strings.Contains(refused[0]["error"].(string), "management.apiKeys[0].stages") ||
+		!strings.Contains(refused[0]["restartRequired"].(string), "apis[added] (stage /added) was added; restart to apply") {
+		t.Fatalf("refusal: %v", refused)
+	}
+	req, _ := http.NewRequest(http.MethodGet, e.base+"/test/@connections", nil)
+	req.Header.Set("Authorization", "Bearer key-0123456789abcdef")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Errorf("the running key after the refused reload: %d, want 200", resp.StatusCode)
+	}
+}

@@ -58,7 +58,8 @@ func (s *Server) Reload() error {
 	}
 	cur := s.cfg.Load()
 	eff, notes := config.ApplyReload(cur, next)
-	if err := eff.Validate(); err == nil {
+	err = eff.Validate()
+	if err == nil {
 		err = gateway.Check(eff)
 	}
 	if err != nil {

@@ -262,10 +262,12 @@ func (s *Server) readinessDelay(d time.Duration) {
 	}
 }
 
-// SkipReadinessDelay ends the readiness delay now, if Run is in it, and
-// reports whether it was; the drain starts at once.
+// SkipReadinessDelay ends the readiness delay now, or skips it if the
+// shutdown has begun but the delay not yet, and reports whether it did;
+// the drain then starts at once. It reports false once the drain has
+// begun (or a skip was already asked for).
 func (s *Server) SkipReadinessDelay() bool {
-	if !s.notReady.Load() || s.gateway.Draining() {
+	if s.gateway.Draining() {
 		return false
 	}
 	skipped := false
