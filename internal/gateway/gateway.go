@@ -200,7 +200,7 @@ func (g *Gateway) releaseAPI(a *API) {
 		a.pool.close()
 	}
 	if st := a.state.Load(); st != nil {
-		g.retire(st)
+		g.retire(st, whyShutdown)
 	}
 	g.closing.Wait()
 	a.closeHistory()

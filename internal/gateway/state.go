@@ -52,7 +52,8 @@ type apiState struct {
 	res          []*resource // what the state holds (one holder each)
 
 	refs    atomic.Int64 // holders of the state; closedRefs once closed
-	retired atomic.Bool  // a newer state replaced it
+	retired atomic.Bool  // replaced, or released at shutdown
+	why     string       // why it was retired (for the log); set before retired
 }
 
 // closedRefs marks a closed state: acquire skips it.
@@ -114,9 +115,17 @@ func (st *apiState) release() {
 	}
 }
 
-// retire marks st replaced; it is closed now if nothing holds it, else by
-// the last release.
-func (g *Gateway) retire(st *apiState) {
+// Why a state was retired, as logged when its resources close.
+const (
+	whyReload   = "replaced by a configuration reload"
+	whyShutdown = "shutdown"
+)
+
+// retire marks st replaced (or released); it is closed now if nothing
+// holds it, else by the last release. It is called once per state, under
+// reloadMu or after every holder is gone.
+func (g *Gateway) retire(st *apiState, why string) {
+	st.why = why
 	st.retired.Store(true)
 	if st.refs.CompareAndSwap(0, closedRefs) {
 		g.closeState(st)
@@ -135,10 +144,7 @@ func (g *Gateway) closeState(st *apiState) {
 		if r.holders.Add(-1) != 0 || r.close == nil {
 			continue
 		}
-		why := "replaced by a configuration reload"
-		if g.draining.Load() {
-			why = "shutdown"
-		}
+		why := st.why
 		g.closing.Add(1)
 		go func() {
 			defer g.closing.Done()
@@ -167,7 +173,7 @@ func (a *API) commit(st *apiState) {
 		a.pool.setMax(st.workers)
 	}
 	if old := a.state.Swap(st); old != nil {
-		a.g.retire(old)
+		a.g.retire(old, whyReload)
 	}
 }
 

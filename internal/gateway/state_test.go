@@ -235,3 +235,29 @@ func TestReloadConcurrentWithCalls(t *testing.T) {
 		}
 	}
 }
+
+// BenchmarkStateAcquireRelease is what each handshake and inbox item pays
+// for the reloadable state: one load, one CAS and one add.
+func BenchmarkStateAcquireRelease(b *testing.B) {
+	cfg, err := config.Parse("t.yaml", []byte(`
+apis:
+  - id: api
+    stage: s
+    routeSelectionExpression: $request.body.action
+`), nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	g, err := New(Options{Config: cfg, Metrics: metrics.New(prometheus.NewRegistry()), HTTPClient: http.DefaultClient})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer g.Shutdown(context.Background())
+	a := g.API("s")
+	b.ReportAllocs()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			a.acquire().release()
+		}
+	})
+}
