@@ -179,8 +179,9 @@ func (s *serveCmd) Run(ctx context.Context, e *env) error {
 	if err != nil {
 		return &ExitError{Code: 1, Err: err}
 	}
-	log := newLogger(e.stderr, cfg.Log)
-	o := server.Options{Logger: log}
+	level := new(slog.LevelVar)
+	log := newLogger(e.stderr, cfg.Log, level)
+	o := server.Options{Logger: log, LogLevel: level}
 	if s.Config != "" {
 		o.Load = func() (*config.Config, error) { return s.load(e.getenv) }
 	}
@@ -309,9 +310,12 @@ func loadConfig(path string, getenv func(string) (string, bool)) (*config.Config
 	return cfg, nil
 }
 
-func newLogger(w io.Writer, c config.Log) *slog.Logger {
-	var level slog.Level
-	_ = level.UnmarshalText([]byte(c.Level))
+// newLogger returns the logger of c, whose level is level (set to
+// c.Level here; a reload may change it).
+func newLogger(w io.Writer, c config.Log, level *slog.LevelVar) *slog.Logger {
+	var l slog.Level
+	_ = l.UnmarshalText([]byte(c.Level))
+	level.Set(l)
 	opts := &slog.HandlerOptions{Level: level}
 	if c.Format == "text" {
 		return slog.New(slog.NewTextHandler(w, opts))

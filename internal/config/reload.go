@@ -14,11 +14,11 @@ import (
 // their slices and maps (all of them read-only).
 //
 // What a reload applies: management (API keys, access keys,
-// allowLoopback), shutdown, http.maxConnections, and, in each API that
+// allowLoopback), shutdown, http.maxConnections, log.level, and, in each API that
 // both have (matched by id), everything but its stage and its channels:
 // routes, integrations, auth (origins, JWT, authorizer), limits, binary,
 // domainName, routeSelectionExpression and disconnect. Everything else —
-// listen, tls, the rest of http, transport, log, an API's stage and
+// listen, tls, the rest of http, transport, log.format, an API's stage and
 // channels, APIs added or removed, and any field this list does not name —
 // keeps its running value until a restart.
 func ApplyReload(cur, next *Config) (*Config, []string) {
@@ -26,6 +26,7 @@ func ApplyReload(cur, next *Config) (*Config, []string) {
 	eff.Management = next.Management
 	eff.Shutdown = next.Shutdown
 	eff.HTTP.MaxConnections = next.HTTP.MaxConnections
+	eff.Log.Level = next.Log.Level
 
 	var notes []string
 	byID := make(map[string]*API, len(next.APIs))

@@ -37,6 +37,7 @@ listen: 127.0.0.1:9090
 transport: {driver: goroutine}
 http: {maxConnections: 10, readHeaderTimeout: 5s}
 shutdown: {readinessDelay: 1s}
+log: {level: debug, format: text}
 management:
   apiKeys: [{name: new, key: new-key-0123456789}]
 apis:
@@ -56,7 +57,7 @@ apis:
 	eff, notes := ApplyReload(cur, next)
 
 	// Applied live.
-	if eff.Management.APIKeys[0].Name != "new" || eff.HTTP.MaxConnections != 10 || eff.Shutdown.Readiness() != time.Second {
+	if eff.Management.APIKeys[0].Name != "new" || eff.HTTP.MaxConnections != 10 || eff.Shutdown.Readiness() != time.Second || eff.Log.Level != "debug" {
 		t.Errorf("live top-level fields not applied: %+v %+v %+v", eff.Management, eff.HTTP, eff.Shutdown)
 	}
 	chat := eff.APIs[0]
@@ -79,6 +80,7 @@ apis:
 		"apis[gone] (stage /gone) was removed; restart to apply (it keeps serving until then)",
 		"apis[added] (stage /added) was added; restart to apply",
 		"listen address changed; restart to apply",
+		"log.format changed; restart to apply",
 		"transport.driver changed; restart to apply",
 		"http.readHeaderTimeout changed; restart to apply",
 	}

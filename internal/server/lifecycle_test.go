@@ -58,11 +58,14 @@ func startLifecycle(t *testing.T, yaml string) *lifecycleEnv {
 		t.Fatalf("config: %v", err)
 	}
 	logs := &logBuffer{t: t}
+	level := new(slog.LevelVar) // log.level, as the CLI sets it
+	_ = level.UnmarshalText([]byte(cfg.Log.Level))
 	srv, err := New(cfg, Options{
-		Logger:   slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
+		Logger:   slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: level})),
 		Engine:   ws.Options{Tick: 20 * time.Millisecond, CloseTimeout: time.Second},
 		Listener: ln,
 		Load:     load,
+		LogLevel: level,
 	})
 	if err != nil {
 		t.Fatalf("server: %v", err)
@@ -358,5 +361,25 @@ func TestReloadRefusesWhatCannotApply(t *testing.T) {
 	resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
 		t.Errorf("the running key after the refused reload: %d, want 200", resp.StatusCode)
+	}
+}
+
+// log.level changes with a reload: warn hides the info lines, info shows
+// them again.
+func TestReloadLogLevel(t *testing.T) {
+	e := startLifecycle(t, "log: {level: warn}\n"+backendAPI("http://127.0.0.1:1/unused", ""))
+	e.setFile("log: {level: info}\n" + backendAPI("http://127.0.0.1:1/unused", ""))
+	if err := e.srv.Reload(); err != nil {
+		t.Fatal(err)
+	}
+	if len(e.logs.lines("listening")) != 0 || len(e.logs.lines("configuration reloaded")) != 1 {
+		t.Fatal("log.level warn then info: want no start-up info line and the reload's info line")
+	}
+	e.setFile("log: {level: warn}\n" + backendAPI("http://127.0.0.1:1/unused", ""))
+	if err := e.srv.Reload(); err != nil {
+		t.Fatal(err)
+	}
+	if n := len(e.logs.lines("configuration reloaded")); n != 1 {
+		t.Errorf("%d reload lines at info after log.level: warn, want 1 (the first)", n)
 	}
 }

@@ -3,6 +3,7 @@ package server
 import (
 	"errors"
 	"fmt"
+	"log/slog"
 	"strings"
 
 	"github.com/switchboardhq/switchboard/internal/config"
@@ -30,7 +31,8 @@ var ErrNothingToReload = errors.New("no configuration file to reload: the built-
 //   - each difference that needs a restart (the listen address, TLS file
 //     paths, an API added or removed, ...) is named in a WARN line;
 //   - the rest — management keys, each API's routes, integrations, auth,
-//     origins and limits, shutdown settings, http.maxConnections — is
+//     origins and limits, shutdown settings, http.maxConnections,
+//     log.level — is
 //     applied at once: new handshakes and messages use it, calls in
 //     flight finish on what they started with.
 //
@@ -81,6 +83,12 @@ func (s *Server) Reload() error {
 		return err
 	}
 	s.manage.SetAuth(s.manageAuth(eff))
+	if s.level != nil {
+		var l slog.Level
+		if l.UnmarshalText([]byte(eff.Log.Level)) == nil {
+			s.level.Set(l)
+		}
+	}
 	s.cfg.Store(eff)
 	for _, n := range notes {
 		s.log.Warn(n)

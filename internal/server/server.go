@@ -54,6 +54,9 @@ type Options struct {
 	// file, with the command line's overrides); nil when there is no file
 	// (the seed configuration), and Reload then has nothing to do.
 	Load func() (*config.Config, error)
+	// LogLevel, when set, is the level of Logger, which Reload sets to
+	// log.level (the only log setting a reload changes).
+	LogLevel *slog.LevelVar
 }
 
 // ErrTerminated is the cause (context.WithCancelCause) with which the CLI
@@ -76,6 +79,7 @@ type Server struct {
 	m        *metrics.Metrics
 	now      func() time.Time
 	load     func() (*config.Config, error) // nil: nothing to reload
+	level    *slog.LevelVar                 // nil: the level cannot change
 
 	// cfg is the configuration in force: the one New was given, then what
 	// each reload applied of its file (config.ApplyReload).
@@ -130,6 +134,7 @@ func New(cfg *config.Config, o Options) (*Server, error) {
 		metrics:   promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}),
 		m:         m,
 		load:      o.Load,
+		level:     o.LogLevel,
 		now:       o.Now,
 		skipDelay: make(chan struct{}),
 	}
