@@ -188,6 +188,7 @@ wait:
 	stop := context.AfterFunc(ctx, g.closeCancel)
 	defer stop()
 	g.releaseAll()
+	g.closeCancel()
 	return nil
 }
 
