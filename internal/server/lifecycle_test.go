@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/coder/websocket"
+	"github.com/golang-jwt/jwt/v5"
 
 	"github.com/switchboardhq/switchboard/internal/config"
 	"github.com/switchboardhq/switchboard/internal/ws"
@@ -33,7 +34,7 @@ func (e *lifecycleEnv) setFile(yaml string) {
 	e.mu.Unlock()
 }
 
-func startLifecycle(t *testing.T, yaml string) *lifecycleEnv {
+func startLifecycle(t *testing.T, yaml string, opts ...func(*Options)) *lifecycleEnv {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -60,13 +61,17 @@ func startLifecycle(t *testing.T, yaml string) *lifecycleEnv {
 	logs := &logBuffer{t: t}
 	level := new(slog.LevelVar) // log.level, as the CLI sets it
 	_ = level.UnmarshalText([]byte(cfg.Log.Level))
-	srv, err := New(cfg, Options{
+	o := Options{
 		Logger:   slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: level})),
 		Engine:   ws.Options{Tick: 20 * time.Millisecond, CloseTimeout: time.Second},
 		Listener: ln,
 		Load:     load,
 		LogLevel: level,
-	})
+	}
+	for _, f := range opts {
+		f(&o)
+	}
+	srv, err := New(cfg, o)
 	if err != nil {
 		t.Fatalf("server: %v", err)
 	}
@@ -382,4 +387,114 @@ func TestReloadLogLevel(t *testing.T) {
 	if n := len(e.logs.lines("configuration reloaded")); n != 1 {
 		t.Errorf("%d reload lines at info after log.level: warn, want 1 (the first)", n)
 	}
+}
+
+// A reload that changes the JWT key and the origin allowlist applies to
+// the next handshake: a token of the old key is refused (401), one of the
+// new key accepted, the new origin admitted; a connection opened with the
+// old key stays open and keeps working.
+func TestReloadJWTKeyAndOrigins(t *testing.T) {
+	const newSecret = "fedcba9876543210fedcba9876543210"
+	b := newBackend(t)
+	b.setRespond(func(ev map[string]any) (int, string) { return 200, "ok" })
+	apiWith := func(secret, origin string) string {
+		return backendAPI(b.srv.URL, `    auth:
+      origins: ["`+origin+`"]
+      jwt:
+        keys: [{algorithm: HS256, secret: `+secret+`}]
+`)
+	}
+	e := startLifecycle(t, apiWith(testJWTSecret, "https://old.example"))
+	token := func(secret string) string {
+		s, err := jwt.NewWithClaims(jwt.SigningMethodHS256, jwt.MapClaims{"sub": "alice", "exp": time.Now().Add(time.Hour).Unix()}).SignedString([]byte(secret))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
+	}
+	dialStatus := func(secret, origin string) int {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		c, resp, err := websocket.Dial(ctx, e.wsURL("test?token="+token(secret)), &websocket.DialOptions{HTTPHeader: http.Header{"Origin": {origin}}})
+		if err != nil {
+			if resp == nil {
+				t.Fatalf("dial: %v", err)
+			}
+			return resp.StatusCode
+		}
+		c.CloseNow()
+		return http.StatusSwitchingProtocols
+	}
+	open := e.dial("test?token="+token(testJWTSecret), &websocket.DialOptions{HTTPHeader: http.Header{"Origin": {"https://old.example"}}})
+	if s := dialStatus(newSecret, "https://old.example"); s != http.StatusUnauthorized {
+		t.Fatalf("the new key before the reload: %d", s)
+	}
+
+	e.setFile(apiWith(newSecret, "https://new.example"))
+	if err := e.srv.Reload(); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		secret, origin string
+		want           int
+	}{
+		{testJWTSecret, "https://new.example", http.StatusUnauthorized},
+		{newSecret, "https://new.example", http.StatusSwitchingProtocols},
+		{newSecret, "https://old.example", http.StatusForbidden},
+	} {
+		if s := dialStatus(tc.secret, tc.origin); s != tc.want {
+			t.Errorf("after the reload, key %.4s… origin %s: %d, want %d", tc.secret, tc.origin, s, tc.want)
+		}
+	}
+	write(t, open, `{"action":"twoway"}`)
+	if _, got := read(t, open); string(got) != "ok" {
+		t.Fatalf("the connection opened with the old key: %q", got)
+	}
+}
+
+// Limits change with a reload: a lower maxConnectionsPerIP counts the
+// connections already open (the next handshake gets 429, none is closed),
+// and a new messagesPerSecond applies to the next message of an open
+// connection. The clock is frozen, so the bucket never refills.
+func TestReloadLimits(t *testing.T) {
+	b := newBackend(t)
+	b.setRespond(func(ev map[string]any) (int, string) { return 200, "ok" })
+	frozen := time.Now()
+	e := startLifecycle(t, backendAPI(b.srv.URL, ""), func(o *Options) { o.Now = func() time.Time { return frozen } })
+	c1, c2 := e.dial("test", nil), e.dial("test", nil)
+
+	e.setFile(backendAPI(b.srv.URL, `    limits: {maxConnectionsPerIP: 2, messagesPerSecond: 1, messageBurst: 2}
+`))
+	if err := e.srv.Reload(); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	_, resp, err := websocket.Dial(ctx, e.wsURL("test"), nil)
+	if err == nil || resp == nil || resp.StatusCode != http.StatusTooManyRequests {
+		t.Fatalf("a third connection from the IP after maxConnectionsPerIP: 2: %v %v, want 429", err, resp)
+	}
+	for range 2 { // the burst
+		write(t, c1, `{"action":"twoway"}`)
+		if _, got := read(t, c1); string(got) != "ok" {
+			t.Fatalf("within the new burst: %q", got)
+		}
+	}
+	write(t, c1, `{"action":"twoway"}`)
+	if code := closeStatus(t, c1); code != websocket.StatusPolicyViolation {
+		t.Fatalf("past the new message rate: close %d, want 1008", code)
+	}
+	write(t, c2, `{"action":"twoway"}`)
+	if _, got := read(t, c2); string(got) != "ok" {
+		t.Fatalf("the other connection: %q", got)
+	}
+	// c1 has closed: its place is free again.
+	waitFor(t, "a place under maxConnectionsPerIP", func() bool {
+		c, _, err := websocket.Dial(ctx, e.wsURL("test"), nil)
+		if err != nil {
+			return false
+		}
+		c.CloseNow()
+		return true
+	})
 }
