@@ -169,27 +169,86 @@ type serveCmd struct {
 }
 
 func (s *serveCmd) Run(ctx context.Context, e *env) error {
-	cfg, err := loadConfig(s.Config, e.getenv)
+	// Signals are caught from the start: SIGHUP's default action would
+	// kill the process (exit 129, no drain) if it came before Notify.
+	sigs := make(chan os.Signal, 4)
+	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP)
+	defer signal.Stop(sigs)
+
+	cfg, err := s.load(e.getenv)
 	if err != nil {
 		return &ExitError{Code: 1, Err: err}
+	}
+	level := new(slog.LevelVar)
+	log := newLogger(e.stderr, cfg.Log, level)
+	o := server.Options{Logger: log, LogLevel: level}
+	if s.Config != "" {
+		o.Load = func() (*config.Config, error) { return s.load(e.getenv) }
+	}
+	srv, err := server.New(cfg, o)
+	if err != nil {
+		return &ExitError{Code: 1, Err: err}
+	}
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	done := make(chan struct{})
+	defer close(done)
+	go handleSignals(sigs, done, srv, cancel, log)
+	return srv.Run(ctx)
+}
+
+// load reads the configuration (the file, or the seed configuration) and
+// applies the command line's overrides.
+func (s *serveCmd) load(getenv func(string) (string, bool)) (*config.Config, error) {
+	cfg, err := loadConfig(s.Config, getenv)
+	if err != nil {
+		return nil, err
 	}
 	if s.Listen != "" {
 		cfg.Listen = s.Listen
 		if err := cfg.Validate(); err != nil {
-			return &ExitError{Code: 1, Err: fmt.Errorf("--listen: %w", err)}
+			return nil, fmt.Errorf("--listen: %w", err)
 		}
 	}
-	log := newLogger(e.stderr, cfg.Log)
-	srv, err := server.New(cfg, server.Options{Logger: log})
-	if err != nil {
-		return &ExitError{Code: 1, Err: err}
+	return cfg, nil
+}
+
+// handleSignals turns signals into actions until done: SIGHUP reloads the
+// configuration (never stopping the server); the first SIGTERM or SIGINT
+// starts the shutdown (SIGTERM with the readiness delay); a second one
+// during the readiness delay ends the delay; any other later one kills the
+// process at once, as the signal's default action does.
+func handleSignals(sigs <-chan os.Signal, done <-chan struct{}, srv *server.Server, cancel context.CancelCauseFunc, log *slog.Logger) {
+	stopping := false
+	for {
+		var sig os.Signal
+		select {
+		case <-done:
+			return
+		case sig = <-sigs:
+		}
+		switch {
+		case sig == syscall.SIGHUP:
+			log.Info("SIGHUP: reloading the configuration")
+			go func() { _ = srv.Reload() }() // logs and counts its outcome
+		case !stopping:
+			stopping = true
+			log.Info("signal received; shutting down", "signal", sig.String())
+			cause := errors.New("interrupted")
+			if sig == syscall.SIGTERM {
+				cause = server.ErrTerminated
+			}
+			cancel(cause)
+		case srv.SkipReadinessDelay():
+		default:
+			log.Warn("second signal during shutdown; exiting at once", "signal", sig.String())
+			signal.Reset(sig)
+			if s, ok := sig.(syscall.Signal); ok {
+				_ = syscall.Kill(os.Getpid(), s)
+			}
+			return
+		}
 	}
-	ctx, stop := signal.NotifyContext(ctx, syscall.SIGINT, syscall.SIGTERM)
-	go func() {
-		<-ctx.Done()
-		stop() // a second signal kills the process
-	}()
-	return srv.Run(ctx)
 }
 
 type validateCmd struct {
@@ -251,9 +310,12 @@ func loadConfig(path string, getenv func(string) (string, bool)) (*config.Config
 	return cfg, nil
 }
 
-func newLogger(w io.Writer, c config.Log) *slog.Logger {
-	var level slog.Level
-	_ = level.UnmarshalText([]byte(c.Level))
+// newLogger returns the logger of c, whose level is level (set to
+// c.Level here; a reload may change it).
+func newLogger(w io.Writer, c config.Log, level *slog.LevelVar) *slog.Logger {
+	var l slog.Level
+	_ = l.UnmarshalText([]byte(c.Level))
+	level.Set(l)
 	opts := &slog.HandlerOptions{Level: level}
 	if c.Format == "text" {
 		return slog.New(slog.NewTextHandler(w, opts))

@@ -33,12 +33,20 @@ type Log struct {
 
 // Shutdown configures the graceful shutdown on SIGTERM/SIGINT.
 type Shutdown struct {
+	// ReadinessDelay is how long /readyz answers 503 after SIGTERM while
+	// the listener still accepts and serves new connections, so that a
+	// load balancer takes the node out of rotation before it stops
+	// accepting; the drain starts after it. SIGINT (an operator's Ctrl-C)
+	// skips it, and so does a second SIGTERM. Default 5s; 0 to 10m (0
+	// drains at once; unset means the default). The seed configuration
+	// sets 0. Read it with Shutdown.Readiness.
+	ReadinessDelay *Duration `yaml:"readinessDelay"`
 	// DrainWindow is the time over which going-away closes (1001) are
 	// spread across the open connections. Default 5s.
 	DrainWindow Duration `yaml:"drainWindow"`
-	// Timeout bounds the whole shutdown: after it, remaining connections
-	// are dropped and pending $disconnect calls abandoned (and logged).
-	// Default 30s.
+	// Timeout bounds the drain (it starts after ReadinessDelay): after
+	// it, remaining connections are dropped and pending $disconnect calls
+	// abandoned (and logged). Default 30s.
 	Timeout Duration `yaml:"timeout"`
 }
 

@@ -16,6 +16,9 @@ const (
 	defaultLogFormat   = "json"
 	defaultDrainWindow = Duration(5 * time.Second)
 	defaultShutdown    = Duration(30 * time.Second)
+	// defaultReadinessDelay gives a load balancer time to see /readyz fail
+	// (Kubernetes endpoint propagation takes about a second or two).
+	defaultReadinessDelay = Duration(5 * time.Second)
 
 	defaultTLSReloadInterval = Duration(5 * time.Second)
 	defaultReadHeaderTimeout = Duration(10 * time.Second)
@@ -68,6 +71,10 @@ func (c *Config) ApplyDefaults() {
 	setDefault(&c.Log.Format, defaultLogFormat)
 	setDefault(&c.Shutdown.DrainWindow, defaultDrainWindow)
 	setDefault(&c.Shutdown.Timeout, defaultShutdown)
+	if c.Shutdown.ReadinessDelay == nil {
+		d := defaultReadinessDelay
+		c.Shutdown.ReadinessDelay = &d
+	}
 	setDefault(&c.Transport.Driver, "auto")
 	if c.TLS != nil {
 		setDefault(&c.TLS.ReloadInterval, defaultTLSReloadInterval)
@@ -206,6 +213,14 @@ func setDefault[T comparable](field *T, def T) {
 	if *field == zero {
 		*field = def
 	}
+}
+
+// Readiness reports the effective ReadinessDelay: the default when unset.
+func (s Shutdown) Readiness() time.Duration {
+	if s.ReadinessDelay == nil {
+		return defaultReadinessDelay.Std()
+	}
+	return s.ReadinessDelay.Std()
 }
 
 // LoopbackAllowed reports the effective AllowLoopback: development mode is

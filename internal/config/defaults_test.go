@@ -17,7 +17,7 @@ func TestApplyDefaults(t *testing.T) {
 	want := &Config{
 		Listen:    ":8080",
 		Log:       Log{Level: "info", Format: "json"},
-		Shutdown:  Shutdown{DrainWindow: Duration(5 * time.Second), Timeout: Duration(30 * time.Second)},
+		Shutdown:  Shutdown{ReadinessDelay: new(Duration(5 * time.Second)), DrainWindow: Duration(5 * time.Second), Timeout: Duration(30 * time.Second)},
 		Transport: Transport{Driver: "auto"},
 		HTTP:      HTTP{ReadHeaderTimeout: Duration(10 * time.Second), MaxHeaderBytes: 16 << 10},
 		APIs: []API{{

@@ -16,6 +16,7 @@ log:
   format: json      # json or text
 
 shutdown:
+  readinessDelay: 0s  # /readyz fails this long before the drain (default 5s, for load balancers)
   drainWindow: 5s   # going-away closes are spread over this window
   timeout: 30s      # after this, remaining connections are dropped
 
@@ -68,6 +69,7 @@ func Default() *Config {
 	c := &Config{
 		// Development mode: the seed serves a laptop (SeedYAML says why).
 		Management: Management{AllowLoopback: new(true)},
+		Shutdown:   Shutdown{ReadinessDelay: new(Duration(0))},
 		APIs: []API{{
 			ID:                       "chat",
 			Stage:                    "production",

@@ -122,6 +122,9 @@ func (v *validator) config(c *Config) {
 	}
 	v.duration("shutdown.drainWindow", c.Shutdown.DrainWindow, 0, 10*time.Minute)
 	v.duration("shutdown.timeout", c.Shutdown.Timeout, time.Second, time.Hour)
+	if d := c.Shutdown.ReadinessDelay; d != nil {
+		v.duration("shutdown.readinessDelay", *d, 0, 10*time.Minute)
+	}
 	if c.Shutdown.Timeout <= c.Shutdown.DrainWindow {
 		v.add("shutdown.timeout", "%s must be longer than shutdown.drainWindow (%s), or connections are dropped before their going-away close is sent; raise timeout or shorten drainWindow",
 			fmtDuration(c.Shutdown.Timeout), fmtDuration(c.Shutdown.DrainWindow))

@@ -77,6 +77,8 @@ func TestValidate(t *testing.T) {
 		{"shutdown timeout too short", func(c *Config) { c.Shutdown.Timeout = ms(500); c.Shutdown.DrainWindow = ms(100) }, "shutdown.timeout", "500ms is out of range; use a duration from 1s to 1h"},
 		{"shutdown timeout too long", func(c *Config) { c.Shutdown.Timeout = Duration(2 * time.Hour) }, "shutdown.timeout", "2h is out of range; use a duration from 1s to 1h"},
 		{"shutdown timeout not above drain", func(c *Config) { c.Shutdown.DrainWindow = sec(10); c.Shutdown.Timeout = sec(10) }, "shutdown.timeout", "must be longer than shutdown.drainWindow (10s)"},
+		{"readinessDelay too long", func(c *Config) { c.Shutdown.ReadinessDelay = new(Duration(11 * time.Minute)) }, "shutdown.readinessDelay", "11m is out of range; use a duration from 0s to 10m"},
+		{"readinessDelay negative", func(c *Config) { c.Shutdown.ReadinessDelay = new(Duration(-time.Second)) }, "shutdown.readinessDelay", "-1s is out of range; use a duration from 0s to 10m"},
 
 		// management
 		{"key without name", func(c *Config) { c.Management.APIKeys[0].Name = "" }, "management.apiKeys[0].name", "is required; name the key"},
@@ -242,6 +244,8 @@ func TestValidateAccepts(t *testing.T) {
 		}},
 		{"listen IPv6", func(c *Config) { c.Listen = "[::1]:8080" }},
 		{"listen host name", func(c *Config) { c.Listen = "localhost:8080" }},
+		{"readinessDelay zero", func(c *Config) { c.Shutdown.ReadinessDelay = new(Duration(0)) }},
+		{"readinessDelay at the bound", func(c *Config) { c.Shutdown.ReadinessDelay = new(Duration(10 * time.Minute)) }},
 		{"drainWindow at the bound", func(c *Config) {
 			c.Shutdown.DrainWindow = Duration(10 * time.Minute)
 			c.Shutdown.Timeout = Duration(time.Hour)

@@ -4,10 +4,9 @@ import (
 	"cmp"
 	"context"
 	"fmt"
-	"log/slog"
-	"net/http"
 	"path/filepath"
-	"time"
+	"reflect"
+	"sync/atomic"
 
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -18,7 +17,7 @@ import (
 	"github.com/switchboardhq/switchboard/internal/integration/function"
 	"github.com/switchboardhq/switchboard/internal/integration/httpint"
 	"github.com/switchboardhq/switchboard/internal/integration/lambdaint"
-	"github.com/switchboardhq/switchboard/internal/metrics"
+	"github.com/switchboardhq/switchboard/internal/limit"
 	"github.com/switchboardhq/switchboard/internal/payload"
 	"github.com/switchboardhq/switchboard/internal/route"
 	"github.com/switchboardhq/switchboard/internal/ws"
@@ -37,35 +36,31 @@ const (
 	RouteDefault    = "$default"
 )
 
-// API is one configured API at run time. Immutable after newAPI except
-// for its registry and pool.
+// API is one configured API at run time. Its identity (id, stage), its
+// connections, channels and workers live as long as the process; what a
+// configuration reload may change — routes, integrations, auth, limits —
+// is in an immutable apiState that a reload replaces whole (state.go).
 type API struct {
+	// Immutable after newAPI.
+	g           *Gateway
 	id, stage   string
-	domainName  string // "" : the client's Host
-	selector    *route.Expression
-	routes      map[string]*Route
-	connect     *Route
-	disconnect  *Route
-	limits      ws.Limits
-	inboundMax  int
-	binary      bool // binary frames are delivered base64-encoded
-	maxPost     int
 	maxChannels int // channels.maxPerConnection
 
-	disconnectAttempts int
-	disconnectBackoff  time.Duration
+	registry *registry
+	pool     *pool
+	hub      *hub.Hub
+	history  *history.Memory // nil when no namespace keeps history
+	// perIP and perUser count open connections per source IP (and in
+	// total) and per user; the limits of the current state apply to them,
+	// so that a reload that lowers a limit counts what is already open.
+	perIP, perUser *limit.Counter
+	m              apiMetrics
 
-	registry     *registry
-	pool         *pool
-	admit        *admission
-	auth         connectAuth
-	hub          *hub.Hub
-	history      *history.Memory // nil when no namespace keeps history
-	integrations map[string]Integration
-	// closers release what integrations hold (idle connections, worker
-	// processes), in order, at shutdown.
-	closers []func(context.Context)
-	m       apiMetrics
+	// state is what the current configuration says; a reload swaps it
+	// (Gateway.Reload). Readers that call integrations hold it with
+	// acquire/release, so that what a replaced state alone holds is
+	// closed only once no call uses it.
+	state atomic.Pointer[apiState]
 }
 
 // apiMetrics are the API's hot-path collectors, resolved once.
@@ -109,22 +104,73 @@ func (r *Route) name() string {
 // integrations' concurrency adds up to.
 const maxPoolWorkers = 10000
 
-func newAPI(c *config.API, client *http.Client, log *slog.Logger, m *metrics.Metrics, now func() time.Time) (_ *API, err error) {
-	sel, err := route.Parse(c.RouteSelectionExpression)
-	if err != nil {
-		return nil, fmt.Errorf("apis[%s].routeSelectionExpression: %w", c.ID, err)
-	}
+// newAPI builds an API and its first state from c.
+func newAPI(g *Gateway, c *config.API) (_ *API, err error) {
 	a := &API{
+		g:           g,
 		id:          c.ID,
 		stage:       c.Stage,
-		domainName:  c.DomainName,
-		selector:    sel,
-		routes:      make(map[string]*Route, len(c.Routes)),
-		binary:      c.Binary == "base64",
-		inboundMax:  c.Limits.InboundQueueMessages,
-		maxPost:     c.Limits.MaxMessageBytes.Int(),
 		maxChannels: cmp.Or(c.Channels.MaxPerConnection, 128),
-		limits: ws.Limits{
+		registry:    newRegistry(),
+	}
+	if a.perIP, err = limit.NewTrackingCounter(0, 0); err != nil {
+		return nil, err
+	}
+	if a.perUser, err = limit.NewTrackingCounter(0, 0); err != nil {
+		return nil, err
+	}
+	st, fresh, err := g.buildState(a, c, nil)
+	if err != nil {
+		return nil, err
+	}
+	defer func() {
+		if err != nil { // release what was built before the error
+			closeResources(context.Background(), fresh)
+			a.closeHistory()
+		}
+	}()
+	for _, ns := range c.Channels.Namespaces {
+		if ns.History.Size > 0 {
+			a.history = history.NewMemory(history.MemoryOptions{Now: g.now})
+			break
+		}
+	}
+	hubOpts := hub.Options{Channels: c.Channels, Logger: g.log, Now: g.now}
+	if a.history != nil {
+		hubOpts.History = a.history
+	}
+	if a.hub, err = hub.New(hubOpts); err != nil {
+		return nil, fmt.Errorf("apis[%s].channels: %w", c.ID, err)
+	}
+	a.pool = newPool(st.workers)
+	a.commit(st)
+	return a, nil
+}
+
+// buildState builds the run-time form of c for a. Integrations, the JWT
+// verifier, the authorizer and the rate limiters of old (nil: none) whose
+// configuration is unchanged are reused, so that a reload keeps their
+// warm workers, caches and buckets; fresh lists the resources built anew,
+// which the caller closes if it does not commit the state.
+func (g *Gateway) buildState(a *API, c *config.API, old *apiState) (st *apiState, fresh []*resource, err error) {
+	defer func() {
+		if err != nil {
+			closeResources(context.Background(), fresh)
+			fresh = nil
+		}
+	}()
+	sel, err := route.Parse(c.RouteSelectionExpression)
+	if err != nil {
+		return nil, nil, fmt.Errorf("apis[%s].routeSelectionExpression: %w", c.ID, err)
+	}
+	st = &apiState{
+		cfg:        c,
+		domainName: c.DomainName,
+		selector:   sel,
+		routes:     make(map[string]*Route, len(c.Routes)),
+		inboundMax: c.Limits.InboundQueueMessages,
+		maxPost:    c.Limits.MaxMessageBytes.Int(),
+		limits: &ws.Limits{
 			MaxMessageBytes: c.Limits.MaxMessageBytes.Int(),
 			MaxFrameBytes:   c.Limits.MaxFrameBytes.Int(),
 			AllowBinary:     c.Binary == "base64",
@@ -137,133 +183,140 @@ func newAPI(c *config.API, client *http.Client, log *slog.Logger, m *metrics.Met
 		},
 		disconnectAttempts: c.Disconnect.Attempts,
 		disconnectBackoff:  c.Disconnect.Backoff.Std(),
-		registry:           newRegistry(),
+		integrations:       make(map[string]Integration, len(c.Integrations)),
+		entries:            make(map[string]*integrationEntry, len(c.Integrations)),
 	}
-	defer func() {
-		if err != nil { // release what was built before the error
-			a.release(context.Background())
-		}
-	}()
-	integrations := make(map[string]Integration, len(c.Integrations))
+	if old != nil && reflect.DeepEqual(old.limits, st.limits) {
+		st.limits = old.limits // connections compare it to tell their limits apart
+	}
 	workers := 64 // built-in actions and routes without a backend
 	for name, ic := range c.Integrations {
-		switch ic.Type {
-		case "http":
-			in, err := httpint.New(name, httpint.Config{
-				URL:            ic.URL,
-				Timeout:        ic.Timeout.Std(),
-				MaxConcurrency: ic.MaxConcurrency,
-				Headers:        ic.Headers,
-			}, client)
-			if err != nil {
-				return nil, fmt.Errorf("apis[%s].integrations.%s: %w", c.ID, name, err)
+		workers += ic.MaxConcurrency
+		if old != nil {
+			if e := old.entries[name]; e != nil && reflect.DeepEqual(e.cfg, ic) {
+				st.entries[name] = e
+				st.integrations[name] = e.in
+				st.res = append(st.res, e.res)
+				continue
 			}
-			integrations[name] = in
-			workers += ic.MaxConcurrency
-		case "lambda":
-			in, err := lambdaint.New(context.Background(), name, lambdaint.Config{
-				FunctionName:   ic.Lambda.FunctionName,
-				Qualifier:      ic.Lambda.Qualifier,
-				Region:         ic.Lambda.Region,
-				Endpoint:       ic.Lambda.Endpoint,
-				Timeout:        ic.Timeout.Std(),
-				MaxConcurrency: ic.MaxConcurrency,
-			}, nil)
-			if err != nil {
-				return nil, fmt.Errorf("apis[%s].integrations.%s: %w", c.ID, name, err)
-			}
-			integrations[name] = in
-			a.closers = append(a.closers, func(context.Context) { in.CloseIdleConnections() })
-			workers += ic.MaxConcurrency
-		case "function":
-			dir, err := filepath.Abs(ic.Function.Directory)
-			if err != nil {
-				return nil, fmt.Errorf("apis[%s].integrations.%s.function.directory: %w", c.ID, name, err)
-			}
-			fn, err := function.New(name, function.Config{
-				Name:           ic.Function.Name,
-				Runtime:        ic.Function.Runtime,
-				Directory:      dir,
-				Handler:        ic.Function.Handler,
-				Command:        ic.Function.Command,
-				Memory:         ic.Function.Memory,
-				Timeout:        ic.Timeout.Std(),
-				Environment:    ic.Function.Environment,
-				MaxConcurrency: ic.MaxConcurrency,
-				MinWorkers:     ic.Function.MinWorkers,
-				IdleTimeout:    ic.Function.IdleTimeout.Std(),
-			}, function.Options{Logger: log, Metrics: m, APIID: c.ID})
-			if err != nil {
-				return nil, fmt.Errorf("apis[%s].integrations.%s: %w", c.ID, name, err)
-			}
-			integrations[name] = fn
-			a.closers = append(a.closers, func(ctx context.Context) {
-				if err := fn.Close(ctx); err != nil {
-					log.Warn("stopping a function's workers", "api", c.ID, "integration", name, "error", err.Error())
-				}
-			})
-			workers += ic.MaxConcurrency
-		default:
-			return nil, fmt.Errorf("apis[%s].integrations.%s: unknown type %q", c.ID, name, ic.Type)
 		}
+		e, err := g.newIntegration(c.ID, name, ic)
+		if err != nil {
+			return nil, fresh, err
+		}
+		st.entries[name] = e
+		st.integrations[name] = e.in
+		st.res = append(st.res, e.res)
+		fresh = append(fresh, e.res)
 	}
-	for name, in := range integrations {
-		integrations[name] = newShedding(in, name, c.Integrations[name].MaxConcurrency, c.Integrations[name].MaxWaiting, m.IntegrationShed.WithLabelValues(c.ID, name))
-	}
-	a.pool = newPool(min(workers, maxPoolWorkers))
+	st.workers = min(workers, maxPoolWorkers)
 	for key, rc := range c.Routes {
 		r := &Route{key: key, twoWay: rc.RouteResponseSelectionExpression == "$default"}
 		switch {
 		case rc.Integration != "":
-			r.integration = integrations[rc.Integration]
+			r.integration = st.integrations[rc.Integration]
 			r.integrationName = rc.Integration
 			if r.integration == nil {
-				return nil, fmt.Errorf("apis[%s].routes.%s: unknown integration %q", c.ID, key, rc.Integration)
+				return nil, fresh, fmt.Errorf("apis[%s].routes.%s: unknown integration %q", c.ID, key, rc.Integration)
 			}
 		case rc.Action != nil:
 			r.action = rc.Action.Type
 			r.excludeSender = rc.Action.ExcludeSender
 			if rc.Action.Channel != "" {
 				if r.channel, err = route.Parse(rc.Action.Channel); err != nil {
-					return nil, fmt.Errorf("apis[%s].routes.%s.action.channel: %w", c.ID, key, err)
+					return nil, fresh, fmt.Errorf("apis[%s].routes.%s.action.channel: %w", c.ID, key, err)
 				}
 			}
 			if r.action == "broadcast" {
 				if r.template, err = payload.Compile(rc.Action.Payload); err != nil {
-					return nil, fmt.Errorf("apis[%s].routes.%s.action.payload: %w", c.ID, key, err)
+					return nil, fresh, fmt.Errorf("apis[%s].routes.%s.action.payload: %w", c.ID, key, err)
 				}
 			}
 		default:
-			return nil, fmt.Errorf("apis[%s].routes.%s: needs an integration or an action", c.ID, key)
+			return nil, fresh, fmt.Errorf("apis[%s].routes.%s: needs an integration or an action", c.ID, key)
 		}
-		a.routes[key] = r
+		st.routes[key] = r
 	}
-	if a.admit, err = newAdmission(&c.Limits, c.Auth.Origins, now); err != nil {
-		return nil, fmt.Errorf("apis[%s].%w", c.ID, err)
+	st.connect = st.routes[RouteConnect]
+	st.disconnect = st.routes[RouteDisconnect]
+	var oldAdmit *admission
+	if old != nil {
+		oldAdmit = old.admit
 	}
-	auth, closers, err := newConnectAuth(c, integrations, log, now)
-	a.closers = append(a.closers, closers...)
+	if st.admit, err = newAdmission(&c.Limits, c.Auth.Origins, g.now, oldAdmit); err != nil {
+		return nil, fresh, fmt.Errorf("apis[%s].%w", c.ID, err)
+	}
+	auth, res, err := g.newConnectAuth(c, st, old)
+	fresh = append(fresh, res...)
 	if err != nil {
-		return nil, fmt.Errorf("apis[%s].%w", c.ID, err)
+		return nil, fresh, fmt.Errorf("apis[%s].%w", c.ID, err)
 	}
-	a.auth = auth
-	a.integrations = integrations
-	for _, ns := range c.Channels.Namespaces {
-		if ns.History.Size > 0 {
-			a.history = history.NewMemory(history.MemoryOptions{Now: now})
-			break
+	st.auth = auth
+	return st, fresh, nil
+}
+
+// newIntegration builds one integration, wrapped in its load shedding.
+func (g *Gateway) newIntegration(apiID, name string, ic config.Integration) (*integrationEntry, error) {
+	e := &integrationEntry{cfg: ic, res: &resource{name: "integration " + name}}
+	var in Integration
+	switch ic.Type {
+	case "http":
+		h, err := httpint.New(name, httpint.Config{
+			URL:            ic.URL,
+			Timeout:        ic.Timeout.Std(),
+			MaxConcurrency: ic.MaxConcurrency,
+			Headers:        ic.Headers,
+		}, g.client)
+		if err != nil {
+			return nil, fmt.Errorf("apis[%s].integrations.%s: %w", apiID, name, err)
 		}
+		in = h
+	case "lambda":
+		l, err := lambdaint.New(context.Background(), name, lambdaint.Config{
+			FunctionName:   ic.Lambda.FunctionName,
+			Qualifier:      ic.Lambda.Qualifier,
+			Region:         ic.Lambda.Region,
+			Endpoint:       ic.Lambda.Endpoint,
+			Timeout:        ic.Timeout.Std(),
+			MaxConcurrency: ic.MaxConcurrency,
+		}, nil)
+		if err != nil {
+			return nil, fmt.Errorf("apis[%s].integrations.%s: %w", apiID, name, err)
+		}
+		in = l
+		e.res.close = func(context.Context) { l.CloseIdleConnections() }
+	case "function":
+		dir, err := filepath.Abs(ic.Function.Directory)
+		if err != nil {
+			return nil, fmt.Errorf("apis[%s].integrations.%s.function.directory: %w", apiID, name, err)
+		}
+		fn, err := function.New(name, function.Config{
+			Name:           ic.Function.Name,
+			Runtime:        ic.Function.Runtime,
+			Directory:      dir,
+			Handler:        ic.Function.Handler,
+			Command:        ic.Function.Command,
+			Memory:         ic.Function.Memory,
+			Timeout:        ic.Timeout.Std(),
+			Environment:    ic.Function.Environment,
+			MaxConcurrency: ic.MaxConcurrency,
+			MinWorkers:     ic.Function.MinWorkers,
+			IdleTimeout:    ic.Function.IdleTimeout.Std(),
+		}, function.Options{Logger: g.log, Metrics: g.metrics, APIID: apiID})
+		if err != nil {
+			return nil, fmt.Errorf("apis[%s].integrations.%s: %w", apiID, name, err)
+		}
+		in = fn
+		e.res.close = func(ctx context.Context) {
+			if err := fn.Close(ctx); err != nil {
+				g.log.Warn("stopping a function's workers", "api", apiID, "integration", name, "error", err.Error())
+			}
+		}
+	default:
+		return nil, fmt.Errorf("apis[%s].integrations.%s: unknown type %q", apiID, name, ic.Type)
 	}
-	hubOpts := hub.Options{Channels: c.Channels, Logger: log, Now: now}
-	if a.history != nil {
-		hubOpts.History = a.history
-	}
-	if a.hub, err = hub.New(hubOpts); err != nil {
-		return nil, fmt.Errorf("apis[%s].channels: %w", c.ID, err)
-	}
-	a.connect = a.routes[RouteConnect]
-	a.disconnect = a.routes[RouteDisconnect]
-	return a, nil
+	e.in = newShedding(in, name, ic.MaxConcurrency, ic.MaxWaiting, g.metrics.IntegrationShed.WithLabelValues(apiID, name))
+	return e, nil
 }
 
 // closeHistory stops the API's history store, if it has one.
@@ -272,17 +325,6 @@ func (a *API) closeHistory() {
 		a.history.Close()
 		a.history = nil
 	}
-}
-
-// release stops what the API holds besides connections: its
-// integrations' idle connections and worker processes (ctx bounds how long
-// running invocations may take to finish) and its history store.
-func (a *API) release(ctx context.Context) {
-	for _, f := range a.closers {
-		f(ctx)
-	}
-	a.closers = nil
-	a.closeHistory()
 }
 
 // ID is the API's id (requestContext.apiId).

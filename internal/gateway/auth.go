@@ -8,6 +8,7 @@ import (
 	"maps"
 	"net/http"
 	"os"
+	"reflect"
 	"time"
 
 	"github.com/switchboardhq/switchboard/internal/auth/authorizer"
@@ -28,6 +29,7 @@ const (
 // each when configured. Its zero value admits everyone.
 type connectAuth struct {
 	jwt         *jwtauth.Verifier
+	jwtRes      *resource // closes jwt (its JWKS refresher)
 	jwtOptional bool
 	authz       *authorizer.Authorizer
 	methodARN   string
@@ -37,38 +39,60 @@ type connectAuth struct {
 // Switchboard has no AWS account.
 const fakeAccount = "000000000000"
 
-// newConnectAuth builds an API's authentication; closers release what it
-// started (the JWKS refresher).
-func newConnectAuth(c *config.API, integrations map[string]Integration, log *slog.Logger, now func() time.Time) (connectAuth, []func(context.Context), error) {
-	var ca connectAuth
-	var closers []func(context.Context)
+// newConnectAuth builds the authentication of c for st, whose
+// integrations are built. The JWT verifier and the authorizer of old (nil:
+// none) are reused when their configuration is unchanged (and, for the
+// authorizer, its integration too); a verifier with key files is rebuilt,
+// since the files may have changed. res lists the resources built anew.
+func (g *Gateway) newConnectAuth(c *config.API, st *apiState, old *apiState) (ca connectAuth, res []*resource, err error) {
 	if j := c.Auth.JWT; j != nil {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		v, err := jwtauth.New(ctx, jwtauth.Options{Config: *j, Logger: log, Now: now})
-		cancel()
-		if err != nil {
-			return connectAuth{}, nil, fmt.Errorf("auth.jwt: %w", err)
+		if old != nil && old.auth.jwt != nil && reflect.DeepEqual(old.cfg.Auth.JWT, j) && !hasKeyFiles(j) {
+			ca.jwt, ca.jwtRes = old.auth.jwt, old.auth.jwtRes
+		} else {
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			v, err := jwtauth.New(ctx, jwtauth.Options{Config: *j, Logger: g.log, Now: g.now})
+			cancel()
+			if err != nil {
+				return connectAuth{}, nil, fmt.Errorf("auth.jwt: %w", err)
+			}
+			ca.jwt = v
+			ca.jwtRes = &resource{name: "JWT verifier", close: func(context.Context) { v.Close() }}
+			res = append(res, ca.jwtRes)
 		}
-		ca.jwt, ca.jwtOptional = v, j.Optional
-		closers = append(closers, func(context.Context) { v.Close() })
+		ca.jwtOptional = j.Optional
+		st.res = append(st.res, ca.jwtRes)
 	}
 	if az := c.Auth.Authorizer; az != nil {
-		in := integrations[az.Integration]
-		if in == nil {
-			return connectAuth{}, closers, fmt.Errorf("auth.authorizer.integration: unknown integration %q", az.Integration)
+		e := st.entries[az.Integration]
+		if e == nil {
+			return connectAuth{}, res, fmt.Errorf("auth.authorizer.integration: unknown integration %q", az.Integration)
 		}
-		v, err := authorizer.New(authorizer.Options{Config: *az, Invoker: in, Now: now, Logger: log})
-		if err != nil {
-			return connectAuth{}, closers, fmt.Errorf("auth.authorizer: %w", err)
+		if old != nil && old.auth.authz != nil && reflect.DeepEqual(old.cfg.Auth.Authorizer, az) && old.entries[az.Integration] == e {
+			ca.authz = old.auth.authz // and its decision cache
+		} else {
+			v, err := authorizer.New(authorizer.Options{Config: *az, Invoker: e.in, Now: g.now, Logger: g.log})
+			if err != nil {
+				return connectAuth{}, res, fmt.Errorf("auth.authorizer: %w", err)
+			}
+			ca.authz = v
 		}
-		ca.authz = v
 		region := os.Getenv("AWS_REGION")
 		if region == "" {
 			region = "us-east-1"
 		}
 		ca.methodARN = authorizer.MethodARN(region, fakeAccount, c.ID, c.Stage)
 	}
-	return ca, closers, nil
+	return ca, res, nil
+}
+
+// hasKeyFiles reports whether a JWT configuration reads a key file.
+func hasKeyFiles(j *config.JWT) bool {
+	for _, k := range j.Keys {
+		if k.PublicKeyFile != "" {
+			return true
+		}
+	}
+	return false
 }
 
 // identity is who authentication says a connecting client is.
@@ -80,12 +104,13 @@ type identity struct {
 // authenticate runs the JWT check and the authorizer for a handshake and
 // fills c.info.Authorizer. On refusal it returns the HTTP status and the
 // counted reason.
-func (g *Gateway) authenticate(ctx context.Context, a *API, c *Conn, r *http.Request) (identity, int, string) {
+func (g *Gateway) authenticate(ctx context.Context, st *apiState, c *Conn, r *http.Request) (identity, int, string) {
+	a := st.api
 	var id identity
-	if v := a.auth.jwt; v != nil {
+	if v := st.auth.jwt; v != nil {
 		ident, err := v.Authenticate(r)
 		switch {
-		case errors.Is(err, jwtauth.ErrNoToken) && a.auth.jwtOptional:
+		case errors.Is(err, jwtauth.ErrNoToken) && st.auth.jwtOptional:
 		case err != nil:
 			var je *jwtauth.Error
 			why := "no token"
@@ -99,8 +124,8 @@ func (g *Gateway) authenticate(ctx context.Context, a *API, c *Conn, r *http.Req
 			id.user, id.expiresAt = ident.User, ident.ExpiresAt
 		}
 	}
-	if az := a.auth.authz; az != nil {
-		d, err := az.Authorize(ctx, &c.info, connectHeaders(r, g.tls), queryParams(r.URL.RawQuery), a.auth.methodARN)
+	if az := st.auth.authz; az != nil {
+		d, err := az.Authorize(ctx, &c.info, connectHeaders(r, g.tls), queryParams(r.URL.RawQuery), st.auth.methodARN)
 		if err != nil {
 			status := authorizer.Status(err)
 			reason := rejectAuthorizerError
@@ -162,7 +187,7 @@ func (c *Conn) stopExpiry() {
 // refresh replaces a switchboard.v1 connection's token: it must verify and
 // name the same user; the connection's deadline moves to its expiry.
 func (g *Gateway) refresh(c *Conn, msg *protocol.Message) {
-	v := c.api.auth.jwt
+	v := c.cur.auth.jwt
 	if v == nil {
 		c.replyError(msg.ID, &protocol.Error{Code: protocol.CodeBadRequest, Message: "this API does not authenticate with JWT"})
 		return

@@ -27,6 +27,8 @@ type Conn struct {
 	v1     bool
 	// release frees the connection's places in the open-connection limits.
 	release func()
+	// limits are the socket limits the connection opened with.
+	limits *ws.Limits
 	// Guarded by mu: expiry closes the connection when its JWT expires (nil
 	// without one); ended is set when the connection ended.
 	expiry *time.Timer
@@ -34,7 +36,12 @@ type Conn struct {
 
 	// Owned by the reader (OnMessage).
 	bucket     limit.Bucket // messages per second
+	bucketRate *limit.Rate  // the rate bucket was made for
 	rateClosed bool         // closed for exceeding it: drop what follows
+
+	// Owned by the inbox task (run): the API state held while an item is
+	// handled (nil between items).
+	cur *apiState
 
 	// Guarded by mu.
 	mu      sync.Mutex
@@ -61,9 +68,12 @@ func (c *Conn) ID() string { return c.info.ID }
 func (c *Conn) OnMessage(op ws.Opcode, payload []byte) {
 	c.api.m.messagesIn.Inc()
 	at := c.g.now()
-	if c.api.admit.messages != nil {
+	if rate := c.api.state.Load().admit.messages; rate != nil {
 		if c.rateClosed {
 			return
+		}
+		if rate != c.bucketRate { // the first message, or a reload changed the rate
+			c.bucket, c.bucketRate = limit.NewBucket(rate), rate
 		}
 		if !c.bucket.Allow(at.UnixNano()) {
 			c.rateClosed = true
@@ -84,9 +94,10 @@ func (c *Conn) OnClose(code ws.CloseCode, reason string) {
 
 // push appends to the inbox and makes sure a worker will drain it.
 func (c *Conn) push(it inItem) {
+	inboundMax := c.api.state.Load().inboundMax
 	c.mu.Lock()
 	c.inbox = append(c.inbox, it)
-	pause := !it.closed && !c.paused && len(c.inbox)-c.head >= c.api.inboundMax
+	pause := !it.closed && !c.paused && len(c.inbox)-c.head >= inboundMax
 	if pause {
 		c.paused = true
 	}
@@ -104,6 +115,7 @@ func (c *Conn) push(it inItem) {
 // run drains the inbox in order; it is the connection's pool task.
 func (c *Conn) run() {
 	for {
+		inboundMax := c.api.state.Load().inboundMax
 		c.mu.Lock()
 		if c.head == len(c.inbox) {
 			c.inbox, c.head = nil, 0
@@ -119,7 +131,7 @@ func (c *Conn) run() {
 			clear(c.inbox[n:])
 			c.inbox, c.head = c.inbox[:n], 0
 		}
-		resume := c.paused && len(c.inbox)-c.head <= c.api.inboundMax/2
+		resume := c.paused && len(c.inbox)-c.head <= inboundMax/2
 		if resume {
 			c.paused = false
 		}
@@ -131,10 +143,15 @@ func (c *Conn) run() {
 	}
 }
 
-// handle runs one inbox item. A panic (a bug) is logged with its stack and
-// closes only this connection (1011); the worker and the server go on.
+// handle runs one inbox item under the API's current state, which it
+// holds until the item is done. A panic (a bug) is logged with its stack
+// and closes only this connection (1011); the worker and the server go on.
 func (c *Conn) handle(it inItem) {
+	st := c.api.acquire()
+	c.cur = st
 	defer func() {
+		c.cur = nil
+		st.release()
 		if r := recover(); r != nil {
 			c.g.log.Error("panic while handling a connection's event; closing it",
 				"api", c.api.id, "connectionId", c.info.ID, "panic", fmt.Sprint(r), "stack", string(debug.Stack()))

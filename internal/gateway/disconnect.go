@@ -51,14 +51,14 @@ func (g *Gateway) logDisconnect(c *Conn, it inItem) {
 // a final failure are logged; the final failure is counted too.
 func (g *Gateway) fireDisconnect(c *Conn, it inItem) {
 	g.logDisconnect(c, it)
-	a := c.api
-	r := a.disconnect
+	a, st := c.api, c.cur
+	r := st.disconnect
 	if r == nil {
 		return
 	}
 	requestID := event.NewID() // the same id on every try: backends can deduplicate
 	ev := event.Disconnect(&c.info, it.at, requestID, int(it.code), it.reason, c.info.DomainName)
-	backoff := a.disconnectBackoff
+	backoff := st.disconnectBackoff
 	for attempt := 1; ; attempt++ {
 		start := time.Now()
 		_, err := r.integration.Invoke(g.ctx, ev)
@@ -68,7 +68,7 @@ func (g *Gateway) fireDisconnect(c *Conn, it inItem) {
 			return
 		}
 		g.logRoute(c, RouteDisconnect, r.name(), requestID, outcomeError, 0, start, err)
-		if attempt >= a.disconnectAttempts || g.ctx.Err() != nil {
+		if attempt >= st.disconnectAttempts || g.ctx.Err() != nil {
 			g.metrics.DisconnectFailures.WithLabelValues(a.id).Inc()
 			g.log.Error("$disconnect failed; giving up",
 				"api", a.id, "connectionId", c.info.ID, "requestId", requestID,

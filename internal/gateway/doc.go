@@ -17,8 +17,15 @@
 // limits.inboundQueueMessages messages stops being read until the backlog
 // halves, pushing back on the client through TCP.
 //
+// Reload: what a configuration reload may change of an API — routes,
+// integrations, connect auth, limits — is an immutable apiState behind an
+// atomic pointer (state.go); Reload builds new states aside and swaps them
+// in, and a replaced state's integrations are closed once no handshake or
+// inbox item holds it any more (decision 0019).
+//
 // Concurrency: Gateway and API are immutable after New except for the
-// registries and pools, which are safe for concurrent use. A Conn's inbox
+// registries, pools, open-connection counters and the state pointer, which
+// are safe for concurrent use; reloads are serialized by reloadMu. A Conn's inbox
 // is guarded by its mutex; everything else in a Conn is immutable after
 // the handshake. Handler callbacks from package ws never block: they only
 // append to the inbox and hand the connection to the pool.

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -30,13 +31,23 @@ type Gateway struct {
 	log     *slog.Logger
 	metrics *metrics.Metrics
 	now     func() time.Time
+	client  *http.Client // shared by the http integrations
 	engine  *ws.Engine
-	apis    map[string]*API // by stage
+	apis    map[string]*API // by stage; the set of APIs never changes
 	list    []*API
-	drain   config.Shutdown
+	tls     bool // the listener terminates TLS
+
+	// Changed by Reload.
+	reloadMu sync.Mutex                      // one reload at a time
+	drain    atomic.Pointer[config.Shutdown] // shutdown settings
 	// maxConns is http.maxConnections: open plus handshaking (0: none).
-	maxConns int
-	tls      bool // the listener terminates TLS
+	maxConns atomic.Int64
+
+	// closing counts resources being closed in the background
+	// (closeState); closeCtx bounds them and ends when shutdown gives up.
+	closing     sync.WaitGroup
+	closeCtx    context.Context
+	closeCancel context.CancelFunc
 
 	// ctx bounds every integration call; it is cancelled when shutdown
 	// gives up waiting.
@@ -55,24 +66,25 @@ func New(o Options) (*Gateway, error) {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
 	g := &Gateway{
-		log:      o.Logger,
-		metrics:  o.Metrics,
-		now:      o.Now,
-		apis:     make(map[string]*API),
-		drain:    o.Config.Shutdown,
-		maxConns: o.Config.HTTP.MaxConnections,
-		tls:      o.TLS,
+		log:     o.Logger,
+		metrics: o.Metrics,
+		now:     o.Now,
+		client:  o.HTTPClient,
+		apis:    make(map[string]*API),
+		tls:     o.TLS,
 	}
+	sd := o.Config.Shutdown
+	g.drain.Store(&sd)
+	g.maxConns.Store(int64(o.Config.HTTP.MaxConnections))
+	g.closeCtx, g.closeCancel = context.WithCancel(context.Background())
 	for i := range o.Config.APIs {
-		a, err := newAPI(&o.Config.APIs[i], o.HTTPClient, o.Logger, o.Metrics, o.Now)
+		a, err := newAPI(g, &o.Config.APIs[i])
 		if err == nil && g.apis[a.stage] != nil {
-			a.release(context.Background())
+			g.releaseAPI(a)
 			err = fmt.Errorf("two APIs use stage %q", a.stage)
 		}
 		if err != nil {
-			for _, a := range g.list {
-				a.release(context.Background())
-			}
+			g.releaseAll()
 			return nil, err
 		}
 		g.apis[a.stage] = a
@@ -96,9 +108,7 @@ func New(o Options) (*Gateway, error) {
 	}
 	engine, err := ws.NewEngine(eo)
 	if err != nil {
-		for _, a := range g.list {
-			a.release(context.Background())
-		}
+		g.releaseAll()
 		return nil, err
 	}
 	g.engine = engine
@@ -125,18 +135,22 @@ func (g *Gateway) Draining() bool { return g.draining.Load() }
 // still running are cancelled (and logged). Shutdown returns when every
 // goroutine of the gateway has ended.
 func (g *Gateway) Shutdown(ctx context.Context) error {
-	if !g.draining.CompareAndSwap(false, true) {
+	g.reloadMu.Lock() // a reload in progress finishes first
+	started := g.draining.CompareAndSwap(false, true)
+	g.reloadMu.Unlock()
+	if !started {
 		return fmt.Errorf("shutdown already started")
 	}
 	total := 0
 	for _, a := range g.list {
 		total += a.registry.len()
 	}
-	g.log.Info("draining", "connections", total, "window", g.drain.DrainWindow.String())
+	drain := g.drain.Load()
+	g.log.Info("draining", "connections", total, "window", drain.DrainWindow.String())
 	for _, a := range g.list {
 		a.hub.Quiet()
 	}
-	g.closeAll(ctx)
+	g.closeAll(ctx, drain.DrainWindow.Std())
 
 	// Wait for the closing handshakes and the handshakes in flight, closing
 	// any connection that registered meanwhile; then drop what is left.
@@ -170,23 +184,45 @@ wait:
 		break
 	}
 	g.cancel()
-	for _, a := range g.list {
-		a.pool.close()
-		a.release(ctx)
-	}
+	// Integrations' worker processes may take until ctx ends to stop.
+	stop := context.AfterFunc(ctx, g.closeCancel)
+	defer stop()
+	g.releaseAll()
+	g.closeCancel()
 	return nil
+}
+
+// releaseAPI stops what an API holds besides connections: its workers,
+// the resources of its state (integrations' idle connections and worker
+// processes, JWKS refreshers) and its history store. It returns once they
+// are closed (Shutdown bounds that through closeCtx).
+func (g *Gateway) releaseAPI(a *API) {
+	if a.pool != nil {
+		a.pool.close()
+	}
+	if st := a.state.Load(); st != nil {
+		g.retire(st, whyShutdown)
+	}
+	g.closing.Wait()
+	a.closeHistory()
+}
+
+// releaseAll releases every API.
+func (g *Gateway) releaseAll() {
+	for _, a := range g.list {
+		g.releaseAPI(a)
+	}
 }
 
 // closeAll sends 1001 to every open connection, spread over the drain
 // window so that clients do not all reconnect at the same instant. It
 // repeats until no connection is left to close, so connections whose
 // $connect finished during the drain are closed too.
-func (g *Gateway) closeAll(ctx context.Context) {
+func (g *Gateway) closeAll(ctx context.Context, window time.Duration) {
 	var conns []*Conn
 	for _, a := range g.list {
 		a.registry.each(func(c *Conn) { conns = append(conns, c) })
 	}
-	window := g.drain.DrainWindow.Std()
 	start := time.Now()
 	for i, c := range conns {
 		if window > 0 && len(conns) > 1 {

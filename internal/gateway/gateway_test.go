@@ -146,15 +146,15 @@ func TestSelectRoute(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	mk := func(keys ...string) *API {
-		a := &API{selector: sel, routes: map[string]*Route{}}
+	mk := func(keys ...string) *apiState {
+		a := &apiState{selector: sel, routes: map[string]*Route{}}
 		for _, k := range keys {
 			a.routes[k] = &Route{key: k}
 		}
 		return a
 	}
 	tests := []struct {
-		api  *API
+		api  *apiState
 		op   ws.Opcode
 		body string
 		want string // "" : no route

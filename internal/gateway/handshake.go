@@ -14,7 +14,6 @@ import (
 	"github.com/switchboardhq/switchboard/internal/event"
 	"github.com/switchboardhq/switchboard/internal/hub"
 	"github.com/switchboardhq/switchboard/internal/integration"
-	"github.com/switchboardhq/switchboard/internal/limit"
 	"github.com/switchboardhq/switchboard/internal/protocol"
 	"github.com/switchboardhq/switchboard/internal/rawhead"
 	"github.com/switchboardhq/switchboard/internal/ws"
@@ -40,15 +39,17 @@ func (g *Gateway) ServeWebSocket(w http.ResponseWriter, r *http.Request, a *API)
 		http.Error(w, "server is shutting down", http.StatusServiceUnavailable)
 		return
 	}
-	if !a.admit.origins.Allow(r.Header.Get("Origin")) {
+	st := a.acquire() // the state this handshake runs under, to its end
+	defer st.release()
+	if !st.admit.origins.Allow(r.Header.Get("Origin")) {
 		g.reject(w, a, rejectOrigin, http.StatusForbidden, hostOf(r.RemoteAddr))
 		return
 	}
-	if g.maxConns > 0 && g.engine.Open()+int(g.handshakes.Load()) > g.maxConns {
+	if maxConns := g.maxConns.Load(); maxConns > 0 && int64(g.engine.Open())+g.handshakes.Load() > maxConns {
 		g.reject(w, a, rejectServerFull, http.StatusServiceUnavailable, hostOf(r.RemoteAddr))
 		return
 	}
-	release, reason := a.admit.admit(hostOf(r.RemoteAddr))
+	release, reason := a.admit(st, hostOf(r.RemoteAddr))
 	if reason != "" {
 		g.reject(w, a, reason, http.StatusTooManyRequests, hostOf(r.RemoteAddr))
 		return
@@ -60,12 +61,12 @@ func (g *Gateway) ServeWebSocket(w http.ResponseWriter, r *http.Request, a *API)
 		}
 	}()
 	start := time.Now()
-	c := &Conn{g: g, api: a, bucket: limit.NewBucket(a.admit.messages)}
+	c := &Conn{g: g, api: a, limits: st.limits}
 	c.info = event.Connection{
 		ID:          event.NewID(),
 		APIID:       a.id,
 		Stage:       a.stage,
-		DomainName:  a.domainName,
+		DomainName:  st.domainName,
 		ConnectedAt: g.now(),
 		Identity:    event.Identity{SourceIP: hostOf(r.RemoteAddr), UserAgent: r.UserAgent()},
 	}
@@ -73,7 +74,7 @@ func (g *Gateway) ServeWebSocket(w http.ResponseWriter, r *http.Request, a *API)
 		c.info.DomainName = r.Host
 	}
 
-	who, status, reason := g.authenticate(g.ctx, a, c, r)
+	who, status, reason := g.authenticate(g.ctx, st, c, r)
 	if status != 0 {
 		g.reject(w, a, reason, status, c.info.Identity.SourceIP)
 		return
@@ -81,7 +82,7 @@ func (g *Gateway) ServeWebSocket(w http.ResponseWriter, r *http.Request, a *API)
 
 	subprotocol := ""
 	var gr grant
-	if rt := a.connect; rt != nil {
+	if rt := st.connect; rt != nil {
 		requestID := event.NewID()
 		ev := event.Connect(&c.info, c.info.ConnectedAt, requestID, connectHeaders(r, g.tls), queryParams(r.URL.RawQuery))
 		resp, err := rt.integration.Invoke(g.ctx, ev)
@@ -128,7 +129,7 @@ func (g *Gateway) ServeWebSocket(w http.ResponseWriter, r *http.Request, a *API)
 	if gr.user == "" {
 		gr.user = who.user // the JWT's user claim or the authorizer's principalId
 	}
-	releaseUser, userOK := a.admit.admitUser(gr.user)
+	releaseUser, userOK := a.admitUser(gr.user)
 	if !userOK {
 		releaseUser = func() {}
 	}
@@ -139,7 +140,7 @@ func (g *Gateway) ServeWebSocket(w http.ResponseWriter, r *http.Request, a *API)
 		subprotocol = protocol.Subprotocol
 	}
 	c.v1 = subprotocol == protocol.Subprotocol
-	c.ws = g.engine.NewConn(c, &a.limits)
+	c.ws = g.engine.NewConn(c, c.limits)
 	c.member = hub.NewMember(c.info.ID, gr.user, gr.info, c.v1, c.ws)
 	if !userOK {
 		// $connect accepted the connection, so it ends as a failed upgrade

@@ -21,14 +21,14 @@ const (
 	rejectOrigin      = "origin"
 )
 
-// admission holds an API's connection and message limits. Nil fields are
-// limits that are off.
+// admission holds an API state's origin allowlist and rate limits. Nil
+// fields are limits that are off. The open-connection counters belong to
+// the API (API.perIP, API.perUser), so that they outlive a reload.
 type admission struct {
+	lim       config.Limits   // what the limiters were built from
 	origins   *origin.Checker // nil: any origin
 	rate      *limit.Global   // new connections of the API
 	ratePerIP *limit.Keyed    // new connections per source IP
-	perIP     *limit.Counter  // open connections per IP, and in total
-	perUser   *limit.Counter  // open connections per user
 	messages  *limit.Rate     // messages per connection
 }
 
@@ -36,37 +36,42 @@ type admission struct {
 // entries are evicted and, failing that, new IPs are refused.
 const maxTrackedIPs = 100_000
 
-func newAdmission(l *config.Limits, origins []string, now func() time.Time) (*admission, error) {
-	ad := &admission{}
+// newAdmission builds the limiters of l. The limiters of old (nil: none)
+// whose settings are unchanged are reused, so that a reload does not
+// refill their buckets.
+func newAdmission(l *config.Limits, origins []string, now func() time.Time, old *admission) (*admission, error) {
+	ad := &admission{lim: *l}
 	var err error
 	if len(origins) > 0 {
 		if ad.origins, err = origin.New(origins); err != nil {
 			return nil, fmt.Errorf("auth.origins: %w", err)
 		}
 	}
-	if l.ConnectionsPerSecond > 0 {
+	if old != nil {
+		o := &old.lim
+		if o.ConnectionsPerSecond == l.ConnectionsPerSecond && o.ConnectionBurst == l.ConnectionBurst {
+			ad.rate = old.rate
+		}
+		if o.ConnectionsPerSecondPerIP == l.ConnectionsPerSecondPerIP {
+			ad.ratePerIP = old.ratePerIP
+		}
+		if o.MessagesPerSecond == l.MessagesPerSecond && o.MessageBurst == l.MessageBurst {
+			ad.messages = old.messages
+		}
+	}
+	if l.ConnectionsPerSecond > 0 && ad.rate == nil {
 		burst := max(l.ConnectionBurst, l.ConnectionsPerSecond)
 		if ad.rate, err = limit.NewGlobal(float64(l.ConnectionsPerSecond), burst, now); err != nil {
 			return nil, fmt.Errorf("limits.connectionsPerSecond: %w", err)
 		}
 	}
-	if l.ConnectionsPerSecondPerIP > 0 {
+	if l.ConnectionsPerSecondPerIP > 0 && ad.ratePerIP == nil {
 		r := l.ConnectionsPerSecondPerIP
 		if ad.ratePerIP, err = limit.NewKeyed(float64(r), 2*r, maxTrackedIPs, time.Minute, now); err != nil {
 			return nil, fmt.Errorf("limits.connectionsPerSecondPerIP: %w", err)
 		}
 	}
-	if l.MaxConnections > 0 || l.MaxConnectionsPerIP > 0 {
-		if ad.perIP, err = limit.NewCounter(l.MaxConnectionsPerIP, l.MaxConnections); err != nil {
-			return nil, fmt.Errorf("limits.maxConnections: %w", err)
-		}
-	}
-	if l.MaxConnectionsPerUser > 0 {
-		if ad.perUser, err = limit.NewCounter(l.MaxConnectionsPerUser, 0); err != nil {
-			return nil, fmt.Errorf("limits.maxConnectionsPerUser: %w", err)
-		}
-	}
-	if l.MessagesPerSecond > 0 {
+	if l.MessagesPerSecond > 0 && ad.messages == nil {
 		burst := max(l.MessageBurst, l.MessagesPerSecond)
 		if ad.messages, err = limit.NewRate(float64(l.MessagesPerSecond), burst); err != nil {
 			return nil, fmt.Errorf("limits.messagesPerSecond: %w", err)
@@ -85,10 +90,11 @@ func ipKey(ip string) string {
 	return limit.IPKey(a)
 }
 
-// admit applies the connection-rate and open-connection limits to a new
-// handshake from ip. On success release must be called when the
-// connection ends (or the handshake fails).
-func (ad *admission) admit(ip string) (release func(), reason string) {
+// admit applies the connection-rate limits of st and the API's
+// open-connection limits to a new handshake from ip. On success release
+// must be called when the connection ends (or the handshake fails).
+func (a *API) admit(st *apiState, ip string) (release func(), reason string) {
+	ad := st.admit
 	// Per IP first: one address past its own rate must not spend the
 	// API-wide budget and lock everyone else out.
 	key := ipKey(ip)
@@ -98,10 +104,7 @@ func (ad *admission) admit(ip string) (release func(), reason string) {
 	if !ad.rate.Allow() {
 		return nil, rejectRate
 	}
-	if ad.perIP == nil {
-		return func() {}, ""
-	}
-	release, ok := ad.perIP.TryAcquire(key)
+	release, ok := a.perIP.TryAcquire(key)
 	if !ok {
 		return nil, rejectConnections
 	}
@@ -109,9 +112,9 @@ func (ad *admission) admit(ip string) (release func(), reason string) {
 }
 
 // admitUser applies the per-user limit once $connect named the user.
-func (ad *admission) admitUser(user string) (release func(), ok bool) {
-	if ad.perUser == nil || user == "" {
+func (a *API) admitUser(user string) (release func(), ok bool) {
+	if user == "" {
 		return func() {}, true
 	}
-	return ad.perUser.TryAcquire(user)
+	return a.perUser.TryAcquire(user)
 }

@@ -35,7 +35,7 @@ func (g *Gateway) PostToConnection(_ context.Context, stage, id string, data []b
 	if a == nil {
 		return ErrNoSuchStage
 	}
-	if len(data) > a.maxPost {
+	if len(data) > a.state.Load().maxPost {
 		return ErrPayloadTooLarge
 	}
 	c, err := g.lookup(stage, id)
@@ -98,5 +98,5 @@ func (g *Gateway) MaxPostBytes(stage string) (int, error) {
 	if a == nil {
 		return 0, ErrNoSuchStage
 	}
-	return a.maxPost, nil
+	return a.state.Load().maxPost, nil
 }

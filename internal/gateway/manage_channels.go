@@ -28,7 +28,7 @@ func (g *Gateway) Publish(ctx context.Context, stage, channel string, data []byt
 	if err != nil {
 		return PublishResult{}, err
 	}
-	if len(data) > a.maxPost {
+	if len(data) > a.state.Load().maxPost {
 		return PublishResult{}, ErrPayloadTooLarge
 	}
 	var ex *hub.Member
@@ -54,7 +54,7 @@ func (g *Gateway) Broadcast(ctx context.Context, stage string, data []byte, excl
 	if err != nil {
 		return 0, err
 	}
-	if len(data) > a.maxPost {
+	if len(data) > a.state.Load().maxPost {
 		return 0, ErrPayloadTooLarge
 	}
 	var ex *Conn
@@ -165,7 +165,7 @@ func (g *Gateway) PostToUser(ctx context.Context, stage, user string, data []byt
 	if err != nil {
 		return 0, err
 	}
-	if len(data) > a.maxPost {
+	if len(data) > a.state.Load().maxPost {
 		return 0, ErrPayloadTooLarge
 	}
 	frames := hub.Frames{Data: data}

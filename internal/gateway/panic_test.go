@@ -48,8 +48,8 @@ apis:
 		t.Fatal(err)
 	}
 	a := g.API("s")
-	a.routes["boom"].integration = panicky{}
-	a.routes["ok"].integration = panicky{}
+	a.state.Load().routes["boom"].integration = panicky{}
+	a.state.Load().routes["ok"].integration = panicky{}
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { g.ServeWebSocket(w, r, a) }))
 	defer func() {
 		srv.Close()

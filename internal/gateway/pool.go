@@ -8,9 +8,8 @@ type task interface{ run() }
 // pool runs tasks on at most max goroutines. Workers start on demand and
 // exit when the queue is empty, so an idle pool holds no goroutines.
 type pool struct {
-	max int
-
 	mu      sync.Mutex
+	max     int
 	queue   []task
 	head    int
 	workers int
@@ -61,6 +60,14 @@ func (p *pool) work(t task) {
 		p.head++
 		p.mu.Unlock()
 	}
+}
+
+// setMax changes the bound on workers (a configuration reload); running
+// workers above a lower bound finish their task and exit.
+func (p *pool) setMax(max int) {
+	p.mu.Lock()
+	p.max = max
+	p.mu.Unlock()
 }
 
 // busy reports the number of running workers.

@@ -70,7 +70,7 @@ func (g *Gateway) v1Subscribe(c *Conn, msg *protocol.Message, at time.Time) {
 		c.replyError(msg.ID, perr)
 		return
 	}
-	o := hub.SubscribeOptions{ReplyID: msg.ID, MaxRecoveryBytes: a.limits.MaxQueueBytes / 2}
+	o := hub.SubscribeOptions{ReplyID: msg.ID, MaxRecoveryBytes: c.limits.MaxQueueBytes / 2}
 	if msg.Recover != nil {
 		o.Recover = &history.Position{Epoch: msg.Recover.Epoch, Offset: msg.Recover.Offset}
 	}
@@ -91,9 +91,9 @@ func (g *Gateway) v1Publish(c *Conn, msg *protocol.Message, at time.Time) {
 		c.replyError(msg.ID, protocolError(err, msg.Channel))
 		return
 	}
-	if len(msg.Payload) > a.maxPost {
+	if maxPost := c.cur.maxPost; len(msg.Payload) > maxPost {
 		c.replyError(msg.ID, &protocol.Error{Code: protocol.CodeTooLarge,
-			Message: fmt.Sprintf("the payload has %d bytes; the limit is %d (maxMessageBytes)", len(msg.Payload), a.maxPost)})
+			Message: fmt.Sprintf("the payload has %d bytes; the limit is %d (maxMessageBytes)", len(msg.Payload), maxPost)})
 		return
 	}
 	if perr := g.authorize(c, ns, bound, true, msg.Channel, msg.Payload, at); perr != nil {
@@ -195,7 +195,7 @@ func (g *Gateway) authorize(c *Conn, ns *hub.Namespace, bound string, publish bo
 // timed-out one 504.
 func (g *Gateway) askAuthorizer(c *Conn, ns *hub.Namespace, publish bool, channel string, data []byte, at time.Time, denied *protocol.Error) *protocol.Error {
 	a := c.api
-	in := a.integrations[ns.Authorizer]
+	in := c.cur.integrations[ns.Authorizer]
 	if in == nil { // config validation makes this impossible
 		return &protocol.Error{Code: protocol.CodeInternal, Message: "the namespace's authorizer integration is missing"}
 	}

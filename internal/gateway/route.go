@@ -26,35 +26,35 @@ const (
 
 // selectRoute applies the route selection expression to a message, as
 // AWS does: an exact match, else $default, else none.
-func (a *API) selectRoute(op ws.Opcode, body []byte) (string, *Route) {
+func (st *apiState) selectRoute(op ws.Opcode, body []byte) (string, *Route) {
 	key := RouteDefault
 	if op == ws.OpText {
-		if k, ok := a.selector.Evaluate(body); ok {
+		if k, ok := st.selector.Evaluate(body); ok {
 			key = k
 		}
 	}
 	// $connect and $disconnect are never selected by a message.
-	if r := a.routes[key]; r != nil && key != RouteConnect && key != RouteDisconnect {
+	if r := st.routes[key]; r != nil && key != RouteConnect && key != RouteDisconnect {
 		return key, r
 	}
-	return RouteDefault, a.routes[RouteDefault]
+	return RouteDefault, st.routes[RouteDefault]
 }
 
-// handleMessage routes one message and runs its route. It runs on the
-// connection's pool task.
+// handleMessage routes one message and runs its route under the state
+// the connection's pool task holds.
 func (g *Gateway) handleMessage(c *Conn, it inItem) {
-	a := c.api
+	a, st := c.api, c.cur
 	start := time.Now()
 	requestID := event.NewID()
 	body, isBase64 := it.payload, false
 	if it.op == ws.OpBinary {
 		body, isBase64 = base64.StdEncoding.AppendEncode(nil, it.payload), true
 	}
-	key, r := a.selectRoute(it.op, it.payload)
+	key, r := st.selectRoute(it.op, it.payload)
 	if r == nil {
 		c.sendError(event.MessageForbidden, requestID)
 		if it.op == ws.OpText {
-			key, _ = a.selector.Evaluate(it.payload) // for the log: what matched nothing
+			key, _ = st.selector.Evaluate(it.payload) // for the log: what matched nothing
 		}
 		g.logRoute(c, key, "", requestID, outcomeForbidden, 0, start, nil)
 		return
@@ -86,9 +86,9 @@ func (g *Gateway) handleMessage(c *Conn, it inItem) {
 // when the integration said so (isBase64Encoded), else text when it is
 // valid UTF-8, else binary.
 func (c *Conn) reply(resp *event.Response, requestID string) {
-	if len(resp.Body) > c.api.maxPost {
+	if maxPost := c.cur.maxPost; len(resp.Body) > maxPost {
 		c.g.log.Warn("route response larger than maxMessageBytes was not sent",
-			"api", c.api.id, "connectionId", c.info.ID, "requestId", requestID, "bytes", len(resp.Body), "limit", c.api.maxPost)
+			"api", c.api.id, "connectionId", c.info.ID, "requestId", requestID, "bytes", len(resp.Body), "limit", maxPost)
 		c.sendError(event.MessageInternalError, requestID)
 		return
 	}

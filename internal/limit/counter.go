@@ -19,10 +19,10 @@ const counterShards = 32
 //
 // Counter is safe for concurrent use. A nil *Counter admits everything.
 type Counter struct {
-	maxPerKey int   // immutable; 0: no per-key limit, and no map
-	maxTotal  int64 // immutable; 0: no total limit
+	maxPerKey atomic.Int64 // 0: no per-key limit (SetLimits changes it)
+	maxTotal  atomic.Int64 // 0: no total limit (SetLimits changes it)
 	seed      maphash.Seed
-	shards    []counterShard // nil without a per-key limit
+	shards    []counterShard // immutable; nil when keys are not tracked
 
 	total    atomic.Int64
 	refKey   atomic.Uint64
@@ -47,20 +47,57 @@ type CounterStats struct {
 // NewCounter returns a counter admitting at most maxPerKey at once per key
 // and maxTotal at once in all; 0 means no limit of that kind.
 func NewCounter(maxPerKey, maxTotal int) (*Counter, error) {
-	if maxPerKey < 0 || maxPerKey > 1<<31-1 {
-		return nil, fmt.Errorf("%w: maxPerKey %d: want 0 (no limit) to 2147483647", ErrInvalidLimit, maxPerKey)
+	return newCounter(maxPerKey, maxTotal, maxPerKey > 0)
+}
+
+// NewTrackingCounter is NewCounter for limits that may change while things
+// are open (a configuration reload): it counts per key even without a
+// per-key limit, so that SetLimits can set one that counts what is
+// already open. The price is one map entry per key with anything open.
+func NewTrackingCounter(maxPerKey, maxTotal int) (*Counter, error) {
+	return newCounter(maxPerKey, maxTotal, true)
+}
+
+func newCounter(maxPerKey, maxTotal int, track bool) (*Counter, error) {
+	if err := checkCounterLimits(maxPerKey, maxTotal); err != nil {
+		return nil, err
 	}
-	if maxTotal < 0 {
-		return nil, fmt.Errorf("%w: maxTotal %d: want 0 (no limit) or more", ErrInvalidLimit, maxTotal)
-	}
-	c := &Counter{maxPerKey: maxPerKey, maxTotal: int64(maxTotal), seed: maphash.MakeSeed()}
-	if maxPerKey > 0 {
+	c := &Counter{seed: maphash.MakeSeed()}
+	c.maxPerKey.Store(int64(maxPerKey))
+	c.maxTotal.Store(int64(maxTotal))
+	if track {
 		c.shards = make([]counterShard, counterShards)
 		for i := range c.shards {
 			c.shards[i].m = make(map[string]int32)
 		}
 	}
 	return c, nil
+}
+
+func checkCounterLimits(maxPerKey, maxTotal int) error {
+	if maxPerKey < 0 || maxPerKey > 1<<31-1 {
+		return fmt.Errorf("%w: maxPerKey %d: want 0 (no limit) to 2147483647", ErrInvalidLimit, maxPerKey)
+	}
+	if maxTotal < 0 {
+		return fmt.Errorf("%w: maxTotal %d: want 0 (no limit) or more", ErrInvalidLimit, maxTotal)
+	}
+	return nil
+}
+
+// SetLimits changes the limits; what is open stays open (a lower limit
+// refuses new things until enough have closed). A per-key limit needs a
+// counter that tracks keys (NewTrackingCounter, or NewCounter with a
+// per-key limit).
+func (c *Counter) SetLimits(maxPerKey, maxTotal int) error {
+	if err := checkCounterLimits(maxPerKey, maxTotal); err != nil {
+		return err
+	}
+	if maxPerKey > 0 && c.shards == nil {
+		return fmt.Errorf("%w: this counter does not track keys: a per-key limit needs NewTrackingCounter", ErrInvalidLimit)
+	}
+	c.maxPerKey.Store(int64(maxPerKey))
+	c.maxTotal.Store(int64(maxTotal))
+	return nil
 }
 
 // TryAcquire counts one more for key if neither limit is reached. When ok,
@@ -73,7 +110,7 @@ func (c *Counter) TryAcquire(key string) (release func(), ok bool) {
 	}
 	for {
 		n := c.total.Load()
-		if c.maxTotal > 0 && n >= c.maxTotal {
+		if mt := c.maxTotal.Load(); mt > 0 && n >= mt {
 			c.refTotal.Add(1)
 			return nil, false
 		}
@@ -85,7 +122,7 @@ func (c *Counter) TryAcquire(key string) (release func(), ok bool) {
 		s := c.shard(key)
 		s.mu.Lock()
 		n := s.m[key]
-		if int(n) >= c.maxPerKey {
+		if mk := c.maxPerKey.Load(); mk > 0 && int64(n) >= mk {
 			s.mu.Unlock()
 			c.total.Add(-1)
 			c.refKey.Add(1)
@@ -118,7 +155,7 @@ func (c *Counter) release(key string) {
 	c.total.Add(-1)
 }
 
-// Count returns the number open for key (0 without a per-key limit).
+// Count returns the number open for key (0 when keys are not tracked).
 func (c *Counter) Count(key string) int {
 	if c == nil || c.shards == nil {
 		return 0

@@ -158,3 +158,56 @@ func TestCounterConcurrent(t *testing.T) {
 		t.Fatalf("stats %+v after all released", st)
 	}
 }
+
+// A tracking counter takes new limits while things are open: they count
+// against the new limits, and releases made under the old ones balance.
+func TestCounterSetLimits(t *testing.T) {
+	c, err := NewTrackingCounter(0, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rel []func()
+	for range 3 {
+		r, ok := c.TryAcquire("a")
+		if !ok {
+			t.Fatal("refused without limits")
+		}
+		rel = append(rel, r)
+	}
+	if c.Count("a") != 3 {
+		t.Fatalf("count %d, want 3 (tracked without a per-key limit)", c.Count("a"))
+	}
+	if err := c.SetLimits(2, 10); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := c.TryAcquire("a"); ok {
+		t.Fatal("a fourth for key a admitted under maxPerKey 2")
+	}
+	if r, ok := c.TryAcquire("b"); !ok {
+		t.Fatal("another key refused")
+	} else {
+		r()
+	}
+	rel[0]()
+	rel[1]()
+	if _, ok := c.TryAcquire("a"); !ok {
+		t.Fatal("refused after enough closed")
+	}
+	if err := c.SetLimits(0, 2); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := c.TryAcquire("c"); ok {
+		t.Fatal("admitted past the new total of 2")
+	}
+	if err := c.SetLimits(-1, 0); err == nil {
+		t.Fatal("a negative limit was accepted")
+	}
+
+	plain, _ := NewCounter(0, 5)
+	if err := plain.SetLimits(1, 5); err == nil {
+		t.Fatal("a per-key limit was set on a counter that does not track keys")
+	}
+	if err := plain.SetLimits(0, 1); err != nil {
+		t.Fatal(err)
+	}
+}

@@ -14,7 +14,9 @@
 //     address into a key that groups an IPv6 client's /64.
 //   - Global: one token bucket for a whole API (golang.org/x/time/rate).
 //   - Counter: open connections per key and in total; each admitted
-//     connection holds a release function.
+//     connection holds a release function. SetLimits changes the limits
+//     of a counter that tracks keys (NewTrackingCounter), which a
+//     configuration reload needs: what is open counts against new limits.
 //
 // A nil *Keyed, *Global or *Counter admits everything, so a limit that is
 // not configured (0 in the configuration) can stay nil.

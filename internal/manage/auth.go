@@ -157,7 +157,7 @@ func reject(message, format string, args ...any) *rejection {
 // and replaced by the bytes read, so that the handler reads it, with its
 // own limit, from memory.
 func (h *Handler) admit(w *statusWriter, r *http.Request, rt route) (principal string, out *http.Request, rej *rejection) {
-	a := &h.auth
+	a := h.auth.Load()
 	loopback := a.allowLoopback && isLoopbackPeer(r.RemoteAddr) && !forwarded(r.Header)
 	authz := r.Header.Values("Authorization")
 	xKey := r.Header.Values(headerAPIKey)
@@ -258,7 +258,7 @@ func (a *authenticator) match(token string) (index int, ok bool) {
 // neither the body nor the secret (the header, the scope, the date) is
 // checked first, and the key looked up, before the body is read.
 func (h *Handler) sigV4(w *statusWriter, r *http.Request, rt route, loopback bool) (string, *http.Request, *rejection) {
-	a := &h.auth
+	a := h.auth.Load()
 	if len(a.accessKeys) == 0 {
 		if loopback {
 			return "loopback", r, nil // nothing to check it against

@@ -243,3 +243,24 @@ func TestLogging(t *testing.T) {
 		t.Errorf("failure record: %v", failed)
 	}
 }
+
+// SetAuth (a configuration reload) replaces the keys at once: the new key
+// is admitted, the old one refused, on the same handler.
+func TestSetAuthReplacesKeys(t *testing.T) {
+	h := NewHandler(newTestBackend(), Auth{APIKeys: []Key{{Name: "old", Secret: "old-key-0123456789"}}}, testLogger(t))
+	srv := httptest.NewServer(h)
+	t.Cleanup(srv.Close)
+	get := func(key string) int {
+		return do(t, srv, http.MethodGet, "/prod/@connections/R1kmxc2VNjMCFIA%3D", nil, http.Header{"Authorization": {"Bearer " + key}}).status
+	}
+	if s := get("old-key-0123456789"); s != http.StatusOK {
+		t.Fatalf("old key before SetAuth: %d", s)
+	}
+	h.SetAuth(Auth{APIKeys: []Key{{Name: "new", Secret: "new-key-0123456789"}}})
+	if s := get("new-key-0123456789"); s != http.StatusOK {
+		t.Errorf("new key after SetAuth: %d, want 200", s)
+	}
+	if s := get("old-key-0123456789"); s != http.StatusForbidden {
+		t.Errorf("old key after SetAuth: %d, want 403", s)
+	}
+}

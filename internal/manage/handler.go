@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net/http"
 	"strconv"
+	"sync/atomic"
 	"time"
 
 	"github.com/switchboardhq/switchboard/internal/gateway"
@@ -65,10 +66,11 @@ const (
 const timeLayout = "2006-01-02T15:04:05.000Z"
 
 // Handler serves the management API. Create it with NewHandler; it is safe
-// for concurrent use and holds no mutable state.
+// for concurrent use. Its only mutable state is who it admits, which
+// SetAuth replaces atomically (a configuration reload).
 type Handler struct {
 	backend Backend
-	auth    authenticator
+	auth    atomic.Pointer[authenticator]
 	logger  *slog.Logger
 }
 
@@ -78,7 +80,16 @@ func NewHandler(b Backend, auth Auth, logger *slog.Logger) *Handler {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	return &Handler{backend: b, auth: newAuthenticator(auth), logger: logger}
+	h := &Handler{backend: b, logger: logger}
+	h.SetAuth(auth)
+	return h
+}
+
+// SetAuth replaces who the handler admits. Requests already admitted are
+// not affected; every later request is checked against auth alone.
+func (h *Handler) SetAuth(auth Auth) {
+	au := newAuthenticator(auth)
+	h.auth.Store(&au)
 }
 
 // ServeHTTP answers one management request. Every response carries an

@@ -80,6 +80,14 @@ type Metrics struct {
 	// FunctionWorkers is the number of worker processes per API and
 	// function, starting and stopping ones included.
 	FunctionWorkers *prometheus.GaugeVec
+
+	// ConfigReloads counts configuration reloads (SIGHUP) by result:
+	// applied (the file was valid and what can change live changed),
+	// invalid (the file was refused; the running configuration stays),
+	// failed (the file was valid but applying it failed, for example a
+	// function's directory could not be started; nothing changed) and
+	// skipped (no configuration file: the seed configuration).
+	ConfigReloads *prometheus.CounterVec
 }
 
 // New creates the collectors and registers them with reg.
@@ -159,5 +167,13 @@ func New(reg prometheus.Registerer) *Metrics {
 		m.Routes, m.IntegrationSeconds, m.DisconnectFailures, m.Deliveries,
 		m.Rejections, m.RateLimitCloses, m.IntegrationShed, m.Publications, m.Channels, m.Subscriptions, m.ChannelRequests,
 		m.FunctionInvocations, m.FunctionColdStarts, m.FunctionInitSeconds, m.FunctionSeconds, m.FunctionWorkers)
+
+	m.ConfigReloads = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "switchboard_config_reloads_total", Help: "Configuration reloads (SIGHUP) by result: applied, invalid, failed or skipped.",
+	}, []string{"result"})
+	for _, r := range []string{"applied", "invalid", "failed", "skipped"} {
+		m.ConfigReloads.WithLabelValues(r) // export zeros
+	}
+	reg.MustRegister(m.ConfigReloads)
 	return m
 }

@@ -1,11 +1,13 @@
 // Package server assembles a Switchboard process: one HTTP listener whose
 // router sends each request to the WebSocket handshake of an API
 // (/{stage}), the management API (/{stage}/@connections...), the demo page
-// (/), health checks (/healthz, /readyz) or metrics (/metrics), and the
-// phased shutdown that drains it all.
+// (/), health checks (/healthz, /readyz) or metrics (/metrics), the
+// configuration reload (Reload, on SIGHUP) and the phased shutdown that
+// drains it all, after a readiness delay on SIGTERM.
 //
-// Concurrency: a Server is started once with Run; its router is safe for
-// concurrent use.
+// Concurrency: a Server is started once with Run; its router, Reload and
+// SkipReadinessDelay are safe for concurrent use. Reloads are serialized;
+// the configuration in force is behind an atomic pointer.
 package server
 
 import (
@@ -21,6 +23,8 @@ import (
 	"net"
 	"net/http"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -46,11 +50,23 @@ type Options struct {
 	Listener net.Listener
 	// Now is the clock of event timestamps; default time.Now.
 	Now func() time.Time
+	// Load reads the configuration again for Reload (the CLI's --config
+	// file, with the command line's overrides); nil when there is no file
+	// (the seed configuration), and Reload then has nothing to do.
+	Load func() (*config.Config, error)
+	// LogLevel, when set, is the level of Logger, which Reload sets to
+	// log.level (the only log setting a reload changes).
+	LogLevel *slog.LevelVar
 }
+
+// ErrTerminated is the cause (context.WithCancelCause) with which the CLI
+// cancels Run's context on SIGTERM: Run then keeps serving, with /readyz
+// failing, for shutdown.readinessDelay before it drains. Any other cause
+// (SIGINT, a test) drains at once.
+var ErrTerminated = errors.New("terminated")
 
 // Server is one Switchboard process.
 type Server struct {
-	cfg      *config.Config
 	log      *slog.Logger
 	registry *prometheus.Registry
 	gateway  *gateway.Gateway
@@ -60,6 +76,21 @@ type Server struct {
 	http     *http.Server
 	ln       net.Listener
 	certs    *tlsreload.Reloader // nil without tls
+	m        *metrics.Metrics
+	now      func() time.Time
+	load     func() (*config.Config, error) // nil: nothing to reload
+	level    *slog.LevelVar                 // nil: the level cannot change
+
+	// cfg is the configuration in force: the one New was given, then what
+	// each reload applied of its file (config.ApplyReload).
+	cfg      atomic.Pointer[config.Config]
+	reloadMu sync.Mutex // one reload at a time
+
+	// notReady fails /readyz during the readiness delay; skipDelay ends
+	// the delay early (SkipReadinessDelay).
+	notReady  atomic.Bool
+	skipDelay chan struct{}
+	skipOnce  sync.Once
 }
 
 //go:embed demo/index.html
@@ -97,20 +128,18 @@ func New(cfg *config.Config, o Options) (*Server, error) {
 		return nil, err
 	}
 	s := &Server{
-		cfg:      cfg,
-		log:      o.Logger,
-		registry: reg,
-		gateway:  gw,
-		metrics:  promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}),
+		log:       o.Logger,
+		registry:  reg,
+		gateway:   gw,
+		metrics:   promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}),
+		m:         m,
+		load:      o.Load,
+		level:     o.LogLevel,
+		now:       o.Now,
+		skipDelay: make(chan struct{}),
 	}
-	auth := manage.Auth{AllowLoopback: cfg.Management.LoopbackAllowed(), Now: o.Now}
-	for _, k := range cfg.Management.APIKeys {
-		auth.APIKeys = append(auth.APIKeys, manage.Key{Name: k.Name, Secret: k.Key, Stages: k.Stages})
-	}
-	for _, k := range cfg.Management.AccessKeys {
-		auth.AccessKeys = append(auth.AccessKeys, manage.AccessKey{ID: k.ID, Secret: k.Secret, Stages: k.Stages})
-	}
-	s.manage = manage.NewHandler(gw, auth, o.Logger)
+	s.cfg.Store(cfg)
+	s.manage = manage.NewHandler(gw, s.manageAuth(cfg), o.Logger)
 	if s.demo, err = renderDemo(cfg); err != nil {
 		return nil, err
 	}
@@ -149,6 +178,18 @@ func New(cfg *config.Config, o Options) (*Server, error) {
 	return s, nil
 }
 
+// manageAuth is who the management API admits under cfg.
+func (s *Server) manageAuth(cfg *config.Config) manage.Auth {
+	auth := manage.Auth{AllowLoopback: cfg.Management.LoopbackAllowed(), Now: s.now}
+	for _, k := range cfg.Management.APIKeys {
+		auth.APIKeys = append(auth.APIKeys, manage.Key{Name: k.Name, Secret: k.Key, Stages: k.Stages})
+	}
+	for _, k := range cfg.Management.AccessKeys {
+		auth.AccessKeys = append(auth.AccessKeys, manage.AccessKey{ID: k.ID, Secret: k.Secret, Stages: k.Stages})
+	}
+	return auth
+}
+
 // Addr is the listener's address.
 func (s *Server) Addr() net.Addr { return s.ln.Addr() }
 
@@ -173,7 +214,7 @@ func (s *Server) Run(ctx context.Context) error {
 		s.log.Info("serving API", "api", a.ID(), "websocket", wsScheme+s.Addr().String()+"/"+a.Stage(),
 			"management", httpScheme+s.Addr().String()+"/"+a.Stage()+"/@connections")
 	}
-	if s.cfg.Management.LoopbackAllowed() {
+	if s.cfg.Load().Management.LoopbackAllowed() {
 		s.log.Warn("management API admits loopback clients without credentials (development mode; requests with a proxy header such as X-Forwarded-For excluded); set management.allowLoopback: false and configure accessKeys or apiKeys in production (docs/SECURITY.md)")
 	}
 	errc := make(chan error, 1)
@@ -185,8 +226,13 @@ func (s *Server) Run(ctx context.Context) error {
 	case <-ctx.Done():
 	}
 
-	s.log.Info("shutting down", "timeout", s.cfg.Shutdown.Timeout.String())
-	sctx, cancel := context.WithTimeout(context.Background(), s.cfg.Shutdown.Timeout.Std())
+	cfg := s.cfg.Load()
+	if d := cfg.Shutdown.Readiness(); d > 0 && errors.Is(context.Cause(ctx), ErrTerminated) {
+		s.readinessDelay(d)
+		cfg = s.cfg.Load()
+	}
+	s.log.Info("shutting down", "timeout", cfg.Shutdown.Timeout.String())
+	sctx, cancel := context.WithTimeout(context.Background(), cfg.Shutdown.Timeout.Std())
 	defer cancel()
 	done := make(chan error, 1)
 	go func() { done <- s.gateway.Shutdown(sctx) }() // refuses handshakes at once
@@ -205,6 +251,35 @@ func (s *Server) Run(ctx context.Context) error {
 	return gerr
 }
 
+// readinessDelay fails /readyz for d while everything else goes on as
+// before — new connections are accepted and served — so that a load
+// balancer stops sending clients here before the listener closes. A
+// second signal (SkipReadinessDelay) ends it early.
+func (s *Server) readinessDelay(d time.Duration) {
+	s.notReady.Store(true)
+	s.log.Info("not ready: /readyz answers 503 until the drain starts; new connections are still accepted", "readinessDelay", d.String())
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+	case <-s.skipDelay:
+		s.log.Info("readiness delay cut short by a second signal")
+	}
+}
+
+// SkipReadinessDelay ends the readiness delay now, or skips it if the
+// shutdown has begun but the delay not yet, and reports whether it did;
+// the drain then starts at once. It reports false once the drain has
+// begun (or a skip was already asked for).
+func (s *Server) SkipReadinessDelay() bool {
+	if s.gateway.Draining() {
+		return false
+	}
+	skipped := false
+	s.skipOnce.Do(func() { close(s.skipDelay); skipped = true })
+	return skipped
+}
+
 // ServeHTTP routes a request by its escaped path.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	path := r.URL.EscapedPath()
@@ -216,7 +291,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		_, _ = w.Write([]byte("ok\n"))
 		return
 	case "/readyz":
-		if s.gateway.Draining() {
+		if s.notReady.Load() || s.gateway.Draining() {
 			http.Error(w, "draining", http.StatusServiceUnavailable)
 			return
 		}
