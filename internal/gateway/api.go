@@ -105,11 +105,17 @@ func (r *Route) name() string {
 	return "action:" + r.action
 }
 
+// FunctionCredentials makes the AWS key pair given to the workers of one
+// function integration (function.credentials: generated), which the
+// management API must accept on stage, and only there. revoke withdraws
+// it; the gateway calls it once the integration's workers are stopped.
+type FunctionCredentials func(stage, integration string) (creds function.Credentials, revoke func(), err error)
+
 // maxPoolWorkers bounds an API's worker goroutines whatever the
 // integrations' concurrency adds up to.
 const maxPoolWorkers = 10000
 
-func newAPI(c *config.API, client *http.Client, log *slog.Logger, m *metrics.Metrics, now func() time.Time) (_ *API, err error) {
+func newAPI(c *config.API, client *http.Client, log *slog.Logger, m *metrics.Metrics, now func() time.Time, fnCreds FunctionCredentials) (_ *API, err error) {
 	sel, err := route.Parse(c.RouteSelectionExpression)
 	if err != nil {
 		return nil, fmt.Errorf("apis[%s].routeSelectionExpression: %w", c.ID, err)
@@ -180,6 +186,15 @@ func newAPI(c *config.API, client *http.Client, log *slog.Logger, m *metrics.Met
 			if err != nil {
 				return nil, fmt.Errorf("apis[%s].integrations.%s.function.directory: %w", c.ID, name, err)
 			}
+			var creds *function.Credentials
+			revoke := func() {}
+			if ic.Function.Credentials != function.CredentialsEnvironment && fnCreds != nil {
+				cr, rv, err := fnCreds(c.Stage, name)
+				if err != nil {
+					return nil, fmt.Errorf("apis[%s].integrations.%s: credentials: %w", c.ID, name, err)
+				}
+				creds, revoke = &cr, rv
+			}
 			fn, err := function.New(name, function.Config{
 				Name:           ic.Function.Name,
 				Runtime:        ic.Function.Runtime,
@@ -192,8 +207,10 @@ func newAPI(c *config.API, client *http.Client, log *slog.Logger, m *metrics.Met
 				MaxConcurrency: ic.MaxConcurrency,
 				MinWorkers:     ic.Function.MinWorkers,
 				IdleTimeout:    ic.Function.IdleTimeout.Std(),
-			}, function.Options{Logger: log, Metrics: m, APIID: c.ID})
+				Credentials:    ic.Function.Credentials,
+			}, function.Options{Logger: log, Metrics: m, APIID: c.ID, Credentials: creds})
 			if err != nil {
+				revoke()
 				return nil, fmt.Errorf("apis[%s].integrations.%s: %w", c.ID, name, err)
 			}
 			integrations[name] = fn
@@ -201,6 +218,7 @@ func newAPI(c *config.API, client *http.Client, log *slog.Logger, m *metrics.Met
 				if err := fn.Close(ctx); err != nil {
 					log.Warn("stopping a function's workers", "api", c.ID, "integration", name, "error", err.Error())
 				}
+				revoke() // the workers that held it are gone
 			})
 			workers += ic.MaxConcurrency
 		default:

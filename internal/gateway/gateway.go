@@ -23,6 +23,10 @@ type Options struct {
 	Now        func() time.Time // the clock of event timestamps; default time.Now
 	// TLS tells that the listener terminates TLS (X-Forwarded-Proto: https).
 	TLS bool
+	// FunctionCredentials, when set, makes the key pair of each function
+	// integration whose function.credentials is generated. Nil: such
+	// workers get no AWS credentials.
+	FunctionCredentials FunctionCredentials
 }
 
 // Gateway serves the configured APIs.
@@ -64,7 +68,7 @@ func New(o Options) (*Gateway, error) {
 		tls:      o.TLS,
 	}
 	for i := range o.Config.APIs {
-		a, err := newAPI(&o.Config.APIs[i], o.HTTPClient, o.Logger, o.Metrics, o.Now)
+		a, err := newAPI(&o.Config.APIs[i], o.HTTPClient, o.Logger, o.Metrics, o.Now, o.FunctionCredentials)
 		if err == nil && g.apis[a.stage] != nil {
 			a.release(context.Background())
 			err = fmt.Errorf("two APIs use stage %q", a.stage)

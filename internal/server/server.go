@@ -29,6 +29,7 @@ import (
 
 	"github.com/switchboardhq/switchboard/internal/config"
 	"github.com/switchboardhq/switchboard/internal/gateway"
+	"github.com/switchboardhq/switchboard/internal/integration/function"
 	"github.com/switchboardhq/switchboard/internal/integration/httpint"
 	"github.com/switchboardhq/switchboard/internal/manage"
 	"github.com/switchboardhq/switchboard/internal/metrics"
@@ -55,11 +56,15 @@ type Server struct {
 	registry *prometheus.Registry
 	gateway  *gateway.Gateway
 	manage   *manage.Handler
-	metrics  http.Handler
-	demo     []byte
-	http     *http.Server
-	ln       net.Listener
-	certs    *tlsreload.Reloader // nil without tls
+	// workerKeys are the access keys generated for function workers:
+	// apart from the configured management keys, in memory only, and
+	// kept by every management Auth this server builds (managementAuth).
+	workerKeys *manage.GeneratedKeys
+	metrics    http.Handler
+	demo       []byte
+	http       *http.Server
+	ln         net.Listener
+	certs      *tlsreload.Reloader // nil without tls
 }
 
 //go:embed demo/index.html
@@ -84,7 +89,15 @@ func New(cfg *config.Config, o Options) (*Server, error) {
 	if eo.Loops == 0 {
 		eo.Loops = cfg.Transport.Loops
 	}
+	workerKeys := manage.NewGeneratedKeys()
 	gw, err := gateway.New(gateway.Options{
+		FunctionCredentials: func(stage, _ string) (function.Credentials, func(), error) {
+			k, err := workerKeys.Generate(stage)
+			if err != nil {
+				return function.Credentials{}, nil, err
+			}
+			return function.Credentials{AccessKeyID: k.ID, SecretAccessKey: k.Secret}, func() { workerKeys.Revoke(k.ID) }, nil
+		},
 		Config:     cfg,
 		Engine:     eo,
 		HTTPClient: &http.Client{Transport: httpint.NewTransport()},
@@ -97,20 +110,14 @@ func New(cfg *config.Config, o Options) (*Server, error) {
 		return nil, err
 	}
 	s := &Server{
-		cfg:      cfg,
-		log:      o.Logger,
-		registry: reg,
-		gateway:  gw,
-		metrics:  promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}),
+		workerKeys: workerKeys,
+		cfg:        cfg,
+		log:        o.Logger,
+		registry:   reg,
+		gateway:    gw,
+		metrics:    promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}),
 	}
-	auth := manage.Auth{AllowLoopback: cfg.Management.LoopbackAllowed(), Now: o.Now}
-	for _, k := range cfg.Management.APIKeys {
-		auth.APIKeys = append(auth.APIKeys, manage.Key{Name: k.Name, Secret: k.Key, Stages: k.Stages})
-	}
-	for _, k := range cfg.Management.AccessKeys {
-		auth.AccessKeys = append(auth.AccessKeys, manage.AccessKey{ID: k.ID, Secret: k.Secret, Stages: k.Stages})
-	}
-	s.manage = manage.NewHandler(gw, auth, o.Logger)
+	s.manage = manage.NewHandler(gw, s.managementAuth(cfg, o.Now), o.Logger)
 	if s.demo, err = renderDemo(cfg); err != nil {
 		return nil, err
 	}
@@ -147,6 +154,20 @@ func New(cfg *config.Config, o Options) (*Server, error) {
 		ErrorLog:          slog.NewLogLogger(o.Logger.Handler(), slog.LevelWarn),
 	}
 	return s, nil
+}
+
+// managementAuth is who may call the management API under cfg: its
+// configured keys, and the keys generated for function workers, which a
+// new configuration keeps.
+func (s *Server) managementAuth(cfg *config.Config, now func() time.Time) manage.Auth {
+	auth := manage.Auth{AllowLoopback: cfg.Management.LoopbackAllowed(), Now: now, Generated: s.workerKeys}
+	for _, k := range cfg.Management.APIKeys {
+		auth.APIKeys = append(auth.APIKeys, manage.Key{Name: k.Name, Secret: k.Key, Stages: k.Stages})
+	}
+	for _, k := range cfg.Management.AccessKeys {
+		auth.AccessKeys = append(auth.AccessKeys, manage.AccessKey{ID: k.ID, Secret: k.Secret, Stages: k.Stages})
+	}
+	return auth
 }
 
 // Addr is the listener's address.
