@@ -175,10 +175,12 @@ func TestFunctionGoHandler(t *testing.T) {
 	})
 }
 
-// The recipe's Node.js chat handler (examples/lambda-chat), unmodified:
-// @aws-sdk/client-apigatewaymanagementapi posts every message to every
-// connection it keeps. As on a machine with no AWS configuration, with
-// development mode off: its calls are verified with SigV4.
+// The recipe's Node.js chat handler (examples/lambda-chat), unmodified,
+// with the example's own switchboard.yaml (only its port and directory
+// adapted to the test): @aws-sdk/client-apigatewaymanagementapi posts every
+// message to every connection it keeps. As on a machine with no AWS
+// configuration, and with development mode off: its calls are verified
+// with SigV4.
 func TestFunctionLambdaChatExample(t *testing.T) {
 	noAWSEnv(t)
 	dir, err := filepath.Abs("../../examples/lambda-chat")
@@ -193,16 +195,23 @@ func TestFunctionLambdaChatExample(t *testing.T) {
 		}
 		t.Skipf("needs node and `npm ci --prefix examples/lambda-chat` (make test runs it): %v %v", errNode, errModules)
 	}
-	e := startServer(t, functionAPI("nodejs", dir, "index.handler", `          minWorkers: 1
-`), func(c *config.Config) {
-		// One worker: the example keeps its connection table in memory.
-		in := c.APIs[0].Integrations["fn"]
-		in.MaxConcurrency = 1
-		c.APIs[0].Integrations["fn"] = in
-		closedManagement(c)
-	})
-	alice := e.dial("fn", nil)
-	bob := e.dial("fn", nil)
+	b, err := os.ReadFile(filepath.Join(dir, "switchboard.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	yaml := string(b)
+	for _, s := range []string{"http://127.0.0.1:8080", "directory: . "} {
+		if !strings.Contains(yaml, s) {
+			t.Fatalf("the example's switchboard.yaml has no %q any more; adapt the test", s)
+		}
+	}
+	yaml = strings.ReplaceAll(yaml, "directory: . ", "directory: "+dir+" ")
+	if strings.Contains(yaml, "allowLoopback:") {
+		t.Error("the example sets management.allowLoopback; it needs no development mode")
+	}
+	e := startServer(t, strings.ReplaceAll(yaml, "http://127.0.0.1:8080", "{{base}}"), closedManagement)
+	alice := e.dial("production", nil)
+	bob := e.dial("production", nil)
 	write(t, alice, `{"action":"sendMessage","message":"hello from alice"}`)
 	for _, c := range []*websocket.Conn{alice, bob} {
 		m := readJSON(t, c)
@@ -220,7 +229,7 @@ func TestFunctionLambdaChatExample(t *testing.T) {
 	}
 	// The log line of a call is written after its response.
 	waitFor(t, "the handler's three PostToConnection calls admitted with its generated key", func() bool {
-		return len(e.workerPrincipals("fn")) == 3
+		return len(e.workerPrincipals("production")) == 3
 	})
 }
 
