@@ -1,14 +1,21 @@
 package server
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
+	"time"
+
+	"github.com/coder/websocket"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
@@ -204,5 +211,57 @@ func TestFunctionEnvironmentCredentials(t *testing.T) {
 				t.Errorf("the log shows the value of %s", k)
 			}
 		}
+	}
+}
+
+// A lambda integration with an endpoint (LocalStack, the runtime interface
+// emulator) signs its calls with Switchboard's own credentials, so on a
+// machine with no AWS configuration every call fails before it is sent
+// ($connect 502, the SDK's reason logged), and test/test in the
+// environment, as docs/configuration.md says, is enough.
+func TestLambdaEndpointCredentials(t *testing.T) {
+	noAWSEnv(t)
+	t.Setenv("AWS_EC2_METADATA_DISABLED", "true") // no instance metadata lookup: deterministic and fast
+	var calls atomic.Int32
+	fake := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		calls.Add(1)
+		fmt.Fprint(w, `{"statusCode":200}`)
+	}))
+	defer fake.Close()
+	yaml := fmt.Sprintf(`
+apis:
+  - id: lam
+    stage: lam
+    routeSelectionExpression: $request.body.action
+    routes:
+      $connect: {integration: fn}
+    integrations:
+      fn:
+        type: lambda
+        timeout: 5s
+        lambda: {functionName: chat, region: us-east-1, endpoint: %s}
+`, fake.URL)
+
+	e := startServer(t, yaml)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	_, resp, err := websocket.Dial(ctx, e.wsURL("lam"), nil)
+	if err == nil || resp == nil || resp.StatusCode != http.StatusBadGateway {
+		t.Fatalf("without credentials: %v %v, want 502", resp, err)
+	}
+	if calls.Load() != 0 {
+		t.Errorf("the endpoint was called %d times without credentials", calls.Load())
+	}
+	if !e.logs.contains("get credentials: failed to refresh cached credentials") {
+		t.Error("the log does not say that credentials are missing")
+	}
+	e.shutdown()
+
+	t.Setenv("AWS_ACCESS_KEY_ID", "test")
+	t.Setenv("AWS_SECRET_ACCESS_KEY", "test")
+	e = startServer(t, yaml)
+	e.dial("lam", nil)
+	if calls.Load() != 1 {
+		t.Errorf("the endpoint was called %d times, want 1", calls.Load())
 	}
 }
