@@ -41,6 +41,9 @@ type Gateway struct {
 	// maxConns is http.maxConnections: open plus handshaking (0: none).
 	maxConns int
 	tls      bool // the listener terminates TLS
+	// fnCreds makes the keys of function integrations (Options), for
+	// every API built, now or later.
+	fnCreds FunctionCredentials
 
 	// ctx bounds every integration call; it is cancelled when shutdown
 	// gives up waiting.
@@ -66,9 +69,10 @@ func New(o Options) (*Gateway, error) {
 		drain:    o.Config.Shutdown,
 		maxConns: o.Config.HTTP.MaxConnections,
 		tls:      o.TLS,
+		fnCreds:  o.FunctionCredentials,
 	}
 	for i := range o.Config.APIs {
-		a, err := newAPI(&o.Config.APIs[i], o.HTTPClient, o.Logger, o.Metrics, o.Now, o.FunctionCredentials)
+		a, err := newAPI(&o.Config.APIs[i], o.HTTPClient, o.Logger, o.Metrics, o.Now, g.fnCreds)
 		if err == nil && g.apis[a.stage] != nil {
 			a.release(context.Background())
 			err = fmt.Errorf("two APIs use stage %q", a.stage)
