@@ -442,6 +442,17 @@ type Function struct {
 	// IdleTimeout stops a worker above MinWorkers that had no invocation
 	// for this long. Default 5m; 1s to 24h.
 	IdleTimeout Duration `yaml:"idleTimeout"`
+	// Credentials says which AWS credentials the workers get. "generated"
+	// (default): an access key pair Switchboard makes at start, held in
+	// memory only and accepted by its own management API for this API's
+	// stage only (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, no
+	// AWS_SESSION_TOKEN); none of Switchboard's own AWS variables reach
+	// the workers. "environment": Switchboard's AWS credential and
+	// configuration variables (keys, session token, profile, config
+	// files, container and web-identity roles) are passed through
+	// instead, for handlers that also call real AWS services; a warning
+	// at start says so. Environment still overrides either.
+	Credentials string `yaml:"credentials"`
 }
 
 // Disconnect configures delivery of $disconnect events.

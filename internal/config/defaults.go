@@ -48,6 +48,7 @@ const (
 	defaultFunctionMemory       = 128 // MB, as on AWS
 	defaultFunctionIdleTimeout  = Duration(5 * time.Minute)
 	defaultFunctionNameFallback = "function"
+	defaultFunctionCredentials  = "generated" // function.credentials
 
 	defaultDisconnectAttempts = 3
 	defaultDisconnectBackoff  = Duration(200 * time.Millisecond)
@@ -137,6 +138,7 @@ func (in *Integration) applyDefaults(name string) {
 	setDefault(&f.Name, defaultFunctionName(name))
 	setDefault(&f.Memory, defaultFunctionMemory)
 	setDefault(&f.IdleTimeout, defaultFunctionIdleTimeout)
+	setDefault(&f.Credentials, defaultFunctionCredentials)
 }
 
 // defaultFunctionName derives AWS_LAMBDA_FUNCTION_NAME from an integration

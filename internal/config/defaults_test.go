@@ -172,7 +172,7 @@ func TestApplyDefaultsIntegrations(t *testing.T) {
 		"local":  {Type: "function", Function: Function{Runtime: "nodejs"}},
 		"my.bot": {Type: "function"},
 		"set": {Type: "function", Timeout: sec(3), MaxConcurrency: 9, Function: Function{
-			Name: "named", Memory: 512, IdleTimeout: sec(30), MinWorkers: 2,
+			Name: "named", Memory: 512, IdleTimeout: sec(30), MinWorkers: 2, Credentials: "environment",
 		}},
 		// The fields of a function only get defaults for type function,
 		// so that Validate can report them on another type.
@@ -183,10 +183,10 @@ func TestApplyDefaultsIntegrations(t *testing.T) {
 	want := map[string]Integration{
 		"web":    {Type: "http", URL: "http://x", Timeout: timeout, MaxConcurrency: 256, MaxWaiting: 256},
 		"aws":    {Type: "lambda", Lambda: Lambda{FunctionName: "chat"}, Timeout: timeout, MaxConcurrency: 256, MaxWaiting: 256},
-		"local":  {Type: "function", Timeout: timeout, MaxConcurrency: 4, MaxWaiting: 4, Function: Function{Runtime: "nodejs", Name: "local", Memory: 128, IdleTimeout: Duration(5 * time.Minute)}},
-		"my.bot": {Type: "function", Timeout: timeout, MaxConcurrency: 4, MaxWaiting: 4, Function: Function{Name: "my-bot", Memory: 128, IdleTimeout: Duration(5 * time.Minute)}},
+		"local":  {Type: "function", Timeout: timeout, MaxConcurrency: 4, MaxWaiting: 4, Function: Function{Runtime: "nodejs", Name: "local", Memory: 128, IdleTimeout: Duration(5 * time.Minute), Credentials: "generated"}},
+		"my.bot": {Type: "function", Timeout: timeout, MaxConcurrency: 4, MaxWaiting: 4, Function: Function{Name: "my-bot", Memory: 128, IdleTimeout: Duration(5 * time.Minute), Credentials: "generated"}},
 		"set": {Type: "function", Timeout: sec(3), MaxConcurrency: 9, MaxWaiting: 9, Function: Function{
-			Name: "named", Memory: 512, IdleTimeout: sec(30), MinWorkers: 2,
+			Name: "named", Memory: 512, IdleTimeout: sec(30), MinWorkers: 2, Credentials: "environment",
 		}},
 		"misplaced": {Type: "http", Timeout: timeout, MaxConcurrency: 256, MaxWaiting: 256, Function: Function{Runtime: "nodejs"}},
 	}

@@ -123,6 +123,7 @@ func TestFullExample(t *testing.T) {
 		Environment: map[string]string{"BOT_GREETING": "hello", "AWS_REGION": "eu-west-1"},
 		MinWorkers:  1,
 		IdleTimeout: Duration(10 * time.Minute),
+		Credentials: "generated",
 	}}
 	if diff := cmp.Diff(wantBot, chat.Integrations["bot"]); diff != "" {
 		t.Errorf("function integration (-want +got):\n%s", diff)
@@ -252,6 +253,7 @@ func TestIntegrationExamples(t *testing.T) {
 		Memory:      128,
 		Environment: map[string]string{"WEBSOCKET_ENDPOINT": "http://127.0.0.1:8080/production", "AWS_REGION": "us-east-1"},
 		IdleTimeout: Duration(5 * time.Minute),
+		Credentials: "generated",
 	}}
 	if diff := cmp.Diff(want, c.APIs[0].Integrations["chat"]); diff != "" {
 		t.Errorf("function.yaml (-want +got):\n%s", diff)

@@ -19,6 +19,9 @@ import (
 // order the documentation lists them.
 var functionRuntimes = []string{"provided", "nodejs", "python"}
 
+// functionCredentials are the values of function.credentials.
+var functionCredentials = []string{"generated", "environment"}
+
 // reservedFunctionEnv are the variables of the standard Lambda environment
 // that Switchboard sets for every worker and function.environment cannot
 // set, each with the field that sets it instead, if there is one.
@@ -111,6 +114,9 @@ func (v *validator) function(path string, in *Integration) {
 		v.intRange(fp+".minWorkers", f.MinWorkers, 0, maxFunctionConcurrency)
 	}
 	v.duration(fp+".idleTimeout", f.IdleTimeout, time.Second, maxFunctionIdleTimeout)
+	if f.Credentials != "" {
+		v.oneOf(fp+".credentials", f.Credentials, "a credentials mode (generated: a key pair for this stage's management API; environment: Switchboard's own AWS credentials)", functionCredentials)
+	}
 }
 
 // functionDirectory checks that dir names an existing directory and

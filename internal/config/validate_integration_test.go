@@ -272,6 +272,8 @@ func TestValidateIntegrationTypes(t *testing.T) {
 		{"minWorkers negative", nodejsWith(func(in *Integration) { in.Function.MinWorkers = -1 }), ib + ".function.minWorkers", "-1 is out of range"},
 		{"idleTimeout low", nodejsWith(func(in *Integration) { in.Function.IdleTimeout = ms(500) }), ib + ".function.idleTimeout", "500ms is out of range; use a duration from 1s to 24h"},
 		{"idleTimeout high", nodejsWith(func(in *Integration) { in.Function.IdleTimeout = Duration(25 * time.Hour) }), ib + ".function.idleTimeout", "from 1s to 24h"},
+		{"credentials", nodejsWith(func(in *Integration) { in.Function.Credentials = "enviroment" }), ib + ".function.credentials",
+			`"enviroment" is not a credentials mode (generated: a key pair for this stage's management API; environment: Switchboard's own AWS credentials); use generated or environment (did you mean "environment"?)`},
 
 		// a function's timeout and maxConcurrency
 		{"function timeout low", nodejsWith(func(in *Integration) { in.Timeout = ms(500) }), ib + ".timeout", "500ms is out of range; use a duration from 1s to 15m"},

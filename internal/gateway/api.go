@@ -100,6 +100,12 @@ func (r *Route) name() string {
 	return "action:" + r.action
 }
 
+// FunctionCredentials makes the AWS key pair given to the workers of one
+// function integration (function.credentials: generated), which the
+// management API must accept on stage, and only there. revoke withdraws
+// it; the gateway calls it once the integration's workers are stopped.
+type FunctionCredentials func(stage, integration string) (creds function.Credentials, revoke func(), err error)
+
 // maxPoolWorkers bounds an API's worker goroutines whatever the
 // integrations' concurrency adds up to.
 const maxPoolWorkers = 10000
@@ -200,7 +206,7 @@ func (g *Gateway) buildState(a *API, c *config.API, old *apiState) (st *apiState
 				continue
 			}
 		}
-		e, err := g.newIntegration(c.ID, name, ic)
+		e, err := g.newIntegration(c.ID, c.Stage, name, ic)
 		if err != nil {
 			return nil, fresh, err
 		}
@@ -256,7 +262,7 @@ func (g *Gateway) buildState(a *API, c *config.API, old *apiState) (st *apiState
 }
 
 // newIntegration builds one integration, wrapped in its load shedding.
-func (g *Gateway) newIntegration(apiID, name string, ic config.Integration) (*integrationEntry, error) {
+func (g *Gateway) newIntegration(apiID, stage, name string, ic config.Integration) (*integrationEntry, error) {
 	e := &integrationEntry{cfg: ic, res: &resource{name: "integration " + name}}
 	var in Integration
 	switch ic.Type {
@@ -290,6 +296,15 @@ func (g *Gateway) newIntegration(apiID, name string, ic config.Integration) (*in
 		if err != nil {
 			return nil, fmt.Errorf("apis[%s].integrations.%s.function.directory: %w", apiID, name, err)
 		}
+		var creds *function.Credentials
+		revoke := func() {}
+		if ic.Function.Credentials != function.CredentialsEnvironment && g.fnCreds != nil {
+			cr, rv, err := g.fnCreds(stage, name)
+			if err != nil {
+				return nil, fmt.Errorf("apis[%s].integrations.%s: credentials: %w", apiID, name, err)
+			}
+			creds, revoke = &cr, rv
+		}
 		fn, err := function.New(name, function.Config{
 			Name:           ic.Function.Name,
 			Runtime:        ic.Function.Runtime,
@@ -302,8 +317,10 @@ func (g *Gateway) newIntegration(apiID, name string, ic config.Integration) (*in
 			MaxConcurrency: ic.MaxConcurrency,
 			MinWorkers:     ic.Function.MinWorkers,
 			IdleTimeout:    ic.Function.IdleTimeout.Std(),
-		}, function.Options{Logger: g.log, Metrics: g.metrics, APIID: apiID})
+			Credentials:    ic.Function.Credentials,
+		}, function.Options{Logger: g.log, Metrics: g.metrics, APIID: apiID, Credentials: creds})
 		if err != nil {
+			revoke()
 			return nil, fmt.Errorf("apis[%s].integrations.%s: %w", apiID, name, err)
 		}
 		in = fn
@@ -311,6 +328,7 @@ func (g *Gateway) newIntegration(apiID, name string, ic config.Integration) (*in
 			if err := fn.Close(ctx); err != nil {
 				g.log.Warn("stopping a function's workers", "api", apiID, "integration", name, "error", err.Error())
 			}
+			revoke() // the workers that held it are gone
 		}
 	default:
 		return nil, fmt.Errorf("apis[%s].integrations.%s: unknown type %q", apiID, name, ic.Type)

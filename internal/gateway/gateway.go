@@ -24,6 +24,10 @@ type Options struct {
 	Now        func() time.Time // the clock of event timestamps; default time.Now
 	// TLS tells that the listener terminates TLS (X-Forwarded-Proto: https).
 	TLS bool
+	// FunctionCredentials, when set, makes the key pair of each function
+	// integration whose function.credentials is generated. Nil: such
+	// workers get no AWS credentials.
+	FunctionCredentials FunctionCredentials
 }
 
 // Gateway serves the configured APIs.
@@ -49,6 +53,10 @@ type Gateway struct {
 	closeCtx    context.Context
 	closeCancel context.CancelFunc
 
+	// fnCreds makes the keys of function integrations (Options), for
+	// every integration built, at start or by a reload.
+	fnCreds FunctionCredentials
+
 	// ctx bounds every integration call; it is cancelled when shutdown
 	// gives up waiting.
 	ctx        context.Context
@@ -72,6 +80,7 @@ func New(o Options) (*Gateway, error) {
 		client:  o.HTTPClient,
 		apis:    make(map[string]*API),
 		tls:     o.TLS,
+		fnCreds: o.FunctionCredentials,
 	}
 	sd := o.Config.Shutdown
 	g.drain.Store(&sd)

@@ -73,6 +73,11 @@
 //   - an AWS Signature Version 4 by one of Auth.AccessKeys, as the AWS
 //     SDKs sign every call (internal/auth/sigv4: service execute-api, any
 //     region, 5 minutes of clock skew, the body hashed);
+//   - a SigV4 signature by one of Auth.Generated, the keys Switchboard
+//     generates for the workers of its function integrations, each
+//     allowed on its API's stage only; the set is apart from the
+//     configured keys and shared by every Auth given it, so a new Auth
+//     (a reload) keeps them;
 //   - an API key of Auth.APIKeys, as "Authorization: Bearer <key>" or
 //     "x-api-key: <key>", compared in constant time against every key.
 //
@@ -87,7 +92,9 @@
 // learns it in development. A credential of a kind for which no key is
 // configured cannot be judged: loopback admits it as if it were absent
 // (so an unmodified SDK, which always signs, works on a laptop), anything
-// else is refused. SigV4 failures carry AWS's messages ("The request
+// else is refused. Generated keys do not count as configured here: with
+// no AccessKeys, loopback still admits a signature by an unknown key, but
+// a signature by a generated key is verified. SigV4 failures carry AWS's messages ("The request
 // signature we calculated does not match the signature you provided.
 // ...", "Signature expired: ... is now earlier than ...", "The security
 // token included in the request is invalid."); presigned URLs and SigV4a
@@ -108,7 +115,8 @@
 // # Concurrency
 //
 // A Handler is safe for concurrent use: it holds no mutable state after
-// NewHandler, and calls the Backend concurrently from the server's request
+// NewHandler but the GeneratedKeys it was given (guarded by their own
+// lock), and calls the Backend concurrently from the server's request
 // goroutines. It starts no goroutines of its own. The operations of one
 // batch run one after the other on the request's goroutine.
 package manage

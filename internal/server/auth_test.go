@@ -48,6 +48,10 @@ func TestJWTAtConnect(t *testing.T) {
 		{"garbage", "test?token=abc.def.ghi", nil, http.StatusUnauthorized},
 		{"wrong issuer", "test?token=" + signJWT(t, jwt.MapClaims{"sub": "x", "iss": "https://evil/"}), nil, http.StatusUnauthorized},
 		{"expired", "test?token=" + good(-time.Hour), nil, http.StatusUnauthorized},
+		// Time claims out of range, accepted before issue 9 (int64 overflow).
+		{"nbf 9.3e18", "test?token=" + signJWT(t, jwt.MapClaims{"sub": "x", "iss": "https://auth.test/", "nbf": 9.3e18}), nil, http.StatusUnauthorized},
+		{"nbf 1e30", "test?token=" + signJWT(t, jwt.MapClaims{"sub": "x", "iss": "https://auth.test/", "nbf": 1e30}), nil, http.StatusUnauthorized},
+		{"iat 1e30", "test?token=" + signJWT(t, jwt.MapClaims{"sub": "x", "iss": "https://auth.test/", "iat": 1e30}), nil, http.StatusUnauthorized},
 		{"query", "test?token=" + good(time.Hour), nil, http.StatusSwitchingProtocols},
 		{"header", "test", &websocket.DialOptions{HTTPHeader: http.Header{"Authorization": {"Bearer " + good(time.Hour)}}}, http.StatusSwitchingProtocols},
 		{"subprotocol", "test", &websocket.DialOptions{Subprotocols: []string{"bearer." + good(time.Hour), "switchboard.v1"}}, http.StatusSwitchingProtocols},
@@ -70,6 +74,15 @@ func TestJWTAtConnect(t *testing.T) {
 		if status != tc.status {
 			t.Errorf("%s: %d, want %d", tc.name, status, tc.status)
 		}
+	}
+	var outOfRange int
+	for _, l := range e.logs.lines("handshake unauthenticated") {
+		if l["reason"] == "time claim out of range" {
+			outOfRange++
+		}
+	}
+	if outOfRange != 3 {
+		t.Errorf("%d handshakes logged with reason \"time claim out of range\", want 3", outOfRange)
 	}
 	evs := b.waitEvents("$connect", 3)
 	az, _ := evs[0]["requestContext"].(map[string]any)["authorizer"].(map[string]any)

@@ -1,7 +1,9 @@
 package server
 
 import (
+	"encoding/json"
 	"fmt"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -12,19 +14,74 @@ import (
 	"github.com/coder/websocket"
 
 	"github.com/switchboardhq/switchboard/internal/config"
+	"github.com/switchboardhq/switchboard/internal/manage"
 )
 
-// lambdaEnv gives the test process — and so the function workers, which
-// inherit these variables — dummy AWS credentials and a region, with
-// every other source of AWS configuration turned off.
-func lambdaEnv(t *testing.T) {
-	t.Setenv("AWS_ACCESS_KEY_ID", "AKIDEXAMPLE")
-	t.Setenv("AWS_SECRET_ACCESS_KEY", "dummy")
-	t.Setenv("AWS_REGION", "us-east-1")
-	t.Setenv("AWS_EC2_METADATA_DISABLED", "true")
-	none := filepath.Join(t.TempDir(), "none")
-	t.Setenv("AWS_CONFIG_FILE", none)
-	t.Setenv("AWS_SHARED_CREDENTIALS_FILE", none)
+// noAWSEnv makes the test process's environment — Switchboard's — that of
+// a machine with no AWS configuration: no AWS_* variable at all, and a HOME
+// that is an empty directory (no ~/.aws). The variables come back when the
+// test ends.
+func noAWSEnv(t *testing.T) {
+	for _, kv := range os.Environ() {
+		if k, _, _ := strings.Cut(kv, "="); strings.HasPrefix(k, "AWS_") {
+			t.Setenv(k, "") // restored at the end of the test
+			os.Unsetenv(k)
+		}
+	}
+	t.Setenv("HOME", t.TempDir())
+}
+
+// testManagementKey is the API key the function tests' own management
+// calls use: management.allowLoopback is off in them, so that every call a
+// handler makes must be verified.
+const testManagementKey = "function-test-key-0123456789abcdef"
+
+// closedManagement turns development mode off and gives the test its own
+// API key: the handlers' SDK calls must then be verified with SigV4 by
+// their generated keys.
+func closedManagement(c *config.Config) {
+	c.Management.AllowLoopback = new(false)
+	c.Management.APIKeys = []config.APIKey{{Name: "test", Key: testManagementKey}}
+}
+
+// manageWithKey is e.manageJSON with the test's API key.
+func (e *env) manageWithKey(method, path string, want int) map[string]any {
+	e.t.Helper()
+	req, err := http.NewRequest(method, e.base+path, nil)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	req.Header.Set("x-api-key", testManagementKey)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var m map[string]any
+	if err := json.NewDecoder(resp.Body).Decode(&m); err != nil || resp.StatusCode != want {
+		e.t.Fatalf("%s %s: %d %v (%v), want %d", method, path, resp.StatusCode, m, err, want)
+	}
+	return m
+}
+
+// workerPrincipals returns the principals of the management calls made
+// from the stage, and fails the test if any was admitted otherwise than by
+// a generated key or the test's API key.
+func (e *env) workerPrincipals(stage string) []string {
+	e.t.Helper()
+	var out []string
+	for _, l := range e.logs.lines("management call") {
+		p, _ := l["principal"].(string)
+		switch {
+		case l["stage"] != stage || l["status"] == float64(403):
+		case p == "test":
+		case strings.HasPrefix(p, manage.GeneratedKeyPrefix):
+			out = append(out, p)
+		default:
+			e.t.Errorf("a management call was admitted as %q: %v", p, l)
+		}
+	}
+	return out
 }
 
 var (
@@ -86,9 +143,14 @@ apis:
 // Lambda Runtime API: $connect, a message answered with PostToConnection
 // through the AWS SDK, a crash answered as AWS does and survived, and
 // $disconnect.
+//
+// It runs as on a machine with no AWS configuration and with development
+// mode off: the handler's SDK signs with the generated key, which the
+// management API verifies.
 func TestFunctionGoHandler(t *testing.T) {
-	lambdaEnv(t)
-	e := startServer(t, functionAPI("provided", goHandler(t), "handler", ""))
+	dir := goHandler(t) // built with the real HOME (the Go caches are there)
+	noAWSEnv(t)
+	e := startServer(t, functionAPI("provided", dir, "handler", ""), closedManagement)
 
 	c := e.dial("fn", nil)
 	write(t, c, "hello")
@@ -103,18 +165,24 @@ func TestFunctionGoHandler(t *testing.T) {
 	if _, b := read(t, c); string(b) != "echo: again" {
 		t.Fatalf("after the crash: %q", b)
 	}
-	id := e.manageJSON("GET", "/fn/@connections", "", 200)["connections"].([]any)[0].(map[string]any)["connectionId"].(string)
+	id := e.manageWithKey("GET", "/fn/@connections", 200)["connections"].([]any)[0].(map[string]any)["connectionId"].(string)
 	c.Close(websocket.StatusNormalClosure, "bye")
 	waitFor(t, "the handler's $disconnect line in the log", func() bool {
 		return e.logs.contains("disconnected " + id + " code 1000")
 	})
+	waitFor(t, "the handler's two PostToConnection calls admitted with its generated key", func() bool {
+		return len(e.workerPrincipals("fn")) == 2
+	})
 }
 
-// The recipe's Node.js chat handler (examples/lambda-chat), unmodified:
-// @aws-sdk/client-apigatewaymanagementapi posts every message to every
-// connection it keeps.
+// The recipe's Node.js chat handler (examples/lambda-chat), unmodified,
+// with the example's own switchboard.yaml (only its port and directory
+// adapted to the test): @aws-sdk/client-apigatewaymanagementapi posts every
+// message to every connection it keeps. As on a machine with no AWS
+// configuration, and with development mode off: its calls are verified
+// with SigV4.
 func TestFunctionLambdaChatExample(t *testing.T) {
-	lambdaEnv(t)
+	noAWSEnv(t)
 	dir, err := filepath.Abs("../../examples/lambda-chat")
 	if err != nil {
 		t.Fatal(err)
@@ -127,15 +195,23 @@ func TestFunctionLambdaChatExample(t *testing.T) {
 		}
 		t.Skipf("needs node and `npm ci --prefix examples/lambda-chat` (make test runs it): %v %v", errNode, errModules)
 	}
-	e := startServer(t, functionAPI("nodejs", dir, "index.handler", `          minWorkers: 1
-`), func(c *config.Config) {
-		// One worker: the example keeps its connection table in memory.
-		in := c.APIs[0].Integrations["fn"]
-		in.MaxConcurrency = 1
-		c.APIs[0].Integrations["fn"] = in
-	})
-	alice := e.dial("fn", nil)
-	bob := e.dial("fn", nil)
+	b, err := os.ReadFile(filepath.Join(dir, "switchboard.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	yaml := string(b)
+	for _, s := range []string{"http://127.0.0.1:8080", "directory: . "} {
+		if !strings.Contains(yaml, s) {
+			t.Fatalf("the example's switchboard.yaml has no %q any more; adapt the test", s)
+		}
+	}
+	yaml = strings.ReplaceAll(yaml, "directory: . ", "directory: "+dir+" ")
+	if strings.Contains(yaml, "allowLoopback:") {
+		t.Error("the example sets management.allowLoopback; it needs no development mode")
+	}
+	e := startServer(t, strings.ReplaceAll(yaml, "http://127.0.0.1:8080", "{{base}}"), closedManagement)
+	alice := e.dial("production", nil)
+	bob := e.dial("production", nil)
 	write(t, alice, `{"action":"sendMessage","message":"hello from alice"}`)
 	for _, c := range []*websocket.Conn{alice, bob} {
 		m := readJSON(t, c)
@@ -151,12 +227,17 @@ func TestFunctionLambdaChatExample(t *testing.T) {
 	if m := readJSON(t, alice); m["message"] != "still here" {
 		t.Fatalf("got %v", m)
 	}
+	// The log line of a call is written after its response.
+	waitFor(t, "the handler's three PostToConnection calls admitted with its generated key", func() bool {
+		return len(e.workerPrincipals("production")) == 3
+	})
 }
 
 // Shutting the server down leaves no worker process behind.
 func TestFunctionNoOrphans(t *testing.T) {
-	lambdaEnv(t)
-	e := startServer(t, functionAPI("provided", goHandler(t), "handler", `          minWorkers: 2
+	dir := goHandler(t)
+	noAWSEnv(t)
+	e := startServer(t, functionAPI("provided", dir, "handler", `          minWorkers: 2
 `))
 	var pids []int
 	waitFor(t, "two workers", func() bool {

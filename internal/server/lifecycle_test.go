@@ -301,8 +301,8 @@ func TestReloadWithoutFile(t *testing.T) {
 // stops the old one's worker processes once its calls have ended; the
 // connection stays open throughout.
 func TestReloadReplacesFunctionWorkers(t *testing.T) {
-	lambdaEnv(t)
-	dir := goHandler(t)
+	dir := goHandler(t) // before noAWSEnv moves HOME, and Go's caches with it
+	noAWSEnv(t)
 	file := func(version string) string {
 		return "management: {allowLoopback: true}\n" + strings.Replace(functionAPI("provided", dir, "handler", ""),
 			`environment: {WEBSOCKET_ENDPOINT: "{{base}}/fn"}`,

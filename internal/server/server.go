@@ -33,6 +33,7 @@ import (
 
 	"github.com/switchboardhq/switchboard/internal/config"
 	"github.com/switchboardhq/switchboard/internal/gateway"
+	"github.com/switchboardhq/switchboard/internal/integration/function"
 	"github.com/switchboardhq/switchboard/internal/integration/httpint"
 	"github.com/switchboardhq/switchboard/internal/manage"
 	"github.com/switchboardhq/switchboard/internal/metrics"
@@ -91,6 +92,12 @@ type Server struct {
 	notReady  atomic.Bool
 	skipDelay chan struct{}
 	skipOnce  sync.Once
+
+	// workerKeys are the access keys generated for function workers:
+	// apart from the configured management keys, in memory only, and
+	// kept by every management Auth this server builds (manageAuth), so
+	// a reload that replaces the configured keys keeps them.
+	workerKeys *manage.GeneratedKeys
 }
 
 //go:embed demo/index.html
@@ -115,7 +122,15 @@ func New(cfg *config.Config, o Options) (*Server, error) {
 	if eo.Loops == 0 {
 		eo.Loops = cfg.Transport.Loops
 	}
+	workerKeys := manage.NewGeneratedKeys()
 	gw, err := gateway.New(gateway.Options{
+		FunctionCredentials: func(stage, _ string) (function.Credentials, func(), error) {
+			k, err := workerKeys.Generate(stage)
+			if err != nil {
+				return function.Credentials{}, nil, err
+			}
+			return function.Credentials{AccessKeyID: k.ID, SecretAccessKey: k.Secret}, func() { workerKeys.Revoke(k.ID) }, nil
+		},
 		Config:     cfg,
 		Engine:     eo,
 		HTTPClient: &http.Client{Transport: httpint.NewTransport()},
@@ -128,15 +143,16 @@ func New(cfg *config.Config, o Options) (*Server, error) {
 		return nil, err
 	}
 	s := &Server{
-		log:       o.Logger,
-		registry:  reg,
-		gateway:   gw,
-		metrics:   promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}),
-		m:         m,
-		load:      o.Load,
-		level:     o.LogLevel,
-		now:       o.Now,
-		skipDelay: make(chan struct{}),
+		log:        o.Logger,
+		registry:   reg,
+		gateway:    gw,
+		metrics:    promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}),
+		m:          m,
+		load:       o.Load,
+		level:      o.LogLevel,
+		now:        o.Now,
+		skipDelay:  make(chan struct{}),
+		workerKeys: workerKeys,
 	}
 	s.cfg.Store(cfg)
 	s.manage = manage.NewHandler(gw, s.manageAuth(cfg), o.Logger)
@@ -178,9 +194,11 @@ func New(cfg *config.Config, o Options) (*Server, error) {
 	return s, nil
 }
 
-// manageAuth is who the management API admits under cfg.
+// manageAuth is who may call the management API under cfg: its
+// configured keys, and the keys generated for function workers, which a
+// new configuration keeps.
 func (s *Server) manageAuth(cfg *config.Config) manage.Auth {
-	auth := manage.Auth{AllowLoopback: cfg.Management.LoopbackAllowed(), Now: s.now}
+	auth := manage.Auth{AllowLoopback: cfg.Management.LoopbackAllowed(), Now: s.now, Generated: s.workerKeys}
 	for _, k := range cfg.Management.APIKeys {
 		auth.APIKeys = append(auth.APIKeys, manage.Key{Name: k.Name, Secret: k.Key, Stages: k.Stages})
 	}

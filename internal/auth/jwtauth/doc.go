@@ -41,7 +41,11 @@
 // # Claims
 //
 // exp, nbf and iat are checked with jwt.leeway (default 30s); exp is
-// optional. iss must equal jwt.issuer when set; aud must contain one of
+// optional. Each of them, when it is a number, must be finite and lie
+// between 0 and MaxNumericDate (253402300799, 9999-12-31T23:59:59Z)
+// seconds, or the token is refused with "time claim out of range" before
+// the jwt library converts it (it would overflow int64 and turn nbf 1e30
+// into a date in the past). iss must equal jwt.issuer when set; aud must contain one of
 // jwt.audience when set (a missing iss or aud is then refused). The user
 // claim (default sub) must be a non-empty string or a number. Claims are
 // checked only after the signature, so a forged token learns nothing from

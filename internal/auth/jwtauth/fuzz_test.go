@@ -26,6 +26,7 @@ func FuzzAuthenticate(f *testing.F) {
 		keys = append(keys, s.configKey(f, strings.ToLower(s.alg)))
 		f.Add(sign(f, s, strings.ToLower(s.alg), claims(jwt.MapClaims{"n": 1.5, "b": true, "o": map[string]any{"x": []any{1}}})), uint8(0))
 		f.Add(sign(f, s, "", claims(jwt.MapClaims{"exp": nil, "sub": 12})), uint8(1))
+		f.Add(sign(f, s, "", claims(jwt.MapClaims{"nbf": 9.3e18, "iat": 1e30})), uint8(2))
 	}
 	f.Add("", uint8(0))
 	f.Add("a.b.c", uint8(1))

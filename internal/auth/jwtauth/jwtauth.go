@@ -2,11 +2,14 @@ package jwtauth
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"net/http"
 	"slices"
+	"strconv"
 	"time"
 
 	"github.com/MicahParks/jwkset"
@@ -47,8 +50,9 @@ var ErrNoToken = errors.New("jwtauth: no token")
 // "malformed token", "algorithm not allowed", "unsupported critical
 // header", "unknown key id", "no key for algorithm", "signing keys
 // unavailable" (JWKS not fetched yet), "bad signature", "token expired",
-// "token not valid yet", "token issued in the future", "wrong issuer",
-// "missing issuer", "wrong audience", "missing audience", "missing
+// "token not valid yet", "token issued in the future", "time claim out
+// of range" (exp, nbf or iat not within 0 to MaxNumericDate seconds),
+// "wrong issuer", "missing issuer", "wrong audience", "missing audience", "missing
 // required claim", "invalid claims", "missing user claim" and "user claim
 // is not a string". Err, when not nil, is the underlying cause (for
 // errors.Is against the jwt.ErrToken* sentinels and for operators' logs);
@@ -122,7 +126,8 @@ type Verifier struct {
 	issuer                string
 	audience              bool
 	contextClaims         []string
-	parser                *jwt.Parser
+	parser                *jwt.Parser     // signature only
+	validator             *jwt.Validator  // exp, nbf, iat, iss, aud
 	allowed               map[string]bool // algorithms a token may name
 	static                []staticKey
 	staticByAlg           map[string]any // alg → jwt.VerificationKeySet, for tokens without kid
@@ -222,9 +227,10 @@ func New(ctx context.Context, o Options) (*Verifier, error) {
 		valid = append(valid, a)
 	}
 	slices.Sort(valid)
+	// The parser checks the signature only; Verify checks the range of
+	// the time claims, then the validator checks the claims.
+	v.parser = jwt.NewParser(jwt.WithValidMethods(valid), jwt.WithJSONNumber(), jwt.WithoutClaimsValidation())
 	opts := []jwt.ParserOption{
-		jwt.WithValidMethods(valid),
-		jwt.WithJSONNumber(),
 		jwt.WithLeeway(cfg.Leeway.Std()),
 		jwt.WithTimeFunc(now),
 		jwt.WithIssuedAt(),
@@ -235,7 +241,7 @@ func New(ctx context.Context, o Options) (*Verifier, error) {
 	if len(cfg.Audience) > 0 {
 		opts = append(opts, jwt.WithAudience(cfg.Audience...))
 	}
-	v.parser = jwt.NewParser(opts...)
+	v.validator = jwt.NewValidator(opts...)
 	return v, nil
 }
 
@@ -294,7 +300,43 @@ func (v *Verifier) Verify(ctx context.Context, tok string) (Identity, error) {
 	if err != nil {
 		return Identity{}, v.classify(token, claims, err)
 	}
+	if err := checkTimeClaims(claims); err != nil {
+		return Identity{}, err
+	}
+	if err := v.validator.Validate(claims); err != nil {
+		return Identity{}, v.classify(token, claims, fmt.Errorf("%w: %w", jwt.ErrTokenInvalidClaims, err))
+	}
 	return v.identity(claims)
+}
+
+// MaxNumericDate is the latest time claim (exp, nbf, iat) a token may
+// carry: 253402300799, 9999-12-31T23:59:59Z, in seconds since the epoch.
+// Far beyond any real token's lifetime, and far below what overflows
+// int64 seconds or nanoseconds in time.Time arithmetic.
+const MaxNumericDate = 253402300799
+
+// timeClaimNames are the registered claims that hold a NumericDate.
+var timeClaimNames = [...]string{"exp", "nbf", "iat"}
+
+// checkTimeClaims refuses a token whose exp, nbf or iat is a number that
+// is not finite or lies outside [0, MaxNumericDate] seconds. The jwt
+// library converts a NumericDate to time.Time through int64 without a
+// range check, so that nbf 1e30 becomes a date in the distant past and is
+// accepted; this check runs before the library's validator sees the
+// claims. A time claim that is not a number at all is left to the
+// validator, which refuses it ("invalid claims").
+func checkTimeClaims(claims jwt.MapClaims) error {
+	for _, name := range timeClaimNames {
+		n, ok := claims[name].(json.Number)
+		if !ok {
+			continue
+		}
+		f, err := strconv.ParseFloat(string(n), 64) // ±Inf with an error past float64
+		if err != nil || math.IsNaN(f) || f < 0 || f > MaxNumericDate {
+			return &Error{Reason: "time claim out of range", Err: fmt.Errorf("%w: %s is not a number of seconds from 0 to %d (9999-12-31T23:59:59Z)", jwt.ErrTokenInvalidClaims, name, MaxNumericDate)}
+		}
+	}
+	return nil
 }
 
 // classify turns a jwt parse error into an *Error with a public reason.

@@ -25,15 +25,22 @@
 // a Lambda environment, not Switchboard's: PATH (Switchboard's), LANG,
 // TZ=:UTC, HOME (Switchboard's, else the function's temporary directory),
 // AWS_REGION and AWS_DEFAULT_REGION (Config.Environment, else
-// Switchboard's AWS_REGION, else us-east-1), the AWS credential and
-// config variables and NODE_PATH when Switchboard has them,
-// Config.Environment, and the reserved Lambda variables: _HANDLER,
+// Switchboard's AWS_REGION, else us-east-1), NODE_PATH when Switchboard
+// has it, AWS credentials by Config.Credentials (generated, the default:
+// Options.Credentials as AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or
+// none, and none of Switchboard's AWS variables; environment: the
+// variables of PassThroughEnv that Switchboard has), Config.Environment
+// (which overrides all of these), and the reserved Lambda variables: _HANDLER,
 // LAMBDA_TASK_ROOT, LAMBDA_RUNTIME_DIR, AWS_LAMBDA_RUNTIME_API,
 // AWS_LAMBDA_FUNCTION_NAME, AWS_LAMBDA_FUNCTION_VERSION ($LATEST),
 // AWS_LAMBDA_FUNCTION_MEMORY_SIZE, AWS_LAMBDA_LOG_GROUP_NAME,
 // AWS_LAMBDA_LOG_STREAM_NAME (one per worker),
 // AWS_LAMBDA_INITIALIZATION_TYPE (on-demand) and AWS_EXECUTION_ENV
 // (AWS_Lambda_nodejs20.x, AWS_Lambda_python3.12; none for provided).
+//
+// New logs which credentials the workers get: at info the generated
+// access key id (never the secret), or at warn, naming the variables, that
+// Switchboard's own are passed through.
 //
 // A worker's stdout and stderr are logged line by line, at info and warn,
 // with the attributes function, worker, and requestId (the event's

@@ -92,6 +92,26 @@ type Config struct {
 	// IdleTimeout stops a worker above MinWorkers that had no invocation
 	// for this long. Default 5m.
 	IdleTimeout time.Duration
+	// Credentials says which AWS credentials the workers get:
+	// CredentialsGenerated (the default, also for "") gives them
+	// Options.Credentials and none of Switchboard's AWS variables;
+	// CredentialsEnvironment passes Switchboard's own AWS credential and
+	// configuration variables through (PassThroughEnv).
+	Credentials string
+}
+
+// Credential modes, the values of Config.Credentials.
+const (
+	CredentialsGenerated   = "generated"
+	CredentialsEnvironment = "environment"
+)
+
+// Credentials is an AWS access key pair given to the workers as
+// AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (without
+// AWS_SESSION_TOKEN).
+type Credentials struct {
+	AccessKeyID     string
+	SecretAccessKey string
 }
 
 // Options are what New needs besides the Config.
@@ -106,6 +126,12 @@ type Options struct {
 	// Env looks up Switchboard's environment, for PATH, HOME, the AWS
 	// region and the pass-through variables. Default os.LookupEnv.
 	Env func(string) (string, bool)
+	// Credentials, with Config.Credentials generated, are the key pair
+	// the workers get: Switchboard's server generates one per function,
+	// accepted by its own management API for the API's stage. Nil: the
+	// workers get no AWS credentials at all. Unused with
+	// CredentialsEnvironment.
+	Credentials *Credentials
 
 	// bootstrap replaces the runtime's bootstrap script (nodejs, python);
 	// for tests.
@@ -285,6 +311,16 @@ func New(name string, cfg Config, o Options) (*Function, error) {
 	if err := checkEnvironment(cfg.Environment); err != nil {
 		return nil, fail("environment: %v", err)
 	}
+	switch cfg.Credentials {
+	case "":
+		cfg.Credentials = CredentialsGenerated
+	case CredentialsGenerated, CredentialsEnvironment:
+	default:
+		return nil, fail("credentials %q: want %s or %s", cfg.Credentials, CredentialsGenerated, CredentialsEnvironment)
+	}
+	if o.Credentials != nil && (o.Credentials.AccessKeyID == "" || o.Credentials.SecretAccessKey == "") {
+		return nil, fail("credentials: the access key id or secret is empty")
+	}
 
 	f := &Function{
 		name:        name,
@@ -313,7 +349,7 @@ func New(name string, cfg Config, o Options) (*Function, error) {
 		}
 	}
 
-	env := newEnvironment(cfg, o.Env)
+	env := newEnvironment(cfg, o.Env, o.Credentials)
 	f.arn = "arn:aws:lambda:" + env.region + ":000000000000:function:" + cfg.Name
 
 	if err := supported(); err != nil {
@@ -327,6 +363,7 @@ func New(name string, cfg Config, o Options) (*Function, error) {
 		os.RemoveAll(f.tmpDir)
 		return nil, fail("%v", err)
 	}
+	env.logCredentials(f.log)
 	f.baseEnv = sync.OnceValue(func() []string { return env.build(f, f.executionEnv()) })
 
 	f.srv = &http.Server{

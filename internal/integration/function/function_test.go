@@ -98,9 +98,13 @@ func envOf(m map[string]string) func(string) (string, bool) {
 	return func(k string) (string, bool) { v, ok := m[k]; return v, ok }
 }
 
+// With credentials: environment, the AWS credential variables of
+// Switchboard's environment reach the workers; function.environment
+// overrides them.
 func TestEnvironment(t *testing.T) {
 	dir := handlerDir(t)
 	f := newFunction(t, Config{
+		Credentials: CredentialsEnvironment,
 		Handler:     "my.handler",
 		Environment: map[string]string{"FOO": "bar", "AWS_ACCESS_KEY_ID": "from-config", "AWS_REGION": "eu-west-3", "LANG": "C.UTF-8"},
 	}, Options{Env: envOf(map[string]string{
@@ -152,6 +156,100 @@ func TestEnvironment(t *testing.T) {
 	}
 	if !strings.HasPrefix(env["AWS_LAMBDA_RUNTIME_API"].(string), "127.0.0.1:") {
 		t.Errorf("AWS_LAMBDA_RUNTIME_API = %v", env["AWS_LAMBDA_RUNTIME_API"])
+	}
+}
+
+// realAWSEnv is a Switchboard environment holding a value for every
+// variable that could give a worker the operator's AWS identity.
+func realAWSEnv() map[string]string {
+	env := map[string]string{"PATH": os.Getenv("PATH"), "HOME": "/home/operator"}
+	for _, k := range PassThroughEnv {
+		env[k] = "real-" + strings.ToLower(k)
+	}
+	return env
+}
+
+// By default (credentials: generated) a worker gets the generated key
+// pair and none of Switchboard's AWS credential or configuration
+// variables, whatever they hold; without a generated pair, no credentials
+// at all.
+func TestEnvironmentGeneratedCredentials(t *testing.T) {
+	creds := &Credentials{AccessKeyID: "SBWKGENERATED0000000", SecretAccessKey: "generated/secret+0123456789abcdefghijklm"}
+	for _, tt := range []struct {
+		name  string
+		mode  string
+		creds *Credentials
+	}{
+		{"default", "", creds},
+		{"generated", CredentialsGenerated, creds},
+		{"generated, none given", CredentialsGenerated, nil},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			f := newFunction(t, Config{Credentials: tt.mode}, Options{Env: envOf(realAWSEnv()), Credentials: tt.creds})
+			env := f.call(t, `{"action":"env"}`)
+			for k, v := range env {
+				if s, _ := v.(string); strings.Contains(s, "real-") {
+					t.Errorf("%s=%q comes from Switchboard's AWS variables", k, s)
+				}
+			}
+			for _, k := range PassThroughEnv {
+				if _, ok := env[k]; ok && k != "AWS_ACCESS_KEY_ID" && k != "AWS_SECRET_ACCESS_KEY" {
+					t.Errorf("%s is set: %v", k, env[k])
+				}
+			}
+			if tt.creds == nil {
+				if _, ok := env["AWS_ACCESS_KEY_ID"]; ok {
+					t.Errorf("AWS_ACCESS_KEY_ID = %v, want none", env["AWS_ACCESS_KEY_ID"])
+				}
+				if f.logs.find("function workers get no AWS credentials") == nil {
+					t.Error("no log line says the workers get no credentials")
+				}
+				return
+			}
+			if env["AWS_ACCESS_KEY_ID"] != creds.AccessKeyID || env["AWS_SECRET_ACCESS_KEY"] != creds.SecretAccessKey {
+				t.Errorf("credentials %v / %v, want the generated pair", env["AWS_ACCESS_KEY_ID"], env["AWS_SECRET_ACCESS_KEY"])
+			}
+			if env["AWS_REGION"] != "us-east-1" {
+				t.Errorf("AWS_REGION = %v", env["AWS_REGION"])
+			}
+			logs := f.logs.find("function workers get generated AWS credentials")
+			if len(logs) != 1 || logs[0].Level != slog.LevelInfo || logs[0].Attrs["accessKeyId"] != creds.AccessKeyID {
+				t.Errorf("start log %+v", logs)
+			}
+			for _, r := range f.logs.find("") {
+				for _, v := range r.Attrs {
+					if strings.Contains(v, creds.SecretAccessKey) {
+						t.Errorf("log %q shows the secret", r.Msg)
+					}
+				}
+			}
+		})
+	}
+}
+
+// With credentials: environment, every AWS credential variable
+// Switchboard has reaches the workers (and the generated pair, if any, is
+// not used), and a warning at start names the variables, not their values.
+func TestEnvironmentPassThrough(t *testing.T) {
+	f := newFunction(t, Config{Credentials: CredentialsEnvironment}, Options{
+		Env:         envOf(realAWSEnv()),
+		Credentials: &Credentials{AccessKeyID: "SBWKUNUSED", SecretAccessKey: "unused"},
+	})
+	env := f.call(t, `{"action":"env"}`)
+	for _, k := range PassThroughEnv {
+		if want := "real-" + strings.ToLower(k); env[k] != want {
+			t.Errorf("%s = %v, want %q", k, env[k], want)
+		}
+	}
+	if env["HOME"] != "/home/operator" {
+		t.Errorf("HOME = %v", env["HOME"])
+	}
+	logs := f.logs.find("function workers get Switchboard's own AWS credentials")
+	if len(logs) != 1 || logs[0].Level != slog.LevelWarn || logs[0].Attrs["function"] != "fn" {
+		t.Fatalf("start warning %+v", logs)
+	}
+	if !strings.Contains(logs[0].Attrs["passed"], "AWS_SECRET_ACCESS_KEY") || strings.Contains(logs[0].Attrs["passed"], "real-") {
+		t.Errorf("passed = %q", logs[0].Attrs["passed"])
 	}
 }
 
@@ -608,6 +706,7 @@ func TestNewValidates(t *testing.T) {
 		{Config{Runtime: "provided", Directory: dir, Name: "a:b"}, `function integration "x": name "a:b": want a non-empty Lambda function name without ':', '/' or spaces`},
 		{Config{Runtime: "provided", Directory: dir, Environment: map[string]string{"_HANDLER": "x"}}, `function integration "x": environment: _HANDLER is set by the Lambda runtime and cannot be configured`},
 		{Config{Runtime: "provided", Directory: dir, Environment: map[string]string{"A=B": "x"}}, `function integration "x": environment: "A=B" is not a valid variable name`},
+		{Config{Runtime: "provided", Directory: dir, Credentials: "env"}, `function integration "x": credentials "env": want generated or environment`},
 	} {
 		_, err := New("x", tc.cfg, Options{})
 		if err == nil || err.Error() != tc.want {

@@ -3,6 +3,7 @@ package function
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"maps"
 	"os"
 	"os/exec"
@@ -31,18 +32,38 @@ var reservedEnv = []string{
 	"AWS_EXECUTION_ENV",
 }
 
-// passThroughEnv are copied from Switchboard's environment when set, so
-// that a handler can reach AWS with the operator's credentials.
-var passThroughEnv = []string{
+// PassThroughEnv are the AWS credential and configuration variables that
+// Config.Credentials environment copies from Switchboard's environment,
+// when set, so that a handler reaches AWS with the operator's
+// credentials: static keys, a profile and its files, container and
+// instance roles, web identity. With the default, generated, none of them
+// is copied.
+var PassThroughEnv = []string{
 	"AWS_ACCESS_KEY_ID",
 	"AWS_SECRET_ACCESS_KEY",
 	"AWS_SESSION_TOKEN",
+	"AWS_SECURITY_TOKEN",
+	"AWS_CREDENTIAL_EXPIRATION",
 	"AWS_PROFILE",
-	"AWS_EC2_METADATA_DISABLED",
+	"AWS_DEFAULT_PROFILE",
 	"AWS_CONFIG_FILE",
 	"AWS_SHARED_CREDENTIALS_FILE",
-	"NODE_PATH",
+	"AWS_SDK_LOAD_CONFIG",
+	"AWS_CA_BUNDLE",
+	"AWS_EC2_METADATA_DISABLED",
+	"AWS_EC2_METADATA_SERVICE_ENDPOINT",
+	"AWS_CONTAINER_CREDENTIALS_RELATIVE_URI",
+	"AWS_CONTAINER_CREDENTIALS_FULL_URI",
+	"AWS_CONTAINER_AUTHORIZATION_TOKEN",
+	"AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE",
+	"AWS_WEB_IDENTITY_TOKEN_FILE",
+	"AWS_ROLE_ARN",
+	"AWS_ROLE_SESSION_NAME",
 }
+
+// alwaysPassedEnv are copied from Switchboard's environment, when set,
+// whatever Config.Credentials says.
+var alwaysPassedEnv = []string{"NODE_PATH"}
 
 const defaultPath = "/usr/local/bin:/usr/bin:/bin"
 
@@ -68,10 +89,13 @@ type environment struct {
 	path, home    string
 	region        string
 	defaultRegion string
-	pass          [][2]string
+	pass          [][2]string  // alwaysPassedEnv, and PassThroughEnv with CredentialsEnvironment
+	creds         *Credentials // with CredentialsGenerated; nil: none
 }
 
-func newEnvironment(cfg Config, lookup func(string) (string, bool)) *environment {
+// newEnvironment reads what the workers' environment needs from lookup
+// (Switchboard's environment). cfg.Credentials is already defaulted.
+func newEnvironment(cfg Config, lookup func(string) (string, bool), creds *Credentials) *environment {
 	get := func(k string) string { v, _ := lookup(k); return v }
 	e := &environment{cfg: cfg, path: get("PATH"), home: get("HOME")}
 	if e.path == "" {
@@ -88,7 +112,13 @@ func newEnvironment(cfg Config, lookup func(string) (string, bool)) *environment
 	if e.defaultRegion == "" {
 		e.defaultRegion = e.region
 	}
-	for _, k := range passThroughEnv {
+	pass := alwaysPassedEnv
+	if cfg.Credentials == CredentialsEnvironment {
+		pass = append(slices.Clip(pass), PassThroughEnv...)
+	} else {
+		e.creds = creds
+	}
+	for _, k := range pass {
 		if v, ok := lookup(k); ok {
 			e.pass = append(e.pass, [2]string{k, v})
 		}
@@ -96,10 +126,34 @@ func newEnvironment(cfg Config, lookup func(string) (string, bool)) *environment
 	return e
 }
 
+// logCredentials says, when the function is created, which AWS
+// credentials its workers get: a warning when Switchboard's own are passed
+// through (naming the variables, never their values), the access key id
+// when they are generated.
+func (e *environment) logCredentials(log *slog.Logger) {
+	switch {
+	case e.cfg.Credentials == CredentialsEnvironment:
+		var names []string
+		for _, kv := range e.pass {
+			if slices.Contains(PassThroughEnv, kv[0]) {
+				names = append(names, kv[0])
+			}
+		}
+		log.Warn("function workers get Switchboard's own AWS credentials (function.credentials: environment): the handler can call AWS with them",
+			slog.Any("passed", names), slog.String("home", e.home))
+	case e.creds != nil:
+		log.Info("function workers get generated AWS credentials, accepted by this stage's management API only (function.credentials: generated)",
+			slog.String("accessKeyId", e.creds.AccessKeyID))
+	default:
+		log.Info("function workers get no AWS credentials (function.credentials: generated, none given)")
+	}
+}
+
 // build returns the environment shared by f's workers, without
 // AWS_LAMBDA_RUNTIME_API and AWS_LAMBDA_LOG_STREAM_NAME, which are per
-// worker. Later entries win: Config.Environment overrides the defaults
-// and the pass-through variables, and the reserved variables come last.
+// worker. Later entries win: Config.Environment overrides the defaults,
+// the pass-through variables and the generated credentials, and the
+// reserved variables come last.
 func (e *environment) build(f *Function, executionEnv string) []string {
 	home := e.home
 	if home == "" {
@@ -114,6 +168,11 @@ func (e *environment) build(f *Function, executionEnv string) []string {
 		{"AWS_DEFAULT_REGION", e.defaultRegion},
 	}
 	vars = append(vars, e.pass...)
+	if e.creds != nil {
+		vars = append(vars,
+			[2]string{"AWS_ACCESS_KEY_ID", e.creds.AccessKeyID},
+			[2]string{"AWS_SECRET_ACCESS_KEY", e.creds.SecretAccessKey})
+	}
 	for _, k := range slices.Sorted(maps.Keys(e.cfg.Environment)) {
 		vars = append(vars, [2]string{k, e.cfg.Environment[k]})
 	}
