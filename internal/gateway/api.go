@@ -47,6 +47,7 @@ type API struct {
 	connect     *Route
 	disconnect  *Route
 	limits      ws.Limits
+	v1Limits    ws.Limits // limits with binary frames let through: switchboard.v1 answers them with error 400
 	inboundMax  int
 	binary      bool // binary frames are delivered base64-encoded
 	maxPost     int
@@ -139,6 +140,8 @@ func newAPI(c *config.API, client *http.Client, log *slog.Logger, m *metrics.Met
 		disconnectBackoff:  c.Disconnect.Backoff.Std(),
 		registry:           newRegistry(),
 	}
+	a.v1Limits = a.limits
+	a.v1Limits.AllowBinary = true
 	defer func() {
 		if err != nil { // release what was built before the error
 			a.release(context.Background())

@@ -97,6 +97,7 @@ func (g *Gateway) ServeWebSocket(w http.ResponseWriter, r *http.Request, a *API)
 			err = fmt.Errorf("$connect answered with informational status %d", resp.StatusCode)
 		case resp.StatusCode >= 300:
 			status = resp.StatusCode
+			outcome, err = answered(status) // 5xx: the backend failed; 4xx: it refused
 		default:
 			subprotocol = resp.Header("Sec-WebSocket-Protocol")
 			if strings.ContainsAny(subprotocol, "\r\n,") {
@@ -139,7 +140,13 @@ func (g *Gateway) ServeWebSocket(w http.ResponseWriter, r *http.Request, a *API)
 		subprotocol = protocol.Subprotocol
 	}
 	c.v1 = subprotocol == protocol.Subprotocol
-	c.ws = g.engine.NewConn(c, &a.limits)
+	lim := &a.limits
+	if c.v1 {
+		// A binary frame is a switchboard.v1 error (400), not a close
+		// (docs/protocol.md): the binary setting is for raw routes.
+		lim = &a.v1Limits
+	}
+	c.ws = g.engine.NewConn(c, lim)
 	c.member = hub.NewMember(c.info.ID, gr.user, gr.info, c.v1, c.ws)
 	if !userOK {
 		// $connect accepted the connection, so it ends as a failed upgrade
