@@ -563,7 +563,8 @@ func (c *Conn) checkHeader(h *header) (CloseCode, string) {
 }
 
 // isText reports whether h's payload is (part of) a text message whose
-// bytes are the UTF-8 text itself.
+// bytes are the UTF-8 text itself. (A compressed message's bytes are not:
+// with an extension that compresses, validate what it inflates instead.)
 func (c *Conn) isText(h *header) bool {
 	return h.op == OpText || h.op == OpContinuation && c.msgOp == OpText
 }
