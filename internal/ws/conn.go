@@ -80,7 +80,7 @@ type Conn struct {
 	msgOp      Opcode
 	text       utf8Stream // validates the text message being received
 	partOff    int        // payload bytes of an incomplete frame already unmasked and validated
-	pingCredit int64      // ping budget, in nanoseconds of pingCost (see allowPing)
+	pingCredit int64      // ping budget in nanoseconds, pingCost per ping (see ping)
 	pingAt     int64      // when pingCredit was last updated
 	readFailed bool       // a protocol error stopped parsing
 
