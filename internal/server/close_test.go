@@ -227,3 +227,30 @@ func TestV1BinaryFrameGetsError400(t *testing.T) {
 		t.Fatalf("raw connection: %v, want 1003", code)
 	}
 }
+
+// Shutdown while a reply is being computed: the reply goes out before
+// the 1001 close.
+func TestShutdownWithReplyInFlight(t *testing.T) {
+	be := newBackend(t)
+	e := startServer(t, backendAPI(be.srv.URL, ""))
+	be.setRespond(func(ev map[string]any) (int, string) {
+		if routeKey(ev) != "twoway" {
+			return 200, ""
+		}
+		// Answer only once the drain has begun.
+		for i := 0; i < 1000 && !e.logs.contains(`"msg":"draining"`); i++ {
+			time.Sleep(10 * time.Millisecond)
+		}
+		return 200, "reply during the drain"
+	})
+	c := e.dial("test", nil)
+	write(t, c, `{"action":"twoway"}`)
+	be.waitEvents("twoway", 1)
+	e.stop() // as SIGTERM does
+	if _, b := read(t, c); string(b) != "reply during the drain" {
+		t.Fatalf("got %q", b)
+	}
+	if code := closeStatus(t, c); code != websocket.StatusGoingAway {
+		t.Fatalf("close %d, want 1001", code)
+	}
+}
