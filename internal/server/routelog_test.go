@@ -86,6 +86,8 @@ apis:
 		t.Fatalf("got %q", b)
 	}
 
+	// The route line follows the reply: wait for the last one.
+	waitFor(t, "8 route lines", func() bool { return len(e.logs.lines("route")) >= 8 })
 	lines := e.logs.lines("route")
 	if len(lines) != 8 { // two $connect, six messages
 		t.Fatalf("%d route lines, want 8: %v", len(lines), lines)
