@@ -144,9 +144,10 @@ type API struct {
 	// ($request.body.action, ${request.body.a}/${request.body.b}, \$default).
 	// Required.
 	RouteSelectionExpression string `yaml:"routeSelectionExpression"`
-	// Binary is what happens to binary frames from clients: "reject"
+	// Binary is what happens to binary frames from raw clients: "reject"
 	// closes the connection with 1003 as AWS does; "base64" delivers them
 	// to the route base64-encoded with isBase64Encoded: true. Default reject.
+	// A switchboard.v1 client's binary frame is always a 400 error reply.
 	Binary string `yaml:"binary"`
 
 	Limits   Limits   `yaml:"limits"`

@@ -37,7 +37,7 @@ apis:
     stage: production            # clients connect to /production
     # Picks the route of each message, as on AWS.
     routeSelectionExpression: $request.body.action
-    binary: reject               # binary frames close the connection (1003), as on AWS
+    binary: reject               # raw clients' binary frames close with 1003, as on AWS
     limits:                      # the defaults equal the AWS quotas
       maxMessageBytes: 128KiB
       idleTimeout: 10m

@@ -195,6 +195,12 @@ func (g *Gateway) buildState(a *API, c *config.API, old *apiState) (st *apiState
 	if old != nil && reflect.DeepEqual(old.limits, st.limits) {
 		st.limits = old.limits // connections compare it to tell their limits apart
 	}
+	v1 := *st.limits
+	v1.AllowBinary = true
+	st.v1Limits = &v1
+	if old != nil && reflect.DeepEqual(old.v1Limits, st.v1Limits) {
+		st.v1Limits = old.v1Limits
+	}
 	workers := 64 // built-in actions and routes without a backend
 	for name, ic := range c.Integrations {
 		workers += ic.MaxConcurrency

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"runtime/debug"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/switchboardhq/switchboard/internal/event"
@@ -33,6 +34,9 @@ type Conn struct {
 	// without one); ended is set when the connection ended.
 	expiry *time.Timer
 	ended  bool
+	// deleted is set by DeleteConnection: the management API answers 410
+	// at once, even while replies to accepted messages still go out.
+	deleted atomic.Bool
 
 	// Owned by the reader (OnMessage).
 	bucket     limit.Bucket // messages per second
@@ -61,6 +65,12 @@ type inItem struct {
 	reason  string
 }
 
+// gone reports whether the management API treats c as gone (410): it
+// was deleted, or its close frame is queued. A connection whose close
+// waits for replies to accepted messages still takes posts: a backend
+// answering such a message through @connections is heard.
+func (c *Conn) gone() bool { return c.deleted.Load() || c.ws.Closing() }
+
 // ID is the connection id.
 func (c *Conn) ID() string { return c.info.ID }
 
@@ -84,6 +94,10 @@ func (c *Conn) OnMessage(op ws.Opcode, payload []byte) {
 			return
 		}
 	}
+	// The reply to an accepted message goes out before any close the
+	// server decides meanwhile (a rate limit, a protocol error, a
+	// DeleteConnection, shutdown): hold the connection until it is handled.
+	c.ws.Hold()
 	c.push(inItem{op: op, payload: payload, at: at})
 }
 
@@ -140,6 +154,9 @@ func (c *Conn) run() {
 			c.ws.SetReadPaused(false)
 		}
 		c.handle(it)
+		if !it.closed {
+			c.ws.Release() // taken by OnMessage
+		}
 	}
 }
 

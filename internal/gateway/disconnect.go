@@ -61,13 +61,18 @@ func (g *Gateway) fireDisconnect(c *Conn, it inItem) {
 	backoff := st.disconnectBackoff
 	for attempt := 1; ; attempt++ {
 		start := time.Now()
-		_, err := r.integration.Invoke(g.ctx, ev)
+		resp, err := r.integration.Invoke(g.ctx, ev)
 		g.metrics.IntegrationSeconds.WithLabelValues(a.id, r.integrationName, "DISCONNECT").Observe(time.Since(start).Seconds())
+		status := 0
 		if err == nil {
-			g.logRoute(c, RouteDisconnect, r.name(), requestID, outcomeOK, 0, start, nil)
-			return
+			// A 5xx answer is a failure like a thrown error: retried.
+			status = resp.StatusCode
+			if _, err = answered(status); err == nil {
+				g.logRoute(c, RouteDisconnect, r.name(), requestID, outcomeOK, status, start, nil)
+				return
+			}
 		}
-		g.logRoute(c, RouteDisconnect, r.name(), requestID, outcomeError, 0, start, err)
+		g.logRoute(c, RouteDisconnect, r.name(), requestID, outcomeError, status, start, err)
 		if attempt >= st.disconnectAttempts || g.ctx.Err() != nil {
 			g.metrics.DisconnectFailures.WithLabelValues(a.id).Inc()
 			g.log.Error("$disconnect failed; giving up",

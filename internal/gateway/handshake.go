@@ -98,6 +98,7 @@ func (g *Gateway) ServeWebSocket(w http.ResponseWriter, r *http.Request, a *API)
 			err = fmt.Errorf("$connect answered with informational status %d", resp.StatusCode)
 		case resp.StatusCode >= 300:
 			status = resp.StatusCode
+			outcome, err = answered(status) // 5xx: the backend failed; 4xx: it refused
 		default:
 			subprotocol = resp.Header("Sec-WebSocket-Protocol")
 			if strings.ContainsAny(subprotocol, "\r\n,") {
@@ -140,6 +141,11 @@ func (g *Gateway) ServeWebSocket(w http.ResponseWriter, r *http.Request, a *API)
 		subprotocol = protocol.Subprotocol
 	}
 	c.v1 = subprotocol == protocol.Subprotocol
+	if c.v1 {
+		// A binary frame is a switchboard.v1 error (400), not a close
+		// (docs/protocol.md): the binary setting is for raw routes.
+		c.limits = st.v1Limits
+	}
 	c.ws = g.engine.NewConn(c, c.limits)
 	c.member = hub.NewMember(c.info.ID, gr.user, gr.info, c.v1, c.ws)
 	if !userOK {

@@ -20,7 +20,7 @@ func (g *Gateway) lookup(stage, id string) (*Conn, error) {
 		return nil, ErrInvalidConnectionID
 	}
 	c := a.registry.get(id)
-	if c == nil || c.ws.Closing() {
+	if c == nil || c.gone() {
 		return nil, ErrGone
 	}
 	return c, nil
@@ -67,6 +67,7 @@ func (g *Gateway) DeleteConnection(_ context.Context, stage, id string) error {
 	if err != nil {
 		return err
 	}
+	c.deleted.Store(true)
 	c.ws.Close(ws.CloseNormal, "Connection Closed Normally")
 	return nil
 }
@@ -85,7 +86,7 @@ func (g *Gateway) ListConnections(_ context.Context, stage, cursor string, limit
 	}
 	page := ConnectionPage{Next: next, Connections: make([]ConnectionInfo, 0, len(conns))}
 	for _, c := range conns {
-		if !c.ws.Closing() {
+		if !c.gone() {
 			page.Connections = append(page.Connections, c.connectionInfo())
 		}
 	}

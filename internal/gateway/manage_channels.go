@@ -188,7 +188,7 @@ func (g *Gateway) DisconnectUser(ctx context.Context, stage, user string) (int, 
 	}
 	n := 0
 	for _, m := range members {
-		if c := a.registry.get(m.ID()); c != nil && !c.ws.Closing() {
+		if c := a.registry.get(m.ID()); c != nil && !c.gone() {
 			c.ws.Close(ws.CloseNormal, "Connection Closed Normally")
 			n++
 		}
@@ -204,7 +204,7 @@ func (g *Gateway) UserConnections(ctx context.Context, stage, user string) ([]Co
 	}
 	var conns []*Conn
 	for _, m := range members {
-		if c := a.registry.get(m.ID()); c != nil && !c.ws.Closing() {
+		if c := a.registry.get(m.ID()); c != nil && !c.gone() {
 			conns = append(conns, c)
 		}
 	}

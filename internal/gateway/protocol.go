@@ -219,7 +219,8 @@ func (g *Gateway) askAuthorizer(c *Conn, ns *hub.Namespace, publish bool, channe
 		g.logRoute(c, routeKey, ns.Authorizer, requestID, outcomeError, 0, start, err)
 		return &protocol.Error{Code: protocol.CodeBadGateway, Message: "the authorizer failed"}
 	}
-	g.logRoute(c, routeKey, ns.Authorizer, requestID, outcomeOK, resp.StatusCode, start, nil)
+	outcome, err := answered(resp.StatusCode)
+	g.logRoute(c, routeKey, ns.Authorizer, requestID, outcome, resp.StatusCode, start, err)
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
 		return denied
 	}

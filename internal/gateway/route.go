@@ -24,6 +24,17 @@ const (
 	outcomeDenied    = "denied" // a join or channel broadcast refused by its namespace
 )
 
+// answered is the outcome of an integration call that returned a
+// response. A status of 500 or more is the backend failing — a Lambda
+// handler that caught its error and returned statusCode 500, say — and is
+// logged and counted as an error, whatever happens to the response.
+func answered(status int) (string, error) {
+	if status >= 500 {
+		return outcomeError, fmt.Errorf("the integration answered with status %d", status)
+	}
+	return outcomeOK, nil
+}
+
 // selectRoute applies the route selection expression to a message, as
 // AWS does: an exact match, else $default, else none.
 func (st *apiState) selectRoute(op ws.Opcode, body []byte) (string, *Route) {
@@ -75,10 +86,12 @@ func (g *Gateway) handleMessage(c *Conn, it inItem) {
 		c.sendError(event.MessageInternalError, requestID)
 		g.logRoute(c, key, r.name(), requestID, outcomeError, 0, start, err)
 	default:
+		// The body goes back even with a 5xx statusCode, as on AWS.
 		if r.twoWay && len(resp.Body) > 0 {
 			c.reply(resp, requestID)
 		}
-		g.logRoute(c, key, r.name(), requestID, outcomeOK, resp.StatusCode, start, nil)
+		outcome, err := answered(resp.StatusCode)
+		g.logRoute(c, key, r.name(), requestID, outcome, resp.StatusCode, start, err)
 	}
 }
 

@@ -37,7 +37,10 @@ type apiState struct {
 	disconnect *Route
 	// limits are the socket limits of connections opened under this state
 	// (each connection keeps the limits it opened with).
-	limits     *ws.Limits
+	limits *ws.Limits
+	// v1Limits are limits with binary frames let through: switchboard.v1
+	// answers them with error 400 (docs/protocol.md).
+	v1Limits   *ws.Limits
 	inboundMax int
 	maxPost    int
 	workers    int // the pool size the integrations' concurrency asks for

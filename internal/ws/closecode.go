@@ -30,8 +30,8 @@ const (
 	CloseAbnormal CloseCode = 1006
 	// CloseInvalidPayload: invalid UTF-8 in a text message or close reason.
 	CloseInvalidPayload CloseCode = 1007
-	// ClosePolicyViolation is reserved for policy rejections of later
-	// features (rate limits, expired credentials).
+	// ClosePolicyViolation: a policy was broken — the message rate limit,
+	// an expired token, a ping flood (more than pingBurst pings at once).
 	ClosePolicyViolation CloseCode = 1008
 	// CloseMessageTooBig: a message or frame over the API's limit (AWS
 	// closes with 1009).

@@ -49,6 +49,7 @@ type connState uint8
 const (
 	stateNew       connState = iota // created; Send queues; no socket yet
 	stateOpen                       // attached and open
+	stateDraining                   // a close is decided; replies to messages already delivered may still be sent
 	stateClosing                    // our close frame is queued or sent; no more data out
 	stateLingering                  // close exchange done or failed; write side shut, draining input
 	stateClosed                     // finalized: OnClose was called
@@ -77,8 +78,11 @@ type Conn struct {
 	rbuf       []byte // an incomplete frame carried over between reads
 	msg        []byte // a fragmented message being reassembled
 	msgOp      Opcode
-	msgChecked int  // bytes of msg already validated as UTF-8
-	readFailed bool // a protocol error stopped parsing
+	text       utf8Stream // validates the text message being received
+	partOff    int        // payload bytes of an incomplete frame already unmasked and validated
+	pingCredit int64      // ping budget in nanoseconds, pingCost per ping (see ping)
+	pingAt     int64      // when pingCredit was last updated
+	readFailed bool       // a protocol error stopped parsing
 
 	// Owned by the writer.
 	out    [][]byte // frames being written
@@ -93,7 +97,8 @@ type Conn struct {
 	state       connState
 	attached    bool     // a driver owns the socket
 	queue       [][]byte // data frames accepted by Send
-	ctrl        Frame    // a pending ping or pong (only the latest is kept)
+	ctrl        [][]byte // pending pongs (one per ping, in order) and our keepalive ping
+	holds       int      // delivered messages the handler is still answering (Hold/Release)
 	queued      int      // bytes accepted and not yet written
 	scheduled   bool     // the writer will look at the queue again
 	closeOut    Frame    // our close frame, not yet handed to the writer
@@ -112,6 +117,9 @@ type Conn struct {
 	abortCode   CloseCode
 	abortReason string
 
+	// decided is set once a close is decided (ours or the peer's): data
+	// messages read after it are not delivered. Read by the reader without mu.
+	decided    atomic.Bool
 	lastRead   atomic.Int64 // any frame received
 	lastActive atomic.Int64 // a data message, either way
 	pingSent   atomic.Int64 // a ping is outstanding since
@@ -123,8 +131,10 @@ type Conn struct {
 // connection opened). Its precision is the engine's tick.
 func (c *Conn) LastActive() time.Time { return time.Unix(0, c.lastActive.Load()) }
 
-// Closing reports whether the connection is closing or closed: it takes
-// no more data.
+// Closing reports whether the connection is closing or closed: its close
+// frame is queued or sent and it takes no more data. A connection whose
+// close is decided but waits for held replies (see Hold) is not closing
+// yet.
 func (c *Conn) Closing() bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -165,12 +175,43 @@ func (c *Conn) Send(f Frame) error {
 }
 
 // Close starts the closing handshake with code and reason, after the data
-// already queued. It does not wait. Closing a closing connection does
-// nothing.
+// already queued. It does not wait. While the handler holds messages (see
+// Hold) the close frame waits for their replies, up to CloseTimeout; data
+// messages that arrive after Close are not delivered. Closing a connection
+// whose close is already decided does nothing.
 func (c *Conn) Close(code CloseCode, reason string) {
 	c.mu.Lock()
 	c.startCloseLocked(code, reason, false)
 	kick := c.scheduleLocked()
+	c.mu.Unlock()
+	if kick {
+		c.kick()
+	}
+}
+
+// Hold tells the connection that the handler is still answering a message
+// it was given: a close that the server decides meanwhile (Close, a
+// protocol error, a time limit) waits, at most CloseTimeout, until every
+// hold is released, so that the answer goes out before the close frame
+// (Send keeps working until then). Call Hold in OnMessage, before it
+// returns, and Release once for each Hold after the answer was queued.
+func (c *Conn) Hold() {
+	c.mu.Lock()
+	c.holds++
+	c.mu.Unlock()
+}
+
+// Release ends one Hold. The last release lets a waiting close proceed.
+func (c *Conn) Release() {
+	c.mu.Lock()
+	if c.holds > 0 {
+		c.holds--
+	}
+	kick := false
+	if c.holds == 0 && c.state == stateDraining {
+		c.queueCloseLocked()
+		kick = c.scheduleLocked()
+	}
 	c.mu.Unlock()
 	if kick {
 		c.kick()
@@ -261,20 +302,44 @@ func (c *Conn) kick() {
 	c.e.goKick(c)
 }
 
-// startCloseLocked begins a close that we initiate. drop discards the data
-// frames not yet handed to the writer.
+// startCloseLocked begins a close that we initiate. The close frame
+// follows every frame queued before it; while the handler holds messages
+// (Hold) it waits for their replies in stateDraining, at most
+// CloseTimeout. drop (a slow consumer) discards the data frames not yet
+// handed to the writer and queues the close frame at once, also when a
+// close was already waiting.
 func (c *Conn) startCloseLocked(code CloseCode, reason string, drop bool) {
-	if c.state >= stateClosing {
+	switch {
+	case c.state >= stateClosing:
+		return
+	case c.state == stateDraining:
+		if drop {
+			c.localCode, c.localReason = code, reason
+			c.dropQueueLocked()
+			c.queueCloseLocked()
+		}
 		return
 	}
-	c.state = stateClosing
+	c.state = stateDraining
+	c.decided.Store(true)
 	c.closeAt.Store(c.e.now())
 	c.localInit = true
 	c.localCode, c.localReason = code, reason
 	if drop {
 		c.dropQueueLocked()
 	}
-	c.closeOut = closeFrame(code, reason)
+	if drop || c.holds == 0 {
+		c.queueCloseLocked()
+	}
+}
+
+// queueCloseLocked ends draining: our close frame is queued behind
+// everything sent so far, and CloseTimeout starts again for the closing
+// handshake.
+func (c *Conn) queueCloseLocked() {
+	c.state = stateClosing
+	c.closeAt.Store(c.e.now())
+	c.closeOut = closeFrame(c.localCode, c.localReason)
 }
 
 func (c *Conn) dropQueueLocked() {
@@ -339,11 +404,17 @@ func (c *Conn) markClosed() (code CloseCode, reason string, ok bool) {
 // data frames, our close frame) into out, for the writer.
 func (c *Conn) takeOutputLocked() {
 	c.scheduled = false
-	if c.ctrl != nil {
+	if len(c.ctrl) > 0 {
+		// Control frames go ahead of queued data, never after our close.
 		if c.state < stateClosing || c.closeOut != nil {
-			c.out = append(c.out, c.ctrl)
+			c.out = append(c.out, c.ctrl...)
+		} else {
+			for _, f := range c.ctrl {
+				c.queued -= len(f)
+			}
 		}
-		c.ctrl = nil
+		clear(c.ctrl)
+		c.ctrl = c.ctrl[:0]
 	}
 	if len(c.queue) > 0 {
 		if len(c.out) == 0 {
@@ -439,14 +510,17 @@ func (c *Conn) parse(buf []byte, now int64) int {
 		}
 		total := h.size + int(h.length)
 		if len(buf)-off < total {
+			c.checkPartial(&h, buf[off+h.size:])
 			break
 		}
 		payload := buf[off+h.size : off+total]
-		maskBytes(h.mask, 0, payload)
+		checked := c.partOff
+		c.partOff = 0
+		maskBytes(h.mask, checked, payload[checked:])
 		off += total
 		c.lastRead.Store(now)
 		c.pingSent.Store(0)
-		c.handleFrame(&h, payload, now)
+		c.handleFrame(&h, payload, checked, now)
 	}
 	return off
 }
@@ -488,34 +562,90 @@ func (c *Conn) checkHeader(h *header) (CloseCode, string) {
 	return 0, ""
 }
 
-func (c *Conn) handleFrame(h *header, payload []byte, now int64) {
+// isText reports whether h's payload is (part of) a text message whose
+// bytes are the UTF-8 text itself. (A compressed message's bytes are not:
+// with an extension that compresses, validate what it inflates instead.)
+func (c *Conn) isText(h *header) bool {
+	return h.op == OpText || h.op == OpContinuation && c.msgOp == OpText
+}
+
+// checkPartial unmasks and validates the part of an incomplete text frame
+// that has arrived, so that invalid UTF-8 fails the connection as soon as
+// the invalid byte arrives, not when its frame is complete.
+func (c *Conn) checkPartial(h *header, avail []byte) {
+	if !c.isText(h) || len(avail) <= c.partOff {
+		return
+	}
+	b := avail[c.partOff:]
+	maskBytes(h.mask, c.partOff, b)
+	c.partOff = len(avail)
+	if !c.text.write(b) {
+		c.fail(CloseInvalidPayload, "invalid UTF-8 in text message")
+	}
+}
+
+// handleFrame handles one complete frame; checked bytes at the start of
+// its payload were validated by checkPartial already.
+func (c *Conn) handleFrame(h *header, payload []byte, checked int, now int64) {
 	switch h.op {
 	case OpPing:
-		c.mu.Lock()
-		if c.state == stateOpen {
-			c.ctrl = NewFrame(OpPong, payload)
-			if c.scheduleLocked() {
-				c.mu.Unlock()
-				c.kick()
-				return
-			}
-		}
-		c.mu.Unlock()
+		c.ping(payload, now)
 	case OpPong:
 		// Liveness is recorded for every frame in parse.
 	case OpClose:
 		c.peerClose(payload)
 	default:
-		c.dataFrame(h, payload, now)
+		c.dataFrame(h, payload, checked, now)
 	}
 }
 
-func (c *Conn) dataFrame(h *header, payload []byte, now int64) {
-	if h.fin && c.msgOp == 0 {
-		if h.op == OpText && !utf8.Valid(payload) {
-			c.fail(CloseInvalidPayload, "invalid UTF-8 in text message")
-			return
+// A client may send pingBurst pings at once and pingRate a second after
+// that; past it the connection fails with 1008, a ping flood. Every ping
+// within the budget gets its own pong, in order.
+const (
+	pingBurst = 100
+	pingRate  = 10
+	pingCost  = int64(time.Second) / pingRate
+)
+
+// ping answers a ping with a pong carrying its payload.
+func (c *Conn) ping(payload []byte, now int64) {
+	if c.pingAt != 0 {
+		c.pingCredit += max(now-c.pingAt, 0)
+	} else {
+		c.pingCredit = pingBurst * pingCost
+	}
+	c.pingCredit = min(c.pingCredit, pingBurst*pingCost)
+	c.pingAt = now
+	if c.pingCredit < pingCost {
+		c.fail(ClosePolicyViolation, "ping flood")
+		return
+	}
+	c.pingCredit -= pingCost
+	c.mu.Lock()
+	kick := false
+	if c.state == stateOpen || c.state == stateDraining {
+		pong := NewFrame(OpPong, payload)
+		if c.queued+len(pong) > c.lim.MaxQueueBytes {
+			c.startCloseLocked(CloseTryAgainLater, "slow consumer", true)
+		} else {
+			c.ctrl = append(c.ctrl, pong)
+			c.queued += len(pong)
 		}
+		kick = c.scheduleLocked()
+	}
+	c.mu.Unlock()
+	if kick {
+		c.kick()
+	}
+}
+
+func (c *Conn) dataFrame(h *header, payload []byte, checked int, now int64) {
+	if c.isText(h) && (!c.text.write(payload[checked:]) || h.fin && !c.text.complete()) {
+		c.fail(CloseInvalidPayload, "invalid UTF-8 in text message")
+		return
+	}
+	if h.fin && c.msgOp == 0 {
 		c.deliver(h.op, append([]byte(nil), payload...), now)
 		return
 	}
@@ -523,22 +653,19 @@ func (c *Conn) dataFrame(h *header, payload []byte, now int64) {
 		c.msgOp = h.op
 	}
 	c.msg = append(c.msg, payload...)
-	if c.msgOp == OpText {
-		n, ok := validUTF8Prefix(c.msg[c.msgChecked:], h.fin)
-		if !ok {
-			c.fail(CloseInvalidPayload, "invalid UTF-8 in text message")
-			return
-		}
-		c.msgChecked += n
-	}
 	if h.fin {
 		msg, op := c.msg, c.msgOp
-		c.msg, c.msgOp, c.msgChecked = nil, 0, 0
+		c.msg, c.msgOp = nil, 0
 		c.deliver(op, msg, now)
 	}
 }
 
+// deliver hands a complete message to the handler, unless a close was
+// decided: what arrives after that is not accepted.
 func (c *Conn) deliver(op Opcode, payload []byte, now int64) {
+	if c.decided.Load() {
+		return
+	}
 	c.lastActive.Store(now)
 	c.h.OnMessage(op, payload)
 }
@@ -567,8 +694,14 @@ func (c *Conn) peerClose(payload []byte) {
 	c.mu.Lock()
 	c.peerClosed = true
 	c.peerCode, c.peerReason = code, reason
+	c.decided.Store(true)
 	linger := false
 	switch c.state {
+	case stateDraining:
+		// Our close was waiting for replies: it goes now, after what is
+		// queued.
+		c.queueCloseLocked()
+		c.closeDone = true
 	case stateOpen:
 		c.state = stateClosing
 		c.closeAt.Store(c.e.now())
@@ -592,13 +725,16 @@ func (c *Conn) peerClose(payload []byte) {
 	}
 }
 
-// fail fails the connection (RFC 6455 §7.1.7): close with code, then
-// linger and finish as soon as the close frame is out.
+// fail fails the connection (RFC 6455 §7.1.7): nothing more is read; the
+// close frame with code follows the frames already queued and the replies
+// to messages already delivered (see Hold); the connection lingers and
+// finishes as soon as the close frame is out.
 func (c *Conn) fail(code CloseCode, reason string) {
 	c.readFailed = true
 	c.msg, c.msgOp, c.rbuf = nil, 0, nil
+	c.text, c.partOff = utf8Stream{}, 0
 	c.mu.Lock()
-	c.startCloseLocked(code, reason, true)
+	c.startCloseLocked(code, reason, false)
 	c.closeDone = true
 	linger := c.closeWrote && c.state == stateClosing
 	kick := !linger && c.scheduleLocked()
@@ -655,7 +791,9 @@ func (c *Conn) checkTimers(now int64) action {
 			ps := c.pingSent.Load()
 			if ps == 0 && now-c.lastRead.Load() >= int64(l.PingInterval) {
 				c.pingSent.Store(now)
-				c.ctrl = NewFrame(OpPing, nil)
+				ping := NewFrame(OpPing, nil)
+				c.ctrl = append(c.ctrl, ping)
+				c.queued += len(ping)
 			} else if ps != 0 && now-ps >= int64(l.PongTimeout) {
 				c.abortLocked(CloseAbnormal, "ping timeout")
 				return actAbort
@@ -668,6 +806,14 @@ func (c *Conn) checkTimers(now int64) action {
 		if c.scheduleLocked() {
 			return actKick
 		}
+	case stateDraining:
+		// Replies to held messages had CloseTimeout: the close goes now.
+		if at := c.closeAt.Load(); at != 0 && now-at >= int64(c.e.opts.CloseTimeout) {
+			c.queueCloseLocked()
+			if c.scheduleLocked() {
+				return actKick
+			}
+		}
 	case stateClosing, stateLingering:
 		if at := c.closeAt.Load(); at != 0 && now-at >= int64(c.e.opts.CloseTimeout) {
 			c.abortLocked(CloseAbnormal, "close handshake timed out")
@@ -675,61 +821,4 @@ func (c *Conn) checkTimers(now int64) action {
 		}
 	}
 	return actNone
-}
-
-// validUTF8Prefix validates b, a continuation of a text message. With
-// final false an incomplete sequence at the end is allowed; it returns how
-// many bytes are complete and valid.
-func validUTF8Prefix(b []byte, final bool) (int, bool) {
-	if utf8.Valid(b) {
-		return len(b), true
-	}
-	i := 0
-	for i < len(b) {
-		if b[i] < utf8.RuneSelf {
-			i++
-			continue
-		}
-		r, size := utf8.DecodeRune(b[i:])
-		if r == utf8.RuneError && size == 1 {
-			if !final && !utf8.FullRune(b[i:]) && validStart(b[i:]) {
-				return i, true
-			}
-			return i, false
-		}
-		i += size
-	}
-	return i, true
-}
-
-// validStart reports whether b (shorter than a full rune) can still begin
-// a valid UTF-8 sequence.
-func validStart(b []byte) bool {
-	var hi byte = 0xBF
-	var lo byte = 0x80
-	switch c := b[0]; {
-	case c >= 0xC2 && c <= 0xDF:
-	case c == 0xE0:
-		lo = 0xA0
-	case c >= 0xE1 && c <= 0xEC, c == 0xEE, c == 0xEF:
-	case c == 0xED:
-		hi = 0x9F
-	case c == 0xF0:
-		lo = 0x90
-	case c >= 0xF1 && c <= 0xF3:
-	case c == 0xF4:
-		hi = 0x8F
-	default:
-		return false
-	}
-	for j, x := range b[1:] {
-		if j == 0 {
-			if x < lo || x > hi {
-				return false
-			}
-		} else if x < 0x80 || x > 0xBF {
-			return false
-		}
-	}
-	return true
 }
