@@ -20,12 +20,17 @@ func TestIdleTimeout(t *testing.T) {
 		c, _ := dialRaw(t, ts.srv.URL, nil)
 		h := ts.handler()
 		// Messages count as activity.
+		var start time.Time
 		for range 3 {
 			time.Sleep(200 * time.Millisecond)
+			// start is taken before the server can read the message, so
+			// the idle timer it restarts cannot fire within 1s of start,
+			// however slow the machine (timing the close from the echo's
+			// arrival instead failed when the echo was late).
+			start = time.Now()
 			c.write(true, OpText, []byte("keep"))
 			c.expectMessage(OpText, []byte("keep"))
 		}
-		start := time.Now()
 		if r := c.expectClose(CloseGoingAway); r != "idle timeout" {
 			t.Fatalf("reason %q", r)
 		}
