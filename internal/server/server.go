@@ -130,7 +130,7 @@ func New(cfg *config.Config, o Options) (*Server, error) {
 			_ = gw.Shutdown(context.Background())
 			return nil, fmt.Errorf("tls: %w", err)
 		}
-		ln = tls.NewListener(ln, &tls.Config{
+		ln = tlsListener(ln, &tls.Config{
 			GetCertificate: s.certs.GetCertificate,
 			MinVersion:     tls.VersionTLS12,
 			NextProtos:     []string{"http/1.1"},
