@@ -65,7 +65,7 @@ type Server struct {
 	// set (both nil otherwise).
 	metricsHTTP *http.Server
 	metricsLn   net.Listener
-	certs    *tlsreload.Reloader // nil without tls
+	certs       *tlsreload.Reloader // nil without tls
 }
 
 //go:embed demo/index.html demo/favicon.svg
