@@ -149,3 +149,15 @@ func sendHead(t *testing.T, host, head string) int {
 	resp.Body.Close()
 	return resp.StatusCode
 }
+
+// /metrics exports the live heap and the GC count that switchboard bench
+// measures memory per connection with.
+func TestHeapLiveMetric(t *testing.T) {
+	e := startServer(t, "")
+	_, _, body := get(t, e.base+"/metrics")
+	for _, re := range []string{`(?m)^go_gc_heap_live_bytes \d`, `(?m)^go_gc_duration_seconds_count \d`} {
+		if !regexp.MustCompile(re).MatchString(body) {
+			t.Errorf("/metrics lacks %s", re)
+		}
+	}
+}
