@@ -42,11 +42,11 @@ func TestBuildInfoMetric(t *testing.T) {
 // TestDemoPageSwitch: the demo page and its icon, and http.demo: false turning both off.
 func TestDemoPageSwitch(t *testing.T) {
 	e := startServer(t, "")
-	status, ctype, body := get(t, e.base+"/")
+	status, _, body := get(t, e.base+"/")
 	if status != 200 || !strings.Contains(body, `<link rel="icon" href="/favicon.ico" type="image/svg+xml">`) {
 		t.Fatalf("GET /: %d, icon link missing:\n%s", status, body)
 	}
-	status, ctype, body = get(t, e.base+"/favicon.ico")
+	status, ctype, body := get(t, e.base+"/favicon.ico")
 	if status != 200 || ctype != "image/svg+xml" || !strings.HasPrefix(body, "<svg ") {
 		t.Fatalf("GET /favicon.ico: %d %q %q", status, ctype, body)
 	}
