@@ -72,10 +72,12 @@ func TestMetricsListener(t *testing.T) {
 	mbase := "http://" + maddr.String()
 	c := e.dial("production", nil)
 	defer c.CloseNow()
-	status, _, body := get(t, mbase+"/metrics")
-	if status != 200 || !strings.Contains(body, `switchboard_connections{api="chat"} 1`) || !strings.Contains(body, "switchboard_build_info{") {
-		t.Fatalf("metrics listener /metrics: %d\n%s", status, body)
-	}
+	// The gauge counts the connection once the server has registered it,
+	// which may be just after the client saw the 101.
+	waitFor(t, "the connection in the metrics listener's /metrics", func() bool {
+		status, _, body := get(t, mbase+"/metrics")
+		return status == 200 && strings.Contains(body, `switchboard_connections{api="chat"} 1`) && strings.Contains(body, "switchboard_build_info{")
+	})
 	for _, path := range []string{"/", "/healthz", "/production/@connections"} {
 		if status, _, _ := get(t, mbase+path); status != http.StatusNotFound {
 			t.Errorf("metrics listener GET %s: %d, want 404", path, status)
