@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"net"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"strings"
@@ -37,6 +39,19 @@ func TestSeedYAMLEqualsDefault(t *testing.T) {
 	}
 	if diff := cmp.Diff(Default(), c); diff != "" {
 		t.Errorf("Parse(SeedYAML) differs from Default() (-Default +Parse):\n%s", diff)
+	}
+}
+
+// The quick start (serve without a file) runs in development mode, so it
+// listens on this machine only.
+func TestSeedListensOnLoopback(t *testing.T) {
+	c, err := Parse("seed.yaml", []byte(SeedYAML), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	host, port, err := net.SplitHostPort(c.Listen)
+	if ip, perr := netip.ParseAddr(host); err != nil || perr != nil || !ip.IsLoopback() || port != "8080" {
+		t.Fatalf("seed listen %q, want a loopback address, port 8080", c.Listen)
 	}
 }
 
