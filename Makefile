@@ -8,11 +8,24 @@ FUZZTIME ?= 30s
 # skips, outside CI, when node or npm is missing).
 LAMBDA_CHAT := examples/lambda-chat
 
+# What `switchboard version` and the switchboard_build_info metric report:
+# the tag (empty without one: the module version is used), the commit (with
+# -dirty for uncommitted changes) and the build date. Override any of them:
+# make build VERSION=v1.2.3
+BUILDINFO := github.com/switchboardhq/switchboard/internal/buildinfo
+VERSION ?= $(shell git describe --tags --dirty 2>/dev/null)
+COMMIT ?= $(shell git rev-parse HEAD 2>/dev/null)$(shell git diff --quiet HEAD 2>/dev/null || echo -dirty)
+DATE ?= $(shell date -u +%Y-%m-%dT%H:%M:%SZ)
+LDFLAGS := -X $(BUILDINFO).version=$(VERSION) -X $(BUILDINFO).commit=$(COMMIT) -X $(BUILDINFO).date=$(DATE)
+
+# Flags for `make run`, such as ARGS="--config switchboard.yaml".
+ARGS ?=
+
 build:
-	go build -o bin/switchboard ./cmd/switchboard
+	go build -ldflags "$(LDFLAGS)" -o bin/switchboard ./cmd/switchboard
 
 run:
-	go run ./cmd/switchboard serve
+	go run -ldflags "$(LDFLAGS)" ./cmd/switchboard serve $(ARGS)
 
 test: node-deps
 	go test -race -count=1 ./...
@@ -25,6 +38,7 @@ node-deps:
 
 lint:
 	@test -z "$$(gofmt -l .)" || { echo "gofmt needed:"; gofmt -l .; exit 1; }
+	@go mod tidy -diff >/dev/null || { echo "go.mod/go.sum not tidy (run go mod tidy):"; go mod tidy -diff; exit 1; }
 	go vet ./...
 	go run $(STATICCHECK) ./...
 

@@ -186,7 +186,8 @@ type FanoutSetup struct {
 	ConnectsPerSec   float64 `json:"connectsPerSec"`
 	RSSBefore        float64 `json:"rssBefore"` // bytes
 	RSSAfter         float64 `json:"rssAfter"`
-	HeapBefore       float64 `json:"heapBefore"` // go_memstats_heap_inuse_bytes
+	HeapMetric       string  `json:"heapMetric"` // what HeapBefore/After are: live heap after a GC, or heap in use (heap.go)
+	HeapBefore       float64 `json:"heapBefore"`
 	HeapAfter        float64 `json:"heapAfter"`
 	GoroutinesBefore float64 `json:"goroutinesBefore"`
 	GoroutinesAfter  float64 `json:"goroutinesAfter"`
@@ -199,17 +200,23 @@ func (s FanoutSetup) RSSPerConn() float64 {
 	return (s.RSSAfter - s.RSSBefore) / float64(max(s.Connections, 1))
 }
 
+// HeapPerConn is the server's heap growth per subscribed connection, in
+// bytes; ok is false when the heap did not grow (heap.go).
+func (s FanoutSetup) HeapPerConn() (perConn float64, ok bool) {
+	return heapPerConn(s.HeapBefore, s.HeapAfter, s.Connections)
+}
+
 // String formats the setup for people.
 func (s FanoutSetup) String() string {
 	n := float64(max(s.Connections, 1))
 	str := fmt.Sprintf(`connections      %d subscribed to %d channel(s) by %d worker(s), %d failed, in %.2fs (%.0f/s)
-server RSS       %.1f MiB -> %.1f MiB: %.2f KiB per connection
-server heap      %.1f MiB -> %.1f MiB: %.2f KiB per connection
+%s
+%s
 goroutines       %.0f -> %.0f: %.3f per connection
 tool CPU         %.2fs to connect`,
 		s.Connections, s.Channels, s.Workers, s.Failed, s.ConnectSeconds, s.ConnectsPerSec,
-		s.RSSBefore/(1<<20), s.RSSAfter/(1<<20), s.RSSPerConn()/1024,
-		s.HeapBefore/(1<<20), s.HeapAfter/(1<<20), (s.HeapAfter-s.HeapBefore)/n/1024,
+		memLine("server RSS", s.RSSBefore, s.RSSAfter, s.Connections, ""),
+		heapLine(s.HeapMetric, s.HeapBefore, s.HeapAfter, s.Connections),
 		s.GoroutinesBefore, s.GoroutinesAfter, (s.GoroutinesAfter-s.GoroutinesBefore)/n,
 		s.ToolCPUSeconds)
 	if s.FirstError != "" {
@@ -345,7 +352,7 @@ func Fanout(ctx context.Context, opts FanoutOptions) (FanoutResult, error) {
 		return res, err
 	}
 	s := &res.Setup
-	s.RSSBefore, s.HeapBefore = before["process_resident_memory_bytes"], before["go_memstats_heap_inuse_bytes"]
+	s.RSSBefore = before["process_resident_memory_bytes"]
 	s.GoroutinesBefore = before["go_goroutines"]
 	s.Workers, s.Channels = opts.Workers, opts.Channels
 
@@ -372,6 +379,10 @@ func Fanout(ctx context.Context, opts FanoutOptions) (FanoutResult, error) {
 		return res, fmt.Errorf("%d connections failed, the first with: %s", s.Failed, s.FirstError)
 	}
 	progress("%d subscribed in %.2fs; settling for %s", s.Connections, s.ConnectSeconds, opts.Settle)
+	open, err := scrape(ctx, opts.Metrics) // the GC count once every connection is open
+	if err != nil {
+		return res, err
+	}
 	select {
 	case <-time.After(opts.Settle):
 	case <-ctx.Done():
@@ -381,7 +392,8 @@ func Fanout(ctx context.Context, opts FanoutOptions) (FanoutResult, error) {
 	if err != nil {
 		return res, err
 	}
-	s.RSSAfter, s.HeapAfter = after["process_resident_memory_bytes"], after["go_memstats_heap_inuse_bytes"]
+	s.RSSAfter = after["process_resident_memory_bytes"]
+	s.HeapMetric, s.HeapBefore, s.HeapAfter = heapFigure(before, open, after)
 	s.GoroutinesAfter = after["go_goroutines"]
 	if opts.OnSetup != nil {
 		opts.OnSetup(*s)

@@ -47,7 +47,8 @@ type IdleResult struct {
 	ConnectsPerSec   float64
 	RSSBefore        float64 // bytes
 	RSSAfter         float64
-	HeapBefore       float64 // go_memstats_heap_inuse_bytes
+	HeapMetric       string // what HeapBefore/After are: live heap after a GC, or heap in use (heap.go)
+	HeapBefore       float64
 	HeapAfter        float64
 	StackBefore      float64 // go_memstats_stack_inuse_bytes
 	StackAfter       float64
@@ -64,13 +65,13 @@ func (r IdleResult) RSSPerConn() float64 {
 func (r IdleResult) String() string {
 	n := float64(max(r.Connections, 1))
 	return fmt.Sprintf(`connections      %d open, %d failed, in %.2fs (%.0f/s)
-server RSS       %.1f MiB -> %.1f MiB: %.2f KiB per connection
-server heap      %.1f MiB -> %.1f MiB: %.2f KiB per connection
+%s
+%s
 server stacks    %.1f MiB -> %.1f MiB: %.2f KiB per connection
 goroutines       %.0f -> %.0f: %.3f per connection`,
 		r.Connections, r.Failed, r.ConnectSeconds, r.ConnectsPerSec,
-		r.RSSBefore/(1<<20), r.RSSAfter/(1<<20), r.RSSPerConn()/1024,
-		r.HeapBefore/(1<<20), r.HeapAfter/(1<<20), (r.HeapAfter-r.HeapBefore)/n/1024,
+		memLine("server RSS", r.RSSBefore, r.RSSAfter, r.Connections, ""),
+		heapLine(r.HeapMetric, r.HeapBefore, r.HeapAfter, r.Connections),
 		r.StackBefore/(1<<20), r.StackAfter/(1<<20), (r.StackAfter-r.StackBefore)/n/1024,
 		r.GoroutinesBefore, r.GoroutinesAfter, (r.GoroutinesAfter-r.GoroutinesBefore)/n)
 }
@@ -101,7 +102,7 @@ func Idle(ctx context.Context, opts IdleOptions) (IdleResult, error) {
 	if err != nil {
 		return res, err
 	}
-	res.RSSBefore, res.HeapBefore = before["process_resident_memory_bytes"], before["go_memstats_heap_inuse_bytes"]
+	res.RSSBefore = before["process_resident_memory_bytes"]
 	res.StackBefore, res.GoroutinesBefore = before["go_memstats_stack_inuse_bytes"], before["go_goroutines"]
 
 	conns := make([]net.Conn, opts.Connections)
@@ -145,6 +146,10 @@ func Idle(ctx context.Context, opts IdleOptions) (IdleResult, error) {
 		err, _ := firstErr.Load().(error)
 		return res, fmt.Errorf("%d connections failed, the first with: %w", res.Failed, err)
 	}
+	open, err := scrape(ctx, opts.Metrics) // the GC count once every connection is open
+	if err != nil {
+		return res, err
+	}
 	select {
 	case <-time.After(opts.Settle):
 	case <-ctx.Done():
@@ -154,7 +159,8 @@ func Idle(ctx context.Context, opts IdleOptions) (IdleResult, error) {
 	if err != nil {
 		return res, err
 	}
-	res.RSSAfter, res.HeapAfter = after["process_resident_memory_bytes"], after["go_memstats_heap_inuse_bytes"]
+	res.RSSAfter = after["process_resident_memory_bytes"]
+	res.HeapMetric, res.HeapBefore, res.HeapAfter = heapFigure(before, open, after)
 	res.StackAfter, res.GoroutinesAfter = after["go_memstats_stack_inuse_bytes"], after["go_goroutines"]
 	return res, nil
 }

@@ -9,10 +9,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"log/slog"
 	"os"
 	"os/signal"
-	"runtime/debug"
 	"strings"
 	"syscall"
 	"time"
@@ -20,6 +20,7 @@ import (
 	"github.com/alecthomas/kong"
 
 	"github.com/switchboardhq/switchboard/internal/bench"
+	"github.com/switchboardhq/switchboard/internal/buildinfo"
 	"github.com/switchboardhq/switchboard/internal/config"
 	"github.com/switchboardhq/switchboard/internal/gateway"
 	"github.com/switchboardhq/switchboard/internal/server"
@@ -35,10 +36,36 @@ func (e *ExitError) Error() string { return e.Err.Error() }
 func (e *ExitError) Unwrap() error { return e.Err }
 
 type cli struct {
-	Serve    serveCmd    `cmd:"" help:"Run the gateway (the seed chat API on :8080 when no config is given)."`
-	Validate validateCmd `cmd:"" help:"Check a configuration file and explain each mistake."`
-	Bench    benchCmd    `cmd:"" help:"Measure a running server."`
-	Version  versionCmd  `cmd:"" help:"Print the version."`
+	Serve       serveCmd    `cmd:"" help:"Run the gateway (the seed chat API on 127.0.0.1:8080 when no config is given)."`
+	Validate    validateCmd `cmd:"" help:"Check a configuration file and explain each mistake."`
+	Bench       benchCmd    `cmd:"" help:"Measure a running server."`
+	Version     versionCmd  `cmd:"" help:"Print the version, commit and build date."`
+	Help        helpCmd     `cmd:"" help:"Show this help, or a command's (switchboard help serve)."`
+	VersionFlag versionFlag `name:"version" help:"Print the version, commit and build date, and exit."`
+}
+
+// versionFlag is --version: it prints what the version command prints and
+// stops, whatever else is on the command line.
+type versionFlag bool
+
+func (versionFlag) BeforeApply(kctx *kong.Context) error {
+	fmt.Fprintln(kctx.Stdout, buildinfo.Get())
+	kctx.Exit(0)
+	return nil
+}
+
+type helpCmd struct {
+	Command []string `arg:"" optional:"" help:"The command to explain."`
+}
+
+// Run prints the usage of the whole program or of one command, as --help
+// does, on stdout with exit status 0.
+func (h *helpCmd) Run(parser *kong.Kong) error {
+	_, err := parser.Parse(append(append([]string{}, h.Command...), "--help"))
+	if err != nil {
+		return &ExitError{Code: 2, Err: err}
+	}
+	return nil
 }
 
 type benchCmd struct {
@@ -144,6 +171,16 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) (err erro
 	if err != nil {
 		return err
 	}
+	if len(args) == 0 {
+		// No command: the usage (on stderr, as a mistake) and exit
+		// status 2, instead of kong's bare "expected one of".
+		kctx, perr := kong.Trace(parser, nil)
+		if perr == nil {
+			kctx.Stdout = stderr
+			_ = kctx.PrintUsage(false)
+		}
+		return &ExitError{Code: 2, Err: errors.New("no command given; run `switchboard serve` to start the gateway, or `switchboard help` for the commands")}
+	}
 	defer func() {
 		if r := recover(); r != nil {
 			req, ok := r.(exitRequest)
@@ -160,6 +197,7 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) (err erro
 		return &ExitError{Code: 2, Err: err}
 	}
 	kctx.BindTo(ctx, (*context.Context)(nil))
+	kctx.Bind(parser)
 	return kctx.Run(&env{stdout: stdout, stderr: stderr, getenv: os.LookupEnv})
 }
 
@@ -257,6 +295,12 @@ type validateCmd struct {
 
 func (v *validateCmd) Run(e *env) error {
 	cfg, err := loadConfig(v.File, e.getenv)
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		// Not a mistake in a configuration but no configuration to
+		// check: reported as an error like any other.
+		return &ExitError{Code: 1, Err: err}
+	}
 	if err != nil {
 		fmt.Fprintln(e.stdout, err)
 		return &ExitError{Code: 1, Err: errors.New("configuration is not valid")}
@@ -271,11 +315,7 @@ func (v *validateCmd) Run(e *env) error {
 type versionCmd struct{}
 
 func (versionCmd) Run(e *env) error {
-	v := "(devel)"
-	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" {
-		v = bi.Main.Version
-	}
-	fmt.Fprintln(e.stdout, "switchboard", v)
+	fmt.Fprintln(e.stdout, buildinfo.Get())
 	return nil
 }
 

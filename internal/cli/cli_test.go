@@ -75,8 +75,11 @@ apis:
 		t.Fatalf("expression error not reported: %v\n%s", err, out)
 	}
 
-	if _, err := run(t, "validate", filepath.Join(dir, "missing.yaml")); err == nil {
-		t.Fatal("a missing file validated")
+	// A missing file is an error like any other (main prefixes it with
+	// "switchboard:"), not a list of mistakes on stdout.
+	out, err = run(t, "validate", filepath.Join(dir, "missing.yaml"))
+	if !errors.As(err, &ee) || ee.Code != 1 || out != "" || !strings.Contains(err.Error(), "missing.yaml: no such file or directory") {
+		t.Fatalf("missing file: %v, output %q", err, out)
 	}
 	if _, err := run(t, "serve", "--bogus"); err == nil {
 		t.Fatal("an unknown flag was accepted")
@@ -157,5 +160,78 @@ func TestServeAndSIGTERM(t *testing.T) {
 		if !strings.Contains(stderr.String(), msg) {
 			t.Errorf("log lacks %s:\n%s", msg, stderr.String())
 		}
+	}
+}
+
+// TestUsage: no command prints the usage on stderr and exits 2; help and
+// --help print it on stdout and exit 0; help <command> explains that one.
+func TestUsage(t *testing.T) {
+	var stdout, stderr bytes.Buffer
+	err := Run(context.Background(), nil, &stdout, &stderr)
+	var ee *ExitError
+	if !errors.As(err, &ee) || ee.Code != 2 || !strings.Contains(err.Error(), "no command given") {
+		t.Fatalf("no arguments: %v, want exit code 2", err)
+	}
+	if stdout.Len() != 0 || !strings.Contains(stderr.String(), "Usage: switchboard <command>") || !strings.Contains(stderr.String(), "serve [flags]") {
+		t.Fatalf("no arguments: stdout %q, stderr %q; want the usage on stderr", stdout.String(), stderr.String())
+	}
+	for _, args := range [][]string{{"help"}, {"--help"}, {"-h"}} {
+		stdout.Reset()
+		stderr.Reset()
+		if err := Run(context.Background(), args, &stdout, &stderr); err != nil {
+			t.Fatalf("%v: %v", args, err)
+		}
+		if !strings.Contains(stdout.String(), "Usage: switchboard <command>") || !strings.Contains(stdout.String(), "validate <file>") {
+			t.Fatalf("%v: stdout %q", args, stdout.String())
+		}
+	}
+	out, err := run(t, "help", "serve")
+	if err != nil || !strings.Contains(out, "Usage: switchboard serve") || !strings.Contains(out, "--config=FILE") {
+		t.Fatalf("help serve: %v\n%s", err, out)
+	}
+	if _, err := run(t, "help", "nope"); !errors.As(err, &ee) || ee.Code != 2 {
+		t.Fatalf("help nope: %v, want exit code 2", err)
+	}
+}
+
+// TestVersion: version and --version print the version, commit, build
+// date and toolchain; the linker sets them in a real build, as make build
+// does.
+func TestVersion(t *testing.T) {
+	for _, args := range [][]string{{"version"}, {"--version"}, {"serve", "--version"}} {
+		out, err := run(t, args...)
+		if err != nil || !strings.HasPrefix(out, "switchboard ") || !strings.Contains(out, "\ncommit: ") || !strings.Contains(out, "\nbuilt: ") || !strings.Contains(out, "\ngo:     go") {
+			t.Fatalf("%v: %v\n%s", args, err, out)
+		}
+	}
+	if testing.Short() {
+		t.Skip("builds the binary")
+	}
+	bin := filepath.Join(t.TempDir(), "switchboard")
+	const pkg = "github.com/switchboardhq/switchboard/internal/buildinfo"
+	build := exec.Command("go", "build", "-o", bin,
+		"-ldflags", "-X "+pkg+".version=v9.8.7 -X "+pkg+".commit=0123abcd -X "+pkg+".date=2026-12-05T23:00:00Z",
+		"../../cmd/switchboard")
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("build: %v\n%s", err, out)
+	}
+	for _, arg := range []string{"version", "--version"} {
+		out, err := exec.Command(bin, arg).Output()
+		if err != nil {
+			t.Fatalf("%s: %v", arg, err)
+		}
+		if !strings.HasPrefix(string(out), "switchboard v9.8.7\ncommit: 0123abcd\nbuilt:  2026-12-05T23:00:00Z\ngo:     go") {
+			t.Fatalf("%s:\n%s", arg, out)
+		}
+	}
+	// Errors of the real binary carry its name; a missing file is one.
+	cmd := exec.Command(bin, "validate", filepath.Join(t.TempDir(), "missing.yaml"))
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	err := cmd.Run()
+	var xe *exec.ExitError
+	if !errors.As(err, &xe) || xe.ExitCode() != 1 || stdout.Len() != 0 ||
+		!strings.HasPrefix(stderr.String(), "switchboard: read config: open ") || !strings.Contains(stderr.String(), "missing.yaml: no such file or directory") {
+		t.Fatalf("validate missing.yaml: %v, stdout %q, stderr %q", err, stdout.String(), stderr.String())
 	}
 }

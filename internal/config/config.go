@@ -17,6 +17,8 @@ type Config struct {
 	TLS *TLS `yaml:"tls"`
 	// HTTP bounds what a client may send before a handshake is handled.
 	HTTP HTTP `yaml:"http"`
+	// Metrics configures where /metrics is served.
+	Metrics Metrics `yaml:"metrics"`
 
 	// APIs are the real-time APIs this process serves, each under its own
 	// stage path (/{stage}).
@@ -68,12 +70,29 @@ type HTTP struct {
 	// ReadHeaderTimeout bounds the time to send the request head
 	// (slowloris). Default 10s; 100ms to 5m.
 	ReadHeaderTimeout Duration `yaml:"readHeaderTimeout"`
-	// MaxHeaderBytes bounds the request head. Default 16KiB; 1KiB to 1MiB.
+	// MaxHeaderBytes bounds the request head: the request line, the header
+	// lines and the blank line that ends them, in bytes as sent. A larger
+	// head gets 431. Default 16KiB; 8KiB to 1MiB.
 	MaxHeaderBytes ByteSize `yaml:"maxHeaderBytes"`
 	// MaxConnections bounds open connections of the whole process
 	// (WebSocket and HTTP); past it new handshakes get 503. Default 0: no
 	// bound besides the open-files limit.
 	MaxConnections int `yaml:"maxConnections"`
+	// Demo serves the demo chat page at / (and its icon at /favicon.ico).
+	// Default true; false answers 404 there, as for any unknown path.
+	Demo *bool `yaml:"demo"`
+}
+
+// DemoEnabled reports whether the demo page is served (Demo, default true).
+func (h HTTP) DemoEnabled() bool { return h.Demo == nil || *h.Demo }
+
+// Metrics configures the Prometheus endpoint.
+type Metrics struct {
+	// Listen, when set, is a second TCP address (host:port) that serves
+	// /metrics over plain HTTP, and only /metrics; the main listener then
+	// answers 404 at /metrics. Default "": /metrics is on the main
+	// listener.
+	Listen string `yaml:"listen"`
 }
 
 // Transport tunes how WebSocket connections are run

@@ -180,14 +180,20 @@ func parseDocument(name string, data []byte) (*yaml.Node, error) {
 
 var syntaxLine = regexp.MustCompile(`^yaml: line (\d+): (.*)$`)
 
-// syntaxError rewrites a yaml.v3 parse error. Its line numbers can be one
-// off (the parser reports the line where the construct began), hence "near".
+// syntaxError rewrites a yaml.v3 parse error with the line of the mistake.
+//
+// yaml.v3 numbers a parser error by the line where the enclosing construct
+// began (and, for a scanner error inside a construct, the line after it),
+// not by the line of the problem: a mis-indented key on line 7 of a list
+// that starts on line 5 is reported at line 4. problemLine finds the line
+// itself.
 func syntaxError(name string, data []byte, err error) error {
 	msg := strings.TrimPrefix(err.Error(), "yaml: ")
 	where := name
 	if m := syntaxLine.FindStringSubmatch(err.Error()); m != nil {
-		where = name + ":" + m[1]
+		reported, _ := strconv.Atoi(m[1])
 		msg = m[2]
+		where = fmt.Sprintf("%s:%d", name, problemLine(data, reported, msg))
 	}
 	for i, line := range strings.Split(string(data), "\n") {
 		indent := line[:len(line)-len(strings.TrimLeft(line, " \t"))]
@@ -196,7 +202,60 @@ func syntaxError(name string, data []byte, err error) error {
 			break
 		}
 	}
-	return fmt.Errorf("%s: YAML syntax error near this line: %s", where, msg)
+	return fmt.Errorf("%s: YAML syntax error on this line: %s", where, msg)
+}
+
+// problemLineScan and problemLineBytes bound the prefixes problemLine
+// parses (their number and their total size), so that a syntax error in a
+// large file stays cheap to report.
+const (
+	problemLineScan  = 400
+	problemLineBytes = 64 << 20
+)
+
+// problemLine returns the line of the syntax error msg that yaml.v3
+// reported at line reported: the first line n, from just before the
+// reported one, such that the file's first n lines alone already fail
+// with the same message. That is where the parser, reading line by line,
+// could no longer go on. When no prefix within problemLineScan lines fails
+// that way, the reported line stands.
+func problemLine(data []byte, reported int, msg string) int {
+	lines := bytes.SplitAfter(data, []byte("\n"))
+	start := max(reported-1, 1)
+	end := 0 // bytes of data in the first n lines
+	for _, l := range lines[:min(start-1, len(lines))] {
+		end += len(l)
+	}
+	budget := problemLineBytes
+	for n := start; n <= len(lines) && n < start+problemLineScan; n++ {
+		end += len(lines[n-1])
+		if budget -= end; budget < 0 {
+			break
+		}
+		err := parsesAll(data[:end])
+		if err == nil {
+			continue
+		}
+		if m := syntaxLine.FindStringSubmatch(err.Error()); m != nil && m[2] == msg {
+			return n
+		}
+	}
+	return reported
+}
+
+// parsesAll parses every document of data and returns the first error.
+func parsesAll(data []byte) error {
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	for {
+		var n yaml.Node
+		err := dec.Decode(&n)
+		if errors.Is(err, io.EOF) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+	}
 }
 
 // loader carries one Parse call: the file's node tree, the problems found

@@ -276,6 +276,14 @@ func isMerge(n *yaml.Node) bool {
 }
 
 func (l *loader) unknownKey(line int, key, path string, fields fieldSet) {
+	// A key of this level written in another case ("Listen") is meant
+	// here, even when a nested one matches too (metrics.listen).
+	for _, name := range fields.names {
+		if normalizeKey(name) == normalizeKey(key) {
+			l.addAt(line, path, "unknown key %q (did you mean %q?)", key, name)
+			return
+		}
+	}
 	if parent, child := nestedKey(key, fields); parent != "" {
 		// The list too: the key may have been meant for another one here
 		// (endpoint for url).

@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"net"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"strings"
@@ -37,6 +39,19 @@ func TestSeedYAMLEqualsDefault(t *testing.T) {
 	}
 	if diff := cmp.Diff(Default(), c); diff != "" {
 		t.Errorf("Parse(SeedYAML) differs from Default() (-Default +Parse):\n%s", diff)
+	}
+}
+
+// The quick start (serve without a file) runs in development mode, so it
+// listens on this machine only.
+func TestSeedListensOnLoopback(t *testing.T) {
+	c, err := Parse("seed.yaml", []byte(SeedYAML), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	host, port, err := net.SplitHostPort(c.Listen)
+	if ip, perr := netip.ParseAddr(host); err != nil || perr != nil || !ip.IsLoopback() || port != "8080" {
+		t.Fatalf("seed listen %q, want a loopback address, port 8080", c.Listen)
 	}
 }
 
@@ -444,9 +459,9 @@ func TestParseErrors(t *testing.T) {
 		{"two documents", "listen: :1\n---\nlisten: :2\n", nil,
 			`x.yaml:2: a second YAML document starts here; Switchboard reads one document per file: remove the "---" separator and merge the settings into the first document`},
 		{"syntax", "log:\n  level: info\n    format: json\n", nil,
-			`x.yaml:3: YAML syntax error near this line: mapping values are not allowed in this context`},
+			`x.yaml:3: YAML syntax error on this line: mapping values are not allowed in this context`},
 		{"tab", "log:\n\tlevel: info\n", nil,
-			`x.yaml:2: YAML syntax error near this line: found character that cannot start any token (line 2 is indented with a tab; YAML needs spaces)`},
+			`x.yaml:2: YAML syntax error on this line: found character that cannot start any token (line 2 is indented with a tab; YAML needs spaces)`},
 		{"not a mapping", "- listen\n", nil,
 			`x.yaml:1: the file must be a mapping of settings (listen:, apis:, ...), not a list`},
 		{"unknown key", minimal + "    rout: {}\n", nil,
@@ -575,7 +590,7 @@ func TestUnknownKeySuggestions(t *testing.T) {
 		{minimal + "    auth:\n      authorizer:\n        identity_sources: []\n", `x.yaml:7: apis[0].auth.authorizer: unknown key "identity_sources" (did you mean "identitySources"?)`},
 		{minimal + "    auth:\n      authorizer:\n        ttl: 1m\n", `x.yaml:7: apis[0].auth.authorizer: unknown key "ttl"; the keys here are integration, identitySources, cacheTTL`},
 		// Keys brought in by a merge are checked where they are merged.
-		{"x: &x {level: info, colour: red}\n", `x.yaml:1: unknown key "x"; the keys here are listen, log, shutdown, management, transport, tls, http, apis`},
+		{"x: &x {level: info, colour: red}\n", `x.yaml:1: unknown key "x"; the keys here are listen, log, shutdown, management, transport, tls, http, metrics, apis`},
 		{"apis:\n  - &a {id: a, stage: a, routeSelectionExpression: $x}\n  - <<: *a\n    stage: b\n    bogus: 1\n", `x.yaml:5: apis[1]: unknown key "bogus"; the keys here are id, stage, domainName, routeSelectionExpression, binary, limits, channels, auth, routes, integrations, disconnect`},
 		{"apis:\n  - id: a\n    stage: a\n    routeSelectionExpression: $x\n    limits: &l {attempts: 3}\n", `x.yaml:5: apis[0].limits: unknown key "attempts"; the keys here are maxMessageBytes, maxFrameBytes, idleTimeout, maxConnectionDuration, pingInterval, pongTimeout, outboundQueueBytes, writeTimeout, connectionsPerSecond, connectionBurst, connectionsPerSecondPerIP, maxConnections, maxConnectionsPerIP, maxConnectionsPerUser, messagesPerSecond, messageBurst, inboundQueueMessages`},
 		// An alias used as a key is checked as the key it stands for.
@@ -693,5 +708,41 @@ func TestErrorsListEveryProblemOnce(t *testing.T) {
 	}
 	if n := strings.Count(err.Error(), "\n"); n != 3 {
 		t.Errorf("want a header and 3 lines, got:\n%s", err)
+	}
+}
+
+// TestSyntaxErrorLine: a syntax error names the line of the mistake, not
+// the line where yaml.v3's enclosing construct began (it said 4 or 6 for
+// each of these, all on line 7).
+func TestSyntaxErrorLine(t *testing.T) {
+	const head = "listen: 127.0.0.1:8080\nlog:\n  level: info\napis:\n  - id: chat\n    stage: production\n"
+	for _, tc := range []struct{ name, line7, rest, msg string }{
+		{"key indented too far", "      routeSelectionExpression: x\n", "    routes: {}\n", "mapping values are not allowed in this context"},
+		{"tab indent", "\troutes: {}\n", "", "found a tab character that violates indentation (line 7 is indented with a tab; YAML needs spaces)"},
+		{"unclosed quote", "    name: \"unclosed\n", "    routes: {}\n", "found unexpected end of stream"},
+		{"key indented too little", "  routes:\n", "      $default: {integration: echo}\n", "did not find expected '-' indicator"},
+		{"unclosed flow sequence", "    routes: [a, b\n", "    integrations: {}\n", "did not find expected ',' or ']'"},
+		{"unclosed flow mapping", "    routes: {a: b\n", "    integrations: {}\n", "did not find expected ',' or '}'"},
+		{"list item in a mapping", "    - routes\n", "", "did not find expected key"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			for _, eol := range []string{"\n", "\r\n"} {
+				in := strings.ReplaceAll(head+tc.line7+tc.rest, "\n", eol)
+				_, err := Parse("x.yaml", []byte(in), nil)
+				want := "x.yaml:7: YAML syntax error on this line: " + tc.msg
+				if err == nil || err.Error() != want {
+					t.Errorf("eol %q:\n got %v\nwant %s", eol, err, want)
+				}
+			}
+		})
+	}
+	// A construct that spans lines before the mistake does not pull the
+	// line back to where it began.
+	in := "log:\n  level: \"multi\n    line\"\n  format: [json,\n    text]\n  x: y\n    z: w\n"
+	if _, err := Parse("x.yaml", []byte(in), nil); err == nil || !strings.HasPrefix(err.Error(), "x.yaml:7: ") {
+		t.Errorf("after multi-line values: %v, want line 7", err)
+	}
+	if _, err := Parse("x.yaml", []byte("listen: [\n"), nil); err == nil || !strings.HasPrefix(err.Error(), "x.yaml:1: ") {
+		t.Errorf("line 1: %v", err)
 	}
 }

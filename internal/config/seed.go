@@ -8,8 +8,9 @@ const SeedYAML = `# Switchboard configuration. Every key is optional unless mark
 # Values may use ${NAME} or ${NAME:-default} to read environment variables.
 
 # One listener for WebSocket clients, the management API, /healthz,
-# /readyz and /metrics.
-listen: ":8080"
+# /readyz and /metrics. This machine only: use ":8080" (or serve --listen
+# :8080) to accept clients from other machines.
+listen: "127.0.0.1:8080"
 
 log:
   level: info       # debug, info, warn or error
@@ -67,6 +68,7 @@ apis:
 // without a file (SeedYAML), with every default applied. It is valid.
 func Default() *Config {
 	c := &Config{
+		Listen: "127.0.0.1:8080",
 		// Development mode: the seed serves a laptop (SeedYAML says why).
 		Management: Management{AllowLoopback: new(true)},
 		Shutdown:   Shutdown{ReadinessDelay: new(Duration(0))},

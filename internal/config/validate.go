@@ -109,6 +109,13 @@ func (v *validator) config(c *Config) {
 	if msg := checkListen(c.Listen); msg != "" {
 		v.add("listen", "%s", msg)
 	}
+	if m := c.Metrics.Listen; m != "" {
+		if msg := checkListen(m); msg != "" {
+			v.add("metrics.listen", "%s", msg)
+		} else if m == c.Listen && !strings.HasSuffix(m, ":0") {
+			v.add("metrics.listen", "%q is also listen; give /metrics another port, or leave metrics.listen out to serve /metrics on the main listener", m)
+		}
+	}
 	v.oneOf("log.level", c.Log.Level, "a log level", logLevels)
 	v.oneOf("log.format", c.Log.Format, "a log format", logFormats)
 

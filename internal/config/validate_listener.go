@@ -13,7 +13,9 @@ import (
 const (
 	minReadHeaderTimeout = 100 * time.Millisecond
 	maxReadHeaderTimeout = 5 * time.Minute
-	minMaxHeaderBytes    = ByteSize(1 << 10)
+	// minMaxHeaderBytes leaves room for net/http's 4 KiB of slack, which
+	// the server takes off (internal/server).
+	minMaxHeaderBytes    = ByteSize(8 << 10)
 	maxMaxHeaderBytes    = ByteSize(1 << 20)
 	minTLSReloadInterval = time.Second
 	maxTLSReloadInterval = time.Hour

@@ -86,7 +86,9 @@ func TestValidateListener(t *testing.T) {
 
 		{"readHeaderTimeout short", func(c *Config) { c.HTTP.ReadHeaderTimeout = ms(50) }, "http.readHeaderTimeout", "50ms is out of range; use a duration from 100ms to 5m"},
 		{"readHeaderTimeout long", func(c *Config) { c.HTTP.ReadHeaderTimeout = Duration(6 * time.Minute) }, "http.readHeaderTimeout", "from 100ms to 5m"},
-		{"maxHeaderBytes small", func(c *Config) { c.HTTP.MaxHeaderBytes = 1023 }, "http.maxHeaderBytes", "1023 is out of range; use a size from 1KiB to 1MiB"},
+		{"metrics.listen not an address", func(c *Config) { c.Metrics.Listen = "9090" }, "metrics.listen", `"9090" is not host:port`},
+		{"metrics.listen equals listen", func(c *Config) { c.Listen, c.Metrics.Listen = "127.0.0.1:8080", "127.0.0.1:8080" }, "metrics.listen", `"127.0.0.1:8080" is also listen`},
+		{"maxHeaderBytes small", func(c *Config) { c.HTTP.MaxHeaderBytes = 8<<10 - 1 }, "http.maxHeaderBytes", "8191 is out of range; use a size from 8KiB to 1MiB"},
 		{"maxHeaderBytes large", func(c *Config) { c.HTTP.MaxHeaderBytes = 2 << 20 }, "http.maxHeaderBytes", "2MiB is out of range"},
 		{"maxConnections negative", func(c *Config) { c.HTTP.MaxConnections = -1 }, "http.maxConnections", "-1 is out of range; use a number from 0 to 10000000"},
 		{"maxConnections large", func(c *Config) { c.HTTP.MaxConnections = 10_000_001 }, "http.maxConnections", "10000001 is out of range"},
@@ -132,7 +134,7 @@ func TestValidateListenerAccepts(t *testing.T) {
 		{"tls reloadInterval bounds", func(c *Config) {
 			c.TLS = &TLS{CertFile: certFile, KeyFile: keyFile, ReloadInterval: Duration(time.Hour)}
 		}},
-		{"http lower bounds", func(c *Config) { c.HTTP = HTTP{ReadHeaderTimeout: ms(100), MaxHeaderBytes: 1 << 10} }},
+		{"http lower bounds", func(c *Config) { c.HTTP = HTTP{ReadHeaderTimeout: ms(100), MaxHeaderBytes: 8 << 10} }},
 		{"http upper bounds", func(c *Config) {
 			c.HTTP = HTTP{ReadHeaderTimeout: Duration(5 * time.Minute), MaxHeaderBytes: 1 << 20, MaxConnections: 10_000_000}
 		}},
@@ -241,6 +243,9 @@ func TestProductionExample(t *testing.T) {
 	}
 	if c.Management.LoopbackAllowed() || len(c.Management.APIKeys) != 1 || c.Management.APIKeys[0].Key != key {
 		t.Errorf("management: %+v", c.Management)
+	}
+	if c.HTTP.DemoEnabled() || c.Metrics.Listen != "127.0.0.1:9090" {
+		t.Errorf("production serves the demo page (%v) or /metrics on the public listener (metrics.listen %q)", c.HTTP.DemoEnabled(), c.Metrics.Listen)
 	}
 	a := c.APIs[0]
 	if j := a.Auth.JWT; j == nil || j.Algorithms[0] != "RS256" || j.Query != "token" || j.SubprotocolPrefix != "bearer." {

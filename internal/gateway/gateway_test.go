@@ -124,7 +124,15 @@ func TestPoolBound(t *testing.T) {
 			done.Add(1)
 		}))
 	}
-	time.Sleep(20 * time.Millisecond)
+	// Wait for the three workers to be inside their tasks (not a sleep:
+	// under load 20 ms was not always enough for them to start).
+	deadline := time.Now().Add(10 * time.Second)
+	for running.Load() < 3 {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d tasks running after 10s, want 3", running.Load())
+		}
+		time.Sleep(time.Millisecond)
+	}
 	if b := p.busy(); b != 3 {
 		t.Fatalf("%d workers, want 3", b)
 	}

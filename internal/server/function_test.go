@@ -90,7 +90,7 @@ var (
 	goHandlerErr  error
 )
 
-// goHandler builds testdata/lambdago into a function directory (once per
+// goHandler builds ./lambdago into a function directory (once per
 // test binary): an aws-lambda-go handler, as deployed to provided.al2023.
 func goHandler(t *testing.T) string {
 	t.Helper()
@@ -101,7 +101,7 @@ func goHandler(t *testing.T) string {
 			return
 		}
 		goHandlerDir = dir
-		out, err := exec.Command("go", "build", "-o", filepath.Join(dir, "bootstrap"), "./testdata/lambdago").CombinedOutput()
+		out, err := exec.Command("go", "build", "-o", filepath.Join(dir, "bootstrap"), "./lambdago").CombinedOutput()
 		if err != nil {
 			goHandlerErr = fmt.Errorf("go build: %v\n%s", err, out)
 		}

@@ -150,6 +150,8 @@ func TestHTTPIntegrationEvents(t *testing.T) {
 func TestRouteResponsesAndErrorFrames(t *testing.T) {
 	be := newBackend(t)
 	e := startServer(t, backendAPI(be.srv.URL, ""))
+	release := make(chan struct{}) // holds the "slow" reply past the 2s timeout, to the end
+	t.Cleanup(func() { close(release) })
 	be.setRespond(func(ev map[string]any) (int, string) {
 		if routeKey(ev) == "$connect" || routeKey(ev) == "$disconnect" {
 			return 200, ""
@@ -160,7 +162,7 @@ func TestRouteResponsesAndErrorFrames(t *testing.T) {
 		case "fail":
 			return 500, "boom"
 		case "slow":
-			time.Sleep(2500 * time.Millisecond)
+			<-release
 			return 200, ""
 		case "proxy":
 			return 200, `{"statusCode": 500, "body": "proxy body"}`
@@ -217,6 +219,8 @@ func TestRouteResponsesAndErrorFrames(t *testing.T) {
 func TestConnectOutcomes(t *testing.T) {
 	be := newBackend(t)
 	e := startServer(t, backendAPI(be.srv.URL, ""))
+	release := make(chan struct{}) // holds the "slow" reply past the 2s timeout, to the end
+	t.Cleanup(func() { close(release) })
 	dial := func(proto string) (*http.Response, error) {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
@@ -243,7 +247,7 @@ func TestConnectOutcomes(t *testing.T) {
 		case "fail":
 			return 500, "crash"
 		case "slow":
-			time.Sleep(2500 * time.Millisecond)
+			<-release
 			return 200, ""
 		case "chat":
 			return 200, `{"statusCode": 200, "headers": {"Sec-WebSocket-Protocol": "chat", "Set-Cookie": "x=y"}}`

@@ -373,6 +373,14 @@ func TestReloadRefusesWhatCannotApply(t *testing.T) {
 // them again.
 func TestReloadLogLevel(t *testing.T) {
 	e := startLifecycle(t, "log: {level: warn}\n"+backendAPI("http://127.0.0.1:1/unused", ""))
+	// Run logs its start-up lines before it serves: once /healthz
+	// answers, they are written (or, at warn, dropped), and the reload
+	// below cannot come first.
+	resp, err := http.Get(e.base + "/healthz")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
 	e.setFile("log: {level: info}\n" + backendAPI("http://127.0.0.1:1/unused", ""))
 	if err := e.srv.Reload(); err != nil {
 		t.Fatal(err)

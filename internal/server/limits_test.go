@@ -165,7 +165,7 @@ apis:
 // A slow or oversized request head is cut off before it costs more
 // (slowloris): http.readHeaderTimeout and http.maxHeaderBytes.
 func TestHTTPHeadLimits(t *testing.T) {
-	e := startServer(t, "http: {readHeaderTimeout: 300ms, maxHeaderBytes: 4KiB}\n")
+	e := startServer(t, "http: {readHeaderTimeout: 300ms, maxHeaderBytes: 8KiB}\n")
 	host := strings.TrimPrefix(e.base, "http://")
 
 	// Slowloris: half a head, then silence; the server hangs up.
@@ -186,7 +186,7 @@ func TestHTTPHeadLimits(t *testing.T) {
 
 	// A head past maxHeaderBytes: 431.
 	req, _ := http.NewRequest("GET", e.base+"/production", nil)
-	req.Header.Set("X-Big", strings.Repeat("a", 8<<10))
+	req.Header.Set("X-Big", strings.Repeat("a", 9<<10))
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)

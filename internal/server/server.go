@@ -1,9 +1,11 @@
 // Package server assembles a Switchboard process: one HTTP listener whose
 // router sends each request to the WebSocket handshake of an API
 // (/{stage}), the management API (/{stage}/@connections...), the demo page
-// (/), health checks (/healthz, /readyz) or metrics (/metrics), the
-// configuration reload (Reload, on SIGHUP) and the phased shutdown that
-// drains it all, after a readiness delay on SIGTERM.
+// (/ and /favicon.ico, unless http.demo is false), health checks
+// (/healthz, /readyz) or metrics (/metrics, or on a listener of its own
+// with metrics.listen), the configuration reload (Reload, on SIGHUP) and
+// the phased shutdown that drains it all, after a readiness delay on
+// SIGTERM.
 //
 // Concurrency: a Server is started once with Run; its router, Reload and
 // SkipReadinessDelay are safe for concurrent use. Reloads are serialized;
@@ -22,6 +24,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"regexp"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -31,6 +34,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/switchboardhq/switchboard/internal/buildinfo"
 	"github.com/switchboardhq/switchboard/internal/config"
 	"github.com/switchboardhq/switchboard/internal/gateway"
 	"github.com/switchboardhq/switchboard/internal/integration/function"
@@ -73,7 +77,7 @@ type Server struct {
 	gateway  *gateway.Gateway
 	manage   *manage.Handler
 	metrics  http.Handler
-	demo     []byte
+	demo     []byte // nil when http.demo is false
 	http     *http.Server
 	ln       net.Listener
 	certs    *tlsreload.Reloader // nil without tls
@@ -98,9 +102,14 @@ type Server struct {
 	// kept by every management Auth this server builds (manageAuth), so
 	// a reload that replaces the configured keys keeps them.
 	workerKeys *manage.GeneratedKeys
+
+	// metricsHTTP serves /metrics on metricsLn when metrics.listen is
+	// set (both nil otherwise).
+	metricsHTTP *http.Server
+	metricsLn   net.Listener
 }
 
-//go:embed demo/index.html
+//go:embed demo/index.html demo/favicon.svg
 var demoFS embed.FS
 
 // New builds a server from a validated configuration and opens its
@@ -113,8 +122,15 @@ func New(cfg *config.Config, o Options) (*Server, error) {
 		return nil, err
 	}
 	reg := prometheus.NewRegistry()
-	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	reg.MustRegister(collectors.NewGoCollector(
+		// go_gc_heap_live_bytes: the heap the last GC found live, without
+		// garbage (switchboard bench reads it for memory per connection).
+		collectors.WithGoCollectorRuntimeMetrics(collectors.GoRuntimeMetricsRule{Matcher: regexp.MustCompile(`^/gc/heap/live:bytes$`)}),
+	), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	m := metrics.New(reg)
+	if err := buildinfo.Register(reg, buildinfo.Get()); err != nil {
+		return nil, err
+	}
 	eo := o.Engine
 	if eo.Driver == "" && cfg.Transport.Driver != "auto" {
 		eo.Driver = cfg.Transport.Driver
@@ -156,8 +172,10 @@ func New(cfg *config.Config, o Options) (*Server, error) {
 	}
 	s.cfg.Store(cfg)
 	s.manage = manage.NewHandler(gw, s.manageAuth(cfg), o.Logger)
-	if s.demo, err = renderDemo(cfg); err != nil {
-		return nil, err
+	if cfg.HTTP.DemoEnabled() {
+		if s.demo, err = renderDemo(cfg); err != nil {
+			return nil, err
+		}
 	}
 
 	ln := o.Listener
@@ -175,19 +193,35 @@ func New(cfg *config.Config, o Options) (*Server, error) {
 			_ = gw.Shutdown(context.Background())
 			return nil, fmt.Errorf("tls: %w", err)
 		}
-		ln = tls.NewListener(ln, &tls.Config{
+		ln = tlsListener(ln, &tls.Config{
 			GetCertificate: s.certs.GetCertificate,
 			MinVersion:     tls.VersionTLS12,
 			NextProtos:     []string{"http/1.1"},
 		})
 	}
 	s.ln = rawhead.Listener(ln)
+	if addr := cfg.Metrics.Listen; addr != "" {
+		if s.metricsLn, err = net.Listen("tcp", addr); err != nil {
+			ln.Close()
+			_ = gw.Shutdown(context.Background())
+			return nil, fmt.Errorf("metrics.listen on %s: %w", addr, err)
+		}
+		mux := http.NewServeMux()
+		mux.Handle("/metrics", s.metrics)
+		s.metricsHTTP = &http.Server{
+			Handler:           mux,
+			ReadHeaderTimeout: 10 * time.Second,
+			ReadTimeout:       60 * time.Second,
+			IdleTimeout:       120 * time.Second,
+			ErrorLog:          slog.NewLogLogger(o.Logger.Handler(), slog.LevelWarn),
+		}
+	}
 	s.http = &http.Server{
 		Handler:           s,
 		ReadHeaderTimeout: cmp.Or(cfg.HTTP.ReadHeaderTimeout.Std(), 10*time.Second),
 		ReadTimeout:       60 * time.Second,
 		IdleTimeout:       120 * time.Second,
-		MaxHeaderBytes:    cmp.Or(cfg.HTTP.MaxHeaderBytes.Int(), 16<<10),
+		MaxHeaderBytes:    netHTTPMaxHeaderBytes(cmp.Or(cfg.HTTP.MaxHeaderBytes.Int(), 16<<10)),
 		ConnContext:       rawhead.ConnContext,
 		ErrorLog:          slog.NewLogLogger(o.Logger.Handler(), slog.LevelWarn),
 	}
@@ -208,8 +242,26 @@ func (s *Server) manageAuth(cfg *config.Config) manage.Auth {
 	return auth
 }
 
+// netHTTPSlack is what net/http reads past http.Server.MaxHeaderBytes
+// before it answers 431 (its "bufio slop").
+const netHTTPSlack = 4096
+
+// netHTTPMaxHeaderBytes is the http.Server.MaxHeaderBytes that makes the
+// largest accepted request head exactly n bytes (config allows n from
+// 8KiB, so the result is positive; 0 would mean net/http's 1 MB).
+func netHTTPMaxHeaderBytes(n int) int { return max(n-netHTTPSlack, 1) }
+
 // Addr is the listener's address.
 func (s *Server) Addr() net.Addr { return s.ln.Addr() }
+
+// MetricsAddr is the address of the metrics listener (metrics.listen),
+// or nil when /metrics is on the main listener.
+func (s *Server) MetricsAddr() net.Addr {
+	if s.metricsLn == nil {
+		return nil
+	}
+	return s.metricsLn.Addr()
+}
 
 // Gateway returns the gateway (for tests and the CLI).
 func (s *Server) Gateway() *gateway.Gateway { return s.gateway }
@@ -234,6 +286,12 @@ func (s *Server) Run(ctx context.Context) error {
 	}
 	if s.cfg.Load().Management.LoopbackAllowed() {
 		s.log.Warn("management API admits loopback clients without credentials (development mode; requests with a proxy header such as X-Forwarded-For excluded); set management.allowLoopback: false and configure accessKeys or apiKeys in production (docs/SECURITY.md)")
+	}
+	if s.metricsHTTP != nil {
+		// Served until Run returns, so the drain can be watched.
+		s.log.Info("serving metrics", "addr", s.metricsLn.Addr().String(), "path", "/metrics")
+		go func() { _ = s.metricsHTTP.Serve(s.metricsLn) }()
+		defer s.metricsHTTP.Close()
 	}
 	errc := make(chan error, 1)
 	go func() { errc <- s.http.Serve(s.ln) }()
@@ -316,7 +374,14 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		_, _ = w.Write([]byte("ready\n"))
 		return
 	case "/metrics":
+		if s.metricsHTTP != nil { // served on metrics.listen instead
+			http.NotFound(w, r)
+			return
+		}
 		s.metrics.ServeHTTP(w, r)
+		return
+	case "/favicon.ico":
+		s.serveFavicon(w, r)
 		return
 	}
 	if manage.IsManagementPath(path) {
@@ -332,6 +397,10 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) serveDemo(w http.ResponseWriter, r *http.Request) {
+	if s.demo == nil {
+		http.NotFound(w, r)
+		return
+	}
 	if r.Method != http.MethodGet && r.Method != http.MethodHead {
 		w.Header().Set("Allow", "GET, HEAD")
 		http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
@@ -340,6 +409,28 @@ func (s *Server) serveDemo(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	w.Header().Set("Cache-Control", "no-cache")
 	_, _ = w.Write(s.demo)
+}
+
+// serveFavicon serves the demo page's icon (an SVG), so that browsers
+// asking for /favicon.ico get it instead of a 404.
+func (s *Server) serveFavicon(w http.ResponseWriter, r *http.Request) {
+	if s.demo == nil {
+		http.NotFound(w, r)
+		return
+	}
+	if r.Method != http.MethodGet && r.Method != http.MethodHead {
+		w.Header().Set("Allow", "GET, HEAD")
+		http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
+		return
+	}
+	b, err := demoFS.ReadFile("demo/favicon.svg")
+	if err != nil {
+		http.Error(w, err.Error(), http.StatusInternalServerError)
+		return
+	}
+	w.Header().Set("Content-Type", "image/svg+xml")
+	w.Header().Set("Cache-Control", "max-age=86400")
+	_, _ = w.Write(b)
 }
 
 // renderDemo fills the demo page with the first API's stage.

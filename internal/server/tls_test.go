@@ -9,6 +9,7 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/pem"
+	"io"
 	"math/big"
 	"net"
 	"net/http"
@@ -89,10 +90,27 @@ func TestTLSListener(t *testing.T) {
 	if h := ev["headers"].(map[string]any); h["X-Forwarded-Proto"] != "https" {
 		t.Fatalf("X-Forwarded-Proto %v", h["X-Forwarded-Proto"])
 	}
-	if resp, err := http.Get(e.base + "/healthz"); err == nil {
-		resp.Body.Close()
-		if resp.StatusCode == http.StatusOK {
-			t.Fatal("plain HTTP was served on the TLS listener")
-		}
+	// Plain HTTP on the TLS port: 400 with a hint, not a silent hang-up.
+	resp, err := http.Get(e.base + "/healthz")
+	if err != nil {
+		t.Fatalf("plain HTTP on the TLS listener: %v, want a 400 response", err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusBadRequest || !strings.Contains(string(body), "use https://") {
+		t.Fatalf("plain HTTP on the TLS listener: %d %q, want 400", resp.StatusCode, body)
+	}
+	// A plain WebSocket handshake too.
+	if _, resp, err := websocket.Dial(ctx, e.wsURL("test"), nil); err == nil || resp == nil || resp.StatusCode != http.StatusBadRequest {
+		t.Fatalf("ws:// on the TLS listener: %v %v, want 400", resp, err)
+	}
+	// And TLS still works after them.
+	resp, err = client.Get("https://" + strings.TrimPrefix(e.base, "http://") + "/healthz")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("https /healthz: %d", resp.StatusCode)
 	}
 }

@@ -20,12 +20,17 @@ func TestIdleTimeout(t *testing.T) {
 		c, _ := dialRaw(t, ts.srv.URL, nil)
 		h := ts.handler()
 		// Messages count as activity.
+		var start time.Time
 		for range 3 {
 			time.Sleep(200 * time.Millisecond)
+			// start is taken before the server can read the message, so
+			// the idle timer it restarts cannot fire within 1s of start,
+			// however slow the machine (timing the close from the echo's
+			// arrival instead failed when the echo was late).
+			start = time.Now()
 			c.write(true, OpText, []byte("keep"))
 			c.expectMessage(OpText, []byte("keep"))
 		}
-		start := time.Now()
 		if r := c.expectClose(CloseGoingAway); r != "idle timeout" {
 			t.Fatalf("reason %q", r)
 		}
@@ -183,15 +188,31 @@ func TestPauseReading(t *testing.T) {
 		c, _ := dialRaw(t, ts.srv.URL, nil)
 		h := ts.handler()
 		h.c.SetReadPaused(true)
-		time.Sleep(50 * time.Millisecond) // the pause reaches the loop
-		// The goroutine driver's reader is already inside Read: the pause
-		// takes effect after that read, which the first message ends.
+		// A read already under way when the pause is set still delivers
+		// what it reads: message 0 may get through. Wait for the pause to
+		// reach the reader (not a sleep, which under load was not always
+		// long enough, letting 0–4 arrive in one read).
 		c.write(true, OpText, []byte{'0'})
-		time.Sleep(50 * time.Millisecond)
+		if d == DriverGoroutine {
+			// Its reader parks in waitUnpaused, before or after reading 0.
+			waitFor(t, "the reader to park", func() bool {
+				h.c.mu.Lock()
+				defer h.c.mu.Unlock()
+				return h.c.resume != nil
+			})
+		} else {
+			// The loop applies the pause (no more EPOLLIN) in the same
+			// service that writes a frame queued after it, before it
+			// looks at the socket again.
+			if err := h.c.Send(TextFrame([]byte("paused"))); err != nil {
+				t.Fatal(err)
+			}
+			c.expectMessage(OpText, []byte("paused"))
+		}
 		for i := 1; i < 5; i++ {
 			c.write(true, OpText, []byte{byte('0' + i)})
 		}
-		time.Sleep(100 * time.Millisecond)
+		time.Sleep(100 * time.Millisecond) // a window for a wrong delivery to show
 		h.mu.Lock()
 		n := len(h.msgs)
 		h.mu.Unlock()

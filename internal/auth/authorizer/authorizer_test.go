@@ -111,15 +111,20 @@ func (w tWriter) Write(p []byte) (int, error) {
 var headerSource = config.Authorizer{Integration: "auth", IdentitySources: []string{"route.request.header.Authorization"}}
 
 func TestAuthorizeAllow(t *testing.T) {
+	// The clock is the test's: the call "takes" exactly 7 ms, so
+	// integrationLatency is known and nothing depends on the machine's
+	// speed (a measured 0 vs 1 ms failed this test under load).
+	clk := newClock()
 	var sent []byte
 	inv := invokerFunc(func(ctx context.Context, req *event.Request) (*event.Response, error) {
 		if !req.IsAuthorizer() || req.MethodARN() != testARN || req.Connection().ID != "FDmBIeapIAMCIQg=" {
 			t.Errorf("request: authorizer %v, methodArn %q", req.IsAuthorizer(), req.MethodARN())
 		}
 		sent = req.AppendJSON(nil)
+		clk.Advance(7*time.Millisecond + 900*time.Microsecond)
 		return reply(output("user-1", "Allow", testARN, `{"tenant":"acme","n":123,"f":1.50,"b":true,"no":false,"z":null}`))(ctx, req)
 	})
-	a := newTest(t, headerSource, inv)
+	a := newTest(t, headerSource, inv, func(o *Options) { o.Now = clk.Now })
 	d, err := a.Authorize(context.Background(), testConn(), testHeaders("Bearer x"), []event.QueryParam{qp("q", "1")}, testARN)
 	if err != nil {
 		t.Fatalf("Authorize: %v", err)
@@ -128,7 +133,7 @@ func TestAuthorizeAllow(t *testing.T) {
 		PrincipalID: "user-1",
 		Context: map[string]any{
 			"tenant": "acme", "n": "123", "f": "1.50", "b": "true", "no": "false", "z": nil,
-			"principalId": "user-1", "integrationLatency": float64(0),
+			"principalId": "user-1", "integrationLatency": float64(7), // whole milliseconds
 		},
 	}
 	if diff := cmp.Diff(want, d); diff != "" {
@@ -150,7 +155,7 @@ func TestAuthorizeAllow(t *testing.T) {
 	conn := testConn()
 	conn.Authorizer = d.Context
 	msg := event.Message(conn, time.Now(), "id", "mid", "$default", []byte("x"), false).AppendJSON(nil)
-	if !strings.Contains(string(msg), `"authorizer":{"b":"true","f":"1.50","integrationLatency":0,"n":"123","no":"false","principalId":"user-1","tenant":"acme","z":null}`) {
+	if !strings.Contains(string(msg), `"authorizer":{"b":"true","f":"1.50","integrationLatency":7,"n":"123","no":"false","principalId":"user-1","tenant":"acme","z":null}`) {
 		t.Errorf("MESSAGE event: %s", msg)
 	}
 }

@@ -75,9 +75,14 @@ func TestLambdaContext(t *testing.T) {
 	if arn := out["invokedFunctionArn"]; arn != "arn:aws:lambda:us-east-1:000000000000:function:chat-fn" {
 		t.Errorf("invokedFunctionArn = %v", arn)
 	}
+	after := time.Now()
+	// The deadline is the invocation's start plus the timeout: between
+	// before+7s and after+7s, whatever the call's start-up took (bounds by
+	// causality, not by a guess at the machine's speed; deadlineMs is
+	// truncated to the millisecond).
 	deadline := time.UnixMilli(int64(out["deadlineMs"].(float64)))
-	if d := deadline.Sub(before); d < 6*time.Second || d > 8*time.Second {
-		t.Errorf("deadline is %v after the call began, want about 7s", d)
+	if lo, hi := before.Add(7*time.Second).Truncate(time.Millisecond), after.Add(7*time.Second); deadline.Before(lo) || deadline.After(hi) {
+		t.Errorf("deadline %v is not within [%v, %v]: the call's start plus 7s", deadline, lo, hi)
 	}
 	for k, want := range map[string]any{
 		"functionName": "chat-fn", "functionVersion": "$LATEST", "memoryLimitInMB": float64(256), "logGroupName": "/aws/lambda/chat-fn",

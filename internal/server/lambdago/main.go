@@ -1,7 +1,8 @@
 // Command lambdago is a Lambda handler written for API Gateway WebSocket
 // APIs with aws-lambda-go and the AWS SDK for Go v2, as one would deploy it
 // to AWS (GOOS=linux go build -o bootstrap). The server tests build it and
-// run it as a `function` integration with runtime provided.
+// run it as a `function` integration with runtime provided. It lives
+// outside testdata so that go mod tidy sees its imports.
 //
 // $connect accepts; a message is echoed to its sender with
 // PostToConnection (endpoint from WEBSOCKET_ENDPOINT); $disconnect prints a
