@@ -139,6 +139,9 @@ func newAPI(c *config.API, client *http.Client, log *slog.Logger, m *metrics.Met
 		disconnectBackoff:  c.Disconnect.Backoff.Std(),
 		registry:           newRegistry(),
 	}
+	if c.Compression.Enabled {
+		a.limits.Deflate = &ws.DeflateOptions{MinBytes: c.Compression.MinBytes.Int()}
+	}
 	defer func() {
 		if err != nil { // release what was built before the error
 			a.release(context.Background())

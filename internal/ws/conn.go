@@ -36,6 +36,9 @@ type Limits struct {
 	PongTimeout     time.Duration // no frame this long after a ping: drop
 	WriteTimeout    time.Duration // pending output and no progress: 1013
 	MaxQueueBytes   int           // queued, unwritten bytes: past it 1013
+
+	// Deflate enables permessage-deflate (deflate.go); nil: not offered.
+	Deflate *DeflateOptions
 }
 
 // Errors returned by Send.
@@ -79,6 +82,13 @@ type Conn struct {
 	msgOp      Opcode
 	msgChecked int  // bytes of msg already validated as UTF-8
 	readFailed bool // a protocol error stopped parsing
+
+	// permessage-deflate (deflate.go). pmd and extensions are set by
+	// NegotiateDeflate before the connection is shared; msgDeflated is
+	// the reader's: msg holds the compressed bytes of a compressed message.
+	pmd         *DeflateOptions
+	extensions  string
+	msgDeflated bool
 
 	// Owned by the writer.
 	out    [][]byte // frames being written
@@ -202,7 +212,7 @@ func (c *Conn) SetReadPaused(paused bool) {
 // empty) and hands the socket to the engine. On error the connection is
 // dead and OnClose will not be called.
 func (c *Conn) Upgrade(w http.ResponseWriter, r *http.Request, subprotocol string) error {
-	head, err := responseHead(r.Header.Get("Sec-WebSocket-Key"), subprotocol)
+	head, err := responseHead(r.Header.Get("Sec-WebSocket-Key"), subprotocol, c.extensions)
 	if err != nil {
 		return err
 	}
@@ -454,9 +464,12 @@ func (c *Conn) parse(buf []byte, now int64) int {
 // checkHeader applies RFC 6455's rules and the limits to a frame header
 // before its payload is buffered, so oversized frames fail fast.
 func (c *Conn) checkHeader(h *header) (CloseCode, string) {
+	if h.rsv != 0 {
+		if reason := c.checkRSV(h); reason != "" {
+			return CloseProtocolError, reason
+		}
+	}
 	switch {
-	case h.rsv != 0:
-		return CloseProtocolError, "reserved bits set without an extension"
 	case h.op > OpBinary && h.op < OpClose, h.op > OpPong:
 		return CloseProtocolError, "reserved opcode"
 	case !h.masked:
@@ -480,9 +493,9 @@ func (c *Conn) checkHeader(h *header) (CloseCode, string) {
 		return CloseProtocolError, "new message inside a fragmented message"
 	case h.op == OpBinary && !c.lim.AllowBinary:
 		return CloseUnsupportedData, "binary frames are not supported"
-	case h.length > uint64(c.lim.MaxFrameBytes):
+	case h.length > c.wireLimit(h, c.lim.MaxFrameBytes):
 		return CloseMessageTooBig, "frame too big"
-	case uint64(len(c.msg))+h.length > uint64(c.lim.MaxMessageBytes):
+	case uint64(len(c.msg))+h.length > c.wireLimit(h, c.lim.MaxMessageBytes):
 		return CloseMessageTooBig, "message too big"
 	}
 	return 0, ""
@@ -511,6 +524,10 @@ func (c *Conn) handleFrame(h *header, payload []byte, now int64) {
 }
 
 func (c *Conn) dataFrame(h *header, payload []byte, now int64) {
+	if h.rsv&rsv1 != 0 || c.msgDeflated {
+		c.deflatedFrame(h, payload, now)
+		return
+	}
 	if h.fin && c.msgOp == 0 {
 		if h.op == OpText && !utf8.Valid(payload) {
 			c.fail(CloseInvalidPayload, "invalid UTF-8 in text message")
