@@ -36,6 +36,11 @@ type IdleOptions struct {
 	Settle time.Duration
 	// Timeout bounds the whole measurement. Default 5m.
 	Timeout time.Duration
+	// Deflate offers permessage-deflate as browsers do, fails a connection
+	// on which the server does not accept it, and sends one compressed
+	// 1 KiB message on each, so that any compression state a server kept
+	// per connection would show (idle_deflate.go).
+	Deflate bool
 }
 
 // IdleResult is what an idle-connection measurement found. Memory figures
@@ -119,7 +124,10 @@ func Idle(ctx context.Context, opts IdleOptions) (IdleResult, error) {
 				if i >= opts.Connections || ctx.Err() != nil {
 					return
 				}
-				c, err := dialWS(ctx, u, opts.Sources[i%len(opts.Sources)])
+				c, err := dialWS(ctx, u, opts.Sources[i%len(opts.Sources)], opts.Deflate)
+				if err == nil && opts.Deflate {
+					err = sendDeflated(c)
+				}
 				if err != nil {
 					failed.Add(1)
 					firstErr.CompareAndSwap(nil, err)
@@ -162,7 +170,7 @@ func Idle(ctx context.Context, opts IdleOptions) (IdleResult, error) {
 // dialWS opens a WebSocket connection by hand and leaves it idle: no
 // goroutine reads it (a server ping would go unanswered, so measurements
 // must finish within the server's ping interval plus pong timeout).
-func dialWS(ctx context.Context, u *url.URL, source string) (net.Conn, error) {
+func dialWS(ctx context.Context, u *url.URL, source string, deflate bool) (net.Conn, error) {
 	d := net.Dialer{Timeout: 10 * time.Second}
 	if source != "" {
 		d.LocalAddr = &net.TCPAddr{IP: net.ParseIP(source)}
@@ -176,7 +184,11 @@ func dialWS(ctx context.Context, u *url.URL, source string) (net.Conn, error) {
 	path := u.RequestURI()
 	req := "GET " + path + " HTTP/1.1\r\nHost: " + u.Host +
 		"\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: " +
-		base64.StdEncoding.EncodeToString(key) + "\r\nUser-Agent: switchboard-bench\r\n\r\n"
+		base64.StdEncoding.EncodeToString(key) + "\r\nUser-Agent: switchboard-bench\r\n"
+	if deflate {
+		req += "Sec-WebSocket-Extensions: " + deflateOffer + "\r\n"
+	}
+	req += "\r\n"
 	_ = c.SetDeadline(time.Now().Add(10 * time.Second))
 	if _, err := io.WriteString(c, req); err != nil {
 		c.Close()
@@ -191,6 +203,10 @@ func dialWS(ctx context.Context, u *url.URL, source string) (net.Conn, error) {
 	if resp.StatusCode != http.StatusSwitchingProtocols {
 		c.Close()
 		return nil, fmt.Errorf("handshake: %s", resp.Status)
+	}
+	if ext := resp.Header.Get("Sec-WebSocket-Extensions"); deflate && !strings.HasPrefix(ext, "permessage-deflate") {
+		c.Close()
+		return nil, fmt.Errorf("handshake: the server did not accept permessage-deflate (Sec-WebSocket-Extensions %q): enable compression for the API", ext)
 	}
 	if br.Buffered() > 0 {
 		c.Close()

@@ -1,0 +1,42 @@
+package bench
+
+import (
+	"bytes"
+	"compress/flate"
+	"encoding/binary"
+	"net"
+	"strings"
+	"sync"
+	"time"
+)
+
+// deflateOffer is what Chromium and Firefox offer.
+const deflateOffer = "permessage-deflate; client_max_window_bits"
+
+// deflatedFrame is one masked, compressed client text frame of about
+// 1 KiB of JSON, built once.
+var deflatedFrame = sync.OnceValue(func() []byte {
+	msg := `{"action":"bench","text":"` + strings.Repeat("idle connection with compression ", 31) + `"}`
+	var b bytes.Buffer
+	w, _ := flate.NewWriter(&b, flate.BestSpeed)
+	_, _ = w.Write([]byte(msg))
+	_ = w.Flush()
+	z := bytes.TrimSuffix(b.Bytes(), []byte{0, 0, 0xff, 0xff})
+	f := []byte{0x80 | 0x40 | 0x1} // FIN, RSV1 (compressed), text
+	if len(z) <= 125 {
+		f = append(f, 0x80|byte(len(z)))
+	} else {
+		f = append(f, 0x80|126)
+		f = binary.BigEndian.AppendUint16(f, uint16(len(z)))
+	}
+	f = append(f, 0, 0, 0, 0) // zero mask: the payload goes as is
+	return append(f, z...)
+})
+
+// sendDeflated sends the compressed message on c.
+func sendDeflated(c net.Conn) error {
+	_ = c.SetWriteDeadline(time.Now().Add(10 * time.Second))
+	_, err := c.Write(deflatedFrame())
+	_ = c.SetWriteDeadline(time.Time{})
+	return err
+}
