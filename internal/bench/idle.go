@@ -36,10 +36,13 @@ type IdleOptions struct {
 	Settle time.Duration
 	// Timeout bounds the whole measurement. Default 5m.
 	Timeout time.Duration
-	// Deflate offers permessage-deflate as browsers do, fails a connection
-	// on which the server does not accept it, and sends one compressed
-	// 1 KiB message on each, so that any compression state a server kept
-	// per connection would show (idle_deflate.go).
+	// Message sends one 1 KiB text message on each connection after the
+	// handshake, so that what a server keeps after a message shows.
+	Message bool
+	// Deflate offers permessage-deflate as browsers do and fails a
+	// connection on which the server does not accept it; the message of
+	// Message goes compressed, so that any compression state a server
+	// kept per connection would show (idle_deflate.go).
 	Deflate bool
 }
 
@@ -125,8 +128,8 @@ func Idle(ctx context.Context, opts IdleOptions) (IdleResult, error) {
 					return
 				}
 				c, err := dialWS(ctx, u, opts.Sources[i%len(opts.Sources)], opts.Deflate)
-				if err == nil && opts.Deflate {
-					err = sendDeflated(c)
+				if err == nil && opts.Message {
+					err = sendIdleMessage(c, opts.Deflate)
 				}
 				if err != nil {
 					failed.Add(1)

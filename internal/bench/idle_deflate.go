@@ -13,10 +13,21 @@ import (
 // deflateOffer is what Chromium and Firefox offer.
 const deflateOffer = "permessage-deflate; client_max_window_bits"
 
-// deflatedFrame is one masked, compressed client text frame of about
-// 1 KiB of JSON, built once.
+// idleMessage is about 1 KiB of JSON for a route the seed configuration
+// does not have (the server answers with a short error frame).
+var idleMessage = `{"action":"bench","text":"` + strings.Repeat("idle connection with compression ", 31) + `"}`
+
+// plainFrame is idleMessage as a masked client text frame.
+var plainFrame = sync.OnceValue(func() []byte {
+	f := []byte{0x81, 0x80 | 126}
+	f = binary.BigEndian.AppendUint16(f, uint16(len(idleMessage)))
+	f = append(f, 0, 0, 0, 0) // zero mask: the payload goes as is
+	return append(f, idleMessage...)
+})
+
+// deflatedFrame is idleMessage as a masked, compressed client text frame.
 var deflatedFrame = sync.OnceValue(func() []byte {
-	msg := `{"action":"bench","text":"` + strings.Repeat("idle connection with compression ", 31) + `"}`
+	msg := idleMessage
 	var b bytes.Buffer
 	w, _ := flate.NewWriter(&b, flate.BestSpeed)
 	_, _ = w.Write([]byte(msg))
@@ -33,10 +44,14 @@ var deflatedFrame = sync.OnceValue(func() []byte {
 	return append(f, z...)
 })
 
-// sendDeflated sends the compressed message on c.
-func sendDeflated(c net.Conn) error {
+// sendIdleMessage sends idleMessage on c, compressed or not.
+func sendIdleMessage(c net.Conn, deflate bool) error {
+	f := plainFrame()
+	if deflate {
+		f = deflatedFrame()
+	}
 	_ = c.SetWriteDeadline(time.Now().Add(10 * time.Second))
-	_, err := c.Write(deflatedFrame())
+	_, err := c.Write(f)
 	_ = c.SetWriteDeadline(time.Time{})
 	return err
 }

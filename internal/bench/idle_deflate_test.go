@@ -3,8 +3,8 @@ package bench
 import (
 	"context"
 	"io"
-	"net/http"
 	"net"
+	"net/http"
 	"strings"
 	"testing"
 	"time"
@@ -13,8 +13,9 @@ import (
 	"github.com/switchboardhq/switchboard/internal/server"
 )
 
-// TestIdleDeflate: with --deflate the tool's connections negotiate
-// compression and each sends a compressed message the server accepts (a
+// TestIdleDeflate: with --deflate --message the tool's connections
+// negotiate compression and each sends a compressed message the server
+// accepts (a
 // message it could not inflate would close the connection); against an
 // API without compression the measurement fails instead of reporting
 // uncompressed figures.
@@ -40,6 +41,7 @@ func TestIdleDeflate(t *testing.T) {
 			Metrics:     "http://" + base + "/metrics",
 			Connections: 50,
 			Settle:      100 * time.Millisecond,
+			Message:     true,
 			Deflate:     true,
 		})
 		switch {

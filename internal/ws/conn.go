@@ -83,11 +83,11 @@ type Conn struct {
 	msgChecked int  // bytes of msg already validated as UTF-8
 	readFailed bool // a protocol error stopped parsing
 
-	// permessage-deflate (deflate.go). pmd and extensions are set by
+	// permessage-deflate (deflate.go). pmd and pmdAnswer are set by
 	// NegotiateDeflate before the connection is shared; msgDeflated is
 	// the reader's: msg holds the compressed bytes of a compressed message.
 	pmd         *DeflateOptions
-	extensions  string
+	pmdAnswer   uint8
 	msgDeflated bool
 
 	// Owned by the writer.
@@ -212,7 +212,7 @@ func (c *Conn) SetReadPaused(paused bool) {
 // empty) and hands the socket to the engine. On error the connection is
 // dead and OnClose will not be called.
 func (c *Conn) Upgrade(w http.ResponseWriter, r *http.Request, subprotocol string) error {
-	head, err := responseHead(r.Header.Get("Sec-WebSocket-Key"), subprotocol, c.extensions)
+	head, err := responseHead(r.Header.Get("Sec-WebSocket-Key"), subprotocol, deflateAnswers[c.pmdAnswer])
 	if err != nil {
 		return err
 	}

@@ -68,62 +68,71 @@ var (
 // bytes.
 func deflateSlack(limit int) int { return limit/64 + 64 }
 
+// deflateAnswers are the possible Sec-WebSocket-Extensions answers; a
+// connection keeps the index of its own (one byte, not a string).
+var deflateAnswers = [...]string{
+	"",
+	extensionName + "; server_no_context_takeover; client_no_context_takeover",
+	extensionName + "; server_no_context_takeover; client_no_context_takeover; server_max_window_bits=15",
+}
+
 // negotiateDeflate picks the first permessage-deflate offer in h that the
 // server can honour and returns the Sec-WebSocket-Extensions answer, or ""
 // to decline them all (the connection then runs without extensions).
-func negotiateDeflate(h http.Header) string {
+func negotiateDeflate(h http.Header) string { return deflateAnswers[negotiateDeflateIndex(h)] }
+
+func negotiateDeflateIndex(h http.Header) uint8 {
 	for _, offer := range parseExtensions(h.Values("Sec-WebSocket-Extensions")) {
 		if !strings.EqualFold(offer.name, extensionName) {
 			continue
 		}
-		if resp, ok := acceptDeflateOffer(offer.params); ok {
-			return resp
+		if answer, ok := acceptDeflateOffer(offer.params); ok {
+			return answer
 		}
 	}
-	return ""
+	return 0
 }
 
 // acceptDeflateOffer checks one offer's parameters (RFC 7692 §7.1) and
-// returns the answer.
-func acceptDeflateOffer(params []extensionParam) (string, bool) {
+// returns the index of the answer in deflateAnswers.
+func acceptDeflateOffer(params []extensionParam) (uint8, bool) {
 	seen := map[string]bool{}
 	echoServerBits := false
 	for _, p := range params {
 		name := strings.ToLower(p.name)
 		if seen[name] {
-			return "", false // §7.1: a parameter must not appear twice
+			return 0, false // §7.1: a parameter must not appear twice
 		}
 		seen[name] = true
 		switch name {
 		case "server_no_context_takeover", "client_no_context_takeover":
 			if p.hasValue {
-				return "", false
+				return 0, false
 			}
 		case "server_max_window_bits":
 			bits, ok := windowBits(p)
 			if !ok || bits < 15 {
 				// The encoder's window is always 32 KiB: a smaller one
 				// cannot be honoured, so this offer is declined.
-				return "", false
+				return 0, false
 			}
 			echoServerBits = true
 		case "client_max_window_bits":
 			if p.hasValue {
 				if _, ok := windowBits(p); !ok {
-					return "", false
+					return 0, false
 				}
 			}
 			// The decoder takes any window up to 32 KiB, so the client
 			// may use what it offered; the answer leaves the parameter out.
 		default:
-			return "", false
+			return 0, false
 		}
 	}
-	resp := extensionName + "; server_no_context_takeover; client_no_context_takeover"
 	if echoServerBits {
-		resp += "; server_max_window_bits=15"
+		return 2, true
 	}
-	return resp, true
+	return 1, true
 }
 
 // windowBits parses a window bits value: 8 to 15, digits without a
@@ -227,8 +236,8 @@ func (c *Conn) NegotiateDeflate(r *http.Request) bool {
 	if c.lim.Deflate == nil || c.state != stateNew {
 		return false
 	}
-	c.extensions = negotiateDeflate(r.Header)
-	if c.extensions != "" {
+	c.pmdAnswer = negotiateDeflateIndex(r.Header)
+	if c.pmdAnswer != 0 {
 		c.pmd = c.lim.Deflate
 	}
 	return c.pmd != nil
