@@ -1,6 +1,7 @@
 package ws
 
 import (
+	"bytes"
 	"encoding/binary"
 	"errors"
 	"io"
@@ -341,51 +342,26 @@ var writerPool = sync.Pool{New: func() any {
 
 var readerPool = sync.Pool{New: func() any { return flate.NewReader(nil) }}
 
-// tailReader reads b and then deflateTail, as an io.ByteReader so that the
-// inflater needs no buffer of its own.
-type tailReader struct {
-	b   []byte
-	off int // into b, then len(b)+ into deflateTail
-}
-
-func (r *tailReader) Read(p []byte) (int, error) {
-	if r.off < len(r.b) {
-		n := copy(p, r.b[r.off:])
-		r.off += n
-		return n, nil
-	}
-	t := r.off - len(r.b)
-	if t >= len(deflateTail) {
-		return 0, io.EOF
-	}
-	n := copy(p, deflateTail[t:])
-	r.off += n
-	return n, nil
-}
-
-func (r *tailReader) ReadByte() (byte, error) {
-	switch {
-	case r.off < len(r.b):
-		r.off++
-		return r.b[r.off-1], nil
-	case r.off < len(r.b)+len(deflateTail):
-		r.off++
-		return deflateTail[r.off-1-len(r.b)], nil
-	}
-	return 0, io.EOF
-}
-
 // inflate decompresses one message (its tail stripped) into at most limit
 // bytes: past that it stops and returns errTooBig, so the output never
-// grows beyond limit+1 bytes whatever the input claims.
-func inflate(z []byte, limit int) ([]byte, error) {
+// grows beyond limit+1 bytes whatever the input claims. With owned set, z
+// may be appended to in place.
+func inflate(z []byte, limit int, owned bool) ([]byte, error) {
+	// The tail goes after the data in one slice: klauspost's inflater has a
+	// fast path for *bytes.Reader that a reader of two slices would miss.
+	n := len(z)
+	if owned {
+		z = append(z, deflateTail[:]...)
+	} else {
+		z = append(append(make([]byte, 0, n+len(deflateTail)), z...), deflateTail[:]...)
+	}
+	src := bytes.NewReader(z)
 	zr := readerPool.Get().(io.ReadCloser)
 	defer readerPool.Put(zr)
-	src := &tailReader{b: z}
 	if err := zr.(flate.Resetter).Reset(src, nil); err != nil {
 		return nil, errCorruptDeflate
 	}
-	buf := make([]byte, 0, min(limit+1, max(512, 4*len(z))))
+	buf := make([]byte, 0, min(limit+1, max(512, 4*n)))
 	for {
 		if len(buf) == cap(buf) {
 			if len(buf) > limit {
@@ -402,7 +378,7 @@ func inflate(z []byte, limit int) ([]byte, error) {
 		}
 		switch {
 		case err == nil:
-		case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF) && src.off >= len(z)+len(deflateTail):
+		case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF) && src.Len() == 0:
 			// A final block ends the stream with EOF; the usual sync-flushed
 			// message ends when the input (with its tail) is used up.
 			return buf, nil
@@ -444,7 +420,7 @@ func (c *Conn) wireLimit(h *header, limit int) uint64 {
 // within MaxMessageBytes.
 func (c *Conn) deflatedFrame(h *header, payload []byte, now int64) {
 	if h.fin && c.msgOp == 0 {
-		c.deliverInflated(h.op, payload, now)
+		c.deliverInflated(h.op, payload, false, now)
 		return
 	}
 	if c.msgOp == 0 {
@@ -454,12 +430,14 @@ func (c *Conn) deflatedFrame(h *header, payload []byte, now int64) {
 	if h.fin {
 		msg, op := c.msg, c.msgOp
 		c.msg, c.msgOp, c.msgChecked, c.msgDeflated = nil, 0, 0, false
-		c.deliverInflated(op, msg, now)
+		c.deliverInflated(op, msg, true, now)
 	}
 }
 
-func (c *Conn) deliverInflated(op Opcode, z []byte, now int64) {
-	p, err := inflate(z, c.lim.MaxMessageBytes)
+// deliverInflated inflates and delivers a compressed message; owned says
+// z is the connection's own buffer (not the read buffer).
+func (c *Conn) deliverInflated(op Opcode, z []byte, owned bool, now int64) {
+	p, err := inflate(z, c.lim.MaxMessageBytes, owned)
 	switch {
 	case errors.Is(err, errTooBig):
 		c.fail(CloseMessageTooBig, "message too big")

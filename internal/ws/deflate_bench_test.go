@@ -91,7 +91,7 @@ func BenchmarkInflate(b *testing.B) {
 			b.SetBytes(int64(len(p)))
 			b.ReportAllocs()
 			for b.Loop() {
-				if _, err := inflate(z, 1<<20); err != nil {
+				if _, err := inflate(z, 1<<20, false); err != nil {
 					b.Fatal(err)
 				}
 			}
@@ -112,7 +112,7 @@ func BenchmarkInflateStdlib(b *testing.B) {
 			b.ReportAllocs()
 			for b.Loop() {
 				r := pool.Get().(io.ReadCloser)
-				_ = r.(stdflate.Resetter).Reset(&tailReader{b: z}, nil)
+				_ = r.(stdflate.Resetter).Reset(bytes.NewReader(append(append(make([]byte, 0, len(z)+4), z...), deflateTail[:]...)), nil)
 				out := make([]byte, 0, 4*len(z))
 				for {
 					if len(out) == cap(out) {

@@ -336,13 +336,13 @@ func TestDeflateBomb(t *testing.T) {
 func TestInflateBoundedMemory(t *testing.T) {
 	const limit = 64 << 10
 	bomb := clientDeflate(t, make([]byte, 64<<20)) // 64 MiB of zeros
-	if _, err := inflate(bomb, limit); !errors.Is(err, errTooBig) {
+	if _, err := inflate(bomb, limit, false); !errors.Is(err, errTooBig) {
 		t.Fatalf("inflate: %v, want errTooBig", err)
 	}
 	var before, after runtime.MemStats
 	runtime.GC()
 	runtime.ReadMemStats(&before)
-	_, err := inflate(bomb, limit)
+	_, err := inflate(bomb, limit, false)
 	runtime.ReadMemStats(&after)
 	if !errors.Is(err, errTooBig) {
 		t.Fatalf("inflate: %v, want errTooBig", err)
@@ -516,7 +516,7 @@ func FuzzInflate(f *testing.F) {
 		}
 		// Inflating directly: bounded, and a round trip when compressed.
 		const limit = 1 << 12
-		p, err := inflate(z, limit)
+		p, err := inflate(z, limit, false)
 		if len(p) > limit {
 			t.Fatalf("inflated %d bytes past the %d limit", len(p), limit)
 		}
