@@ -23,6 +23,7 @@ import (
 
 	"github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/chromedp"
+	"github.com/coder/websocket"
 	"go.uber.org/goleak"
 
 	"github.com/switchboardhq/switchboard/internal/config"
@@ -270,4 +271,74 @@ func TestBrowserCompression(t *testing.T) {
 func jsString(s string) string {
 	b, _ := json.Marshal(s)
 	return string(b)
+}
+
+// TestCompressionGoClient: another implementation (coder/websocket, which
+// compresses with the standard library) negotiates compression against
+// the gateway in both of its modes, and switchboard.v1 requests and a
+// channel publication of 2 KiB round-trip through it; a client that does
+// not offer compression on the same API is served uncompressed.
+func TestCompressionGoClient(t *testing.T) {
+	e := startServer(t, channelsAPI, func(c *config.Config) {
+		c.APIs[0].Compression = config.Compression{Enabled: true, MinBytes: 64}
+	})
+	var conns []*websocket.Conn
+	for _, mode := range []websocket.CompressionMode{websocket.CompressionContextTakeover, websocket.CompressionNoContextTakeover, websocket.CompressionDisabled} {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		c, resp, err := websocket.Dial(ctx, e.wsURL("chan"), &websocket.DialOptions{
+			Subprotocols: []string{"switchboard.v1"}, CompressionMode: mode, CompressionThreshold: 1,
+		})
+		cancel()
+		if err != nil {
+			t.Fatalf("dial (mode %v): %v", mode, err)
+		}
+		t.Cleanup(func() { c.CloseNow() })
+		c.SetReadLimit(1 << 20)
+		want := deflateAnswer
+		if mode == websocket.CompressionDisabled {
+			want = ""
+		}
+		if got := resp.Header.Get("Sec-WebSocket-Extensions"); got != want {
+			t.Fatalf("mode %v: Sec-WebSocket-Extensions %q, want %q", mode, got, want)
+		}
+		if hello := readJSON(t, c); hello["type"] != "connected" {
+			t.Fatalf("mode %v: first message %v", mode, hello)
+		}
+		// A subscribe (compressed by the client past its threshold).
+		if r, _ := call(t, c, 1, `{"type":"subscribe","id":1,"channel":"room:z","pad":"`+strings.Repeat("p", 300)+`"}`); r["error"] != nil {
+			t.Fatalf("mode %v: subscribe: %v", mode, r)
+		}
+		conns = append(conns, c)
+	}
+	big := strings.Repeat("compressible publication ", 80)
+	out := e.manageJSON("POST", "/chan/@channels/room:z", jsString(big), 200)
+	if out["recipients"] != 3.0 {
+		t.Fatalf("publish answered %v", out)
+	}
+	for i, c := range conns {
+		for {
+			m := readJSON(t, c)
+			if m["type"] == "pub" {
+				if m["data"] != big {
+					t.Fatalf("client %d: publication %q", i, m["data"])
+				}
+				break
+			}
+		}
+	}
+	// A client publish of its own, fanned out to all three.
+	if r, _ := call(t, conns[0], 2, `{"type":"publish","id":2,"channel":"room:z","data":`+jsString(big+"again")+`}`); r["error"] != nil {
+		t.Fatalf("publish: %v", r)
+	}
+	for i, c := range conns[1:] {
+		for {
+			m := readJSON(t, c)
+			if m["type"] == "pub" {
+				if m["data"] != big+"again" {
+					t.Fatalf("client %d: publication %q", i+1, m["data"])
+				}
+				break
+			}
+		}
+	}
 }
