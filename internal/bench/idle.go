@@ -36,6 +36,14 @@ type IdleOptions struct {
 	Settle time.Duration
 	// Timeout bounds the whole measurement. Default 5m.
 	Timeout time.Duration
+	// Message sends one 1 KiB text message on each connection after the
+	// handshake, so that what a server keeps after a message shows.
+	Message bool
+	// Deflate offers permessage-deflate as browsers do and fails a
+	// connection on which the server does not accept it; the message of
+	// Message goes compressed, so that any compression state a server
+	// kept per connection would show (idle_deflate.go).
+	Deflate bool
 }
 
 // IdleResult is what an idle-connection measurement found. Memory figures
@@ -120,7 +128,10 @@ func Idle(ctx context.Context, opts IdleOptions) (IdleResult, error) {
 				if i >= opts.Connections || ctx.Err() != nil {
 					return
 				}
-				c, err := dialWS(ctx, u, opts.Sources[i%len(opts.Sources)])
+				c, err := dialWS(ctx, u, opts.Sources[i%len(opts.Sources)], opts.Deflate)
+				if err == nil && opts.Message {
+					err = sendIdleMessage(c, opts.Deflate)
+				}
 				if err != nil {
 					failed.Add(1)
 					firstErr.CompareAndSwap(nil, err)
@@ -168,7 +179,7 @@ func Idle(ctx context.Context, opts IdleOptions) (IdleResult, error) {
 // dialWS opens a WebSocket connection by hand and leaves it idle: no
 // goroutine reads it (a server ping would go unanswered, so measurements
 // must finish within the server's ping interval plus pong timeout).
-func dialWS(ctx context.Context, u *url.URL, source string) (net.Conn, error) {
+func dialWS(ctx context.Context, u *url.URL, source string, deflate bool) (net.Conn, error) {
 	d := net.Dialer{Timeout: 10 * time.Second}
 	if source != "" {
 		d.LocalAddr = &net.TCPAddr{IP: net.ParseIP(source)}
@@ -182,7 +193,11 @@ func dialWS(ctx context.Context, u *url.URL, source string) (net.Conn, error) {
 	path := u.RequestURI()
 	req := "GET " + path + " HTTP/1.1\r\nHost: " + u.Host +
 		"\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: " +
-		base64.StdEncoding.EncodeToString(key) + "\r\nUser-Agent: switchboard-bench\r\n\r\n"
+		base64.StdEncoding.EncodeToString(key) + "\r\nUser-Agent: switchboard-bench\r\n"
+	if deflate {
+		req += "Sec-WebSocket-Extensions: " + deflateOffer + "\r\n"
+	}
+	req += "\r\n"
 	_ = c.SetDeadline(time.Now().Add(10 * time.Second))
 	if _, err := io.WriteString(c, req); err != nil {
 		c.Close()
@@ -197,6 +212,10 @@ func dialWS(ctx context.Context, u *url.URL, source string) (net.Conn, error) {
 	if resp.StatusCode != http.StatusSwitchingProtocols {
 		c.Close()
 		return nil, fmt.Errorf("handshake: %s", resp.Status)
+	}
+	if ext := resp.Header.Get("Sec-WebSocket-Extensions"); deflate && !strings.HasPrefix(ext, "permessage-deflate") {
+		c.Close()
+		return nil, fmt.Errorf("handshake: the server did not accept permessage-deflate (Sec-WebSocket-Extensions %q): enable compression for the API", ext)
 	}
 	if br.Buffered() > 0 {
 		c.Close()

@@ -81,12 +81,14 @@ type benchIdleCmd struct {
 	Sources     []string      `default:"127.0.0.2,127.0.0.3,127.0.0.4,127.0.0.5" help:"Local addresses to dial from, in turn."`
 	Concurrency int           `default:"64" help:"Handshakes in flight."`
 	Settle      time.Duration `default:"3s" help:"Wait after the last connection before reading memory."`
+	Message     bool          `help:"Send one 1 KiB text message per connection after the handshake."`
+	Deflate     bool          `help:"Offer permessage-deflate (the API must enable compression); with --message the message goes compressed."`
 }
 
 func (b *benchIdleCmd) Run(ctx context.Context, e *env) error {
 	res, err := bench.Idle(ctx, bench.IdleOptions{
 		URL: b.URL, Metrics: b.Metrics, Connections: b.Connections,
-		Sources: b.Sources, Concurrency: b.Concurrency, Settle: b.Settle,
+		Sources: b.Sources, Concurrency: b.Concurrency, Settle: b.Settle, Message: b.Message, Deflate: b.Deflate,
 	})
 	if err != nil {
 		return err

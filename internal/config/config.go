@@ -171,6 +171,9 @@ type API struct {
 
 	Limits   Limits   `yaml:"limits"`
 	Channels Channels `yaml:"channels"`
+	// Compression offers permessage-deflate (RFC 7692) to clients. Off by
+	// default.
+	Compression Compression `yaml:"compression"`
 	// Auth authenticates clients when they connect (docs/SECURITY.md).
 	Auth Auth `yaml:"auth"`
 
@@ -243,6 +246,18 @@ type Limits struct {
 	// may wait for their route; past it the server stops reading that
 	// socket until the backlog drains (TCP back-pressure). Default 64.
 	InboundQueueMessages int `yaml:"inboundQueueMessages"`
+}
+
+// Compression configures permessage-deflate (RFC 7692, decision 0018).
+// When enabled, a client that offers the extension (browsers do) gets it,
+// without context takeover in either direction: each message is
+// compressed on its own, so an idle connection keeps no compression state.
+type Compression struct {
+	// Enabled offers permessage-deflate. Default false.
+	Enabled bool `yaml:"enabled"`
+	// MinBytes: outbound messages with a shorter payload are sent
+	// uncompressed. Default 128 bytes (only with enabled); 1 byte to 16MiB.
+	MinBytes ByteSize `yaml:"minBytes"`
 }
 
 // Channels configures the API's channels: named groups of connections

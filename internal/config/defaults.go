@@ -25,6 +25,7 @@ const (
 	defaultMaxHeaderBytes    = ByteSize(16 << 10)
 
 	defaultBinary                = "reject"
+	defaultCompressionMinBytes   = ByteSize(128)
 	defaultMaxMessageBytes       = ByteSize(128 << 10)
 	defaultIdleTimeout           = Duration(10 * time.Minute)
 	defaultMaxConnectionDuration = Duration(2 * time.Hour)
@@ -92,6 +93,9 @@ func (c *Config) ApplyDefaults() {
 
 func (a *API) applyDefaults() {
 	setDefault(&a.Binary, defaultBinary)
+	if a.Compression.Enabled {
+		setDefault(&a.Compression.MinBytes, defaultCompressionMinBytes)
+	}
 
 	l := &a.Limits
 	setDefault(&l.MaxMessageBytes, defaultMaxMessageBytes)

@@ -36,6 +36,7 @@ func (v *validator) api(path string, a *API) {
 	v.selectionExpression(path+".routeSelectionExpression", a.RouteSelectionExpression)
 	v.oneOf(path+".binary", a.Binary, "a binary frame mode", binaryModes)
 	v.limits(path+".limits", &a.Limits)
+	v.compression(path+".compression", &a.Compression)
 	namespacesOK := v.channels(path, &a.Channels, a.Integrations)
 	v.auth(path, &a.Auth, a.Integrations)
 
@@ -142,6 +143,16 @@ func (v *validator) limits(path string, l *Limits) {
 	v.duration(path+".writeTimeout", l.WriteTimeout, 100*time.Millisecond, 10*time.Minute)
 	v.intRange(path+".inboundQueueMessages", l.InboundQueueMessages, 1, maxInboundQueue)
 	v.admissionLimits(path, l)
+}
+
+// compression checks permessage-deflate's settings.
+func (v *validator) compression(path string, c *Compression) {
+	switch {
+	case !c.Enabled && c.MinBytes != 0:
+		v.add(path+".minBytes", "is set but compression is not enabled; add enabled: true or remove minBytes")
+	case c.Enabled && (c.MinBytes < 1 || c.MinBytes > maxMessageLimit):
+		v.add(path+".minBytes", "%s is out of range; use a size from 1 byte to %s", c.MinBytes, maxMessageLimit)
+	}
 }
 
 // Bounds of the connection and message limits (0 is always "no limit").

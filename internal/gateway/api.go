@@ -192,6 +192,9 @@ func (g *Gateway) buildState(a *API, c *config.API, old *apiState) (st *apiState
 		integrations:       make(map[string]Integration, len(c.Integrations)),
 		entries:            make(map[string]*integrationEntry, len(c.Integrations)),
 	}
+	if c.Compression.Enabled {
+		st.limits.Deflate = &ws.DeflateOptions{MinBytes: c.Compression.MinBytes.Int()}
+	}
 	if old != nil && reflect.DeepEqual(old.limits, st.limits) {
 		st.limits = old.limits // connections compare it to tell their limits apart
 	}

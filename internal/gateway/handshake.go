@@ -147,6 +147,7 @@ func (g *Gateway) ServeWebSocket(w http.ResponseWriter, r *http.Request, a *API)
 		c.limits = st.v1Limits
 	}
 	c.ws = g.engine.NewConn(c, c.limits)
+	c.ws.NegotiateDeflate(r) // permessage-deflate, when the API enables it
 	c.member = hub.NewMember(c.info.ID, gr.user, gr.info, c.v1, c.ws)
 	if !userOK {
 		// $connect accepted the connection, so it ends as a failed upgrade
@@ -183,7 +184,7 @@ func (g *Gateway) ServeWebSocket(w http.ResponseWriter, r *http.Request, a *API)
 	g.metrics.Connects.WithLabelValues(a.id, "accepted").Inc()
 	g.log.Info("connect", "api", a.id, "connectionId", c.info.ID,
 		"sourceIp", c.info.Identity.SourceIP, "userAgent", c.info.Identity.UserAgent,
-		"subprotocol", subprotocol, "user", gr.user, "latencyMs", float64(time.Since(start).Microseconds())/1000)
+		"subprotocol", subprotocol, "deflate", c.ws.Deflate(), "user", gr.user, "latencyMs", float64(time.Since(start).Microseconds())/1000)
 	if g.draining.Load() {
 		c.ws.Close(ws.CloseGoingAway, "server shutting down")
 	}

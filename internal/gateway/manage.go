@@ -43,7 +43,7 @@ func (g *Gateway) PostToConnection(_ context.Context, stage, id string, data []b
 		return err
 	}
 	f := hub.Frames{Data: data}
-	if err := c.ws.Send(f.For(c.v1)); err != nil {
+	if err := c.ws.SendMessage(f.For(c.v1)); err != nil {
 		return ErrGone
 	}
 	a.m.deliveries.Inc()

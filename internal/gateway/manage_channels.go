@@ -171,7 +171,7 @@ func (g *Gateway) PostToUser(ctx context.Context, stage, user string, data []byt
 	frames := hub.Frames{Data: data}
 	n := 0
 	for _, m := range members {
-		if c := a.registry.get(m.ID()); c != nil && c.ws.Send(frames.For(c.v1)) == nil {
+		if c := a.registry.get(m.ID()); c != nil && c.ws.SendMessage(frames.For(c.v1)) == nil {
 			n++
 		}
 	}

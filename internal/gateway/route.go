@@ -109,7 +109,7 @@ func (c *Conn) reply(resp *event.Response, requestID string) {
 	if resp.IsBase64Encoded {
 		f = ws.BinaryFrame(resp.Body)
 	}
-	_ = c.ws.Send(f)
+	_ = c.ws.SendMessage(ws.NewMessage(f))
 }
 
 // sendError sends an AWS error frame; the connection stays open.
@@ -122,7 +122,7 @@ func (c *Conn) sendError(message, requestID string) {
 func (g *Gateway) runAction(c *Conn, r *Route, key, requestID string, it inItem, body []byte) (string, error) {
 	switch r.action {
 	case "echo":
-		_ = c.ws.Send(ws.NewFrame(it.op, it.payload))
+		_ = c.ws.SendMessage(ws.NewMessage(ws.NewFrame(it.op, it.payload)))
 	case "join", "leave":
 		return g.memberAction(c, r, requestID, it)
 	case "broadcast":
@@ -254,7 +254,7 @@ func (g *Gateway) broadcast(a *API, data []byte, exclude *Conn) int {
 	n := 0
 	frames := hub.Frames{Data: data}
 	a.registry.each(func(c *Conn) {
-		if c != exclude && c.ws.Send(frames.For(c.v1)) == nil {
+		if c != exclude && c.ws.SendMessage(frames.For(c.v1)) == nil {
 			n++
 		}
 	})

@@ -15,6 +15,8 @@ type discard struct{}
 
 func (discard) Send(ws.Frame) error { return nil }
 
+func (discard) SendMessage(*ws.Message) error { return nil }
+
 func benchHub(b *testing.B, history bool) *Hub {
 	ns := config.Namespace{Pattern: "*", Subscribe: "allow"}
 	if history {

@@ -125,13 +125,15 @@ func (h *Hub) Publish(ctx context.Context, name string, data []byte, exclude *Me
 // encoded once and shared. It returns how many members it was queued on
 // and the members whose queue it overflowed. s.mu is held.
 func (h *Hub) fanout(s *shard, ch *channel, data []byte, pos *history.Position, exclude *Member) (int, []*Member) {
-	var raw, v1 ws.Frame
+	// A ws.Message is compressed at most once, by the first member
+	// that negotiated permessage-deflate.
+	var raw, v1 *ws.Message
 	if len(ch.members) > ch.v1 {
-		raw = ws.DataFrame(data)
+		raw = ws.NewMessage(ws.DataFrame(data))
 	}
 	if ch.v1 > 0 {
 		s.buf = protocol.AppendPub(s.buf[:0], ch.name, ProtocolPosition(pos), data, protocol.Classify(data))
-		v1 = ws.TextFrame(s.buf)
+		v1 = ws.NewMessage(ws.TextFrame(s.buf))
 	}
 	n := 0
 	var slow []*Member
@@ -143,7 +145,7 @@ func (h *Hub) fanout(s *shard, ch *channel, data []byte, pos *history.Position, 
 		if m.v1 {
 			f = v1
 		}
-		switch err := m.out.Send(f); {
+		switch err := m.out.SendMessage(f); {
 		case err == nil:
 			n++
 		case errors.Is(err, ws.ErrSlowConsumer):

@@ -33,6 +33,8 @@ func (r *recorder) Send(f ws.Frame) error {
 	return nil
 }
 
+func (r *recorder) SendMessage(m *ws.Message) error { return r.Send(m.Frame()) }
+
 // payloadOf returns the payload of an unmasked server frame.
 func payloadOf(f ws.Frame) []byte {
 	n, h := int(f[1]&0x7f), 2

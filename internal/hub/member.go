@@ -9,9 +9,12 @@ import (
 
 // Sender queues a frame on a connection. It must never block; an error
 // means the frame was not queued (the connection is closing, or it was
-// just closed as a slow consumer).
+// just closed as a slow consumer). SendMessage queues a data message,
+// compressed when the connection negotiated permessage-deflate (the
+// compressed frame is made once per message, see ws.Message).
 type Sender interface {
 	Send(f ws.Frame) error
+	SendMessage(m *ws.Message) error
 }
 
 // Member is one connection as the hub sees it: its id, user and presence
@@ -76,7 +79,7 @@ func (m *Member) In(channel string) bool {
 // envelope.
 func (m *Member) Send(data []byte) error {
 	f := Frames{Data: data}
-	return m.out.Send(f.For(m.v1))
+	return m.out.SendMessage(f.For(m.v1))
 }
 
 // dropChannelLocked removes ch from m.chans.

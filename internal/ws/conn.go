@@ -36,6 +36,9 @@ type Limits struct {
 	PongTimeout     time.Duration // no frame this long after a ping: drop
 	WriteTimeout    time.Duration // pending output and no progress: 1013
 	MaxQueueBytes   int           // queued, unwritten bytes: past it 1013
+
+	// Deflate enables permessage-deflate (deflate.go); nil: not offered.
+	Deflate *DeflateOptions
 }
 
 // Errors returned by Send.
@@ -83,6 +86,13 @@ type Conn struct {
 	pingCredit int64      // ping budget in nanoseconds, pingCost per ping (see ping)
 	pingAt     int64      // when pingCredit was last updated
 	readFailed bool       // a protocol error stopped parsing
+
+	// permessage-deflate (deflate.go). pmd and pmdAnswer are set by
+	// NegotiateDeflate before the connection is shared; msgDeflated is
+	// the reader's: msg holds the compressed bytes of a compressed message.
+	pmd         *DeflateOptions
+	pmdAnswer   uint8
+	msgDeflated bool
 
 	// Owned by the writer.
 	out    [][]byte // frames being written
@@ -243,7 +253,7 @@ func (c *Conn) SetReadPaused(paused bool) {
 // empty) and hands the socket to the engine. On error the connection is
 // dead and OnClose will not be called.
 func (c *Conn) Upgrade(w http.ResponseWriter, r *http.Request, subprotocol string) error {
-	head, err := responseHead(r.Header.Get("Sec-WebSocket-Key"), subprotocol)
+	head, err := responseHead(r.Header.Get("Sec-WebSocket-Key"), subprotocol, deflateAnswers[c.pmdAnswer])
 	if err != nil {
 		return err
 	}
@@ -528,9 +538,12 @@ func (c *Conn) parse(buf []byte, now int64) int {
 // checkHeader applies RFC 6455's rules and the limits to a frame header
 // before its payload is buffered, so oversized frames fail fast.
 func (c *Conn) checkHeader(h *header) (CloseCode, string) {
+	if h.rsv != 0 {
+		if reason := c.checkRSV(h); reason != "" {
+			return CloseProtocolError, reason
+		}
+	}
 	switch {
-	case h.rsv != 0:
-		return CloseProtocolError, "reserved bits set without an extension"
 	case h.op > OpBinary && h.op < OpClose, h.op > OpPong:
 		return CloseProtocolError, "reserved opcode"
 	case !h.masked:
@@ -554,18 +567,22 @@ func (c *Conn) checkHeader(h *header) (CloseCode, string) {
 		return CloseProtocolError, "new message inside a fragmented message"
 	case h.op == OpBinary && !c.lim.AllowBinary:
 		return CloseUnsupportedData, "binary frames are not supported"
-	case h.length > uint64(c.lim.MaxFrameBytes):
+	case h.length > c.wireLimit(h, c.lim.MaxFrameBytes):
 		return CloseMessageTooBig, "frame too big"
-	case uint64(len(c.msg))+h.length > uint64(c.lim.MaxMessageBytes):
+	case uint64(len(c.msg))+h.length > c.wireLimit(h, c.lim.MaxMessageBytes):
 		return CloseMessageTooBig, "message too big"
 	}
 	return 0, ""
 }
 
 // isText reports whether h's payload is (part of) a text message whose
-// bytes are the UTF-8 text itself. (A compressed message's bytes are not:
-// with an extension that compresses, validate what it inflates instead.)
+// bytes are the UTF-8 text itself. A compressed message's bytes are not:
+// its text is validated once inflated (deliverInflated), since the
+// inflater cannot resume mid-stream (decision 0018).
 func (c *Conn) isText(h *header) bool {
+	if h.rsv&rsv1 != 0 || c.msgDeflated {
+		return false
+	}
 	return h.op == OpText || h.op == OpContinuation && c.msgOp == OpText
 }
 
@@ -641,6 +658,10 @@ func (c *Conn) ping(payload []byte, now int64) {
 }
 
 func (c *Conn) dataFrame(h *header, payload []byte, checked int, now int64) {
+	if h.rsv&rsv1 != 0 || c.msgDeflated {
+		c.deflatedFrame(h, payload, now) // validated once inflated
+		return
+	}
 	if c.isText(h) && (!c.text.write(payload[checked:]) || h.fin && !c.text.complete()) {
 		c.fail(CloseInvalidPayload, "invalid UTF-8 in text message")
 		return

@@ -1,5 +1,6 @@
-// Package ws is Switchboard's WebSocket transport (RFC 6455, no
-// extensions): the opening handshake over net/http, frame parsing and
+// Package ws is Switchboard's WebSocket transport (RFC 6455, and
+// permessage-deflate of RFC 7692 when Limits.Deflate enables it, see
+// deflate.go): the opening handshake over net/http, frame parsing and
 // encoding, the closing handshake, and the two drivers that move bytes.
 //
 // The epoll driver (Linux, plain TCP) takes each upgraded socket out of
@@ -20,6 +21,8 @@
 //     connection as a slow consumer (1013).
 //   - A Frame is immutable and can be queued on many connections: fan-out
 //     encodes once. Frames queued between two flushes go out in one writev.
+//     A Message adds a compressed frame, made once for all the connections
+//     that negotiated permessage-deflate.
 //   - Time limits are checked on a sweep every Options.Tick.
 //   - OnClose is called exactly once per attached connection.
 package ws

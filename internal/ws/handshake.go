@@ -77,7 +77,8 @@ func acceptKey(key string) string {
 
 // responseHead is the 101 answer. subprotocol is sent only when set: like
 // API Gateway, Switchboard never echoes a subprotocol by itself.
-func responseHead(key, subprotocol string) ([]byte, error) {
+// extensions, when set, is the Sec-WebSocket-Extensions answer.
+func responseHead(key, subprotocol, extensions string) ([]byte, error) {
 	if strings.ContainsAny(subprotocol, "\r\n") {
 		return nil, fmt.Errorf("subprotocol %q contains a line break", subprotocol)
 	}
@@ -88,6 +89,11 @@ func responseHead(key, subprotocol string) ([]byte, error) {
 	if subprotocol != "" {
 		b = append(b, "Sec-WebSocket-Protocol: "...)
 		b = append(b, subprotocol...)
+		b = append(b, "\r\n"...)
+	}
+	if extensions != "" {
+		b = append(b, "Sec-WebSocket-Extensions: "...)
+		b = append(b, extensions...)
 		b = append(b, "\r\n"...)
 	}
 	return append(b, "\r\n"...), nil
