@@ -506,3 +506,28 @@ func TestReloadLimits(t *testing.T) {
 		return true
 	})
 }
+
+// A reload that switches compression on applies to connections opened
+// after it: they negotiate permessage-deflate; the connection opened before
+// keeps what it opened with and stays open.
+func TestReloadCompression(t *testing.T) {
+	b := newBackend(t)
+	b.setRespond(func(ev map[string]any) (int, string) { return 200, "ok" })
+	e := startLifecycle(t, backendAPI(b.srv.URL, ""))
+	const offer = "permessage-deflate; client_max_window_bits"
+	before, answer := dialRawDeflate(t, e.env, "test", offer)
+	if answer != "" {
+		t.Fatalf("compression off: answered %q", answer)
+	}
+	e.setFile(backendAPI(b.srv.URL, "    compression: {enabled: true}\n"))
+	if err := e.srv.Reload(); err != nil {
+		t.Fatal(err)
+	}
+	if _, answer := dialRawDeflate(t, e.env, "test", offer); answer != deflateAnswer {
+		t.Fatalf("after the reload: Sec-WebSocket-Extensions %q, want %q", answer, deflateAnswer)
+	}
+	before.sendText([]byte(`{"action":"twoway"}`), false)
+	if got, z := before.next(); string(got) != "ok" || z {
+		t.Fatalf("the connection opened before the reload: %q (compressed %v), want ok, plain", got, z)
+	}
+}
