@@ -65,8 +65,8 @@ func newDeflateServer(t *testing.T, driver string, lim *Limits) *deflateServer {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ts := &testServer{t: t, e: e, lim: lim, conns: make(chan *echoHandler, 100)}
-	ts.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	ts := &testServer{t: t, e: e, lim: lim, conns: make(chan *echoHandler, 100), done: make(chan struct{})}
+	ts.srv = httptest.NewServer(ts.track(func(w http.ResponseWriter, r *http.Request) {
 		if herr := CheckRequest(r); herr != nil {
 			WriteHandshakeError(w, herr)
 			return
@@ -78,12 +78,9 @@ func newDeflateServer(t *testing.T, driver string, lim *Limits) *deflateServer {
 			t.Errorf("upgrade: %v", err)
 			return
 		}
-		ts.conns <- h.echoHandler
+		ts.handOver(h.echoHandler)
 	}))
-	t.Cleanup(func() {
-		ts.srv.Close()
-		e.Close()
-	})
+	t.Cleanup(ts.stop)
 	return &deflateServer{ts}
 }
 

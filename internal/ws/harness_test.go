@@ -77,6 +77,40 @@ type testServer struct {
 	noEcho bool
 
 	beforeUpgrade func(*echoHandler)
+
+	// handlers counts the handshake handlers still running; done ends
+	// their wait to hand a connection over. A client has its 101 before
+	// its handler returns (the engine attaches the socket after writing
+	// it), so the cleanup waits for the handlers before it closes the
+	// engine: a handler must not report after its test has ended.
+	handlers sync.WaitGroup
+	done     chan struct{}
+}
+
+// track runs a handshake handler as one of ts.handlers.
+func (ts *testServer) track(h http.HandlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		ts.handlers.Add(1)
+		defer ts.handlers.Done()
+		h(w, r)
+	}
+}
+
+// handOver passes an upgraded connection to the test, unless it is over.
+func (ts *testServer) handOver(h *echoHandler) {
+	select {
+	case ts.conns <- h:
+	case <-ts.done:
+	}
+}
+
+// stop is the test servers' cleanup: no new handshakes, wait for the
+// running handlers, then close the engine and its connections.
+func (ts *testServer) stop() {
+	ts.srv.Close()
+	close(ts.done)
+	ts.handlers.Wait()
+	ts.e.Close()
 }
 
 func newTestServer(t *testing.T, driver string, lim *Limits, opts ...func(*Options)) *testServer {
@@ -90,12 +124,9 @@ func newTestServer(t *testing.T, driver string, lim *Limits, opts ...func(*Optio
 	if err != nil {
 		t.Fatal(err)
 	}
-	ts := &testServer{t: t, e: e, lim: lim, conns: make(chan *echoHandler, 100)}
-	ts.srv = httptest.NewServer(http.HandlerFunc(ts.serve))
-	t.Cleanup(func() {
-		ts.srv.Close()
-		e.Close()
-	})
+	ts := &testServer{t: t, e: e, lim: lim, conns: make(chan *echoHandler, 100), done: make(chan struct{})}
+	ts.srv = httptest.NewServer(ts.track(ts.serve))
+	t.Cleanup(ts.stop)
 	return ts
 }
 
@@ -117,7 +148,7 @@ func (ts *testServer) serve(w http.ResponseWriter, r *http.Request) {
 		ts.t.Errorf("upgrade: %v", err)
 		return
 	}
-	ts.conns <- h
+	ts.handOver(h)
 }
 
 // handler returns the server side of the next accepted connection.
