@@ -2,6 +2,7 @@ package config
 
 import (
 	"maps"
+	"net"
 	"slices"
 	"strings"
 	"time"
@@ -61,6 +62,11 @@ const (
 	defaultSubprotocolPrefix = "bearer."
 	defaultJWTLeeway         = Duration(30 * time.Second)
 	defaultUserClaim         = "sub"
+
+	defaultClusterLease        = Duration(10 * time.Second)
+	defaultRedisKeyPrefix      = "switchboard:"
+	defaultRedisDialTimeout    = Duration(5 * time.Second)
+	defaultRedisCommandTimeout = Duration(2 * time.Second)
 )
 
 // ApplyDefaults fills every zero field of c with its documented default.
@@ -83,6 +89,9 @@ func (c *Config) ApplyDefaults() {
 	}
 	setDefault(&c.HTTP.ReadHeaderTimeout, defaultReadHeaderTimeout)
 	setDefault(&c.HTTP.MaxHeaderBytes, defaultMaxHeaderBytes)
+	if c.Cluster != nil {
+		c.Cluster.applyDefaults()
+	}
 	// Management.AllowLoopback has no default: nil means false (see
 	// LoopbackAllowed), so development mode is on only where a
 	// configuration says so.
@@ -214,6 +223,25 @@ func (n *Namespace) applyDefaults() {
 	}
 }
 
+// applyDefaults fills the cluster section's defaults. NodeID stays empty:
+// its default, the incarnation, is made anew at every process start.
+func (c *Cluster) applyDefaults() {
+	setDefault(&c.Lease, defaultClusterLease)
+	// One third of the lease leaves two more tries before it lapses.
+	setDefault(&c.LeaseRenewal, c.Lease/3)
+	r := &c.Redis
+	setDefault(&r.KeyPrefix, defaultRedisKeyPrefix)
+	setDefault(&r.DialTimeout, defaultRedisDialTimeout)
+	setDefault(&r.CommandTimeout, defaultRedisCommandTimeout)
+	// The internal listener defaults to every interface on the advertised
+	// port; without a valid advertise address Validate reports that one.
+	if c.Internal.Listen == "" {
+		if _, port, err := net.SplitHostPort(c.Internal.Advertise); err == nil && port != "" {
+			c.Internal.Listen = ":" + port
+		}
+	}
+}
+
 func setDefault[T comparable](field *T, def T) {
 	var zero T
 	if *field == zero {
@@ -243,6 +271,11 @@ func (c *Config) clone() *Config {
 	if c.TLS != nil {
 		t := *c.TLS
 		cp.TLS = &t
+	}
+	if c.Cluster != nil {
+		cl := *c.Cluster
+		cl.Redis.Addresses = slices.Clone(cl.Redis.Addresses)
+		cp.Cluster = &cl
 	}
 	cp.APIs = slices.Clone(c.APIs)
 	for i := range cp.APIs {

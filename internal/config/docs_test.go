@@ -26,6 +26,7 @@ func TestConfigurationDoc(t *testing.T) {
 		{"lambda.yaml", "apis[].integrations"},
 		{"function.yaml", "apis[].integrations"},
 		{"production.yaml", "A secure production configuration"},
+		{"cluster.yaml", "cluster"},
 	} {
 		example, err := os.ReadFile(filepath.Join("testdata", ex.file))
 		if err != nil {

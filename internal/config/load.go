@@ -117,7 +117,7 @@ func parse(name string, data []byte, env func(string) (string, bool), dir string
 
 // resolvePaths makes each relative path of c that names a file or
 // directory (function.directory, tls.certFile, tls.keyFile,
-// auth.jwt.keys[].publicKeyFile) relative to dir, the directory of the
+// auth.jwt.keys[].publicKeyFile, the cluster's TLS files) relative to dir, the directory of the
 // configuration file, and absolute, so that it names the same file
 // whatever the working directory (and LAMBDA_TASK_ROOT is absolute, as on
 // AWS).
@@ -135,6 +135,18 @@ func resolvePaths(c *Config, dir string) {
 	if c.TLS != nil {
 		resolve(&c.TLS.CertFile)
 		resolve(&c.TLS.KeyFile)
+	}
+	if cl := c.Cluster; cl != nil {
+		if t := cl.Redis.TLS; t != nil {
+			resolve(&t.CAFile)
+			resolve(&t.CertFile)
+			resolve(&t.KeyFile)
+		}
+		if t := cl.Internal.TLS; t != nil {
+			resolve(&t.CAFile)
+			resolve(&t.CertFile)
+			resolve(&t.KeyFile)
+		}
 	}
 	for i := range c.APIs {
 		a := &c.APIs[i]

@@ -97,6 +97,10 @@ const (
 	envLogFormat     = "SWITCHBOARD_LOG_FORMAT"
 	envAllowLoopback = "SWITCHBOARD_MANAGEMENT_ALLOW_LOOPBACK"
 	envAPIKeys       = "SWITCHBOARD_MANAGEMENT_API_KEYS"
+	// The per-node values of a cluster section, for nodes that share one
+	// file: they apply only to a file that has a cluster section.
+	envClusterNodeID    = "SWITCHBOARD_CLUSTER_NODE_ID"
+	envClusterAdvertise = "SWITCHBOARD_CLUSTER_ADVERTISE"
 )
 
 // override applies the SWITCHBOARD_* variables to c and records which
@@ -124,6 +128,25 @@ func (l *loader) override(c *Config) {
 		default:
 			l.problems = append(l.problems, located{Problem{"management.allowLoopback",
 				fmt.Sprintf("%q is not a boolean; use true, false, 1 or 0", v)}, envAllowLoopback, 0})
+		}
+	}
+
+	for _, o := range []struct {
+		name, field string
+		dst         func(*Cluster) *string
+	}{
+		{envClusterNodeID, "cluster.nodeId", func(cl *Cluster) *string { return &cl.NodeID }},
+		{envClusterAdvertise, "cluster.internal.advertise", func(cl *Cluster) *string { return &cl.Internal.Advertise }},
+	} {
+		v, ok := l.lookup(o.name)
+		switch {
+		case !ok:
+		case c.Cluster == nil:
+			l.problems = append(l.problems, located{Problem{o.field,
+				"is set, but the configuration has no cluster section; add one, or unset the variable"}, o.name, 0})
+		default:
+			*o.dst(c.Cluster) = v
+			l.sources[o.field] = o.name
 		}
 	}
 

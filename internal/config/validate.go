@@ -140,6 +140,7 @@ func (v *validator) config(c *Config) {
 	v.tls(c.TLS)
 	v.http(&c.HTTP)
 	v.management(&c.Management, c.APIs)
+	v.cluster(c)
 
 	stages := map[string]int{}
 	for i := range c.APIs {
