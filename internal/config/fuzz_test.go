@@ -38,7 +38,7 @@ func FuzzParse(f *testing.F) {
 		"tls: {certFile: testdata/tls/fullchain.pem, keyFile: testdata/tls/privkey.pem, reloadInterval: 1m}\nhttp: {readHeaderTimeout: 1s, maxHeaderBytes: 4KiB, maxConnections: 10}\n",
 		minimal + "    limits: {connectionsPerSecond: 5, connectionBurst: 9, maxConnections: 9, maxConnectionsPerIP: 3, messagesPerSecond: 2}\n    auth:\n      origins: [\"https://*.example.com\", \"null\"]\n      jwt: {keys: [{algorithm: HS256, secret: 0123456789abcdef0123456789abcdef}, {algorithm: ES256, publicKeyFile: testdata/jwt/es256.pem}], jwksUrl: \"http://127.0.0.1/jwks\", algorithms: [ES256]}\n",
 		minimal + "    integrations: {a: {type: http, url: \"http://x\"}}\n    auth:\n      authorizer: {integration: a, identitySources: [route.request.header.Authorization], cacheTTL: 1m}\n",
-		minimal + "cluster:\n  nodeId: n1\n  lease: 6s\n  redis: {mode: sentinel, addresses: [\"[::1]:26379\"], password: ${ADMIN_KEY}, sentinel: {masterName: m}, tls: {serverName: r.x}}\n  internal: {advertise: \"10.0.0.1:8081\", secret: \"${ADMIN_KEY}${ADMIN_KEY}\"}\n",
+		minimal + "cluster:\n  nodeId: n1\n  lease: 6s\n  redis: {mode: sentinel, addresses: [\"[::1]:26379\"], password: \"${ADMIN_KEY}\", sentinel: {masterName: m}, tls: {serverName: r.x}}\n  internal: {advertise: \"10.0.0.1:8081\", secret: \"${ADMIN_KEY}${ADMIN_KEY}\"}\n",
 		minimal + "    integrations:\n      l:\n        type: lambda\n        lambda: {functionName: \"arn:aws:lambda:us-east-1:123456789012:function:f:1\", endpoint: \"http://[::1]:9001/\"}\n",
 	}...) {
 		f.Add([]byte(s))

@@ -18,8 +18,9 @@ import (
 // both have (matched by id), everything but its stage and its channels:
 // routes, integrations, auth (origins, JWT, authorizer), limits, binary,
 // domainName, routeSelectionExpression and disconnect. Everything else —
-// listen, tls, the rest of http, transport, log.format, an API's stage and
-// channels, APIs added or removed, and any field this list does not name —
+// listen, tls, the rest of http, transport, log.format, cluster, an API's
+// stage and channels, APIs added or removed, and any field this list does
+// not name —
 // keeps its running value until a restart.
 func ApplyReload(cur, next *Config) (*Config, []string) {
 	eff := *cur
