@@ -144,3 +144,33 @@ func TestClusterKillMaster(t *testing.T) {
 		time.Sleep(50 * time.Millisecond)
 	}
 }
+
+// TestServerRestart: with the AOF on, data survives a SIGKILL and a
+// restart on the same port; without persistence it does not.
+func TestServerRestart(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		extra []string
+		want  string
+	}{
+		{"aof", []string{"--appendonly", "yes", "--appendfsync", "always"}, "v"},
+		{"none", nil, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s := redistest.StartServer(t, tc.extra...)
+			addr, pid := s.Addr, s.PID()
+			if _, err := s.Do("SET", "k", "v"); err != nil {
+				t.Fatal(err)
+			}
+			if err := s.Restart(); err != nil {
+				t.Fatal(err)
+			}
+			if s.Addr != addr || s.PID() == pid {
+				t.Fatalf("after Restart: %s pid %d, was %s pid %d", s.Addr, s.PID(), addr, pid)
+			}
+			if got, err := s.Do("GET", "k"); err != nil || got != tc.want {
+				t.Fatalf("GET after restart = %q, %v, want %q", got, err, tc.want)
+			}
+		})
+	}
+}

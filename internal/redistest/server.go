@@ -53,6 +53,17 @@ type Server struct {
 	// enabled, its persistence files.
 	Dir string
 
+	// Immutable after start: what Restart needs to start it again.
+	bin     string
+	busPort int
+	extra   []string
+
+	mu   sync.Mutex
+	proc *process // guarded by mu: the current process
+}
+
+// A process is one run of redis-server.
+type process struct {
 	cmd      *exec.Cmd
 	exited   chan struct{} // closed when the process has been reaped
 	killOnce sync.Once
@@ -122,20 +133,23 @@ func launch(bin, dir string, port, busPort int, extra []string) (*Server, error)
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("start %s: %w", bin, err)
 	}
+	p := &process{cmd: cmd, exited: make(chan struct{})}
 	s := &Server{
-		Addr:   net.JoinHostPort("127.0.0.1", strconv.Itoa(port)),
-		Dir:    dir,
-		cmd:    cmd,
-		exited: make(chan struct{}),
+		Addr:    net.JoinHostPort("127.0.0.1", strconv.Itoa(port)),
+		Dir:     dir,
+		bin:     bin,
+		busPort: busPort,
+		extra:   extra,
+		proc:    p,
 	}
 	go func() {
 		_ = cmd.Wait()
-		close(s.exited)
+		close(p.exited)
 	}()
 	deadline := time.Now().Add(startTimeout)
 	for {
 		select {
-		case <-s.exited:
+		case <-p.exited:
 			log, _ := os.ReadFile(logPath)
 			if strings.Contains(string(log), "Address already in use") {
 				return nil, fmt.Errorf("redis-server on port %d: %w", port, errPortTaken)
@@ -159,14 +173,41 @@ func launch(bin, dir string, port, busPort int, extra []string) (*Server, error)
 // been reaped. It is what a crash looks like to the other nodes and to
 // clients. Calling it again does nothing.
 func (s *Server) Kill() {
-	s.killOnce.Do(func() {
-		_ = s.cmd.Process.Signal(syscall.SIGKILL)
-		<-s.exited
+	s.mu.Lock()
+	p := s.proc
+	s.mu.Unlock()
+	p.kill()
+}
+
+func (p *process) kill() {
+	p.killOnce.Do(func() {
+		_ = p.cmd.Process.Signal(syscall.SIGKILL)
+		<-p.exited
 	})
 }
 
-// PID returns the process id.
-func (s *Server) PID() int { return s.cmd.Process.Pid }
+// Restart kills the process (if it still runs) and starts redis-server
+// again with the same port, directory and arguments, so a test can check
+// what survives a Redis restart (with persistence on, e.g.
+// "--appendonly", "yes"). It returns once the new process answers PING.
+func (s *Server) Restart() error {
+	s.Kill()
+	n, err := launch(s.bin, s.Dir, s.Port(), s.busPort, s.extra)
+	if err != nil {
+		return err
+	}
+	s.mu.Lock()
+	s.proc = n.proc
+	s.mu.Unlock()
+	return nil
+}
+
+// PID returns the process id of the current process.
+func (s *Server) PID() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.proc.cmd.Process.Pid
+}
 
 // Port returns the client port.
 func (s *Server) Port() int {

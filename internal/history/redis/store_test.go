@@ -275,3 +275,54 @@ func TestServerTime(t *testing.T) {
 		t.Fatalf("publication time %v, not around now", at)
 	}
 }
+
+// TestRedisRestart: what survives a restart of Redis itself. With the AOF
+// on (appendfsync always here; everysec in production loses up to a
+// second), the epoch, offsets and publications come back; without
+// persistence the stream is gone and the next use gets a new epoch at
+// offset 0, so a client's old offset is never trusted.
+func TestRedisRestart(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		extra   []string
+		survive bool
+	}{
+		{"aof", []string{"--appendonly", "yes", "--appendfsync", "always"}, true},
+		{"none", nil, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			srv := redistest.StartServer(t, tc.extra...)
+			s := newStore(t, newClient(t, srv.Addr), "")
+			var before history.Position
+			var err error
+			for range 3 {
+				if before, err = s.Append(t.Context(), "ch", []byte("x"), long); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if err := srv.Restart(); err != nil {
+				t.Fatal(err)
+			}
+			// The client reconnects by itself; the first calls may fail
+			// while it does.
+			var res history.ReadResult
+			deadline := time.Now().Add(10 * time.Second)
+			for {
+				if res, err = s.Read(t.Context(), "ch", 0, 10, long); err == nil {
+					break
+				}
+				if time.Now().After(deadline) {
+					t.Fatalf("Read after the Redis restart: %v", err)
+				}
+				time.Sleep(20 * time.Millisecond)
+			}
+			if tc.survive {
+				if res.Top != before || len(res.Publications) != 3 || !res.Complete {
+					t.Fatalf("Read after restart = %+v, want Top %+v and 3 publications", res, before)
+				}
+			} else if res.Top.Epoch == before.Epoch || res.Top.Offset != 0 {
+				t.Fatalf("Read after restart without persistence = %+v, want a new epoch at offset 0", res)
+			}
+		})
+	}
+}
