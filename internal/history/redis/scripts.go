@@ -65,16 +65,24 @@ return {epoch, off}
 
 // readScript trims the stream to size and returns {epoch, top, kept,
 // entries}: kept is how many publications the stream holds (offsets
-// top-kept+1 .. top), entries at most ARGV[6] of them from id ARGV[5]
-// ("<since+1>-0") on. It writes (it creates the stream and trims), but
-// running it twice is harmless, so the client may retry it.
+// top-kept+1 .. top), entries a flat list id, t, d, id, t, d, … of at most
+// ARGV[6] of them from id ARGV[5] ("<since+1>-0") on (flat: a third of the
+// reply elements that XRANGE's nested entries would cost the client). It
+// writes (it creates the stream and trims), but running it twice is
+// harmless, so the client may retry it.
 var readScript = rueidis.NewLuaScriptRetryable(prelude + `
 redis.call('XTRIM', KEYS[2], 'MAXLEN', size)
 local kept = redis.call('XLEN', KEYS[2])
-local entries = {}
+local flat = {}
 local limit = tonumber(ARGV[6])
 if limit > 0 and kept > 0 then
-  entries = redis.call('XRANGE', KEYS[2], ARGV[5], '+', 'COUNT', limit)
+  local entries = redis.call('XRANGE', KEYS[2], ARGV[5], '+', 'COUNT', limit)
+  for i = 1, #entries do
+    local e = entries[i]
+    flat[#flat + 1] = e[1]
+    flat[#flat + 1] = e[2][2]
+    flat[#flat + 1] = e[2][4]
+  end
 end
-return {epoch, top, kept, entries}
+return {epoch, top, kept, flat}
 `)

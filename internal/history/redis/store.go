@@ -157,12 +157,15 @@ func parseRead(res []rueidis.RedisMessage, since uint64) (history.ReadResult, er
 		// The kept offsets are top-kept+1 .. top.
 		Complete: since >= top-uint64(kept),
 	}
+	if len(entries)%3 != 0 {
+		return history.ReadResult{}, fmt.Errorf("script returned %d entry fields, not a multiple of 3", len(entries))
+	}
 	if len(entries) == 0 {
 		return r, nil
 	}
-	r.Publications = make([]history.Publication, len(entries))
-	for i := range entries {
-		p, err := parseEntry(&entries[i])
+	r.Publications = make([]history.Publication, len(entries)/3)
+	for i := range r.Publications {
+		p, err := parseEntry(entries[3*i : 3*i+3])
 		if err != nil {
 			return history.ReadResult{}, err
 		}
@@ -171,14 +174,10 @@ func parseRead(res []rueidis.RedisMessage, since uint64) (history.ReadResult, er
 	return r, nil
 }
 
-// parseEntry turns a stream entry [id, [t, ms, d, data]] into a
+// parseEntry turns a stream entry's id, time (ms) and data into a
 // Publication.
-func parseEntry(e *rueidis.RedisMessage) (history.Publication, error) {
-	parts, err := e.ToArray()
-	if err != nil || len(parts) != 2 {
-		return history.Publication{}, fmt.Errorf("bad stream entry: %v", err)
-	}
-	id, err := parts[0].ToString()
+func parseEntry(e []rueidis.RedisMessage) (history.Publication, error) {
+	id, err := e[0].ToString()
 	if err != nil {
 		return history.Publication{}, fmt.Errorf("bad stream entry id: %w", err)
 	}
@@ -187,12 +186,8 @@ func parseEntry(e *rueidis.RedisMessage) (history.Publication, error) {
 	if err != nil {
 		return history.Publication{}, fmt.Errorf("bad stream entry id %q", id)
 	}
-	fields, err := parts[1].ToArray()
-	if err != nil || len(fields) != 4 {
-		return history.Publication{}, fmt.Errorf("stream entry %s: bad fields: %v", id, err)
-	}
-	msText, err1 := fields[1].ToString()
-	data, err2 := fields[3].AsBytes()
+	msText, err1 := e[1].ToString()
+	data, err2 := e[2].AsBytes()
 	ms, err3 := strconv.ParseInt(msText, 10, 64)
 	if err := errors.Join(err1, err2, err3); err != nil {
 		return history.Publication{}, fmt.Errorf("stream entry %s: %w", id, err)
