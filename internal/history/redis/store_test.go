@@ -326,3 +326,33 @@ func TestRedisRestart(t *testing.T) {
 		})
 	}
 }
+
+// TestShorterTTL: a call with a shorter TTL expires older publications at
+// once, although the stream's hint (the head's time) said nothing could
+// have expired under the old TTL; and a stream emptied by expiry takes
+// new appends.
+func TestShorterTTL(t *testing.T) {
+	srv := redistest.StartServer(t)
+	s := newStore(t, newClient(t, srv.Addr), "")
+	for range 3 {
+		if _, err := s.Append(t.Context(), "ttl", []byte("x"), long); err != nil {
+			t.Fatal(err)
+		}
+	}
+	time.Sleep(20 * time.Millisecond) // the publications are now older than 10 ms
+	short := history.StreamOptions{Size: 100, TTL: 10 * time.Millisecond, MetaTTL: time.Hour}
+	res, err := s.Read(t.Context(), "ttl", 0, 100, short)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Publications) != 0 || res.Complete || res.Top.Offset != 3 {
+		t.Fatalf("Read with a 10 ms TTL = %+v, want nothing kept, incomplete, top 3", res)
+	}
+	if _, err := s.Append(t.Context(), "ttl", []byte("y"), long); err != nil {
+		t.Fatal(err)
+	}
+	res, err = s.Read(t.Context(), "ttl", 3, 100, long)
+	if err != nil || len(res.Publications) != 1 || res.Publications[0].Offset != 4 || !res.Complete {
+		t.Fatalf("Read after a new Append = %+v, %v, want offset 4, complete", res, err)
+	}
+}
