@@ -42,8 +42,9 @@ type Cluster struct {
 // StartCluster starts a 3+3 cluster in t.TempDir() and stops it in
 // t.Cleanup. It returns once every node reports cluster_state:ok and knows
 // all six nodes, and every replica reports master_link_status:up, so a
-// test may kill a master at once. Measured on the 2-core CI machine kind:
-// about 3 s (see SharedCluster for sharing one).
+// test may kill a master at once. Measured on the shared 2-core machine
+// this was written on: 2.1-2.2 s, of which redis-cli --cluster create takes
+// about 1 s (see SharedCluster for sharing one cluster between tests).
 func StartCluster(t testing.TB, o ClusterOptions) *Cluster {
 	t.Helper()
 	bin := Binary(t)
@@ -79,6 +80,10 @@ func NewCluster(bin, dir string, o ClusterOptions) (*Cluster, error) {
 			"--cluster-config-file", "nodes.conf",
 			"--cluster-node-timeout", strconv.FormatInt(o.NodeTimeout.Milliseconds(), 10),
 			"--cluster-require-full-coverage", "no",
+			// A master waits this long (default 5 s) for more replicas
+			// before a diskless full sync: 0 makes a new cluster ready in
+			// 2.1-2.2 s instead of 6.2-7.2 s (measured here).
+			"--repl-diskless-sync-delay", "0",
 		})
 		if err != nil {
 			return nil, err
