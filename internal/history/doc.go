@@ -12,8 +12,9 @@
 // is the hub's decision, from the epoch, Top and Complete that Read reports.
 //
 // History is the interface the hub consumes; Memory is the in-process
-// implementation, the default and the test double. Every implementation must
-// pass the conformance suite in package historytest.
+// implementation, the default and the test double; redishistory (package
+// internal/history/redis) keeps the streams in Redis for a cluster. Every
+// implementation must pass the conformance suite in package historytest.
 //
 // # Options
 //
