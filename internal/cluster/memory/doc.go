@@ -1,0 +1,21 @@
+// Package memory is the in-process implementation of the cluster seams
+// (decision 0024 §2): a Backend is "a cluster in one process", shared state
+// from which any number of nodes are made with NewNode, each with its own
+// Registry, Bus and Presence view. A single node is the embedded default;
+// several nodes on one Backend are the test fake for multi-node behaviour.
+//
+// Leases use the Backend's clock (Options.Now), so that expiry and reaping
+// are testable without sleeping: a node renews its lease continuously while
+// it runs; Kill (as kill -9) and Cut (cut off from the shared state) stop
+// the renewals at the current clock, and the lease lapses Options.Lease
+// later. Time is read lazily; after moving an injected clock, call Wake so
+// that waiting reapers and Lost watchers look again.
+//
+// Bus.Publish orders each channel under a per-channel-shard lock: it
+// appends to history (when stream options are given) and calls the handler
+// of every node that subscribed the channel, synchronously, under that lock.
+// Handlers must therefore not publish to the channel they are handling.
+//
+// Not wired yet: hub and gateway do not use it until the second half of
+// increment 1.
+package memory

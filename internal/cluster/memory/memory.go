@@ -1,0 +1,712 @@
+package memory
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"hash/maphash"
+	"slices"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/switchboardhq/switchboard/internal/cluster"
+	"github.com/switchboardhq/switchboard/internal/history"
+)
+
+// Options configure a Backend.
+type Options struct {
+	// Now is the clock of leases; time.Now when nil.
+	Now func() time.Time
+	// Lease is how long a node's lease lasts after its last renewal;
+	// 10 s when zero.
+	Lease time.Duration
+	// History keeps channel streams for Publish with stream options;
+	// history.NewMemory (closed by Close) when nil. Streams are named
+	// "<api>/<channel>".
+	History history.History
+	// Poll is how often waiting reapers look again without a Wake; Lease/2
+	// when zero.
+	Poll time.Duration
+}
+
+// key names one channel of one API.
+type key struct{ api, channel string }
+
+// membership is a member of a channel and whether it asked for notices.
+type membership struct {
+	m      cluster.Member
+	notice bool
+}
+
+// nodeState is a node's entry in the Backend.
+type nodeState struct {
+	node    cluster.Node
+	joined  bool
+	left    bool
+	stopped bool      // killed or cut: no more renewals
+	killed  bool      // gone entirely: no deliveries
+	lastOK  time.Time // the last renewal, when stopped
+	lost    chan struct{}
+	lostSet bool
+	claimed bool
+	records map[string]cluster.Record // by connection id
+	handler func(api, channel string, m cluster.Message)
+	subs    map[key]struct{}
+}
+
+// Backend is the shared state of an in-process cluster.
+type Backend struct {
+	now     func() time.Time
+	lease   time.Duration
+	poll    time.Duration
+	hist    history.History
+	ownHist *history.Memory
+
+	mu      sync.Mutex
+	nodes   map[string]*nodeState // by incarnation
+	subs    map[key]map[*nodeState]struct{}
+	members map[key]map[string]membership // by connection id
+	users   map[key]map[string]struct{}   // key{api, user} → connection ids
+	changed chan struct{}                 // closed and replaced by Wake
+
+	seed  maphash.Seed
+	locks [64]sync.Mutex // per-channel-shard order
+	bcast sync.Mutex     // one order of broadcasts
+}
+
+// New returns an empty Backend.
+func New(o Options) *Backend {
+	b := &Backend{
+		now:     o.Now,
+		lease:   o.Lease,
+		poll:    o.Poll,
+		hist:    o.History,
+		nodes:   make(map[string]*nodeState),
+		subs:    make(map[key]map[*nodeState]struct{}),
+		members: make(map[key]map[string]membership),
+		users:   make(map[key]map[string]struct{}),
+		changed: make(chan struct{}),
+		seed:    maphash.MakeSeed(),
+	}
+	if b.now == nil {
+		b.now = time.Now
+	}
+	if b.lease <= 0 {
+		b.lease = 10 * time.Second
+	}
+	if b.poll <= 0 {
+		b.poll = b.lease / 2
+	}
+	if b.hist == nil {
+		b.ownHist = history.NewMemory(history.MemoryOptions{Now: b.now})
+		b.hist = b.ownHist
+	}
+	return b
+}
+
+// Close stops the history the Backend made itself.
+func (b *Backend) Close() {
+	if b.ownHist != nil {
+		b.ownHist.Close()
+	}
+}
+
+// Wake makes waiting reapers and Lost watchers look at the clock again;
+// call it after moving an injected clock.
+func (b *Backend) Wake() {
+	b.mu.Lock()
+	b.wakeLocked()
+	b.mu.Unlock()
+}
+
+func (b *Backend) wakeLocked() {
+	now := b.now()
+	for _, st := range b.nodes {
+		if st.stopped && !st.lostSet && b.lapsedLocked(st, now) {
+			st.lostSet = true
+			close(st.lost)
+		}
+	}
+	close(b.changed)
+	b.changed = make(chan struct{})
+}
+
+// lapsedLocked reports whether st's lease has lapsed at now.
+func (b *Backend) lapsedLocked(st *nodeState, now time.Time) bool {
+	return st.stopped && !now.Before(st.lastOK.Add(b.lease))
+}
+
+// liveLocked reports whether st holds a lease at now.
+func (b *Backend) liveLocked(st *nodeState, now time.Time) bool {
+	return st.joined && !st.left && !b.lapsedLocked(st, now)
+}
+
+// Node is one node of a Backend.
+type Node struct {
+	b  *Backend
+	st *nodeState
+}
+
+// NewNode adds a node with a fresh incarnation; id is its label
+// (cluster.nodeId), the incarnation when "". It holds no lease until its
+// Registry's Join.
+func (b *Backend) NewNode(id string) *Node {
+	inc := cluster.NewIncarnation()
+	if id == "" {
+		id = inc
+	}
+	st := &nodeState{
+		node:    cluster.Node{Incarnation: inc, ID: id, StartedAt: b.now()},
+		lost:    make(chan struct{}),
+		records: make(map[string]cluster.Record),
+		subs:    make(map[key]struct{}),
+	}
+	b.mu.Lock()
+	b.nodes[inc] = st
+	b.mu.Unlock()
+	return &Node{b: b, st: st}
+}
+
+// Kill ends the node as kill -9 would: its lease is no longer renewed (it
+// lapses Options.Lease after now), nothing is delivered to it any more, and
+// its records and memberships stay for a reaper.
+func (n *Node) Kill() {
+	b := n.b
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	n.stopLocked()
+	n.st.killed = true
+	for k := range n.st.subs {
+		delete(b.subs[k], n.st)
+	}
+	n.st.subs = map[key]struct{}{}
+	b.wakeLocked()
+}
+
+// Cut cuts the node off the shared state while it keeps running: its lease
+// is no longer renewed, and its Lost closes once the lease has lapsed (seen
+// at the next Wake or call).
+func (n *Node) Cut() {
+	n.b.mu.Lock()
+	defer n.b.mu.Unlock()
+	n.stopLocked()
+	n.b.wakeLocked()
+}
+
+func (n *Node) stopLocked() {
+	if !n.st.stopped {
+		n.st.stopped = true
+		n.st.lastOK = n.b.now()
+	}
+}
+
+// Registry returns the node's Registry view.
+func (n *Node) Registry() cluster.Registry { return (*registry)(n) }
+
+// Bus returns the node's Bus view.
+func (n *Node) Bus() cluster.Bus { return (*bus)(n) }
+
+// Presence returns the node's Presence view.
+func (n *Node) Presence() cluster.Presence { return (*presence)(n) }
+
+// registry is Node's Registry view.
+type registry Node
+
+var _ cluster.Registry = (*registry)(nil)
+
+func (r *registry) Self() cluster.Node { return r.st.node }
+
+func (r *registry) Join(ctx context.Context) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	r.b.mu.Lock()
+	defer r.b.mu.Unlock()
+	if r.st.left || r.st.stopped {
+		return ErrStopped
+	}
+	r.st.joined = true
+	return nil
+}
+
+// ErrStopped: Join of a node that left, was killed or cut off (a new
+// incarnation is a new Node).
+var ErrStopped = errors.New("memory: node stopped; make a new node")
+
+func (r *registry) NewID() string { return cluster.NewID(r.st.node.Incarnation) }
+
+func (r *registry) Owner(ctx context.Context, id string) (cluster.Node, error) {
+	if err := ctx.Err(); err != nil {
+		return cluster.Node{}, err
+	}
+	inc, ok := cluster.IncarnationOf(id)
+	if !ok {
+		return cluster.Node{}, cluster.ErrNodeGone
+	}
+	r.b.mu.Lock()
+	defer r.b.mu.Unlock()
+	st := r.b.nodes[inc]
+	if st == nil || !r.b.liveLocked(st, r.b.now()) {
+		return cluster.Node{}, cluster.ErrNodeGone
+	}
+	return st.node, nil
+}
+
+func (r *registry) Nodes(ctx context.Context) ([]cluster.Node, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	r.b.mu.Lock()
+	now := r.b.now()
+	var out []cluster.Node
+	for _, st := range r.b.nodes {
+		if r.b.liveLocked(st, now) {
+			out = append(out, st.node)
+		}
+	}
+	r.b.mu.Unlock()
+	sort.Slice(out, func(i, j int) bool { return out[i].Incarnation < out[j].Incarnation })
+	return out, nil
+}
+
+func (r *registry) Add(ctx context.Context, rec cluster.Record) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	r.b.mu.Lock()
+	defer r.b.mu.Unlock()
+	if !r.b.liveLocked(r.st, r.b.now()) {
+		return ErrNotLive
+	}
+	r.st.records[rec.ID] = rec
+	return nil
+}
+
+// ErrNotLive: Add on a node that holds no lease (not joined, left or lapsed).
+var ErrNotLive = fmt.Errorf("%w: no lease", cluster.ErrNotJoined)
+
+func (r *registry) Remove(ctx context.Context, api, id string) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	r.b.mu.Lock()
+	defer r.b.mu.Unlock()
+	if rec, ok := r.st.records[id]; ok && rec.API == api {
+		delete(r.st.records, id)
+	}
+	return nil
+}
+
+func (r *registry) Lost() <-chan struct{} { return r.st.lost }
+
+func (r *registry) Leave(ctx context.Context) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	b := r.b
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	r.st.left = true
+	r.st.records = map[string]cluster.Record{}
+	for k := range r.st.subs {
+		delete(b.subs[k], r.st)
+	}
+	r.st.subs = map[key]struct{}{}
+	delete(b.nodes, r.st.node.Incarnation)
+	b.wakeLocked()
+	return nil
+}
+
+func (r *registry) Reap(ctx context.Context, f func(ctx context.Context, dead cluster.Node, rs cluster.Records) error) error {
+	b := r.b
+	tick := time.NewTicker(b.poll)
+	defer tick.Stop()
+	for {
+		b.mu.Lock()
+		changed := b.changed
+		var dead *nodeState
+		now := b.now()
+		if b.liveLocked(r.st, now) {
+			for _, st := range b.nodes {
+				if st != r.st && st.joined && b.lapsedLocked(st, now) && !st.claimed {
+					dead = st
+					st.claimed = true
+					break
+				}
+			}
+		}
+		b.mu.Unlock()
+		if dead != nil {
+			err := f(ctx, dead.node, &records{b: b, st: dead, given: map[string]bool{}})
+			b.mu.Lock()
+			dead.claimed = false
+			done := err == nil && len(dead.records) == 0
+			if done {
+				delete(b.nodes, dead.node.Incarnation)
+			}
+			b.mu.Unlock()
+			if done {
+				continue // look for the next dead node at once
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-changed:
+		case <-tick.C:
+		}
+	}
+}
+
+// records iterates over a claimed node's records.
+type records struct {
+	b     *Backend
+	st    *nodeState
+	given map[string]bool
+}
+
+func (rs *records) Next(ctx context.Context, n int) ([]cluster.Record, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	rs.b.mu.Lock()
+	var ids []string
+	for id := range rs.st.records {
+		if !rs.given[id] {
+			ids = append(ids, id)
+		}
+	}
+	slices.Sort(ids)
+	if len(ids) > n {
+		ids = ids[:max(n, 0)]
+	}
+	out := make([]cluster.Record, 0, len(ids))
+	for _, id := range ids {
+		rs.given[id] = true
+		out = append(out, rs.st.records[id])
+	}
+	rs.b.mu.Unlock()
+	return out, nil
+}
+
+func (rs *records) Done(ctx context.Context, id string) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	rs.b.mu.Lock()
+	delete(rs.st.records, id)
+	rs.b.mu.Unlock()
+	return nil
+}
+
+// lock returns the order lock of k.
+func (b *Backend) lock(k key) *sync.Mutex {
+	var h maphash.Hash
+	h.SetSeed(b.seed)
+	h.WriteString(k.api)
+	h.WriteByte(0)
+	h.WriteString(k.channel)
+	return &b.locks[h.Sum64()%uint64(len(b.locks))]
+}
+
+// bus is Node's Bus view.
+type bus Node
+
+var _ cluster.Bus = (*bus)(nil)
+
+func (u *bus) Publish(ctx context.Context, api, channel string, m cluster.Message, o *history.StreamOptions) (cluster.Published, error) {
+	if err := ctx.Err(); err != nil {
+		return cluster.Published{}, err
+	}
+	k := key{api, channel}
+	l := u.b.lock(k)
+	l.Lock()
+	defer l.Unlock()
+	return u.b.publishLocked(ctx, k, m, o)
+}
+
+// publishLocked orders m on k; the caller holds k's lock.
+func (b *Backend) publishLocked(ctx context.Context, k key, m cluster.Message, o *history.StreamOptions) (cluster.Published, error) {
+	var p cluster.Published
+	if o != nil {
+		pos, err := b.hist.Append(ctx, k.api+"/"+k.channel, m.Data, *o)
+		if err != nil {
+			return cluster.Published{}, err
+		}
+		m.Epoch, m.Offset = pos.Epoch, pos.Offset
+		p.Position = &pos
+	}
+	b.mu.Lock()
+	p.Members = len(b.members[k])
+	targets := b.targetsLocked(b.subs[k])
+	b.mu.Unlock()
+	for _, f := range targets {
+		f(k.api, k.channel, m)
+	}
+	return p, nil
+}
+
+// targetsLocked returns the handlers of the live nodes in set.
+func (b *Backend) targetsLocked(set map[*nodeState]struct{}) []func(string, string, cluster.Message) {
+	out := make([]func(string, string, cluster.Message), 0, len(set))
+	for st := range set {
+		if st.handler != nil && !st.killed {
+			out = append(out, st.handler)
+		}
+	}
+	return out
+}
+
+func (u *bus) Broadcast(ctx context.Context, api string, m cluster.Message) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	b := u.b
+	b.bcast.Lock()
+	defer b.bcast.Unlock()
+	b.mu.Lock()
+	now := b.now()
+	set := make(map[*nodeState]struct{})
+	for _, st := range b.nodes {
+		if b.liveLocked(st, now) {
+			set[st] = struct{}{}
+		}
+	}
+	targets := b.targetsLocked(set)
+	b.mu.Unlock()
+	for _, f := range targets {
+		f(api, "", m)
+	}
+	return nil
+}
+
+func (u *bus) Subscribe(ctx context.Context, api, channel string) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	k := key{api, channel}
+	// Under k's lock: a publication ordered after Subscribe returns is
+	// delivered, one ordered before it is not.
+	l := u.b.lock(k)
+	l.Lock()
+	defer l.Unlock()
+	u.b.mu.Lock()
+	defer u.b.mu.Unlock()
+	if u.st.killed || u.st.left {
+		return ErrStopped
+	}
+	set := u.b.subs[k]
+	if set == nil {
+		set = make(map[*nodeState]struct{})
+		u.b.subs[k] = set
+	}
+	set[u.st] = struct{}{}
+	u.st.subs[k] = struct{}{}
+	return nil
+}
+
+func (u *bus) Unsubscribe(ctx context.Context, api, channel string) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	k := key{api, channel}
+	l := u.b.lock(k)
+	l.Lock()
+	defer l.Unlock()
+	u.b.mu.Lock()
+	defer u.b.mu.Unlock()
+	delete(u.st.subs, k)
+	if set := u.b.subs[k]; set != nil {
+		delete(set, u.st)
+		if len(set) == 0 {
+			delete(u.b.subs, k)
+		}
+	}
+	return nil
+}
+
+func (u *bus) Handle(f func(api, channel string, m cluster.Message)) {
+	u.b.mu.Lock()
+	u.st.handler = f
+	u.b.mu.Unlock()
+}
+
+// presence is Node's Presence view.
+type presence Node
+
+var _ cluster.Presence = (*presence)(nil)
+
+func (p *presence) Join(ctx context.Context, api, channel string, m cluster.Member, notice bool) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	k := key{api, channel}
+	l := p.b.lock(k)
+	l.Lock()
+	defer l.Unlock()
+	p.b.mu.Lock()
+	set := p.b.members[k]
+	if set == nil {
+		set = make(map[string]membership)
+		p.b.members[k] = set
+	}
+	set[m.ID] = membership{m: m, notice: notice}
+	p.b.mu.Unlock()
+	if notice {
+		_, err := p.b.publishLocked(ctx, k, cluster.Message{Kind: cluster.Join, Member: m}, nil)
+		return err
+	}
+	return nil
+}
+
+func (p *presence) Leave(ctx context.Context, api, channel, id string, notice bool) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	k := key{api, channel}
+	l := p.b.lock(k)
+	l.Lock()
+	defer l.Unlock()
+	return p.b.leaveLocked(ctx, k, id, func(membership) bool { return notice }, nil)
+}
+
+// leaveLocked removes id from k, ordering a Leave notice when notice says
+// so, and calls f with the removed member; the caller holds k's lock.
+func (b *Backend) leaveLocked(ctx context.Context, k key, id string, notice func(membership) bool, f func(api, channel string, m cluster.Member)) error {
+	b.mu.Lock()
+	ms, ok := b.members[k][id]
+	if ok {
+		delete(b.members[k], id)
+		if len(b.members[k]) == 0 {
+			delete(b.members, k)
+		}
+	}
+	b.mu.Unlock()
+	if !ok {
+		return nil
+	}
+	if f != nil {
+		f(k.api, k.channel, ms.m)
+	}
+	if notice(ms) {
+		_, err := b.publishLocked(ctx, k, cluster.Message{Kind: cluster.Leave, Member: ms.m}, nil)
+		return err
+	}
+	return nil
+}
+
+func (p *presence) Page(ctx context.Context, api, channel, cursor string, limit int) (cluster.PresencePage, error) {
+	if err := ctx.Err(); err != nil {
+		return cluster.PresencePage{}, err
+	}
+	if limit < 1 {
+		return cluster.PresencePage{}, fmt.Errorf("%w: %d", cluster.ErrInvalidLimit, limit)
+	}
+	if cursor != "" {
+		if _, ok := cluster.IncarnationOf(cursor); !ok {
+			return cluster.PresencePage{}, cluster.ErrInvalidCursor
+		}
+	}
+	k := key{api, channel}
+	p.b.mu.Lock()
+	set := p.b.members[k]
+	all := make([]cluster.Member, 0, len(set))
+	for _, ms := range set {
+		all = append(all, ms.m)
+	}
+	p.b.mu.Unlock()
+	slices.SortFunc(all, func(a, b cluster.Member) int { return strings.Compare(a.ID, b.ID) })
+	page := cluster.PresencePage{Members: len(all)}
+	i := 0
+	if cursor != "" {
+		i, _ = slices.BinarySearchFunc(all, cursor, func(m cluster.Member, c string) int { return strings.Compare(m.ID, c) })
+		if i < len(all) && all[i].ID == cursor {
+			i++
+		}
+	}
+	end := min(i+limit, len(all))
+	page.List = all[i:end]
+	if end < len(all) {
+		page.Next = all[end-1].ID
+	}
+	return page, nil
+}
+
+func (p *presence) AddUser(ctx context.Context, api, user, id string) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	k := key{api, user}
+	p.b.mu.Lock()
+	defer p.b.mu.Unlock()
+	set := p.b.users[k]
+	if set == nil {
+		set = make(map[string]struct{})
+		p.b.users[k] = set
+	}
+	set[id] = struct{}{}
+	return nil
+}
+
+func (p *presence) RemoveUser(ctx context.Context, api, user, id string) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	k := key{api, user}
+	p.b.mu.Lock()
+	defer p.b.mu.Unlock()
+	if set := p.b.users[k]; set != nil {
+		delete(set, id)
+		if len(set) == 0 {
+			delete(p.b.users, k)
+		}
+	}
+	return nil
+}
+
+func (p *presence) UserConnections(ctx context.Context, api, user string) ([]string, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	p.b.mu.Lock()
+	set := p.b.users[key{api, user}]
+	out := make([]string, 0, len(set))
+	for id := range set {
+		out = append(out, id)
+	}
+	p.b.mu.Unlock()
+	slices.Sort(out)
+	return out, nil
+}
+
+func (p *presence) RemoveNode(ctx context.Context, incarnation string, f func(api, channel string, m cluster.Member)) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	type hit struct {
+		k  key
+		id string
+	}
+	var hits []hit
+	p.b.mu.Lock()
+	for k, set := range p.b.members {
+		for id := range set {
+			if inc, ok := cluster.IncarnationOf(id); ok && inc == incarnation {
+				hits = append(hits, hit{k, id})
+			}
+		}
+	}
+	p.b.mu.Unlock()
+	for _, h := range hits {
+		l := p.b.lock(h.k)
+		l.Lock()
+		err := p.b.leaveLocked(ctx, h.k, h.id, func(ms membership) bool { return ms.notice }, f)
+		l.Unlock()
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
