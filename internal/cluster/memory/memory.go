@@ -324,6 +324,9 @@ func (r *registry) Reap(ctx context.Context, f func(ctx context.Context, dead cl
 	tick := time.NewTicker(b.poll)
 	defer tick.Stop()
 	for {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
 		b.mu.Lock()
 		changed := b.changed
 		var dead *nodeState
