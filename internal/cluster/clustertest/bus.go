@@ -2,6 +2,8 @@ package clustertest
 
 import (
 	"bytes"
+	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"sync"
@@ -26,6 +28,8 @@ func RunBus(t *testing.T, f Factory) {
 		{"Broadcast", testBroadcast},
 		{"MembersCounted", testMembersCounted},
 		{"KilledNodeSkipped", testKilledNodeSkipped},
+		{"InvalidOptions", testBusInvalidOptions},
+		{"CancelledContext", testBusCancelledContext},
 	})
 }
 
@@ -330,5 +334,38 @@ func testKilledNodeSkipped(t *testing.T, s *suite) {
 	publish(t, c.Nodes[1], api, ch, pub("2"), long)
 	for i := range 2 {
 		waitFor(t, "live nodes to receive", func() bool { return rs[i].count(api, ch) == 2 })
+	}
+}
+
+func testBusInvalidOptions(t *testing.T, s *suite) {
+	c := s.f(t, 2)
+	rs := handleAll(t, c)
+	api, ch := s.name(t, "api"), s.name(t, "ch")
+	subscribeAll(t, c, api, ch)
+	bad := &history.StreamOptions{Size: 0, TTL: time.Minute, MetaTTL: time.Hour}
+	if _, err := c.Nodes[0].Bus.Publish(ctx(t), api, ch, pub("bad"), bad); !errors.Is(err, history.ErrInvalidOptions) {
+		t.Fatalf("Publish with size 0: %v; want history.ErrInvalidOptions", err)
+	}
+	publish(t, c.Nodes[0], api, ch, pub("good"), long)
+	waitFor(t, "the good publication", func() bool { return rs[1].count(api, ch) == 1 })
+	if got := rs[1].messages(api, ch)[0]; string(got.Data) != "good" || got.Offset != 1 {
+		t.Errorf("got %+v; want only the good publication, at offset 1 (the refused one delivered nothing)", got)
+	}
+}
+
+func testBusCancelledContext(t *testing.T, s *suite) {
+	c := s.f(t, 1)
+	api, ch := s.name(t, "api"), s.name(t, "ch")
+	cctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	b := c.Nodes[0].Bus
+	if _, err := b.Publish(cctx, api, ch, pub("x"), long); !errors.Is(err, context.Canceled) {
+		t.Errorf("Publish: %v; want context.Canceled", err)
+	}
+	if err := b.Subscribe(cctx, api, ch); !errors.Is(err, context.Canceled) {
+		t.Errorf("Subscribe: %v; want context.Canceled", err)
+	}
+	if err := b.Broadcast(cctx, api, pub("x")); !errors.Is(err, context.Canceled) {
+		t.Errorf("Broadcast: %v; want context.Canceled", err)
 	}
 }

@@ -292,18 +292,26 @@ func testRemoveNode(t *testing.T, s *suite) {
 		t.Errorf("channel a after RemoveNode: %v; want node 0's %v", got, keep)
 	}
 	// The Leave notices asked for at Join (one per channel) went out, in
-	// the channel's order, to the survivors.
+	// the channel's order, to the survivors: before a marker published
+	// after RemoveNode, and once.
+	for _, ch := range []string{a, b} {
+		publish(t, c.Nodes[0], api, ch, pub("marker"), nil)
+	}
 	for _, i := range []int{0, 2} {
 		for _, ch := range []string{a, b} {
-			waitFor(t, "leave notices", func() bool {
-				n := 0
-				for _, m := range rs[i].messages(api, ch) {
-					if m.Kind == cluster.Leave {
-						n++
-					}
-				}
-				return n == 1
+			waitFor(t, "the marker", func() bool {
+				got := rs[i].messages(api, ch)
+				return len(got) > 0 && string(got[len(got)-1].Data) == "marker"
 			})
+			var leaves []string
+			for _, m := range rs[i].messages(api, ch) {
+				if m.Kind == cluster.Leave {
+					leaves = append(leaves, m.Member.ID)
+				}
+			}
+			if len(leaves) != 1 || !deadMembers[joined{ch, leaves[0]}] {
+				t.Errorf("node %d channel %s: leave notices for %v; want one, for the dead member that asked for notices", i, ch, leaves)
+			}
 		}
 	}
 	if err := c.Nodes[0].Presence.RemoveNode(ctx(t), dead, func(string, string, cluster.Member) {

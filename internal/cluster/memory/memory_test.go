@@ -1,6 +1,9 @@
 package memory_test
 
 import (
+	"errors"
+
+	"github.com/switchboardhq/switchboard/internal/cluster"
 	"sync"
 	"testing"
 	"time"
@@ -60,3 +63,75 @@ func factory(t *testing.T, n int) clustertest.Cluster {
 func TestRegistry(t *testing.T) { clustertest.RunRegistry(t, factory) }
 func TestBus(t *testing.T)      { clustertest.RunBus(t, factory) }
 func TestPresence(t *testing.T) { clustertest.RunPresence(t, factory) }
+
+// TestSingleNode: the embedded default, one node on real time, owns every
+// id it mints and never loses its lease.
+func TestSingleNode(t *testing.T) {
+	b := memory.New(memory.Options{})
+	t.Cleanup(b.Close)
+	n := b.NewNode("solo")
+	r := n.Registry()
+	if r.Self().ID != "solo" || len(r.Self().Incarnation) != 8 {
+		t.Fatalf("Self = %+v", r.Self())
+	}
+	if _, err := r.Owner(t.Context(), r.NewID()); !errors.Is(err, cluster.ErrNodeGone) {
+		t.Errorf("Owner before Join: %v; want ErrNodeGone", err)
+	}
+	if err := r.Add(t.Context(), cluster.Record{API: "a", ID: r.NewID()}); !errors.Is(err, cluster.ErrNotJoined) {
+		t.Errorf("Add before Join: %v; want ErrNotJoined", err)
+	}
+	if err := r.Join(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	if o, err := r.Owner(t.Context(), r.NewID()); err != nil || o != r.Self() {
+		t.Errorf("Owner = %+v, %v; want Self", o, err)
+	}
+	b.Wake()
+	select {
+	case <-r.Lost():
+		t.Error("Lost closed on a live node")
+	default:
+	}
+	if err := r.Leave(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.Join(t.Context()); !errors.Is(err, memory.ErrStopped) {
+		t.Errorf("Join after Leave: %v; want ErrStopped (a new incarnation is a new node)", err)
+	}
+}
+
+// TestLeaseLapsesAtLease: a killed node's lease holds until exactly Lease
+// after the kill on the injected clock.
+func TestLeaseLapsesAtLease(t *testing.T) {
+	c := factoryClock(t)
+	id := c.nodes[1].Registry().NewID()
+	c.nodes[1].Kill()
+	c.clk.advance(lease - time.Nanosecond)
+	if _, err := c.nodes[0].Registry().Owner(t.Context(), id); err != nil {
+		t.Errorf("Owner just before the lease lapses: %v; want the node", err)
+	}
+	c.clk.advance(time.Nanosecond)
+	if _, err := c.nodes[0].Registry().Owner(t.Context(), id); !errors.Is(err, cluster.ErrNodeGone) {
+		t.Errorf("Owner at the lease: %v; want ErrNodeGone", err)
+	}
+}
+
+type clocked struct {
+	clk   *clock
+	nodes []*memory.Node
+}
+
+func factoryClock(t *testing.T) clocked {
+	clk := &clock{t: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}
+	b := memory.New(memory.Options{Now: clk.now, Lease: lease})
+	t.Cleanup(b.Close)
+	c := clocked{clk: clk}
+	for range 2 {
+		n := b.NewNode("")
+		if err := n.Registry().Join(t.Context()); err != nil {
+			t.Fatal(err)
+		}
+		c.nodes = append(c.nodes, n)
+	}
+	return c
+}
