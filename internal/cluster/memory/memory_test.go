@@ -2,12 +2,11 @@ package memory_test
 
 import (
 	"errors"
-
-	"github.com/switchboardhq/switchboard/internal/cluster"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/switchboardhq/switchboard/internal/cluster"
 	"github.com/switchboardhq/switchboard/internal/cluster/clustertest"
 	"github.com/switchboardhq/switchboard/internal/cluster/memory"
 )
