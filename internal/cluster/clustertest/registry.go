@@ -7,6 +7,7 @@ import (
 	"slices"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/switchboardhq/switchboard/internal/cluster"
 	"github.com/switchboardhq/switchboard/internal/event"
@@ -420,6 +421,12 @@ func testCutLosesLease(t *testing.T, s *suite) {
 	default:
 	}
 	c.Cut(1)
+	// A cut node's calls fail (never succeed silently).
+	short, cancel := context.WithTimeout(ctx(t), 2*time.Second)
+	defer cancel()
+	if _, err := c.Nodes[1].Bus.Publish(short, s.name(t, "api"), s.name(t, "ch"), pub("x"), nil); err == nil {
+		t.Error("Publish of a cut node succeeded; want an error")
+	}
 	c.Expire(t)
 	waitFor(t, "Lost to close", func() bool {
 		select {

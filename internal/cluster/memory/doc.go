@@ -11,10 +11,19 @@
 // later. Time is read lazily; after moving an injected clock, call Wake so
 // that waiting reapers and Lost watchers look again.
 //
-// Bus.Publish orders each channel under a per-channel-shard lock: it
-// appends to history (when stream options are given) and calls the handler
-// of every node that subscribed the channel, synchronously, under that lock.
-// Handlers must therefore not publish to the channel they are handling.
+// A cut node's calls that would reach the shared state fail with
+// cluster.ErrUnavailable, and nothing is delivered to it or to a killed node.
+//
+// Each channel belongs to one of 64 shards, and everything that orders a
+// channel happens under its shard's lock: Bus.Publish appends to history
+// (when stream options are given, stream "<api>/<channel>") and calls the
+// handler of every node that subscribed the channel, synchronously, under
+// that lock; Subscribe, Unsubscribe and presence changes with their notices
+// take the same lock, so they are ordered with the publications. Handlers
+// must therefore not publish to the channel they are handling. The publish
+// path takes no lock other than its shard's (and the history's own).
+// Registry state (nodes, leases, records) is under one Backend lock; the
+// user index under another.
 //
 // Not wired yet: hub and gateway do not use it until the second half of
 // increment 1.

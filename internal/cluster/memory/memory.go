@@ -9,6 +9,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/switchboardhq/switchboard/internal/cluster"
@@ -40,20 +41,35 @@ type membership struct {
 	notice bool
 }
 
-// nodeState is a node's entry in the Backend.
+// handlerFunc is a Bus handler.
+type handlerFunc func(api, channel string, m cluster.Message)
+
+// nodeState is a node's entry in the Backend. The plain fields are guarded
+// by Backend.mu; the atomics are read on the delivery path without it.
 type nodeState struct {
 	node    cluster.Node
 	joined  bool
 	left    bool
 	stopped bool      // killed or cut: no more renewals
-	killed  bool      // gone entirely: no deliveries
 	lastOK  time.Time // the last renewal, when stopped
 	lost    chan struct{}
 	lostSet bool
 	claimed bool
 	records map[string]cluster.Record // by connection id
-	handler func(api, channel string, m cluster.Message)
-	subs    map[key]struct{}
+	subs    map[key]struct{}          // the channels it subscribed
+
+	handler atomic.Pointer[handlerFunc]
+	deaf    atomic.Bool // killed or cut: nothing is delivered to it
+	cut     atomic.Bool // cut off: its calls fail with ErrUnavailable
+}
+
+// shard orders its channels: every publication, subscription change and
+// membership change of a channel happens under its shard's mu, which also
+// guards the shard's maps.
+type shard struct {
+	mu      sync.Mutex
+	subs    map[key]map[*nodeState]struct{}
+	members map[key]map[string]membership // by connection id
 }
 
 // Backend is the shared state of an in-process cluster.
@@ -66,14 +82,14 @@ type Backend struct {
 
 	mu      sync.Mutex
 	nodes   map[string]*nodeState // by incarnation
-	subs    map[key]map[*nodeState]struct{}
-	members map[key]map[string]membership // by connection id
-	users   map[key]map[string]struct{}   // key{api, user} → connection ids
-	changed chan struct{}                 // closed and replaced by Wake
+	changed chan struct{}         // closed and replaced by Wake
 
-	seed  maphash.Seed
-	locks [64]sync.Mutex // per-channel-shard order
-	bcast sync.Mutex     // one order of broadcasts
+	umu   sync.Mutex
+	users map[key]map[string]struct{} // key{api, user} → connection ids
+
+	seed   maphash.Seed
+	shards [64]shard
+	bcast  sync.Mutex // one order of broadcasts
 }
 
 // New returns an empty Backend.
@@ -84,11 +100,13 @@ func New(o Options) *Backend {
 		poll:    o.Poll,
 		hist:    o.History,
 		nodes:   make(map[string]*nodeState),
-		subs:    make(map[key]map[*nodeState]struct{}),
-		members: make(map[key]map[string]membership),
 		users:   make(map[key]map[string]struct{}),
 		changed: make(chan struct{}),
 		seed:    maphash.MakeSeed(),
+	}
+	for i := range b.shards {
+		b.shards[i].subs = make(map[key]map[*nodeState]struct{})
+		b.shards[i].members = make(map[key]map[string]membership)
 	}
 	if b.now == nil {
 		b.now = time.Now
@@ -174,21 +192,45 @@ func (b *Backend) NewNode(id string) *Node {
 // its records and memberships stay for a reaper.
 func (n *Node) Kill() {
 	b := n.b
+	n.st.deaf.Store(true)
 	b.mu.Lock()
-	defer b.mu.Unlock()
 	n.stopLocked()
-	n.st.killed = true
-	for k := range n.st.subs {
-		delete(b.subs[k], n.st)
-	}
+	subs := n.st.subs
 	n.st.subs = map[key]struct{}{}
 	b.wakeLocked()
+	b.mu.Unlock()
+	b.unsubscribeAll(n.st, subs)
+}
+
+// unsubscribeAll takes st out of the subscribers of subs.
+func (b *Backend) unsubscribeAll(st *nodeState, subs map[key]struct{}) {
+	for k := range subs {
+		sh := b.shard(k)
+		sh.mu.Lock()
+		sh.unsubscribe(k, st)
+		sh.mu.Unlock()
+	}
+}
+
+// unsubscribe takes st out of k's subscribers; the caller holds sh.mu.
+func (sh *shard) unsubscribe(k key, st *nodeState) {
+	if set := sh.subs[k]; set != nil {
+		delete(set, st)
+		if len(set) == 0 {
+			delete(sh.subs, k)
+		}
+	}
 }
 
 // Cut cuts the node off the shared state while it keeps running: its lease
 // is no longer renewed, and its Lost closes once the lease has lapsed (seen
 // at the next Wake or call).
+//
+// While cut, every call of its views that would reach the shared state
+// fails with cluster.ErrUnavailable and nothing is delivered to it.
 func (n *Node) Cut() {
+	n.st.cut.Store(true)
+	n.st.deaf.Store(true)
 	n.b.mu.Lock()
 	defer n.b.mu.Unlock()
 	n.stopLocked()
@@ -211,15 +253,34 @@ func (n *Node) Bus() cluster.Bus { return (*bus)(n) }
 // Presence returns the node's Presence view.
 func (n *Node) Presence() cluster.Presence { return (*presence)(n) }
 
+// check returns ctx's error, or cluster.ErrUnavailable when the node is
+// cut off: what every call that would reach the shared state checks first.
+func (n *Node) check(ctx context.Context) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if n.st.cut.Load() {
+		return fmt.Errorf("%w: node %s is cut off", cluster.ErrUnavailable, n.st.node.Incarnation)
+	}
+	return nil
+}
+
 // registry is Node's Registry view.
 type registry Node
 
 var _ cluster.Registry = (*registry)(nil)
 
+// ErrStopped: Join of a node that left, was killed or cut off (a new
+// incarnation is a new Node), or Subscribe on such a node.
+var ErrStopped = errors.New("memory: node stopped; make a new node")
+
+// ErrNotLive: Add on a node that holds no lease (not joined, left or lapsed).
+var ErrNotLive = fmt.Errorf("%w: no lease", cluster.ErrNotJoined)
+
 func (r *registry) Self() cluster.Node { return r.st.node }
 
 func (r *registry) Join(ctx context.Context) error {
-	if err := ctx.Err(); err != nil {
+	if err := (*Node)(r).check(ctx); err != nil {
 		return err
 	}
 	r.b.mu.Lock()
@@ -231,14 +292,10 @@ func (r *registry) Join(ctx context.Context) error {
 	return nil
 }
 
-// ErrStopped: Join of a node that left, was killed or cut off (a new
-// incarnation is a new Node).
-var ErrStopped = errors.New("memory: node stopped; make a new node")
-
 func (r *registry) NewID() string { return cluster.NewID(r.st.node.Incarnation) }
 
 func (r *registry) Owner(ctx context.Context, id string) (cluster.Node, error) {
-	if err := ctx.Err(); err != nil {
+	if err := (*Node)(r).check(ctx); err != nil {
 		return cluster.Node{}, err
 	}
 	inc, ok := cluster.IncarnationOf(id)
@@ -255,7 +312,7 @@ func (r *registry) Owner(ctx context.Context, id string) (cluster.Node, error) {
 }
 
 func (r *registry) Nodes(ctx context.Context) ([]cluster.Node, error) {
-	if err := ctx.Err(); err != nil {
+	if err := (*Node)(r).check(ctx); err != nil {
 		return nil, err
 	}
 	r.b.mu.Lock()
@@ -272,7 +329,7 @@ func (r *registry) Nodes(ctx context.Context) ([]cluster.Node, error) {
 }
 
 func (r *registry) Add(ctx context.Context, rec cluster.Record) error {
-	if err := ctx.Err(); err != nil {
+	if err := (*Node)(r).check(ctx); err != nil {
 		return err
 	}
 	r.b.mu.Lock()
@@ -284,11 +341,8 @@ func (r *registry) Add(ctx context.Context, rec cluster.Record) error {
 	return nil
 }
 
-// ErrNotLive: Add on a node that holds no lease (not joined, left or lapsed).
-var ErrNotLive = fmt.Errorf("%w: no lease", cluster.ErrNotJoined)
-
 func (r *registry) Remove(ctx context.Context, api, id string) error {
-	if err := ctx.Err(); err != nil {
+	if err := (*Node)(r).check(ctx); err != nil {
 		return err
 	}
 	r.b.mu.Lock()
@@ -302,20 +356,19 @@ func (r *registry) Remove(ctx context.Context, api, id string) error {
 func (r *registry) Lost() <-chan struct{} { return r.st.lost }
 
 func (r *registry) Leave(ctx context.Context) error {
-	if err := ctx.Err(); err != nil {
+	if err := (*Node)(r).check(ctx); err != nil {
 		return err
 	}
 	b := r.b
 	b.mu.Lock()
-	defer b.mu.Unlock()
 	r.st.left = true
 	r.st.records = map[string]cluster.Record{}
-	for k := range r.st.subs {
-		delete(b.subs[k], r.st)
-	}
+	subs := r.st.subs
 	r.st.subs = map[key]struct{}{}
 	delete(b.nodes, r.st.node.Incarnation)
 	b.wakeLocked()
+	b.mu.Unlock()
+	b.unsubscribeAll(r.st, subs)
 	return nil
 }
 
@@ -331,7 +384,9 @@ func (r *registry) Reap(ctx context.Context, f func(ctx context.Context, dead cl
 		changed := b.changed
 		var dead *nodeState
 		now := b.now()
-		if b.liveLocked(r.st, now) {
+		// A node claims only while it holds its lease and reaches the
+		// shared state.
+		if b.liveLocked(r.st, now) && !r.st.stopped {
 			for _, st := range b.nodes {
 				if st != r.st && st.joined && b.lapsedLocked(st, now) && !st.claimed {
 					dead = st
@@ -375,6 +430,7 @@ func (rs *records) Next(ctx context.Context, n int) ([]cluster.Record, error) {
 		return nil, err
 	}
 	rs.b.mu.Lock()
+	defer rs.b.mu.Unlock()
 	var ids []string
 	for id := range rs.st.records {
 		if !rs.given[id] {
@@ -390,7 +446,6 @@ func (rs *records) Next(ctx context.Context, n int) ([]cluster.Record, error) {
 		rs.given[id] = true
 		out = append(out, rs.st.records[id])
 	}
-	rs.b.mu.Unlock()
 	return out, nil
 }
 
@@ -404,14 +459,24 @@ func (rs *records) Done(ctx context.Context, id string) error {
 	return nil
 }
 
-// lock returns the order lock of k.
-func (b *Backend) lock(k key) *sync.Mutex {
+// shard returns k's shard.
+func (b *Backend) shard(k key) *shard {
 	var h maphash.Hash
 	h.SetSeed(b.seed)
 	h.WriteString(k.api)
 	h.WriteByte(0)
 	h.WriteString(k.channel)
-	return &b.locks[h.Sum64()%uint64(len(b.locks))]
+	return &b.shards[h.Sum64()%uint64(len(b.shards))]
+}
+
+// deliver calls st's handler unless st is deaf or has none.
+func deliver(st *nodeState, api, channel string, m cluster.Message) {
+	if st.deaf.Load() {
+		return
+	}
+	if h := st.handler.Load(); h != nil {
+		(*h)(api, channel, m)
+	}
 }
 
 // bus is Node's Bus view.
@@ -420,18 +485,18 @@ type bus Node
 var _ cluster.Bus = (*bus)(nil)
 
 func (u *bus) Publish(ctx context.Context, api, channel string, m cluster.Message, o *history.StreamOptions) (cluster.Published, error) {
-	if err := ctx.Err(); err != nil {
+	if err := (*Node)(u).check(ctx); err != nil {
 		return cluster.Published{}, err
 	}
 	k := key{api, channel}
-	l := u.b.lock(k)
-	l.Lock()
-	defer l.Unlock()
-	return u.b.publishLocked(ctx, k, m, o)
+	sh := u.b.shard(k)
+	sh.mu.Lock()
+	defer sh.mu.Unlock()
+	return u.b.publishLocked(ctx, sh, k, m, o)
 }
 
-// publishLocked orders m on k; the caller holds k's lock.
-func (b *Backend) publishLocked(ctx context.Context, k key, m cluster.Message, o *history.StreamOptions) (cluster.Published, error) {
+// publishLocked orders m on k; the caller holds sh.mu.
+func (b *Backend) publishLocked(ctx context.Context, sh *shard, k key, m cluster.Message, o *history.StreamOptions) (cluster.Published, error) {
 	var p cluster.Published
 	if o != nil {
 		pos, err := b.hist.Append(ctx, k.api+"/"+k.channel, m.Data, *o)
@@ -441,29 +506,15 @@ func (b *Backend) publishLocked(ctx context.Context, k key, m cluster.Message, o
 		m.Epoch, m.Offset = pos.Epoch, pos.Offset
 		p.Position = &pos
 	}
-	b.mu.Lock()
-	p.Members = len(b.members[k])
-	targets := b.targetsLocked(b.subs[k])
-	b.mu.Unlock()
-	for _, f := range targets {
-		f(k.api, k.channel, m)
+	p.Members = len(sh.members[k])
+	for st := range sh.subs[k] {
+		deliver(st, k.api, k.channel, m)
 	}
 	return p, nil
 }
 
-// targetsLocked returns the handlers of the live nodes in set.
-func (b *Backend) targetsLocked(set map[*nodeState]struct{}) []func(string, string, cluster.Message) {
-	out := make([]func(string, string, cluster.Message), 0, len(set))
-	for st := range set {
-		if st.handler != nil && !st.killed {
-			out = append(out, st.handler)
-		}
-	}
-	return out
-}
-
 func (u *bus) Broadcast(ctx context.Context, api string, m cluster.Message) error {
-	if err := ctx.Err(); err != nil {
+	if err := (*Node)(u).check(ctx); err != nil {
 		return err
 	}
 	b := u.b
@@ -471,39 +522,38 @@ func (u *bus) Broadcast(ctx context.Context, api string, m cluster.Message) erro
 	defer b.bcast.Unlock()
 	b.mu.Lock()
 	now := b.now()
-	set := make(map[*nodeState]struct{})
+	var live []*nodeState
 	for _, st := range b.nodes {
 		if b.liveLocked(st, now) {
-			set[st] = struct{}{}
+			live = append(live, st)
 		}
 	}
-	targets := b.targetsLocked(set)
 	b.mu.Unlock()
-	for _, f := range targets {
-		f(api, "", m)
+	for _, st := range live {
+		deliver(st, api, "", m)
 	}
 	return nil
 }
 
 func (u *bus) Subscribe(ctx context.Context, api, channel string) error {
-	if err := ctx.Err(); err != nil {
+	if err := (*Node)(u).check(ctx); err != nil {
 		return err
 	}
 	k := key{api, channel}
-	// Under k's lock: a publication ordered after Subscribe returns is
-	// delivered, one ordered before it is not.
-	l := u.b.lock(k)
-	l.Lock()
-	defer l.Unlock()
+	// Under k's shard lock: a publication ordered after Subscribe returns
+	// is delivered, one ordered before it is not.
+	sh := u.b.shard(k)
+	sh.mu.Lock()
+	defer sh.mu.Unlock()
 	u.b.mu.Lock()
 	defer u.b.mu.Unlock()
-	if u.st.killed || u.st.left {
+	if u.st.left || u.st.stopped {
 		return ErrStopped
 	}
-	set := u.b.subs[k]
+	set := sh.subs[k]
 	if set == nil {
 		set = make(map[*nodeState]struct{})
-		u.b.subs[k] = set
+		sh.subs[k] = set
 	}
 	set[u.st] = struct{}{}
 	u.st.subs[k] = struct{}{}
@@ -511,29 +561,23 @@ func (u *bus) Subscribe(ctx context.Context, api, channel string) error {
 }
 
 func (u *bus) Unsubscribe(ctx context.Context, api, channel string) error {
-	if err := ctx.Err(); err != nil {
+	if err := (*Node)(u).check(ctx); err != nil {
 		return err
 	}
 	k := key{api, channel}
-	l := u.b.lock(k)
-	l.Lock()
-	defer l.Unlock()
+	sh := u.b.shard(k)
+	sh.mu.Lock()
+	defer sh.mu.Unlock()
+	sh.unsubscribe(k, u.st)
 	u.b.mu.Lock()
-	defer u.b.mu.Unlock()
 	delete(u.st.subs, k)
-	if set := u.b.subs[k]; set != nil {
-		delete(set, u.st)
-		if len(set) == 0 {
-			delete(u.b.subs, k)
-		}
-	}
+	u.b.mu.Unlock()
 	return nil
 }
 
 func (u *bus) Handle(f func(api, channel string, m cluster.Message)) {
-	u.b.mu.Lock()
-	u.st.handler = f
-	u.b.mu.Unlock()
+	h := handlerFunc(f)
+	u.st.handler.Store(&h)
 }
 
 // presence is Node's Presence view.
@@ -542,66 +586,57 @@ type presence Node
 var _ cluster.Presence = (*presence)(nil)
 
 func (p *presence) Join(ctx context.Context, api, channel string, m cluster.Member, notice bool) error {
-	if err := ctx.Err(); err != nil {
+	if err := (*Node)(p).check(ctx); err != nil {
 		return err
 	}
 	k := key{api, channel}
-	l := p.b.lock(k)
-	l.Lock()
-	defer l.Unlock()
-	p.b.mu.Lock()
-	set := p.b.members[k]
+	sh := p.b.shard(k)
+	sh.mu.Lock()
+	defer sh.mu.Unlock()
+	set := sh.members[k]
 	if set == nil {
 		set = make(map[string]membership)
-		p.b.members[k] = set
+		sh.members[k] = set
 	}
 	set[m.ID] = membership{m: m, notice: notice}
-	p.b.mu.Unlock()
 	if notice {
-		_, err := p.b.publishLocked(ctx, k, cluster.Message{Kind: cluster.Join, Member: m}, nil)
+		_, err := p.b.publishLocked(ctx, sh, k, cluster.Message{Kind: cluster.Join, Member: m}, nil)
 		return err
 	}
 	return nil
 }
 
 func (p *presence) Leave(ctx context.Context, api, channel, id string, notice bool) error {
-	if err := ctx.Err(); err != nil {
+	if err := (*Node)(p).check(ctx); err != nil {
 		return err
 	}
 	k := key{api, channel}
-	l := p.b.lock(k)
-	l.Lock()
-	defer l.Unlock()
-	return p.b.leaveLocked(ctx, k, id, func(membership) bool { return notice }, nil)
-}
-
-// leaveLocked removes id from k, ordering a Leave notice when notice says
-// so, and calls f with the removed member; the caller holds k's lock.
-func (b *Backend) leaveLocked(ctx context.Context, k key, id string, notice func(membership) bool, f func(api, channel string, m cluster.Member)) error {
-	b.mu.Lock()
-	ms, ok := b.members[k][id]
-	if ok {
-		delete(b.members[k], id)
-		if len(b.members[k]) == 0 {
-			delete(b.members, k)
-		}
-	}
-	b.mu.Unlock()
-	if !ok {
-		return nil
-	}
-	if f != nil {
-		f(k.api, k.channel, ms.m)
-	}
-	if notice(ms) {
-		_, err := b.publishLocked(ctx, k, cluster.Message{Kind: cluster.Leave, Member: ms.m}, nil)
+	sh := p.b.shard(k)
+	sh.mu.Lock()
+	defer sh.mu.Unlock()
+	ms, ok := sh.leave(k, id)
+	if ok && notice {
+		_, err := p.b.publishLocked(ctx, sh, k, cluster.Message{Kind: cluster.Leave, Member: ms.m}, nil)
 		return err
 	}
 	return nil
 }
 
+// leave removes id from k's members and returns its membership; the caller
+// holds sh.mu.
+func (sh *shard) leave(k key, id string) (membership, bool) {
+	ms, ok := sh.members[k][id]
+	if ok {
+		delete(sh.members[k], id)
+		if len(sh.members[k]) == 0 {
+			delete(sh.members, k)
+		}
+	}
+	return ms, ok
+}
+
 func (p *presence) Page(ctx context.Context, api, channel, cursor string, limit int) (cluster.PresencePage, error) {
-	if err := ctx.Err(); err != nil {
+	if err := (*Node)(p).check(ctx); err != nil {
 		return cluster.PresencePage{}, err
 	}
 	if limit < 1 {
@@ -613,13 +648,14 @@ func (p *presence) Page(ctx context.Context, api, channel, cursor string, limit 
 		}
 	}
 	k := key{api, channel}
-	p.b.mu.Lock()
-	set := p.b.members[k]
+	sh := p.b.shard(k)
+	sh.mu.Lock()
+	set := sh.members[k]
 	all := make([]cluster.Member, 0, len(set))
 	for _, ms := range set {
 		all = append(all, ms.m)
 	}
-	p.b.mu.Unlock()
+	sh.mu.Unlock()
 	slices.SortFunc(all, func(a, b cluster.Member) int { return strings.Compare(a.ID, b.ID) })
 	page := cluster.PresencePage{Members: len(all)}
 	i := 0
@@ -638,12 +674,12 @@ func (p *presence) Page(ctx context.Context, api, channel, cursor string, limit 
 }
 
 func (p *presence) AddUser(ctx context.Context, api, user, id string) error {
-	if err := ctx.Err(); err != nil {
+	if err := (*Node)(p).check(ctx); err != nil {
 		return err
 	}
 	k := key{api, user}
-	p.b.mu.Lock()
-	defer p.b.mu.Unlock()
+	p.b.umu.Lock()
+	defer p.b.umu.Unlock()
 	set := p.b.users[k]
 	if set == nil {
 		set = make(map[string]struct{})
@@ -654,12 +690,12 @@ func (p *presence) AddUser(ctx context.Context, api, user, id string) error {
 }
 
 func (p *presence) RemoveUser(ctx context.Context, api, user, id string) error {
-	if err := ctx.Err(); err != nil {
+	if err := (*Node)(p).check(ctx); err != nil {
 		return err
 	}
 	k := key{api, user}
-	p.b.mu.Lock()
-	defer p.b.mu.Unlock()
+	p.b.umu.Lock()
+	defer p.b.umu.Unlock()
 	if set := p.b.users[k]; set != nil {
 		delete(set, id)
 		if len(set) == 0 {
@@ -670,43 +706,49 @@ func (p *presence) RemoveUser(ctx context.Context, api, user, id string) error {
 }
 
 func (p *presence) UserConnections(ctx context.Context, api, user string) ([]string, error) {
-	if err := ctx.Err(); err != nil {
+	if err := (*Node)(p).check(ctx); err != nil {
 		return nil, err
 	}
-	p.b.mu.Lock()
+	p.b.umu.Lock()
 	set := p.b.users[key{api, user}]
 	out := make([]string, 0, len(set))
 	for id := range set {
 		out = append(out, id)
 	}
-	p.b.mu.Unlock()
+	p.b.umu.Unlock()
 	slices.Sort(out)
 	return out, nil
 }
 
 func (p *presence) RemoveNode(ctx context.Context, incarnation string, f func(api, channel string, m cluster.Member)) error {
-	if err := ctx.Err(); err != nil {
+	if err := (*Node)(p).check(ctx); err != nil {
 		return err
 	}
-	type hit struct {
-		k  key
-		id string
+	type removed struct {
+		k key
+		m cluster.Member
 	}
-	var hits []hit
-	p.b.mu.Lock()
-	for k, set := range p.b.members {
-		for id := range set {
-			if inc, ok := cluster.IncarnationOf(id); ok && inc == incarnation {
-				hits = append(hits, hit{k, id})
+	for i := range p.b.shards {
+		sh := &p.b.shards[i]
+		var out []removed
+		var err error
+		sh.mu.Lock()
+		for k, set := range sh.members {
+			for id := range set {
+				if inc, ok := cluster.IncarnationOf(id); !ok || inc != incarnation {
+					continue
+				}
+				ms, _ := sh.leave(k, id)
+				out = append(out, removed{k, ms.m})
+				if ms.notice && err == nil {
+					_, err = p.b.publishLocked(ctx, sh, k, cluster.Message{Kind: cluster.Leave, Member: ms.m}, nil)
+				}
 			}
 		}
-	}
-	p.b.mu.Unlock()
-	for _, h := range hits {
-		l := p.b.lock(h.k)
-		l.Lock()
-		err := p.b.leaveLocked(ctx, h.k, h.id, func(ms membership) bool { return ms.notice }, f)
-		l.Unlock()
+		sh.mu.Unlock()
+		for _, r := range out {
+			f(r.k.api, r.k.channel, r.m)
+		}
 		if err != nil {
 			return err
 		}

@@ -134,3 +134,34 @@ func factoryClock(t *testing.T) clocked {
 	}
 	return c
 }
+
+// TestCutUnavailable: every call of a cut node that would reach the shared
+// state fails with ErrUnavailable, and nothing reaches it.
+func TestCutUnavailable(t *testing.T) {
+	c := factoryClock(t)
+	got := 0
+	c.nodes[1].Bus().Handle(func(string, string, cluster.Message) { got++ })
+	if err := c.nodes[1].Bus().Subscribe(t.Context(), "a", "c"); err != nil {
+		t.Fatal(err)
+	}
+	c.nodes[1].Cut()
+	if _, err := c.nodes[0].Bus().Publish(t.Context(), "a", "c", cluster.Message{Kind: cluster.Publication}, nil); err != nil {
+		t.Fatal(err)
+	}
+	if got != 0 {
+		t.Errorf("a cut node received %d deliveries", got)
+	}
+	n := c.nodes[1]
+	for name, err := range map[string]error{
+		"Owner":     func() error { _, err := n.Registry().Owner(t.Context(), n.Registry().NewID()); return err }(),
+		"Add":       n.Registry().Add(t.Context(), cluster.Record{ID: n.Registry().NewID()}),
+		"Subscribe": n.Bus().Subscribe(t.Context(), "a", "d"),
+		"Broadcast": n.Bus().Broadcast(t.Context(), "a", cluster.Message{}),
+		"Join":      n.Presence().Join(t.Context(), "a", "c", cluster.Member{ID: n.Registry().NewID()}, true),
+		"AddUser":   n.Presence().AddUser(t.Context(), "a", "u", n.Registry().NewID()),
+	} {
+		if !errors.Is(err, cluster.ErrUnavailable) {
+			t.Errorf("%s on a cut node: %v; want ErrUnavailable", name, err)
+		}
+	}
+}
