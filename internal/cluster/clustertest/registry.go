@@ -267,7 +267,7 @@ func testReapOnce(t *testing.T, s *suite) {
 	})
 	c.Kill(3)
 	c.Expire(t)
-	<-claimed
+	waitClosed(t, claimed, "the first dead node to be claimed")
 	c.Kill(4)
 	c.Expire(t)
 	waitReaped(t, rp, dead2, marker)
@@ -347,6 +347,7 @@ func testReapAfterCancel(t *testing.T, s *suite) {
 	// Reaper 0 takes one record, does it, takes a second and is stopped
 	// before its Done (as a reaper killed mid-record).
 	started := make(chan struct{})
+	var once sync.Once
 	rp0 := startReapers(t, c, []int{0}, func(_ int, ctx context.Context, _ cluster.Node, rs cluster.Records) error {
 		recs, err := rs.Next(ctx, 1)
 		if err != nil || len(recs) != 1 {
@@ -358,13 +359,13 @@ func testReapAfterCancel(t *testing.T, s *suite) {
 		if _, err := rs.Next(ctx, 1); err != nil {
 			return err
 		}
-		close(started)
+		once.Do(func() { close(started) })
 		<-ctx.Done()
 		return ctx.Err()
 	})
 	c.Kill(2)
 	c.Expire(t)
-	<-started
+	waitClosed(t, started, "reaper 0 to hold a record")
 	rp0.stop()
 	rp1 := startReapers(t, c, []int{1}, nil)
 	c.Expire(t)
@@ -443,5 +444,15 @@ func testCutLosesLease(t *testing.T, s *suite) {
 	case <-c.Nodes[0].Registry.Lost():
 		t.Error("the other node's Lost closed too")
 	default:
+	}
+}
+
+// waitClosed waits for ch to close, failing the test after waitTimeout.
+func waitClosed(t *testing.T, ch <-chan struct{}, what string) {
+	t.Helper()
+	select {
+	case <-ch:
+	case <-time.After(waitTimeout):
+		t.Fatalf("timed out waiting for %s", what)
 	}
 }
