@@ -185,7 +185,7 @@ type Presence interface {
 }
 
 // ConnectionInfo is what a node reports about one of its open connections
-// (the gateway's type becomes an alias of it).
+// (gateway.ConnectionInfo is an alias of it).
 type ConnectionInfo struct {
 	ID           string
 	ConnectedAt  time.Time

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"time"
 
+	"github.com/switchboardhq/switchboard/internal/cluster"
 	"github.com/switchboardhq/switchboard/internal/hub"
 )
 
@@ -31,23 +32,13 @@ var (
 )
 
 // ConnectionInfo is what GetConnection and ListConnections report about
-// one open connection.
-type ConnectionInfo struct {
-	ID           string
-	ConnectedAt  time.Time
-	LastActiveAt time.Time
-	SourceIP     string
-	UserAgent    string
-	User         string   // "" when the connection has no user id
-	Channels     []string // the channels it is in, sorted
-}
+// one open connection: the cluster seam's type, so that a connection held
+// by another node is reported in the same shape.
+type ConnectionInfo = cluster.ConnectionInfo
 
 // ConnectionPage is one page of ListConnections. Next is empty on the last
 // page; otherwise pass it back as the cursor for the following page.
-type ConnectionPage struct {
-	Connections []ConnectionInfo
-	Next        string
-}
+type ConnectionPage = cluster.ConnectionPage
 
 // Errors of the channel, user and publish methods.
 var (

@@ -109,8 +109,11 @@ type Server struct {
 	metricsLn   net.Listener
 }
 
-//go:embed demo/index.html demo/favicon.svg
+//go:embed demo/index.html
 var demoFS embed.FS
+
+//go:embed demo/favicon.svg
+var favicon []byte
 
 // New builds a server from a validated configuration and opens its
 // listener, so Addr is known before Run.
@@ -397,23 +400,18 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) serveDemo(w http.ResponseWriter, r *http.Request) {
-	if s.demo == nil {
-		http.NotFound(w, r)
-		return
-	}
-	if r.Method != http.MethodGet && r.Method != http.MethodHead {
-		w.Header().Set("Allow", "GET, HEAD")
-		http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
-		return
-	}
-	w.Header().Set("Content-Type", "text/html; charset=utf-8")
-	w.Header().Set("Cache-Control", "no-cache")
-	_, _ = w.Write(s.demo)
+	s.serveDemoAsset(w, r, s.demo, "text/html; charset=utf-8", "no-cache")
 }
 
 // serveFavicon serves the demo page's icon (an SVG), so that browsers
 // asking for /favicon.ico get it instead of a 404.
 func (s *Server) serveFavicon(w http.ResponseWriter, r *http.Request) {
+	s.serveDemoAsset(w, r, favicon, "image/svg+xml", "max-age=86400")
+}
+
+// serveDemoAsset answers GET and HEAD with body, or 404 when the demo page
+// is off (http.demo: false).
+func (s *Server) serveDemoAsset(w http.ResponseWriter, r *http.Request, body []byte, contentType, cacheControl string) {
 	if s.demo == nil {
 		http.NotFound(w, r)
 		return
@@ -423,14 +421,9 @@ func (s *Server) serveFavicon(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
 		return
 	}
-	b, err := demoFS.ReadFile("demo/favicon.svg")
-	if err != nil {
-		http.Error(w, err.Error(), http.StatusInternalServerError)
-		return
-	}
-	w.Header().Set("Content-Type", "image/svg+xml")
-	w.Header().Set("Cache-Control", "max-age=86400")
-	_, _ = w.Write(b)
+	w.Header().Set("Content-Type", contentType)
+	w.Header().Set("Cache-Control", cacheControl)
+	_, _ = w.Write(body)
 }
 
 // renderDemo fills the demo page with the first API's stage.
