@@ -270,3 +270,20 @@ func IncarnationOf(id string) (string, bool) {
 	}
 	return hex.EncodeToString(raw[:incarnationBytes]), true
 }
+
+// Local is what a node serves to the other nodes: management calls on the
+// connections it holds itself, never forwarded again. The gateway
+// implements it; the Forwarder's receiving side (cluster/peer's server, or
+// the memory Forwarder's direct call) calls it. Its errors are the
+// gateway's sentinels, which a Forwarder carries back unchanged in meaning.
+type Local interface {
+	Post(ctx context.Context, stage, id string, data []byte) error
+	Get(ctx context.Context, stage, id string) (ConnectionInfo, error)
+	Delete(ctx context.Context, stage, id string) error
+	Join(ctx context.Context, stage, channel, id string) error
+	Leave(ctx context.Context, stage, channel, id string) error
+	// List returns a page of this node's own connections.
+	List(ctx context.Context, stage, cursor string, limit int) (ConnectionPage, error)
+	// User acts on this node's connections of user.
+	User(ctx context.Context, stage, user string, op UserOp, data []byte) (UserResult, error)
+}
