@@ -287,3 +287,13 @@ type Local interface {
 	// User acts on this node's connections of user.
 	User(ctx context.Context, stage, user string, op UserOp, data []byte) (UserResult, error)
 }
+
+// Seams are one node's views of the cluster, as the gateway and its hubs
+// use them. The zero value means "no cluster": the gateway then runs one
+// node on the in-process backend (cluster/memory), today's behaviour.
+type Seams struct {
+	Registry  Registry
+	Bus       Bus
+	Presence  Presence
+	Forwarder Forwarder
+}

@@ -9,6 +9,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/switchboardhq/switchboard/internal/cluster"
 	"github.com/switchboardhq/switchboard/internal/config"
 	"github.com/switchboardhq/switchboard/internal/metrics"
 	"github.com/switchboardhq/switchboard/internal/ws"
@@ -28,6 +29,10 @@ type Options struct {
 	// integration whose function.credentials is generated. Nil: such
 	// workers get no AWS credentials.
 	FunctionCredentials FunctionCredentials
+	// Cluster makes the gateway one node of a cluster (decision 0024):
+	// connection ownership, channel delivery, presence and users go through
+	// these seams. The zero value: one node on the in-process backend.
+	Cluster cluster.Seams
 }
 
 // Gateway serves the configured APIs.
