@@ -1,0 +1,355 @@
+package e2e
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/switchboardhq/switchboard/internal/redistest"
+)
+
+// bin is the switchboard binary TestMain builds once.
+var bin string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "switchboard-e2e-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	bin = filepath.Join(dir, "switchboard")
+	if out, err := exec.Command("go", "build", "-o", bin, "../../cmd/switchboard").CombinedOutput(); err != nil {
+		fmt.Fprintf(os.Stderr, "go build: %v\n%s", err, out)
+		os.RemoveAll(dir)
+		os.Exit(1)
+	}
+	code := m.Run()
+	redistest.CloseShared()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+// waitTimeout bounds every wait for an event.
+const waitTimeout = 20 * time.Second
+
+// waitFor polls cond until it holds, failing the test after waitTimeout.
+func waitFor(t testing.TB, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(waitTimeout)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// Access key pair every node accepts for SigV4 on stage prod.
+const (
+	accessKeyID     = "AKIDEXAMPLECLUSTER01"
+	accessKeySecret = "cluster-test-secret-0123456789"
+	internalSecret  = "cluster-internal-secret-0123456789abcdef"
+	stage           = "prod"
+)
+
+// event is what the backend recorded of one route invocation.
+type event struct {
+	Route        string
+	ConnectionID string
+	RequestID    string
+	EventType    string
+	StatusCode   int
+	Reason       string
+	Body         string
+	Tag          string // the tag query parameter of the handshake
+}
+
+// backend is the HTTP integration of every node: it answers 200 and
+// records each event, so tests can wait for $connect and $disconnect.
+type backend struct {
+	srv    *httptest.Server
+	mu     sync.Mutex
+	events []event
+}
+
+func newBackend(t testing.TB) *backend {
+	b := &backend{}
+	b.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var e struct {
+			RequestContext struct {
+				RouteKey             string `json:"routeKey"`
+				ConnectionID         string `json:"connectionId"`
+				RequestID            string `json:"requestId"`
+				EventType            string `json:"eventType"`
+				DisconnectStatusCode int    `json:"disconnectStatusCode"`
+				DisconnectReason     string `json:"disconnectReason"`
+			} `json:"requestContext"`
+			Body  string            `json:"body"`
+			Query map[string]string `json:"queryStringParameters"`
+		}
+		body, _ := io.ReadAll(r.Body)
+		if err := json.Unmarshal(body, &e); err != nil {
+			http.Error(w, err.Error(), 400)
+			return
+		}
+		c := e.RequestContext
+		b.mu.Lock()
+		b.events = append(b.events, event{c.RouteKey, c.ConnectionID, c.RequestID, c.EventType, c.DisconnectStatusCode, c.DisconnectReason, e.Body, e.Query["tag"]})
+		b.mu.Unlock()
+		w.WriteHeader(200)
+	}))
+	t.Cleanup(b.srv.Close)
+	return b
+}
+
+// route returns the recorded events of route for connection id.
+func (b *backend) route(route, id string) []event {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	var out []event
+	for _, e := range b.events {
+		if e.Route == route && e.ConnectionID == id {
+			out = append(out, e)
+		}
+	}
+	return out
+}
+
+// connectionID returns the id of the connection opened with tag, once its
+// $connect reached the backend.
+func (b *backend) connectionID(t testing.TB, tag string) string {
+	t.Helper()
+	var id string
+	waitFor(t, "$connect of "+tag, func() bool {
+		b.mu.Lock()
+		defer b.mu.Unlock()
+		for _, e := range b.events {
+			if e.Route == "$connect" && e.Tag == tag {
+				id = e.ConnectionID
+				return true
+			}
+		}
+		return false
+	})
+	return id
+}
+
+// nodeConfig is the YAML of one node. %[1]s listen, %[2]s backend URL,
+// %[3]s Redis mode, %[4]s Redis addresses (YAML list), %[5]s advertise,
+// %[6]s node id, %[7]s key prefix.
+const nodeConfig = `
+listen: %[1]s
+management:
+  allowLoopback: false
+  accessKeys:
+    - id: ` + accessKeyID + `
+      secret: ` + accessKeySecret + `
+shutdown:
+  drainWindow: 200ms
+  timeout: 10s
+apis:
+  - id: chat
+    stage: ` + stage + `
+    routeSelectionExpression: $request.body.action
+    routes:
+      $connect:    {integration: be}
+      $disconnect: {integration: be}
+      $default:    {integration: be}
+    integrations:
+      be:
+        type: http
+        url: %[2]s
+    channels:
+      namespaces:
+        - pattern: "room:*"
+          subscribe: allow
+          publish: subscribers
+          joinLeave: true
+          history:
+            size: 1000
+        - pattern: "*"
+          subscribe: allow
+          publish: subscribers
+cluster:
+  nodeId: %[6]s
+  lease: 2s
+  leaseRenewal: 500ms
+  redis:
+    mode: %[3]s
+    addresses: %[4]s
+    keyPrefix: %[7]s
+    commandTimeout: 1s
+  internal:
+    advertise: %[5]s
+    secret: ` + internalSecret + `
+`
+
+// node is one switchboard process.
+type node struct {
+	name     string
+	addr     string // public listener host:port
+	internal string // internal endpoint host:port
+	file     string
+	cmd      *exec.Cmd
+	log      *syncBuffer
+	done     chan struct{} // closed when the process has exited
+	exitErr  error
+}
+
+// syncBuffer is a log sink safe for the process's writer and the test.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// cluster is N nodes on one Redis and one backend.
+type testCluster struct {
+	t       *testing.T
+	nodes   []*node
+	backend *backend
+	prefix  string
+}
+
+// redisTarget says where the nodes' Redis is.
+type redisTarget struct {
+	mode  string // single or cluster
+	addrs []string
+}
+
+// freeAddr returns a free loopback host:port.
+func freeAddr(t testing.TB) string {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
+}
+
+// startCluster starts n nodes and waits until each answers /readyz.
+func startCluster(t *testing.T, n int, r redisTarget) *testCluster {
+	t.Helper()
+	c := &testCluster{t: t, backend: newBackend(t), prefix: fmt.Sprintf("e2e%d:", time.Now().UnixNano())}
+	for i := range n {
+		c.nodes = append(c.nodes, c.startNode(fmt.Sprintf("n%d", i), r))
+	}
+	for _, nd := range c.nodes {
+		c.waitReady(nd)
+	}
+	return c
+}
+
+func (c *testCluster) startNode(name string, r redisTarget) *node {
+	t := c.t
+	t.Helper()
+	nd := &node{name: name, addr: freeAddr(t), internal: freeAddr(t), log: &syncBuffer{}, done: make(chan struct{})}
+	addrs, _ := json.Marshal(r.addrs)
+	yaml := fmt.Sprintf(nodeConfig, nd.addr, c.backend.srv.URL, r.mode, addrs, nd.internal, name, c.prefix)
+	nd.file = filepath.Join(t.TempDir(), name+".yaml")
+	if err := os.WriteFile(nd.file, []byte(yaml), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	nd.cmd = exec.Command(bin, "serve", "--config", nd.file)
+	nd.cmd.Env = append(os.Environ(), "AWS_EC2_METADATA_DISABLED=true")
+	nd.cmd.Stdout = nd.log
+	nd.cmd.Stderr = nd.log
+	if err := nd.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() {
+		nd.exitErr = nd.cmd.Wait()
+		close(nd.done)
+	}()
+	t.Cleanup(func() {
+		nd.cmd.Process.Kill()
+		<-nd.done
+		if t.Failed() {
+			t.Logf("log of node %s:\n%s", nd.name, tailLines(nd.log.String(), 60))
+		}
+	})
+	return nd
+}
+
+// tailLines returns the last n lines of s.
+func tailLines(s string, n int) string {
+	var lines []string
+	sc := bufio.NewScanner(strings.NewReader(s))
+	sc.Buffer(make([]byte, 1<<20), 1<<20)
+	for sc.Scan() {
+		lines = append(lines, sc.Text())
+	}
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	return strings.Join(lines, "\n")
+}
+
+func (c *testCluster) waitReady(nd *node) {
+	c.t.Helper()
+	waitFor(c.t, "node "+nd.name+" ready", func() bool {
+		select {
+		case <-nd.done:
+			c.t.Fatalf("node %s exited: %v\n%s", nd.name, nd.exitErr, tailLines(nd.log.String(), 40))
+		default:
+		}
+		resp, err := http.Get("http://" + nd.addr + "/readyz")
+		if err != nil {
+			return false
+		}
+		resp.Body.Close()
+		return resp.StatusCode == 200
+	})
+}
+
+// kill ends a node with SIGKILL and waits for the process to exit.
+func (c *testCluster) kill(nd *node) {
+	nd.cmd.Process.Signal(syscall.SIGKILL)
+	<-nd.done
+}
+
+// terminate sends SIGTERM and waits for a clean exit.
+func (c *testCluster) terminate(nd *node) {
+	c.t.Helper()
+	nd.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-nd.done:
+	case <-time.After(waitTimeout):
+		c.t.Fatalf("node %s did not exit after SIGTERM", nd.name)
+	}
+	if nd.exitErr != nil {
+		c.t.Errorf("node %s exited with %v after SIGTERM", nd.name, nd.exitErr)
+	}
+}
+
+// ctx bounds one call.
+func ctx(t testing.TB) context.Context {
+	c, cancel := context.WithTimeout(context.Background(), waitTimeout)
+	t.Cleanup(cancel)
+	return c
+}
