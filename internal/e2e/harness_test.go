@@ -276,7 +276,16 @@ func (c *testCluster) startNode(name string, r redisTarget) *node {
 		t.Fatal(err)
 	}
 	nd.cmd = exec.Command(bin, "serve", "--config", nd.file)
-	nd.cmd.Env = append(os.Environ(), "AWS_EC2_METADATA_DISABLED=true")
+	nd.cmd.Env = append(os.Environ(), "AWS_EC2_METADATA_DISABLED=true", "SWITCHBOARD_MANAGEMENT_API_KEYS=e2e:"+apiKey)
+	c.launch(nd)
+	return nd
+}
+
+// launch starts nd.cmd with its output in nd.log, and kills it when the
+// test ends (printing the log's tail if the test failed).
+func (c *testCluster) launch(nd *node) {
+	t := c.t
+	t.Helper()
 	nd.cmd.Stdout = nd.log
 	nd.cmd.Stderr = nd.log
 	if err := nd.cmd.Start(); err != nil {
@@ -293,7 +302,32 @@ func (c *testCluster) startNode(name string, r redisTarget) *node {
 			t.Logf("log of node %s:\n%s", nd.name, tailLines(nd.log.String(), 60))
 		}
 	})
-	return nd
+}
+
+// apiKey is a management API key the tests add to every node through
+// SWITCHBOARD_MANAGEMENT_API_KEYS, for the calls the AWS SDK has no
+// operation for (channels).
+const apiKey = "e2e-api-key-0123456789abcdef"
+
+// manage sends one management API request to addr with the API key and
+// fails the test unless the status is want; it returns the body.
+func manage(t testing.TB, addr, method, path string, body []byte, want int) []byte {
+	t.Helper()
+	req, err := http.NewRequestWithContext(ctx(t), method, "http://"+addr+path, bytes.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Authorization", "Bearer "+apiKey)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatalf("%s %s: %v", method, path, err)
+	}
+	defer resp.Body.Close()
+	out, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != want {
+		t.Fatalf("%s %s: %d %s; want %d", method, path, resp.StatusCode, out, want)
+	}
+	return out
 }
 
 // tailLines returns the last n lines of s.
