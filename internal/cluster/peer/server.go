@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"strconv"
@@ -36,8 +37,9 @@ type Server struct {
 	codes  codes
 	secret []byte
 
-	mu sync.Mutex
-	hs *http.Server // set by Serve
+	mu     sync.Mutex
+	hs     *http.Server // set by Serve
+	closed bool         // Shutdown or Close was called
 }
 
 // NewServer returns a Server calling l. It fails when o is incomplete (no
@@ -50,7 +52,11 @@ func NewServer(l cluster.Local, o Options) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Server{local: l, o: o, codes: c, secret: []byte(o.Secret)}, nil
+	s := &Server{local: l, o: o, codes: c}
+	if o.Secret != "" {
+		s.secret = []byte(o.Secret)
+	}
+	return s, nil
 }
 
 // Serve accepts connections on ln (over mutual TLS when Options.TLS is set)
@@ -63,9 +69,14 @@ func (s *Server) Serve(ln net.Listener) error {
 		WriteTimeout:      2 * s.o.Timeout,
 		IdleTimeout:       2 * time.Minute,
 		MaxHeaderBytes:    16 << 10,
-		ErrorLog:          nil,
+		ErrorLog:          slog.NewLogLogger(s.o.Logger.Handler(), slog.LevelDebug),
 	}
 	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		ln.Close()
+		return http.ErrServerClosed
+	}
 	if s.hs != nil {
 		s.mu.Unlock()
 		return errors.New("cluster/peer: Serve called twice")
@@ -83,6 +94,7 @@ func (s *Server) Serve(ln net.Listener) error {
 // finish (until ctx ends).
 func (s *Server) Shutdown(ctx context.Context) error {
 	s.mu.Lock()
+	s.closed = true
 	hs := s.hs
 	s.mu.Unlock()
 	if hs == nil {
@@ -94,6 +106,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 // Close stops Serve at once, closing every connection.
 func (s *Server) Close() error {
 	s.mu.Lock()
+	s.closed = true
 	hs := s.hs
 	s.mu.Unlock()
 	if hs == nil {
