@@ -122,7 +122,10 @@ func appendRequest(b []byte, r *request) []byte {
 	b = appendString(b, r.Target)
 	ms := uint64(0)
 	if r.Timeout > 0 {
-		ms = uint64((r.Timeout + time.Millisecond - 1) / time.Millisecond)
+		ms = uint64(r.Timeout / time.Millisecond)
+		if r.Timeout%time.Millisecond != 0 {
+			ms++ // round up: 0 would mean no deadline
+		}
 	}
 	b = appendUvarint(b, ms)
 	b = appendString(b, r.Stage)
@@ -247,7 +250,11 @@ func (r *reader) time(what string) time.Time {
 		r.fail(what + ": bad time")
 		return time.Time{}
 	}
-	return time.Unix(sec, int64(nsec)).UTC()
+	t := time.Unix(sec, int64(nsec)).UTC()
+	if t.IsZero() {
+		r.fail(what + ": the zero time must be sent as such")
+	}
+	return t
 }
 
 // count reads a number of elements, each at least minSize bytes, so that a
