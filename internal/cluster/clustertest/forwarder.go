@@ -580,8 +580,10 @@ func noAnswer(t *testing.T, fw cluster.Forwarder, to cluster.Node) {
 			if !errors.Is(err, cluster.ErrUnavailable) {
 				t.Errorf("%s to a node that does not answer: %v, want ErrUnavailable", op, err)
 			}
-			if cctx.Err() == nil {
-				t.Errorf("%s returned before its deadline: %v", op, err)
+			// The context's own Err may lag its deadline (its timer fires
+			// late on a loaded machine), so compare with the deadline.
+			if dl, _ := cctx.Deadline(); time.Now().Before(dl) {
+				t.Errorf("%s gave up before its deadline: %v", op, err)
 			}
 		case <-time.After(waitTimeout):
 			t.Fatalf("%s to a node that does not answer did not return after its deadline", op)
