@@ -147,7 +147,9 @@ func (c *Client) badAnswer(to cluster.Node, err error) error {
 // cluster.ErrUnavailable (no answer in time, a broken connection to a
 // process still listening, a 5xx without our code, refused credentials),
 // or an error wrapping ErrRemote or ErrRefused.
-func (c *Client) do(ctx context.Context, to cluster.Node, r *request) ([]byte, error) {
+func (c *Client) do(ctx context.Context, to cluster.Node, r *request) (b []byte, err error) {
+	start := time.Now()
+	defer func() { c.o.Metrics.forwarded(r.Op, start, err) }()
 	if to.Advertise == "" {
 		return nil, fmt.Errorf("%w: node %s has no advertise address", cluster.ErrUnavailable, to.ID)
 	}
@@ -172,7 +174,7 @@ func (c *Client) do(ctx context.Context, to cluster.Node, r *request) ([]byte, e
 		return nil, c.transportError(ctx, to, err)
 	}
 	defer resp.Body.Close()
-	b, err := io.ReadAll(io.LimitReader(resp.Body, maxAnswer+1))
+	b, err = io.ReadAll(io.LimitReader(resp.Body, maxAnswer+1))
 	if err != nil {
 		return nil, c.transportError(ctx, to, err)
 	}

@@ -21,6 +21,11 @@
 // cluster.ErrNodeGone; no answer in time, a 5xx without a code, or refused
 // credentials give cluster.ErrUnavailable.
 //
+// With Options.Metrics (NewMetrics), the client counts forwarded calls by
+// op and outcome (switchboard_cluster_forwards_total) and times them
+// (switchboard_cluster_forward_seconds), and the server counts the requests
+// it refused (switchboard_cluster_internal_refused_total).
+//
 // Client and Server are safe for concurrent use. The Server passes the
 // request body's bytes to Local.Post and Local.User as the data (not
 // reused afterwards), so the Local may keep them.

@@ -81,6 +81,10 @@ type Options struct {
 	// keeps to each peer (the concurrency of calls to one node it serves
 	// without dialling); 64 when zero.
 	MaxConnsPerPeer int
+	// Metrics, when set, count forwarded calls (client) and refused
+	// requests (server); NewMetrics makes them. Give the Client and the
+	// Server of a node the same value.
+	Metrics *Metrics
 	// Logger gets refused requests (Debug) and failed Local calls; none
 	// when nil.
 	Logger *slog.Logger

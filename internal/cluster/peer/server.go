@@ -128,20 +128,24 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	name, ok := strings.CutPrefix(r.URL.Path, Path)
 	o := opByName(name)
 	if !ok || o == 0 || r.URL.RawQuery != "" {
+		s.o.Metrics.refused("not_found")
 		refuse(w, http.StatusNotFound, "no such route")
 		return
 	}
 	if r.Method != http.MethodPost {
+		s.o.Metrics.refused("not_found")
 		w.Header().Set("Allow", http.MethodPost)
 		refuse(w, http.StatusMethodNotAllowed, "only POST")
 		return
 	}
 	if s.o.TLS != nil && (r.TLS == nil || len(r.TLS.VerifiedChains) == 0) {
+		s.o.Metrics.refused("unauthorized")
 		s.o.Logger.Debug("cluster internal endpoint: request refused", "remote", r.RemoteAddr, "err", errClientCert)
 		refuse(w, http.StatusUnauthorized, "unauthorized")
 		return
 	}
 	if r.ContentLength > s.o.MaxBody {
+		s.o.Metrics.refused("too_large")
 		refuse(w, http.StatusRequestEntityTooLarge, "body larger than "+strconv.FormatInt(s.o.MaxBody, 10)+" bytes")
 		return
 	}
@@ -149,14 +153,17 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		var tooLarge *http.MaxBytesError
 		if errors.As(err, &tooLarge) {
+			s.o.Metrics.refused("too_large")
 			refuse(w, http.StatusRequestEntityTooLarge, "body larger than "+strconv.FormatInt(s.o.MaxBody, 10)+" bytes")
 			return
 		}
+		s.o.Metrics.refused("bad_request")
 		refuse(w, http.StatusBadRequest, "cannot read the body")
 		return
 	}
 	if s.secret != nil {
 		if err := verify(r.Header, s.secret, r.Method, r.URL.Path, s.o.Now(), body); err != nil {
+			s.o.Metrics.refused("unauthorized")
 			s.o.Logger.Debug("cluster internal endpoint: request refused", "remote", r.RemoteAddr, "err", err)
 			refuse(w, http.StatusUnauthorized, "unauthorized")
 			return
@@ -164,6 +171,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	req, err := decodeRequest(o, body)
 	if err != nil {
+		s.o.Metrics.refused("bad_request")
 		refuse(w, http.StatusBadRequest, err.Error())
 		return
 	}
