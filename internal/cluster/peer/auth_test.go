@@ -202,9 +202,10 @@ func TestBadRequests(t *testing.T) {
 			t.Errorf("%s: status %d, want %d", tc.name, got, tc.want)
 		}
 	}
-	// Too large without a Content-Length (chunked).
+	// Too large without a Content-Length (chunked), correctly signed.
 	req, _ := http.NewRequest(http.MethodPost, "http://"+n.node.Advertise+Path+"post", io.MultiReader(bytes.NewReader(big)))
 	req.ContentLength = -1
+	signed(testSecret, Path+"post", big, now)(req.Header)
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)

@@ -139,10 +139,15 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if s.o.TLS != nil && (r.TLS == nil || len(r.TLS.VerifiedChains) == 0) {
-		s.o.Metrics.refused("unauthorized")
-		s.o.Logger.Debug("cluster internal endpoint: request refused", "remote", r.RemoteAddr, "err", errClientCert)
-		refuse(w, http.StatusUnauthorized, "unauthorized")
+		s.unauthorized(w, r, errClientCert)
 		return
+	}
+	if s.secret != nil {
+		// Unsigned or stale requests are refused before their body is read.
+		if err := precheck(r.Header, s.o.Now()); err != nil {
+			s.unauthorized(w, r, err)
+			return
+		}
 	}
 	if r.ContentLength > s.o.MaxBody {
 		s.o.Metrics.refused("too_large")
@@ -163,9 +168,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	if s.secret != nil {
 		if err := verify(r.Header, s.secret, r.Method, r.URL.Path, s.o.Now(), body); err != nil {
-			s.o.Metrics.refused("unauthorized")
-			s.o.Logger.Debug("cluster internal endpoint: request refused", "remote", r.RemoteAddr, "err", err)
-			refuse(w, http.StatusUnauthorized, "unauthorized")
+			s.unauthorized(w, r, err)
 			return
 		}
 	}
@@ -194,6 +197,14 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Length", strconv.Itoa(len(out)))
 	w.WriteHeader(http.StatusOK)
 	_, _ = w.Write(out)
+}
+
+// unauthorized refuses a request whose credentials failed; why goes to the
+// log, not to the caller.
+func (s *Server) unauthorized(w http.ResponseWriter, r *http.Request, why error) {
+	s.o.Metrics.refused("unauthorized")
+	s.o.Logger.Debug("cluster internal endpoint: request refused", "remote", r.RemoteAddr, "err", why)
+	refuse(w, http.StatusUnauthorized, "unauthorized")
 }
 
 // readBody reads at most limit bytes of r's body.

@@ -56,8 +56,9 @@ var (
 	errClientCert = errors.New("no verified client certificate")
 )
 
-// verify checks a request's signature headers against body at now.
-func verify(h http.Header, secret []byte, method, path string, now time.Time, body []byte) error {
+// precheck checks what can be checked of a request's signature headers
+// before its body is read: present, well formed, fresh at now.
+func precheck(h http.Header, now time.Time) error {
 	sender, date, sig := h.Get(headerNode), h.Get(headerDate), h.Get(headerSignature)
 	if sender == "" || date == "" || sig == "" {
 		return errUnsigned
@@ -73,6 +74,15 @@ func verify(h http.Header, secret []byte, method, path string, now time.Time, bo
 	if skew > MaxSkew || skew < -MaxSkew {
 		return errStale
 	}
+	return nil
+}
+
+// verify checks a request's signature headers against body at now.
+func verify(h http.Header, secret []byte, method, path string, now time.Time, body []byte) error {
+	if err := precheck(h, now); err != nil {
+		return err
+	}
+	sender, date, sig := h.Get(headerNode), h.Get(headerDate), h.Get(headerSignature)
 	want := signature(secret, method, path, date, sender, body)
 	if !hmac.Equal([]byte(want), []byte(sig)) {
 		return errBadSig
