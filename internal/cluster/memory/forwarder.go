@@ -21,7 +21,9 @@ const forwardTimeout = 5 * time.Second
 // cluster.ErrNodeGone; a call whose context ends before the Local answers
 // with a context error fails with cluster.ErrUnavailable (wrapping the
 // context's error), as an owner that does not answer in time would. Every
-// other error of the Local comes back unchanged. Safe for concurrent use.
+// other error of the Local comes back unchanged. Data is handed to the
+// Local as is, not copied (the HTTP Forwarder's Local gets its own copy), so
+// a caller must not modify it after the call. Safe for concurrent use.
 type Forwarders struct {
 	b *Backend // nil: registration alone decides
 
