@@ -435,3 +435,55 @@ func TestClusterRecordFails(t *testing.T) {
 	on.Store(false)
 	tc.dial(tc.nodes[0], "alice")
 }
+
+// A drained node closes its connections with 1001, delivers their
+// $disconnects once (deterministic requestIds), removes their records and
+// leaves the cluster: the other nodes never show its connections again and
+// nobody reaps it.
+func TestClusterDrain(t *testing.T) {
+	tc := newTestCluster(t, 2, nil)
+	n0, n1 := tc.nodes[0], tc.nodes[1]
+	_, keep := tc.dial(n0, "alice")
+	var drained []*websocket.Conn
+	var ids []string
+	for range 3 {
+		c, id := tc.dial(n1, "alice")
+		drained = append(drained, c)
+		ids = append(ids, id)
+	}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		tc.shutdown(n1)
+	}()
+	for _, c := range drained {
+		if code, _ := closedWith(t, c); code != websocket.StatusGoingAway {
+			t.Errorf("drained connection closed with %d, want 1001", code)
+		}
+	}
+	<-done
+	for _, id := range ids {
+		ds := tc.be.disconnects(id)
+		if len(ds) != 1 || ds[0].node != "n1" || ds[0].code != 1001 || ds[0].requestID != gateway.DisconnectRequestID(id) {
+			t.Fatalf("%s: $disconnects %+v, want one from n1 with 1001", id, ds)
+		}
+	}
+	nodes, err := n0.mn.Registry().Nodes(context.Background())
+	if err != nil || len(nodes) != 1 || nodes[0].Incarnation != n0.inc {
+		t.Fatalf("live nodes after the drain: %v %v, want only n0", nodes, err)
+	}
+	r := tc.call(n0, http.MethodGet, "/prod/@connections", "")
+	var l listed
+	if r.status != http.StatusOK || json.Unmarshal(r.body, &l) != nil || len(l.Connections) != 1 || l.Connections[0].ConnectionID != keep {
+		t.Fatalf("GET @connections after the drain: %d %s, want only %s", r.status, r.body, keep)
+	}
+	if r := tc.call(n0, http.MethodPost, "/prod/@connections/"+ids[0], "x"); r.status != http.StatusGone {
+		t.Fatalf("POST to a drained node's connection: %d", r.status)
+	}
+	if got, _ := n0.mn.Presence().UserConnections(context.Background(), "api", "alice"); fmt.Sprint(got) != fmt.Sprint([]string{keep}) {
+		t.Fatalf("user index after the drain: %v", got)
+	}
+	if !tc.logs.has("left the cluster " + n1.inc) {
+		t.Fatal("the drained node did not leave the cluster")
+	}
+}

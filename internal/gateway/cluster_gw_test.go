@@ -278,6 +278,7 @@ type testNode struct {
 	gw   *gateway.Gateway
 	srv  *httptest.Server
 	inc  string
+	down bool // shut down by the test
 }
 
 type testCluster struct {
@@ -313,6 +314,7 @@ func newTestCluster(t *testing.T, n int, wrap registryFunc) *testCluster {
 	for i := range n {
 		name := fmt.Sprintf("n%d", i)
 		cfg, err := config.Parse("t.yaml", []byte(fmt.Sprintf(`
+shutdown: {drainWindow: 10ms}
 apis:
   - id: api
     stage: prod
@@ -366,14 +368,22 @@ func (tc *testCluster) close() {
 	}
 	tc.mu.Unlock()
 	for _, n := range tc.nodes {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		if err := n.gw.Shutdown(ctx); err != nil {
-			tc.t.Errorf("%s: shutdown: %v", n.name, err)
+		if !n.down {
+			tc.shutdown(n)
 		}
-		cancel()
 		n.srv.Close()
 	}
 	tc.b.Close()
+}
+
+// shutdown drains node n as SIGTERM does.
+func (tc *testCluster) shutdown(n *testNode) {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	n.down = true
+	if err := n.gw.Shutdown(ctx); err != nil {
+		tc.t.Errorf("%s: shutdown: %v", n.name, err)
+	}
 }
 
 // dial opens a client on node n and returns it with its connection id.
