@@ -3,6 +3,7 @@ package gateway_test
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -84,7 +85,8 @@ func TestClusterConnectionCalls(t *testing.T) {
 // A node that does not answer (partitioned, timed out) gives 503
 // ServiceUnavailableException, never 410: the owner may be alive.
 func TestClusterUnavailable(t *testing.T) {
-	tc := newTestCluster(t, 2, nil)
+	var addFails, ownerFails atomic.Bool
+	tc := newTestCluster(t, 2, faulty(&addFails, &ownerFails))
 	n0, n1 := tc.nodes[0], tc.nodes[1]
 	cx, x := tc.dial(n1, "u")
 	path := "/prod/@connections/" + x
@@ -103,6 +105,16 @@ func TestClusterUnavailable(t *testing.T) {
 		t.Fatalf("the owner itself: %d", r.status)
 	}
 	tc.fwd.partition(n1.inc, false)
+	// The shared state does not answer who the owner is: 503 too; the
+	// owner itself still answers without it.
+	ownerFails.Store(true)
+	if r := tc.call(n0, http.MethodGet, path, ""); r.status != http.StatusServiceUnavailable || r.typ != "ServiceUnavailableException" {
+		t.Errorf("GET while Registry.Owner fails: %d %s", r.status, r.typ)
+	}
+	if r := tc.call(n1, http.MethodGet, path, ""); r.status != http.StatusOK {
+		t.Fatalf("the owner itself while Registry.Owner fails: %d", r.status)
+	}
+	ownerFails.Store(false)
 	if r := tc.call(n0, http.MethodPost, path, "back"); r.status != http.StatusOK {
 		t.Fatalf("after the partition: %d %s", r.status, r.body)
 	}
@@ -398,24 +410,36 @@ func TestClusterLeaseLost(t *testing.T) {
 	}
 }
 
-// failingAdd makes Registry.Add fail while on is set.
-type failingAdd struct {
+// faultyRegistry makes Registry.Add (addFails) or Registry.Owner
+// (ownerFails) fail with cluster.ErrUnavailable while set.
+type faultyRegistry struct {
 	cluster.Registry
-	on *atomic.Bool
+	addFails, ownerFails *atomic.Bool
 }
 
-func (f failingAdd) Add(ctx context.Context, r cluster.Record) error {
-	if f.on.Load() {
+func (f faultyRegistry) Add(ctx context.Context, r cluster.Record) error {
+	if f.addFails.Load() {
 		return fmt.Errorf("%w: injected", cluster.ErrUnavailable)
 	}
 	return f.Registry.Add(ctx, r)
 }
 
+func (f faultyRegistry) Owner(ctx context.Context, id string) (cluster.Node, error) {
+	if f.ownerFails.Load() {
+		return cluster.Node{}, fmt.Errorf("%w: injected", cluster.ErrUnavailable)
+	}
+	return f.Registry.Owner(ctx, id)
+}
+
+func faulty(addFails, ownerFails *atomic.Bool) registryFunc {
+	return func(r cluster.Registry) cluster.Registry { return faultyRegistry{r, addFails, ownerFails} }
+}
+
 // A connection that cannot be recorded does not open: 503, and its
 // $connect is ended by a $disconnect (1011 "cluster unavailable").
 func TestClusterRecordFails(t *testing.T) {
-	var on atomic.Bool
-	tc := newTestCluster(t, 1, func(r cluster.Registry) cluster.Registry { return failingAdd{r, &on} })
+	var on, never atomic.Bool
+	tc := newTestCluster(t, 1, faulty(&on, &never))
 	on.Store(true)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
@@ -485,5 +509,41 @@ func TestClusterDrain(t *testing.T) {
 	}
 	if !tc.logs.has("left the cluster " + n1.inc) {
 		t.Fatal("the drained node did not leave the cluster")
+	}
+}
+
+// gateway.Local serves only this node's connections: a call for another
+// node's connection is 410 there, never forwarded again.
+func TestClusterLocalNeverForwards(t *testing.T) {
+	tc := newTestCluster(t, 2, nil)
+	n0, n1 := tc.nodes[0], tc.nodes[1]
+	cx, x := tc.dial(n1, "alice")
+	ctx := context.Background()
+	if err := n0.gw.Local().Post(ctx, "prod", x, []byte("x")); !errors.Is(err, gateway.ErrGone) {
+		t.Fatalf("Local.Post of another node's connection: %v, want ErrGone", err)
+	}
+	if _, err := n0.gw.Local().Get(ctx, "prod", x); !errors.Is(err, gateway.ErrGone) {
+		t.Fatalf("Local.Get: %v", err)
+	}
+	if err := n0.gw.Local().Delete(ctx, "prod", x); !errors.Is(err, gateway.ErrGone) {
+		t.Fatalf("Local.Delete: %v", err)
+	}
+	if page, err := n0.gw.Local().List(ctx, "prod", "", 10); err != nil || len(page.Connections) != 0 {
+		t.Fatalf("Local.List of a node without connections: %+v %v", page, err)
+	}
+	if res, err := n0.gw.Local().User(ctx, "prod", "alice", cluster.UserList, nil); err != nil || res.Count != 0 {
+		t.Fatalf("Local.User on a node without alice: %+v %v", res, err)
+	}
+	if res, err := n1.gw.Local().User(ctx, "prod", "alice", cluster.UserPost, []byte("own")); err != nil || res.Count != 1 {
+		t.Fatalf("Local.User post on alice's node: %+v %v", res, err)
+	}
+	if m := read(t, cx); m != "own" {
+		t.Fatalf("client got %q", m)
+	}
+	if err := n1.gw.Local().Post(ctx, "prod", x, []byte("own2")); err != nil {
+		t.Fatalf("Local.Post on the owner: %v", err)
+	}
+	if m := read(t, cx); m != "own2" {
+		t.Fatalf("client got %q", m)
 	}
 }
