@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"context"
 	"log/slog"
 	"time"
 
@@ -48,20 +49,35 @@ func (g *Gateway) logDisconnect(c *Conn, it inItem) {
 
 // fireDisconnect calls the $disconnect route, retrying a failed call with
 // exponential backoff up to the API's disconnect.attempts. Every retry and
-// a final failure are logged; the final failure is counted too.
+// a final failure are logged; the final failure is counted too. In a
+// cluster the requestId is DisconnectRequestID (a reaper that delivers it
+// again uses the same), the connection's record goes once the call is
+// done, and the $disconnect of a node that lost its lease is left to the
+// surviving node that reaps it.
 func (g *Gateway) fireDisconnect(c *Conn, it inItem) {
 	g.logDisconnect(c, it)
-	a, st := c.api, c.cur
-	r := st.disconnect
-	if r == nil {
+	if g.leftToSurvivor(c) {
+		g.log.Info("$disconnect left to a surviving node (lease lost)", "api", c.api.id, "connectionId", c.info.ID)
 		return
 	}
-	requestID := event.NewID() // the same id on every try: backends can deduplicate
+	if st := c.cur; st.disconnect != nil {
+		g.deliverDisconnect(g.ctx, c, st, it, g.disconnectRequestID(c.info.ID))
+	}
+	if g.cl != nil {
+		g.unrecordConnection(c)
+	}
+}
+
+// deliverDisconnect calls st's $disconnect route for c (the same requestID
+// on every try: backends can deduplicate) until it succeeds, the attempts
+// are used up or ctx ends.
+func (g *Gateway) deliverDisconnect(ctx context.Context, c *Conn, st *apiState, it inItem, requestID string) {
+	a, r := c.api, st.disconnect
 	ev := event.Disconnect(&c.info, it.at, requestID, int(it.code), it.reason, c.info.DomainName)
 	backoff := st.disconnectBackoff
 	for attempt := 1; ; attempt++ {
 		start := time.Now()
-		resp, err := r.integration.Invoke(g.ctx, ev)
+		resp, err := r.integration.Invoke(ctx, ev)
 		g.metrics.IntegrationSeconds.WithLabelValues(a.id, r.integrationName, "DISCONNECT").Observe(time.Since(start).Seconds())
 		status := 0
 		if err == nil {
@@ -73,7 +89,7 @@ func (g *Gateway) fireDisconnect(c *Conn, it inItem) {
 			}
 		}
 		g.logRoute(c, RouteDisconnect, r.name(), requestID, outcomeError, status, start, err)
-		if attempt >= st.disconnectAttempts || g.ctx.Err() != nil {
+		if attempt >= st.disconnectAttempts || ctx.Err() != nil {
 			g.metrics.DisconnectFailures.WithLabelValues(a.id).Inc()
 			g.log.Error("$disconnect failed; giving up",
 				"api", a.id, "connectionId", c.info.ID, "requestId", requestID,
@@ -86,7 +102,7 @@ func (g *Gateway) fireDisconnect(c *Conn, it inItem) {
 		t := time.NewTimer(backoff)
 		select {
 		case <-t.C:
-		case <-g.ctx.Done():
+		case <-ctx.Done():
 			t.Stop()
 		}
 		backoff *= 2

@@ -68,6 +68,8 @@ type Gateway struct {
 	cancel     context.CancelFunc
 	draining   atomic.Bool
 	handshakes atomic.Int64 // handshakes past the draining check
+
+	cl *nodeCluster // nil: one node (cluster.go)
 }
 
 // New builds the APIs and starts the WebSocket engine.
@@ -86,6 +88,7 @@ func New(o Options) (*Gateway, error) {
 		apis:    make(map[string]*API),
 		tls:     o.TLS,
 		fnCreds: o.FunctionCredentials,
+		cl:      newNodeCluster(o.Cluster),
 	}
 	sd := o.Config.Shutdown
 	g.drain.Store(&sd)
@@ -127,6 +130,7 @@ func New(o Options) (*Gateway, error) {
 	}
 	g.engine = engine
 	g.ctx, g.cancel = context.WithCancel(context.Background())
+	g.startCluster()
 	return g, nil
 }
 
@@ -155,6 +159,7 @@ func (g *Gateway) Shutdown(ctx context.Context) error {
 	if !started {
 		return fmt.Errorf("shutdown already started")
 	}
+	g.stopCluster()
 	total := 0
 	for _, a := range g.list {
 		total += a.registry.len()
@@ -197,6 +202,7 @@ wait:
 		}
 		break
 	}
+	g.leaveCluster(ctx)
 	g.cancel()
 	// Integrations' worker processes may take until ctx ends to stop.
 	stop := context.AfterFunc(ctx, g.closeCancel)

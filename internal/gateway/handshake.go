@@ -39,6 +39,10 @@ func (g *Gateway) ServeWebSocket(w http.ResponseWriter, r *http.Request, a *API)
 		http.Error(w, "server is shutting down", http.StatusServiceUnavailable)
 		return
 	}
+	if g.LeaseLost() {
+		http.Error(w, "node lost its cluster lease", http.StatusServiceUnavailable)
+		return
+	}
 	st := a.acquire() // the state this handshake runs under, to its end
 	defer st.release()
 	if !st.admit.origins.Allow(r.Header.Get("Origin")) {
@@ -62,8 +66,14 @@ func (g *Gateway) ServeWebSocket(w http.ResponseWriter, r *http.Request, a *API)
 	}()
 	start := time.Now()
 	c := &Conn{g: g, api: a, limits: st.limits}
+	var id string
+	if g.cl != nil {
+		id = g.cl.reg.NewID() // carries this node's incarnation
+	} else {
+		id = event.NewID()
+	}
 	c.info = event.Connection{
-		ID:          event.NewID(),
+		ID:          id,
 		APIID:       a.id,
 		Stage:       a.stage,
 		DomainName:  st.domainName,
@@ -157,6 +167,17 @@ func (g *Gateway) ServeWebSocket(w http.ResponseWriter, r *http.Request, a *API)
 		g.connectionClosed(c, ws.ClosePolicyViolation, "too many connections for this user")
 		return
 	}
+	if g.cl != nil {
+		// A connection no surviving node could $disconnect must not open.
+		if err := g.recordConnection(c, gr.user); err != nil {
+			g.log.Warn("recording a connection in the cluster failed", "api", a.id, "connectionId", c.info.ID,
+				"error", err.Error())
+			g.reject(w, a, rejectCluster, http.StatusServiceUnavailable, c.info.Identity.SourceIP)
+			a.m.connections.Inc() // balanced by connectionClosed
+			g.connectionClosed(c, ws.CloseInternalError, reasonClusterUnavailable)
+			return
+		}
+	}
 	a.registry.add(c)
 	// What is queued now is written right after the 101 response.
 	if c.v1 {
@@ -187,6 +208,8 @@ func (g *Gateway) ServeWebSocket(w http.ResponseWriter, r *http.Request, a *API)
 		"subprotocol", subprotocol, "deflate", c.ws.Deflate(), "user", gr.user, "latencyMs", float64(time.Since(start).Microseconds())/1000)
 	if g.draining.Load() {
 		c.ws.Close(ws.CloseGoingAway, "server shutting down")
+	} else if g.LeaseLost() {
+		c.ws.Close(closeLeaseLost, reasonLeaseLost)
 	}
 }
 

@@ -3,13 +3,18 @@ package gateway
 import (
 	"context"
 
+	"github.com/switchboardhq/switchboard/internal/cluster"
+
 	"github.com/switchboardhq/switchboard/internal/event"
 	"github.com/switchboardhq/switchboard/internal/hub"
 	"github.com/switchboardhq/switchboard/internal/ws"
 )
 
 // The management data methods below are what the management API, the CLI
-// and tests call. They are safe for concurrent use.
+// and tests call. They are safe for concurrent use. In a cluster, a call on
+// a connection another node holds is carried there (cluster.go: forwarded);
+// a context marked local-only (the receiving side of that call) is served
+// here whatever the id says.
 
 func (g *Gateway) lookup(stage, id string) (*Conn, error) {
 	a := g.apis[stage]
@@ -30,13 +35,20 @@ func (g *Gateway) lookup(stage, id string) (*Conn, error) {
 // valid UTF-8, a binary frame otherwise. It returns ErrGone when the
 // connection is unknown or closed, or when the send overflowed its queue
 // (the connection is then closed as a slow consumer).
-func (g *Gateway) PostToConnection(_ context.Context, stage, id string, data []byte) error {
+func (g *Gateway) PostToConnection(ctx context.Context, stage, id string, data []byte) error {
 	a := g.apis[stage]
 	if a == nil {
 		return ErrNoSuchStage
 	}
 	if len(data) > a.state.Load().maxPost {
 		return ErrPayloadTooLarge
+	}
+	if g.cl != nil {
+		if fwd, err := g.forwarded(ctx, stage, id, func(ctx context.Context, f cluster.Forwarder, to cluster.Node) error {
+			return f.Post(ctx, to, stage, id, data)
+		}); fwd {
+			return err
+		}
 	}
 	c, err := g.lookup(stage, id)
 	if err != nil {
@@ -51,7 +63,16 @@ func (g *Gateway) PostToConnection(_ context.Context, stage, id string, data []b
 }
 
 // GetConnection reports one open connection.
-func (g *Gateway) GetConnection(_ context.Context, stage, id string) (ConnectionInfo, error) {
+func (g *Gateway) GetConnection(ctx context.Context, stage, id string) (ConnectionInfo, error) {
+	if g.cl != nil {
+		var info ConnectionInfo
+		if fwd, err := g.forwarded(ctx, stage, id, func(ctx context.Context, f cluster.Forwarder, to cluster.Node) (err error) {
+			info, err = f.Get(ctx, to, stage, id)
+			return err
+		}); fwd {
+			return info, err
+		}
+	}
 	c, err := g.lookup(stage, id)
 	if err != nil {
 		return ConnectionInfo{}, err
@@ -62,7 +83,14 @@ func (g *Gateway) GetConnection(_ context.Context, stage, id string) (Connection
 // DeleteConnection closes a connection with 1000 and the reason AWS
 // reports for DeleteConnection; $disconnect follows. The connection is
 // gone for the management API at once.
-func (g *Gateway) DeleteConnection(_ context.Context, stage, id string) error {
+func (g *Gateway) DeleteConnection(ctx context.Context, stage, id string) error {
+	if g.cl != nil {
+		if fwd, err := g.forwarded(ctx, stage, id, func(ctx context.Context, f cluster.Forwarder, to cluster.Node) error {
+			return f.Delete(ctx, to, stage, id)
+		}); fwd {
+			return err
+		}
+	}
 	c, err := g.lookup(stage, id)
 	if err != nil {
 		return err
@@ -74,8 +102,12 @@ func (g *Gateway) DeleteConnection(_ context.Context, stage, id string) error {
 
 // ListConnections returns a page of the API's open connections, oldest
 // first (in the order they connected). Pass the returned Next as cursor to
-// get the following page.
-func (g *Gateway) ListConnections(_ context.Context, stage, cursor string, limit int) (ConnectionPage, error) {
+// get the following page. In a cluster the pages walk the nodes in
+// incarnation order, each node's connections oldest first (clusterList).
+func (g *Gateway) ListConnections(ctx context.Context, stage, cursor string, limit int) (ConnectionPage, error) {
+	if g.cl != nil && !isLocalOnly(ctx) {
+		return g.clusterList(ctx, stage, cursor, limit)
+	}
 	a := g.apis[stage]
 	if a == nil {
 		return ConnectionPage{}, ErrNoSuchStage

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"slices"
 
+	"github.com/switchboardhq/switchboard/internal/cluster"
 	"github.com/switchboardhq/switchboard/internal/event"
 	"github.com/switchboardhq/switchboard/internal/history"
 	"github.com/switchboardhq/switchboard/internal/hub"
@@ -161,6 +162,10 @@ func (g *Gateway) userConns(stage, user string) (*API, []*hub.Member, error) {
 // PostToUser sends data to every connection of user. It returns how many
 // connections it was queued on (0 when the user has none).
 func (g *Gateway) PostToUser(ctx context.Context, stage, user string, data []byte) (int, error) {
+	if g.cl != nil && !isLocalOnly(ctx) {
+		res, err := g.clusterUser(ctx, stage, user, cluster.UserPost, data)
+		return res.Count, err
+	}
 	a, members, err := g.userConns(stage, user)
 	if err != nil {
 		return 0, err
@@ -182,6 +187,10 @@ func (g *Gateway) PostToUser(ctx context.Context, stage, user string, data []byt
 // DisconnectUser closes every connection of user (1000), each followed by
 // its $disconnect. It returns how many it closed.
 func (g *Gateway) DisconnectUser(ctx context.Context, stage, user string) (int, error) {
+	if g.cl != nil && !isLocalOnly(ctx) {
+		res, err := g.clusterUser(ctx, stage, user, cluster.UserDisconnect, nil)
+		return res.Count, err
+	}
 	a, members, err := g.userConns(stage, user)
 	if err != nil {
 		return 0, err
@@ -198,6 +207,13 @@ func (g *Gateway) DisconnectUser(ctx context.Context, stage, user string) (int, 
 
 // UserConnections lists the open connections of user, oldest first.
 func (g *Gateway) UserConnections(ctx context.Context, stage, user string) ([]ConnectionInfo, error) {
+	if g.cl != nil && !isLocalOnly(ctx) {
+		res, err := g.clusterUser(ctx, stage, user, cluster.UserList, nil)
+		if err != nil {
+			return nil, err
+		}
+		return res.Connections, nil
+	}
 	a, members, err := g.userConns(stage, user)
 	if err != nil {
 		return nil, err

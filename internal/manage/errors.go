@@ -28,6 +28,9 @@ const (
 	typeNotFound         = "NotFoundException"
 	typeMethodNotAllowed = "MethodNotAllowedException"
 	typeInternal         = "InternalServerErrorException"
+	// typeUnavailable: in a cluster, the node holding the connection or
+	// the shared state did not answer (AWS's 503 type; SDKs retry it).
+	typeUnavailable = "ServiceUnavailableException"
 )
 
 // Header names. The request id header is sent on every response, the error
@@ -46,6 +49,7 @@ const (
 	msgGone        = "The connection is gone: it is unknown, closed, or still in its $connect route"
 	msgInvalidID   = "Invalid connection id"
 	msgInvalidCurs = "Invalid cursor: pass back a nextCursor returned by this server"
+	msgUnavailable = "Service unavailable: the cluster node that holds the connection, or the cluster's shared state, did not answer; the call may or may not have taken effect; retry"
 
 	msgInvalidChannel = "Invalid channel name: a channel name is 1 to channels.maxNameBytes (default 255) bytes of UTF-8 without control characters, white space or commas"
 	msgNoNamespace    = "No channel namespace matches the channel name: add a channels.namespaces[] pattern for it"
@@ -131,6 +135,8 @@ func toAPIError(err error) (ae *apiError, internal bool) {
 		return ae, false
 	case errors.Is(err, gateway.ErrGone):
 		return &apiError{http.StatusGone, typeGone, msgGone, ""}, false
+	case errors.Is(err, gateway.ErrUnavailable):
+		return &apiError{http.StatusServiceUnavailable, typeUnavailable, msgUnavailable, ""}, false
 	case errors.Is(err, gateway.ErrNoSuchStage):
 		// AWS answers a request for a stage it does not serve with a bare
 		// 403 Forbidden.

@@ -370,7 +370,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		_, _ = w.Write([]byte("ok\n"))
 		return
 	case "/readyz":
-		if s.notReady.Load() || s.gateway.Draining() {
+		if s.notReady.Load() || s.gateway.Draining() || s.gateway.LeaseLost() {
 			http.Error(w, "draining", http.StatusServiceUnavailable)
 			return
 		}
