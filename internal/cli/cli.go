@@ -203,12 +203,6 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) (err erro
 	return kctx.Run(&env{stdout: stdout, stderr: stderr, getenv: os.LookupEnv})
 }
 
-// errClusterNotBuilt is serve's answer to a configuration with a cluster
-// section: validate accepts the section (its keys are settled, decision
-// 0024), but this build has no cluster to run, and serving the file as a
-// single node would pretend to be one.
-var errClusterNotBuilt = errors.New("cluster: cluster mode is not available in this build yet (docs/decisions/0024-cluster-design.md); `switchboard validate` checks the section, but `switchboard serve` will not run it as a single node. Remove the cluster section to run this process alone")
-
 type serveCmd struct {
 	Config string `short:"c" help:"YAML configuration file." type:"existingfile" placeholder:"FILE"`
 	Listen string `short:"l" help:"Listen address, such as :8080 or 127.0.0.1:9000 (overrides the file and SWITCHBOARD_LISTEN)." placeholder:"ADDR"`
@@ -224,9 +218,6 @@ func (s *serveCmd) Run(ctx context.Context, e *env) error {
 	cfg, err := s.load(e.getenv)
 	if err != nil {
 		return &ExitError{Code: 1, Err: err}
-	}
-	if cfg.Cluster != nil {
-		return &ExitError{Code: 1, Err: errClusterNotBuilt}
 	}
 	level := new(slog.LevelVar)
 	log := newLogger(e.stderr, cfg.Log, level)
@@ -321,7 +312,7 @@ func (v *validateCmd) Run(e *env) error {
 		fmt.Fprintf(e.stdout, "  %s: /%s, %d route(s), %d integration(s)\n", a.ID, a.Stage, len(a.Routes), len(a.Integrations))
 	}
 	if cl := cfg.Cluster; cl != nil {
-		fmt.Fprintf(e.stdout, "  cluster: Redis %s at %s, internal endpoint %s (not available in this build yet: serve refuses a cluster section)\n",
+		fmt.Fprintf(e.stdout, "  cluster: Redis %s at %s, internal endpoint %s\n",
 			cl.Redis.Mode, strings.Join(cl.Redis.Addresses, ", "), cl.Internal.Advertise)
 	}
 	return nil

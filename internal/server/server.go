@@ -35,6 +35,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/switchboardhq/switchboard/internal/buildinfo"
+	"github.com/switchboardhq/switchboard/internal/cluster"
 	"github.com/switchboardhq/switchboard/internal/config"
 	"github.com/switchboardhq/switchboard/internal/gateway"
 	"github.com/switchboardhq/switchboard/internal/integration/function"
@@ -107,6 +108,9 @@ type Server struct {
 	// set (both nil otherwise).
 	metricsHTTP *http.Server
 	metricsLn   net.Listener
+
+	// cluster is this node's membership of a cluster; nil on a lone node.
+	cluster *clusterNode
 }
 
 //go:embed demo/index.html
@@ -142,7 +146,16 @@ func New(cfg *config.Config, o Options) (*Server, error) {
 		eo.Loops = cfg.Transport.Loops
 	}
 	workerKeys := manage.NewGeneratedKeys()
+	var cn *clusterNode
+	var seams cluster.Seams
+	if cfg.Cluster != nil {
+		var err error
+		if cn, seams, err = joinCluster(cfg, o.Logger, reg); err != nil {
+			return nil, err
+		}
+	}
 	gw, err := gateway.New(gateway.Options{
+		Cluster: seams,
 		FunctionCredentials: func(stage, _ string) (function.Credentials, func(), error) {
 			k, err := workerKeys.Generate(stage)
 			if err != nil {
@@ -159,7 +172,15 @@ func New(cfg *config.Config, o Options) (*Server, error) {
 		TLS:        cfg.TLS != nil,
 	})
 	if err != nil {
+		cn.close()
 		return nil, err
+	}
+	if cn != nil {
+		if err := cn.serve(gw.Local()); err != nil {
+			_ = gw.Shutdown(context.Background())
+			cn.close()
+			return nil, err
+		}
 	}
 	s := &Server{
 		log:        o.Logger,
@@ -172,6 +193,7 @@ func New(cfg *config.Config, o Options) (*Server, error) {
 		now:        o.Now,
 		skipDelay:  make(chan struct{}),
 		workerKeys: workerKeys,
+		cluster:    cn,
 	}
 	s.cfg.Store(cfg)
 	s.manage = manage.NewHandler(gw, s.manageAuth(cfg), o.Logger)
@@ -185,6 +207,7 @@ func New(cfg *config.Config, o Options) (*Server, error) {
 	if ln == nil {
 		if ln, err = net.Listen("tcp", cfg.Listen); err != nil {
 			_ = gw.Shutdown(context.Background())
+			cn.close()
 			return nil, fmt.Errorf("listen on %s: %w", cfg.Listen, err)
 		}
 	}
@@ -194,6 +217,7 @@ func New(cfg *config.Config, o Options) (*Server, error) {
 		if s.certs, err = tlsreload.New(t.CertFile, t.KeyFile, o.Logger, t.ReloadInterval.Std()); err != nil {
 			ln.Close()
 			_ = gw.Shutdown(context.Background())
+			cn.close()
 			return nil, fmt.Errorf("tls: %w", err)
 		}
 		ln = tlsListener(ln, &tls.Config{
@@ -207,6 +231,7 @@ func New(cfg *config.Config, o Options) (*Server, error) {
 		if s.metricsLn, err = net.Listen("tcp", addr); err != nil {
 			ln.Close()
 			_ = gw.Shutdown(context.Background())
+			cn.close()
 			return nil, fmt.Errorf("metrics.listen on %s: %w", addr, err)
 		}
 		mux := http.NewServeMux()
@@ -296,12 +321,19 @@ func (s *Server) Run(ctx context.Context) error {
 		go func() { _ = s.metricsHTTP.Serve(s.metricsLn) }()
 		defer s.metricsHTTP.Close()
 	}
+	defer s.cluster.close()
+	var lost <-chan struct{}
+	if s.cluster != nil {
+		lost = s.cluster.node.Registry().Lost()
+	}
 	errc := make(chan error, 1)
 	go func() { errc <- s.http.Serve(s.ln) }()
 	select {
 	case err := <-errc:
 		_ = s.gateway.Shutdown(context.Background())
 		return fmt.Errorf("serve: %w", err)
+	case <-lost:
+		return s.leaseLost(errc)
 	case <-ctx.Done():
 	}
 
@@ -328,6 +360,24 @@ func (s *Server) Run(ctx context.Context) error {
 	}
 	s.log.Info("shut down")
 	return gerr
+}
+
+// ErrLeaseLost is what Run returns when this node lost its cluster lease.
+var ErrLeaseLost = errors.New("cluster: this node lost its lease (Redis unreachable for longer than cluster.lease); its sockets were closed with 1012 and the surviving nodes deliver their $disconnect events. Exiting, so that a supervisor restarts the node under a new incarnation")
+
+// leaseLost ends Run after the lease was lost: the gateway has closed
+// every socket without $disconnect (a survivor delivers them), so there is
+// nothing to drain; the process exits with an error so that its
+// supervisor starts a new incarnation (decision 0024 §6.2, as built).
+func (s *Server) leaseLost(errc <-chan error) error {
+	s.notReady.Store(true)
+	s.log.Error("cluster lease lost; closing this node")
+	_ = s.http.Close()
+	<-errc
+	ctx, cancel := context.WithTimeout(context.Background(), s.cfg.Load().Shutdown.Timeout.Std())
+	defer cancel()
+	_ = s.gateway.Shutdown(ctx)
+	return ErrLeaseLost
 }
 
 // readinessDelay fails /readyz for d while everything else goes on as
