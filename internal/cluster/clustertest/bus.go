@@ -284,6 +284,8 @@ func testBroadcast(t *testing.T, s *suite) {
 	c := s.f(t, 3)
 	rs := handleAll(t, c)
 	api := s.name(t, "api")
+	// A node serving api subscribes to its broadcasts with channel "".
+	subscribeAll(t, c, api, "")
 	for k := range 3 {
 		m := pub(fmt.Sprint("b", k))
 		m.Exclude = c.Nodes[0].Registry.NewID()

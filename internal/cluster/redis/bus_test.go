@@ -1,0 +1,310 @@
+package redcluster
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/redis/rueidis"
+	"github.com/switchboardhq/switchboard/internal/cluster"
+	"github.com/switchboardhq/switchboard/internal/cluster/clustertest"
+	"github.com/switchboardhq/switchboard/internal/history"
+	"github.com/switchboardhq/switchboard/internal/redistest"
+)
+
+// A short lease, so that Expire waits seconds.
+const testLease, testRenewal = 2 * time.Second, 600 * time.Millisecond
+
+// newClient connects to addrs (one server, or a cluster's seeds: rueidis
+// detects which) and closes the client in t.Cleanup.
+func newClient(t testing.TB, addrs []string) rueidis.Client {
+	t.Helper()
+	c, err := rueidis.NewClient(rueidis.ClientOption{InitAddress: addrs, DisableCache: true})
+	if err != nil {
+		t.Fatalf("rueidis.NewClient(%v): %v", addrs, err)
+	}
+	t.Cleanup(c.Close)
+	return c
+}
+
+// newNodes makes n joined Nodes on addrs, each with its own client.
+func newNodes(t testing.TB, addrs []string, n int) []*Node {
+	t.Helper()
+	nodes := make([]*Node, n)
+	for i := range nodes {
+		node, err := New(Options{Client: newClient(t, addrs), Lease: testLease, Renewal: testRenewal})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(node.Close)
+		if err := node.Registry().Join(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		nodes[i] = node
+	}
+	return nodes
+}
+
+// factory is the clustertest factory on addrs.
+func factory(addrs []string) clustertest.Factory {
+	return func(t *testing.T, n int) clustertest.Cluster {
+		nodes := newNodes(t, addrs, n)
+		c := clustertest.Cluster{
+			Kill: func(i int) { nodes[i].Kill() },
+			// Redis's own clock lapses the leases: wait for it.
+			Expire: func(*testing.T) { time.Sleep(testLease + testRenewal) },
+		}
+		for _, node := range nodes {
+			c.Nodes = append(c.Nodes, clustertest.Seams{Registry: node.Registry(), Bus: node.Bus(), Presence: node.Presence()})
+		}
+		return c
+	}
+}
+
+func TestSingle(t *testing.T) {
+	srv := redistest.StartServer(t)
+	addrs := []string{srv.Addr}
+	t.Run("Bus", func(t *testing.T) { clustertest.RunBus(t, factory(addrs)) })
+	t.Run("Presence", func(t *testing.T) { clustertest.RunPresence(t, factory(addrs)) })
+	t.Run("Reset", func(t *testing.T) { testReset(t, addrs, []*redistest.Server{srv}) })
+	t.Run("Errors", func(t *testing.T) { testErrors(t, addrs, srv) })
+}
+
+func TestCluster(t *testing.T) {
+	cl := redistest.SharedCluster(t)
+	addrs := cl.Addrs()
+	t.Run("Bus", func(t *testing.T) { clustertest.RunBus(t, factory(addrs)) })
+	t.Run("Presence", func(t *testing.T) { clustertest.RunPresence(t, factory(addrs)) })
+	t.Run("Reset", func(t *testing.T) { testReset(t, addrs, cl.Nodes) })
+}
+
+func unique(what string) string {
+	var b [6]byte
+	_, _ = rand.Read(b[:])
+	return "redcluster-test:" + hex.EncodeToString(b[:]) + ":" + what
+}
+
+// waitFor polls cond until it holds, failing the test after 10 s.
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(2 * time.Millisecond)
+	}
+}
+
+// log records what a node's handler got, per channel.
+type log struct {
+	mu  sync.Mutex
+	got map[string][]cluster.Message
+}
+
+func newLog() *log { return &log{got: map[string][]cluster.Message{}} }
+
+func (l *log) handle(_, channel string, m cluster.Message) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.got[channel] = append(l.got[channel], m)
+}
+
+func (l *log) of(channel string) []cluster.Message {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return append([]cluster.Message(nil), l.got[channel]...)
+}
+
+// lastOffset is the offset of channel's last publication, 0 when none.
+func (l *log) lastOffset(channel string) uint64 {
+	ms := l.of(channel)
+	for i := len(ms) - 1; i >= 0; i-- {
+		if ms[i].Kind == cluster.Publication {
+			return ms[i].Offset
+		}
+	}
+	return 0
+}
+
+func (l *log) count(channel string, k cluster.Kind) int {
+	n := 0
+	for _, m := range l.of(channel) {
+		if m.Kind == k {
+			n++
+		}
+	}
+	return n
+}
+
+var long = &history.StreamOptions{Size: 1000, TTL: time.Minute, MetaTTL: time.Hour}
+
+// publishRetrying publishes until Redis answers: a publication whose
+// connection was just killed fails with ErrUnavailable (and may or may not
+// have been ordered; the offsets tell).
+func publishRetrying(t *testing.T, b cluster.Bus, api, channel, data string, o *history.StreamOptions) cluster.Published {
+	t.Helper()
+	for range 100 {
+		p, err := b.Publish(t.Context(), api, channel, cluster.Message{Kind: cluster.Publication, Data: []byte(data)}, o)
+		if err == nil {
+			return p
+		}
+		if !errors.Is(err, cluster.ErrUnavailable) {
+			t.Fatalf("Publish: %v; want success or ErrUnavailable", err)
+		}
+	}
+	t.Fatal("Publish kept failing")
+	return cluster.Published{}
+}
+
+// testReset: the pub/sub connections are killed on the server and cannot
+// subscribe again for a while (an ACL denies SSUBSCRIBE), publications go
+// on meanwhile; once subscribing works again each node's handler gets a
+// Reset per channel, then the missed publications of the channel with
+// history, filled from its stream: consecutive offsets, no duplicate.
+func testReset(t *testing.T, addrs []string, servers []*redistest.Server) {
+	nodes := newNodes(t, addrs, 2)
+	logs := []*log{newLog(), newLog()}
+	api, ch, plain := unique("api"), unique("ch"), unique("plain")
+	for i, n := range nodes {
+		n.Bus().Handle(logs[i].handle)
+		for _, c := range []string{ch, plain} {
+			if err := n.Bus().Subscribe(t.Context(), api, c); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	for k := range 3 {
+		publishRetrying(t, nodes[0].Bus(), api, ch, fmt.Sprint("before", k), long)
+	}
+	publishRetrying(t, nodes[0].Bus(), api, plain, "before", nil)
+	for i := range nodes {
+		waitFor(t, "the first deliveries", func() bool { return logs[i].lastOffset(ch) == 3 && len(logs[i].of(plain)) == 1 })
+	}
+
+	acl := func(rule string) {
+		for _, s := range servers {
+			if _, err := s.Do("ACL", "SETUSER", "default", rule); err != nil {
+				t.Fatalf("ACL SETUSER default %s: %v", rule, err)
+			}
+		}
+	}
+	acl("-ssubscribe")
+	t.Cleanup(func() { acl("+ssubscribe") })
+	for _, s := range servers {
+		if _, err := s.Do("CLIENT", "KILL", "TYPE", "pubsub"); err != nil {
+			t.Fatalf("CLIENT KILL TYPE pubsub: %v", err)
+		}
+	}
+	var top uint64
+	for k := range 5 {
+		p := publishRetrying(t, nodes[1].Bus(), api, ch, fmt.Sprint("meanwhile", k), long)
+		top = p.Position.Offset
+	}
+	publishRetrying(t, nodes[1].Bus(), api, plain, "lost", nil)
+	acl("+ssubscribe")
+
+	for i, n := range nodes {
+		waitFor(t, fmt.Sprintf("node %d to fill up to %d", i, top), func() bool { return logs[i].lastOffset(ch) == top })
+		waitFor(t, fmt.Sprintf("node %d's Reset of the channel without history", i), func() bool { return logs[i].count(plain, cluster.Reset) > 0 })
+		ms := logs[i].of(ch)
+		var want uint64 = 1
+		resetAt := -1
+		for j, m := range ms {
+			switch m.Kind {
+			case cluster.Reset:
+				if resetAt < 0 {
+					resetAt = j
+				}
+			case cluster.Publication:
+				if m.Offset != want {
+					t.Fatalf("node %d: delivery %d has offset %d; want %d (consecutive, no duplicate): %+v", i, j, m.Offset, want, ms)
+				}
+				want++
+			default:
+				t.Errorf("node %d: unexpected %v", i, m.Kind)
+			}
+		}
+		if resetAt != 3 {
+			t.Errorf("node %d: first Reset at delivery %d; want 3 (after the 3 delivered before the kill)", i, resetAt)
+		}
+		if got := n.bus.filled.Load(); got < 5 {
+			t.Errorf("node %d filled %d publications from the stream; want at least the 5 published while it could not subscribe", i, got)
+		}
+		for _, m := range logs[i].of(plain) {
+			if string(m.Data) == "lost" {
+				t.Errorf("node %d got a publication without history published while it was not subscribed", i)
+			}
+		}
+	}
+	// Delivery goes on after the reset.
+	p := publishRetrying(t, nodes[0].Bus(), api, ch, "after", long)
+	publishRetrying(t, nodes[0].Bus(), api, plain, "after", nil)
+	for i := range nodes {
+		waitFor(t, "deliveries after the reset", func() bool {
+			ps := logs[i].of(plain)
+			return logs[i].lastOffset(ch) == p.Position.Offset && len(ps) > 0 && string(ps[len(ps)-1].Data) == "after"
+		})
+	}
+}
+
+// testErrors: a Redis that does not answer makes calls fail with
+// ErrUnavailable within the command timeout, never succeed silently.
+func testErrors(t *testing.T, addrs []string, srv *redistest.Server) {
+	nodes := newNodes(t, addrs, 1)
+	b := nodes[0].Bus()
+	api, ch := unique("api"), unique("ch")
+	if err := b.Subscribe(t.Context(), api, ch); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := b.Publish(t.Context(), api, ch, cluster.Message{}, nil); err == nil || errors.Is(err, cluster.ErrUnavailable) {
+		t.Errorf("Publish of kind 0: %v; want a plain error", err)
+	}
+	// CLIENT PAUSE holds every client's commands on the server.
+	if _, err := srv.Do("CLIENT", "PAUSE", "1500", "ALL"); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _, _ = srv.Do("CLIENT", "UNPAUSE") })
+	short, err := New(Options{Client: nodes[0].o.Client, CommandTimeout: 200 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = short.Bus().Publish(t.Context(), api, ch, cluster.Message{Kind: cluster.Publication, Data: []byte("x")}, long)
+	if !errors.Is(err, cluster.ErrUnavailable) {
+		t.Errorf("Publish while Redis does not answer: %v; want ErrUnavailable", err)
+	}
+	if err := short.Presence().Join(t.Context(), api, ch, cluster.Member{ID: short.Registry().NewID()}, true); !errors.Is(err, cluster.ErrUnavailable) {
+		t.Errorf("Join while Redis does not answer: %v; want ErrUnavailable", err)
+	}
+	if _, err := srv.Do("CLIENT", "UNPAUSE"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := short.Bus().Publish(t.Context(), api, ch, cluster.Message{Kind: cluster.Publication}, long); err != nil {
+		t.Errorf("Publish after the pause: %v", err)
+	}
+}
+
+func TestIsUnavailable(t *testing.T) {
+	for _, tc := range []struct {
+		err  error
+		want bool
+	}{
+		{context.DeadlineExceeded, true},
+		{rueidis.ErrClosing, true},
+		{errors.New("dial tcp: connection refused"), true},
+	} {
+		if got := isUnavailable(tc.err); got != tc.want {
+			t.Errorf("isUnavailable(%v) = %v; want %v", tc.err, got, tc.want)
+		}
+	}
+	if isUnavailable(nil) {
+		t.Error("isUnavailable(nil)")
+	}
+	_ = strings.TrimSpace
+}
