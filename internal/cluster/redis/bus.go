@@ -81,8 +81,10 @@ type bus struct {
 	retired map[string]*sub // unsubscribed, worker maybe still delivering
 	wg      sync.WaitGroup  // receive loops
 
-	// Counters, for tests and benchmarks.
-	resets, filled atomic.Uint64
+	// Counters, for tests and benchmarks: Resets delivered, publications
+	// filled from streams, subscriptions broken (Receive ended without
+	// Unsubscribe).
+	resets, filled, broken atomic.Uint64
 }
 
 var _ cluster.Bus = (*bus)(nil)
@@ -371,6 +373,7 @@ func (s *sub) run() {
 		if s.ctx.Err() != nil {
 			return
 		}
+		s.b.broken.Add(1)
 		if s.confirms.Load() == 0 && err != nil {
 			s.fail(err)
 		}

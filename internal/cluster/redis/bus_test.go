@@ -6,8 +6,9 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"strings"
+	"net"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -306,5 +307,61 @@ func TestIsUnavailable(t *testing.T) {
 	if isUnavailable(nil) {
 		t.Error("isUnavailable(nil)")
 	}
-	_ = strings.TrimSpace
+}
+
+// TestProbe: a Redis that stops answering without closing the connection
+// (SIGSTOP: the kernel keeps the TCP connection up) is noticed by the
+// liveness probe — rueidis's PING on the idle pub/sub connection, with
+// ConnWriteTimeout as its deadline — and once it answers again the node
+// re-subscribes, delivers a Reset and fills what it missed.
+func TestProbe(t *testing.T) {
+	srv := redistest.StartServer(t)
+	c, err := rueidis.NewClient(rueidis.ClientOption{
+		InitAddress: []string{srv.Addr}, DisableCache: true,
+		Dialer:           net.Dialer{KeepAlive: 100 * time.Millisecond},
+		ConnWriteTimeout: 300 * time.Millisecond,
+		// rueidis would otherwise retry the subscription inside Receive,
+		// where the test cannot see the break; the Bus's own loop
+		// re-subscribes either way.
+		DisableRetry: true,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(c.Close)
+	node, err := New(Options{Client: c, CommandTimeout: time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(node.Close)
+	l := newLog()
+	node.Bus().Handle(l.handle)
+	api, ch := unique("api"), unique("ch")
+	if err := node.Bus().Subscribe(t.Context(), api, ch); err != nil {
+		t.Fatal(err)
+	}
+	publishRetrying(t, node.Bus(), api, ch, "1", long)
+	waitFor(t, "the first delivery", func() bool { return l.lastOffset(ch) == 1 })
+	// Another client publishes while this node's connection is broken.
+	other := newNodes(t, []string{srv.Addr}, 1)[0]
+
+	if err := syscall.Kill(srv.PID(), syscall.SIGSTOP); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = syscall.Kill(srv.PID(), syscall.SIGCONT) })
+	waitFor(t, "the probe to break the silent connection", func() bool { return node.bus.broken.Load() > 0 })
+	if err := syscall.Kill(srv.PID(), syscall.SIGCONT); err != nil {
+		t.Fatal(err)
+	}
+	p := publishRetrying(t, other.Bus(), api, ch, "2", long)
+	waitFor(t, "the Reset and the fill", func() bool { return l.count(ch, cluster.Reset) > 0 && l.lastOffset(ch) == p.Position.Offset })
+	var offs []uint64
+	for _, m := range l.of(ch) {
+		if m.Kind == cluster.Publication {
+			offs = append(offs, m.Offset)
+		}
+	}
+	if len(offs) != int(p.Position.Offset) {
+		t.Errorf("offsets %v; want 1..%d once each", offs, p.Position.Offset)
+	}
 }
