@@ -61,9 +61,15 @@ func commandStats(tb testing.TB, servers []*redistest.Server) map[string]int64 {
 			if !ok {
 				continue
 			}
-			calls, _, _ := strings.Cut(rest, ",")
+			calls, rest, _ := strings.Cut(rest, ",")
 			n, _ := strconv.ParseInt(calls, 10, 64)
-			out[strings.TrimPrefix(name, "cmdstat_")] += n
+			name = strings.TrimPrefix(name, "cmdstat_")
+			out[name] += n
+			if u, ok := strings.CutPrefix(rest, "usec="); ok {
+				u, _, _ = strings.Cut(u, ",")
+				us, _ := strconv.ParseInt(u, 10, 64)
+				out[name+" usec"] += us
+			}
 		}
 	}
 	return out
@@ -100,7 +106,7 @@ func usedMemory(tb testing.TB, servers []*redistest.Server) int64 {
 // acknowledged (the deliveries are awaited after the timer stops).
 // Metrics: evalsha/op (client commands per publication), servercmds/op
 // (every command the masters ran, including those inside the script),
-// deliveries/op/node.
+// redis-us/op (the masters' own time in the script), deliveries/op/node.
 func BenchmarkPublish(b *testing.B) {
 	for _, tg := range benchTargets(b) {
 		for _, par := range []bool{false, true} {
@@ -174,12 +180,13 @@ func benchPublish(b *testing.B, tg benchTarget, parallel, hist bool) {
 	after := commandStats(b, tg.servers)
 	var all int64
 	for k, v := range after {
-		if k != "info" {
+		if k != "info" && !strings.HasSuffix(k, " usec") {
 			all += v - before[k]
 		}
 	}
 	b.ReportMetric(float64(after["evalsha"]-before["evalsha"])/float64(b.N), "evalsha/op")
 	b.ReportMetric(float64(all)/float64(b.N), "servercmds/op")
+	b.ReportMetric(float64(after["evalsha usec"]-before["evalsha usec"])/float64(b.N), "redis-us/op")
 	b.ReportMetric(float64(delivered.Load())/float64(b.N)/nodesN, "deliveries/op/node")
 }
 

@@ -58,6 +58,8 @@ end
 return {m[1] or '', m[2] or '0', flat}
 `)
 
+var errUnsubscribed = errors.New("unsubscribed while subscribing")
+
 // fillBatch is how many stream entries one fill read returns.
 const fillBatch = 500
 
@@ -220,11 +222,13 @@ func (b *bus) Subscribe(ctx context.Context, api, channel string) error {
 			// The stream's position before SSUBSCRIBE: a Reset before any
 			// delivery fills from there.
 			if err := s.readBase(ctx); err != nil {
+				s.fail(err)
 				b.drop(s)
 				return wrap(ctx, "subscribe to "+strconv.Quote(channel), err)
 			}
 		}
 		b.wg.Add(1)
+		s.started.Store(true)
 		go s.run()
 	}
 	select {
@@ -273,8 +277,12 @@ func (b *bus) drop(s *sub) {
 	b.retired[s.shard] = s
 	b.mu.Unlock()
 	s.cancel()
-	<-s.done
+	if s.started.Load() {
+		<-s.done
+	}
 	s.stop()
+	// A concurrent Subscribe still waiting for this subscription returns.
+	s.fail(errUnsubscribed)
 	go func() {
 		<-s.stopped
 		b.mu.Lock()
@@ -312,7 +320,8 @@ type sub struct {
 	err                 error
 	failOnce            sync.Once
 	confirms            atomic.Int64
-	prev                *sub // an earlier subscription of the shard whose worker must end first
+	started             atomic.Bool // run was started (done will close)
+	prev                *sub        // an earlier subscription of the shard whose worker must end first
 
 	mu      sync.Mutex
 	queue   []item
