@@ -16,6 +16,7 @@ import (
 	"github.com/switchboardhq/switchboard/internal/cluster"
 	"github.com/switchboardhq/switchboard/internal/cluster/clustertest"
 	"github.com/switchboardhq/switchboard/internal/history"
+	redishistory "github.com/switchboardhq/switchboard/internal/history/redis"
 	"github.com/switchboardhq/switchboard/internal/redistest"
 )
 
@@ -151,8 +152,13 @@ var long = &history.StreamOptions{Size: 1000, TTL: time.Minute, MetaTTL: time.Ho
 // have been ordered; the offsets tell).
 func publishRetrying(t *testing.T, b cluster.Bus, api, channel, data string, o *history.StreamOptions) cluster.Published {
 	t.Helper()
+	return publishMessage(t, b, api, channel, cluster.Message{Kind: cluster.Publication, Data: []byte(data)}, o)
+}
+
+func publishMessage(t *testing.T, b cluster.Bus, api, channel string, m cluster.Message, o *history.StreamOptions) cluster.Published {
+	t.Helper()
 	for range 100 {
-		p, err := b.Publish(t.Context(), api, channel, cluster.Message{Kind: cluster.Publication, Data: []byte(data)}, o)
+		p, err := b.Publish(t.Context(), api, channel, m, o)
 		if err == nil {
 			return p
 		}
@@ -204,8 +210,13 @@ func testReset(t *testing.T, addrs []string, servers []*redistest.Server) {
 		}
 	}
 	var top uint64
+	excluded := nodes[0].Registry().NewID()
 	for k := range 5 {
-		p := publishRetrying(t, nodes[1].Bus(), api, ch, fmt.Sprint("meanwhile", k), long)
+		m := cluster.Message{Kind: cluster.Publication, Data: []byte(fmt.Sprint("meanwhile", k))}
+		if k == 2 {
+			m.Exclude = excluded
+		}
+		p := publishMessage(t, nodes[1].Bus(), api, ch, m, long)
 		top = p.Position.Offset
 	}
 	publishRetrying(t, nodes[1].Bus(), api, plain, "lost", nil)
@@ -234,6 +245,15 @@ func testReset(t *testing.T, addrs []string, servers []*redistest.Server) {
 		}
 		if resetAt != 3 {
 			t.Errorf("node %d: first Reset at delivery %d; want 3 (after the 3 delivered before the kill)", i, resetAt)
+		}
+		var excl []string
+		for _, m := range ms {
+			if m.Exclude != "" {
+				excl = append(excl, string(m.Data)+" "+m.Exclude)
+			}
+		}
+		if len(excl) != 1 || excl[0] != "meanwhile2 "+excluded {
+			t.Errorf("node %d: filled publications with an exclude: %v; want meanwhile2 excluding %s", i, excl, excluded)
 		}
 		if got := n.bus.filled.Load(); got < 5 {
 			t.Errorf("node %d filled %d publications from the stream; want at least the 5 published while it could not subscribe", i, got)
@@ -366,5 +386,59 @@ func TestProbe(t *testing.T) {
 	}
 	if len(offs) != int(p.Position.Offset) {
 		t.Errorf("offsets %v; want 1..%d once each", offs, p.Position.Offset)
+	}
+}
+
+// TestGapAndDuplicate: a delivery whose offset skips some is preceded by
+// the missing ones, read from the stream; a delivery already handled is
+// dropped. The gap is made by appending through the history Store (same
+// stream, no SPUBLISH), which also shows that the Store's prefix and the
+// Bus's keys address one stream.
+func TestGapAndDuplicate(t *testing.T) {
+	srv := redistest.StartServer(t)
+	addrs := []string{srv.Addr}
+	nodes := newNodes(t, addrs, 1)
+	n := nodes[0]
+	l := newLog()
+	n.Bus().Handle(l.handle)
+	api, ch := unique("api"), unique("ch")
+	if err := n.Bus().Subscribe(t.Context(), api, ch); err != nil {
+		t.Fatal(err)
+	}
+	for k := range 3 {
+		publishRetrying(t, n.Bus(), api, ch, fmt.Sprint("bus", k), long)
+	}
+	waitFor(t, "3 deliveries", func() bool { return l.lastOffset(ch) == 3 })
+	store, err := redishistory.New(redishistory.Options{Client: newClient(t, addrs), Prefix: n.keys.historyPrefix(api)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for k := range 2 {
+		if _, err := store.Append(t.Context(), ch, []byte(fmt.Sprint("store", k)), *long); err != nil {
+			t.Fatal(err)
+		}
+	}
+	p := publishRetrying(t, n.Bus(), api, ch, "bus-after", long)
+	if p.Position.Offset != 6 {
+		t.Fatalf("publication after 2 Store appends at offset %d; want 6", p.Position.Offset)
+	}
+	waitFor(t, "offset 6", func() bool { return l.lastOffset(ch) == 6 })
+	// A copy of offset 5 arriving late is dropped.
+	n.bus.mu.Lock()
+	s := n.bus.subs[n.bus.shard(api, ch)]
+	n.bus.mu.Unlock()
+	s.push(item{msg: string(encodeEnvelope(cluster.Message{Kind: cluster.Publication, Epoch: p.Position.Epoch, Offset: 5, Data: []byte("dup")}))})
+	s.push(item{msg: "not an envelope"})
+	publishRetrying(t, n.Bus(), api, ch, "last", long)
+	waitFor(t, "offset 7", func() bool { return l.lastOffset(ch) == 7 })
+	want := []string{"bus0", "bus1", "bus2", "store0", "store1", "bus-after", "last"}
+	got := l.of(ch)
+	if len(got) != len(want) {
+		t.Fatalf("got %d deliveries %+v; want %v", len(got), got, want)
+	}
+	for i, m := range got {
+		if m.Kind != cluster.Publication || m.Offset != uint64(i+1) || string(m.Data) != want[i] || m.Epoch != p.Position.Epoch {
+			t.Errorf("delivery %d: %+v; want %q at offset %d", i, m, want[i], i+1)
+		}
 	}
 }
