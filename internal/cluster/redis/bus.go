@@ -2,6 +2,8 @@ package redcluster
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"strconv"
@@ -39,10 +41,11 @@ return members
 
 // fillScript reads a channel's stream for a node that missed deliveries.
 // KEYS: :m :s. ARGV[1] first entry id, ARGV[2] last ("+" for the top),
-// ARGV[3] count. Returns {epoch, top, flat} with flat = id, data, exclude,
-// ... ; epoch "" when the channel has no stream. Read-only.
+// ARGV[3] count. Returns {epoch, top, flat, b} with flat = id, data,
+// exclude, ... ; epoch "" when the channel has no stream; b the offset the
+// epoch began after (rotateScript), 0 for a new stream. Read-only.
 var fillScript = rueidis.NewLuaScriptRetryable(`
-local m = redis.call('HMGET', KEYS[1], 'e', 's')
+local m = redis.call('HMGET', KEYS[1], 'e', 's', 'b')
 local es = redis.call('XRANGE', KEYS[2], ARGV[1], ARGV[2], 'COUNT', ARGV[3])
 local flat = {}
 for i = 1, #es do
@@ -55,7 +58,23 @@ for i = 1, #es do
   flat[#flat + 1] = d
   flat[#flat + 1] = x
 end
-return {m[1] or '', m[2] or '0', flat}
+return {m[1] or '', m[2] or '0', flat, m[3] or '0'}
+`)
+
+// rotateScript gives a channel's stream a new epoch after a rollback (an
+// acknowledged append lost in a failover, its offset about to be handed
+// out again), unless another node did already: KEYS :m, ARGV[1] the epoch
+// the caller saw roll back, ARGV[2] a fresh one. The offsets go on; b
+// records the offset the new epoch began after, so a node seeing the new
+// epoch does not take its older offsets for new publications. Returns
+// {epoch, b}.
+var rotateScript = rueidis.NewLuaScript(`
+local m = redis.call('HMGET', KEYS[1], 'e', 's', 'b')
+if m[1] and m[1] == ARGV[1] then
+  redis.call('HSET', KEYS[1], 'e', ARGV[2], 'b', m[2])
+  return {ARGV[2], m[2]}
+end
+return {m[1] or '', m[3] or '0'}
 `)
 
 var errUnsubscribed = errors.New("unsubscribed while subscribing")
@@ -546,6 +565,42 @@ func (s *sub) reset() {
 	s.fill(0)
 }
 
+// rotate handles a rollback seen after a re-subscription: the stream's top
+// is below the last offset delivered in the same epoch, so an acknowledged
+// append was lost in a failover and its offset will be handed out again
+// (decision 0024 §4). It gives the stream a new epoch (rotateScript; the
+// first node to see it does it, the others adopt it) and continues after
+// top in it, so clients recovering from the old epoch are told "epoch
+// changed" instead of being given another publication under an offset
+// they know. It reports whether the fill may go on.
+func (s *sub) rotate(meta string, top uint64) bool {
+	n := s.b.n
+	n.o.Logger.Warn("redcluster: stream top below the last delivered offset (rollback): rotating the epoch", "channel", s.shard, "top", top, "last", s.last)
+	ctx, cancel := n.cmdCtx(s.ctx)
+	defer cancel()
+	res, err := rotateScript.Exec(ctx, n.o.Client, []string{meta}, []string{s.epoch, newEpoch()}).ToArray()
+	if err != nil || len(res) != 2 {
+		n.o.Logger.Warn("redcluster: cannot rotate the epoch", "channel", s.shard, "err", err)
+		s.last = top
+		return false
+	}
+	epoch, _ := res[0].ToString()
+	began, _ := res[1].AsUint64()
+	if epoch == "" {
+		return false
+	}
+	s.epoch, s.last = epoch, began
+	return true
+}
+
+// newEpoch returns 8 random bytes in unpadded base64url, as redishistory's
+// epochs.
+func newEpoch() string {
+	var b [8]byte
+	_, _ = rand.Read(b[:])
+	return base64.RawURLEncoding.EncodeToString(b[:])
+}
+
 // fill delivers the stream's publications after s.last up to upto (0: up
 // to the top), in order. A stream of another epoch than s.epoch starts
 // over from its offset 1 (reset path) or ends the fill. When offsets are
@@ -575,7 +630,7 @@ func (s *sub) fill(upto uint64) {
 		ctx, cancel := n.cmdCtx(s.ctx)
 		res, err := fillScript.Exec(ctx, c, keys, []string{start, end, strconv.Itoa(fillBatch)}).ToArray()
 		cancel()
-		if err != nil || len(res) != 3 {
+		if err != nil || len(res) != 4 {
 			if s.ctx.Err() == nil {
 				n.o.Logger.Warn("redcluster: cannot fill missed deliveries", "channel", s.shard, "err", err)
 				lost = true
@@ -586,6 +641,7 @@ func (s *sub) fill(upto uint64) {
 		topText, _ := res[1].ToString()
 		top, _ := strconv.ParseUint(topText, 10, 64)
 		flat, _ := res[2].ToArray()
+		began, _ := res[3].AsUint64()
 		if epoch == "" {
 			return // no stream (yet, or any more)
 		}
@@ -593,16 +649,20 @@ func (s *sub) fill(upto uint64) {
 			if upto != 0 {
 				return // the delivery being handled belongs to another stream
 			}
-			s.epoch, s.last = epoch, 0
+			s.epoch, s.last = epoch, began
+			continue
+		}
+		if began > s.last {
+			// The epoch was rotated at began: the offsets up to it were
+			// delivered under the previous epoch.
+			s.last = began
 			continue
 		}
 		if upto == 0 && top < s.last {
-			// Rollback: an acknowledged append was lost in a failover
-			// and its offset will be handed out again (decision 0024 §4).
-			// The epoch rotation that would fix it is not built yet.
-			n.o.Logger.Warn("redcluster: stream top below the last delivered offset (rollback)", "channel", s.shard, "top", top, "last", s.last)
-			s.last = top
-			return
+			if !s.rotate(keys[0], top) {
+				return
+			}
+			continue
 		}
 		if len(flat) < 3 {
 			if upto != 0 || s.last < top {

@@ -9,8 +9,9 @@ import "github.com/redis/rueidis"
 // ARGV[3] metaTTL in ms, ARGV[4] a fresh random epoch, used only if the
 // stream is created.
 //
-// The meta hash holds e (epoch), s (top offset) and a (ms of the last
-// Append, or of the creation). Times come from the server's TIME, so every
+// The meta hash holds e (epoch), s (top offset), a (ms of the last
+// Append, or of the creation) and, after a cluster node rotated the epoch
+// on a rollback, b (the offset the epoch began after). Times come from the server's TIME, so every
 // Switchboard node and every restart share one clock per stream.
 const Prelude = `
 local t = redis.call('TIME')
@@ -27,6 +28,9 @@ if not epoch or not top or not touched or now - touched >= metattl then
   redis.call('DEL', KEYS[2])
   epoch, top, touched = ARGV[4], '0', now
   redis.call('HSET', KEYS[1], 'e', epoch, 's', 0, 'a', now)
+  -- b: the offset after which the epoch began when a node rotated it
+  -- after a rollback (internal/cluster/redis); a new life begins at 0.
+  redis.call('HDEL', KEYS[1], 'b')
 end
 -- The latest call's metaTTL governs when the stream is forgotten.
 redis.call('PEXPIREAT', KEYS[1], touched + metattl)
