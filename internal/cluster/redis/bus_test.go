@@ -519,3 +519,38 @@ func TestRollback(t *testing.T) {
 		t.Errorf("Store top %+v; want %+v", r.Top, *p.Position)
 	}
 }
+
+// TestUnsubscribeServerSide: Unsubscribe ends the subscription on the
+// server too (PUBSUB SHARDNUMSUB), not only locally.
+func TestUnsubscribeServerSide(t *testing.T) {
+	srv := redistest.StartServer(t)
+	n := newNodes(t, []string{srv.Addr}, 1)[0]
+	api := unique("api")
+	numsub := func(shard string) string {
+		out, err := srv.Do("PUBSUB", "SHARDNUMSUB", shard)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return out
+	}
+	var shards []string
+	for k := range 20 {
+		ch := unique(fmt.Sprint("ch", k))
+		if err := n.Bus().Subscribe(t.Context(), api, ch); err != nil {
+			t.Fatal(err)
+		}
+		shard := n.bus.shard(api, ch)
+		shards = append(shards, shard)
+		if got := numsub(shard); got != shard+"\n1" {
+			t.Fatalf("after Subscribe: SHARDNUMSUB %q", got)
+		}
+		if err := n.Bus().Unsubscribe(t.Context(), api, ch); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, shard := range shards {
+		if got := numsub(shard); got != shard+"\n0" {
+			t.Errorf("after Unsubscribe: SHARDNUMSUB %q; want 0 subscribers", got)
+		}
+	}
+}
