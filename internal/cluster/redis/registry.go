@@ -115,6 +115,7 @@ type registry struct {
 	doneOnce sync.Once
 	joinMu   sync.Mutex    // one Join or Leave at a time; taken before mu
 	passes   atomic.Uint64 // completed reaper passes (tests wait on them)
+	renewals atomic.Uint64 // successful renewals (tests wait on them)
 	reapers  atomic.Int32  // Reap calls running
 	busy     atomic.Int32  // claims being worked on (f running)
 
@@ -278,6 +279,7 @@ func (r *registry) renew() {
 			r.lastOK = sent
 		}
 		r.mu.Unlock()
+		r.renewals.Add(1)
 	case rueidis.IsRedisNil(err):
 		r.fence("the lease had lapsed when renewed")
 	default:

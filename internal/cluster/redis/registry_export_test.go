@@ -16,3 +16,6 @@ func NodesKeys(prefix string) (all, info string) {
 	k := keys{prefix: prefix}
 	return k.nodes(), k.nodesInfo()
 }
+
+// Renewals returns, for tests, how many lease renewals succeeded.
+func (n *Node) Renewals() uint64 { return n.reg.renewals.Load() }

@@ -8,6 +8,8 @@ import (
 	"fmt"
 	"net"
 	"slices"
+	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -571,3 +573,77 @@ func TestRegistryNoGoroutineLeak(t *testing.T) {
 
 // regDialer bounds a dial (a blackholed proxy accepts, then never answers).
 func regDialer() net.Dialer { return net.Dialer{Timeout: time.Second} }
+
+// TestRegistryMasterFailoverNoFence: kill -9 of the Redis master that holds
+// a node's lease does not fence the node when the failover (about
+// cluster-node-timeout + 1–3 s) ends before lease − renewal/2: a renewal
+// sent after the kill succeeds on the promoted replica, and Lost stays
+// open. Decision 0024 §8, "the failed master held lease keys".
+func TestRegistryMasterFailoverNoFence(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts and fails over its own Redis Cluster")
+	}
+	cl := redistest.StartCluster(t, redistest.ClusterOptions{})
+	c := regClient(t, cl.Addrs(), false)
+	prefix := regPrefix()
+	// The node fences 19.5 s (lease − renewal/2) after the last renewal
+	// sent before the kill; the failover takes a few seconds at the default
+	// 2 s node timeout (the margin is for a machine loaded by -race).
+	n := regNode(t, c, prefix, redcluster.Options{Lease: 20 * time.Second, Renewal: time.Second, CommandTimeout: time.Second})
+	r := n.Registry()
+	if err := r.Join(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	regWaitFor(t, "a first renewal", func() bool { return n.Renewals() > 0 })
+	lease, _, _, _ := redcluster.NodeKeys(prefix, r.Self().Incarnation)
+	master, err := cl.MasterFor(lease)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The replica has the lease before its master dies: it acknowledged
+	// the master's replication offset as of a renewal.
+	offset := func(info, field string) int64 {
+		for line := range strings.SplitSeq(info, "\n") {
+			for kv := range strings.SplitSeq(strings.TrimSpace(line), ",") {
+				if k, v, ok := strings.Cut(kv, "="); ok && strings.HasSuffix(k, field) {
+					n, _ := strconv.ParseInt(v, 10, 64)
+					return n
+				}
+			}
+			if k, v, ok := strings.Cut(strings.TrimSpace(line), ":"); ok && k == field {
+				n, _ := strconv.ParseInt(v, 10, 64)
+				return n
+			}
+		}
+		return -1
+	}
+	info, err := master.Do("INFO", "replication")
+	if err != nil {
+		t.Fatal(err)
+	}
+	written := offset(info, "master_repl_offset")
+	regWaitFor(t, "the replica to acknowledge the lease", func() bool {
+		info, err := master.Do("INFO", "replication")
+		return err == nil && offset(info, "offset") >= written
+	})
+	before := n.Renewals()
+	killed := time.Now()
+	cl.Kill(master)
+	// Renewal before+1 may have been sent before the kill; before+2 was
+	// sent after renewal before+1 ended, hence after the kill.
+	var first time.Duration
+	regWaitFor(t, "a renewal sent after the kill to succeed", func() bool {
+		if first == 0 && n.Renewals() > before {
+			first = time.Since(killed)
+		}
+		return n.Renewals() >= before+2 || regClosed(r.Lost())
+	})
+	if regClosed(r.Lost()) {
+		t.Fatal("the node fenced itself during a failover shorter than lease − renewal/2")
+	}
+	t.Logf("after the kill of the lease's master, renewals succeeded again %v (the first, maybe sent before the kill) and %v later (information, not asserted)",
+		first.Round(10*time.Millisecond), time.Since(killed).Round(10*time.Millisecond))
+	if o, err := r.Owner(t.Context(), r.NewID()); err != nil || o != r.Self() {
+		t.Errorf("Owner of its own id after the failover: %+v, %v", o, err)
+	}
+}
