@@ -108,7 +108,7 @@ type registry struct {
 	stop     chan struct{} // closed once: renewal and watchdog end (leave, lost, kill, close)
 	done     chan struct{} // closed once: kill or close; Reap returns
 	bg       context.Context
-	cancelBG context.CancelFunc // cancels bg: in-flight renewals, held claims
+	cancelBG context.CancelFunc // cancels bg: an in-flight renewal
 
 	wg       sync.WaitGroup // renewal and watchdog goroutines
 	stopOnce sync.Once
