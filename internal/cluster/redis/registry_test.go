@@ -647,3 +647,82 @@ func TestRegistryMasterFailoverNoFence(t *testing.T) {
 		t.Errorf("Owner of its own id after the failover: %+v, %v", o, err)
 	}
 }
+
+// TestRegistryCutReaperLosesClaim: a reaper cut off Redis while it works on
+// a dead node has f's ctx ended (its claim can no longer be extended), and
+// another node then claims the dead node and hands out every record.
+func TestRegistryCutReaperLosesClaim(t *testing.T) {
+	srv := redistest.StartServer(t)
+	direct := regClient(t, []string{srv.Addr}, true)
+	proxy := redistest.StartProxy(t, srv.Addr)
+	prefix := regPrefix()
+	a := regNode(t, regClient(t, []string{proxy.Addr}, true), prefix, redcluster.Options{})
+	b := regNode(t, direct, prefix, redcluster.Options{})
+	v := regNode(t, direct, prefix, redcluster.Options{})
+	for _, n := range []*redcluster.Node{a, b, v} {
+		if err := n.Registry().Join(t.Context()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var want []string
+	for range 3 {
+		id := v.Registry().NewID()
+		if err := v.Registry().Add(t.Context(), cluster.Record{API: "api", ID: id}); err != nil {
+			t.Fatal(err)
+		}
+		want = append(want, id)
+	}
+	slices.Sort(want)
+	v.Kill()
+
+	claimed, ended := make(chan struct{}), make(chan struct{})
+	actx, acancel := context.WithCancel(t.Context())
+	defer acancel()
+	go func() {
+		_ = a.Registry().Reap(actx, func(ctx context.Context, _ cluster.Node, _ cluster.Records) error {
+			close(claimed)
+			<-ctx.Done()
+			close(ended)
+			return ctx.Err()
+		})
+	}()
+	select {
+	case <-claimed:
+	case <-time.After(regWait):
+		t.Fatal("the dead node was not claimed")
+	}
+	proxy.Cut()
+	select {
+	case <-ended:
+	case <-time.After(regWait):
+		t.Fatal("the cut reaper's f kept running: its ctx did not end")
+	}
+
+	var mu sync.Mutex
+	var got []string
+	bctx, bcancel := context.WithCancel(t.Context())
+	defer bcancel()
+	go func() {
+		_ = b.Registry().Reap(bctx, func(ctx context.Context, _ cluster.Node, rs cluster.Records) error {
+			for {
+				recs, err := rs.Next(ctx, 2)
+				if err != nil || len(recs) == 0 {
+					return err
+				}
+				for _, r := range recs {
+					mu.Lock()
+					got = append(got, r.ID)
+					mu.Unlock()
+					if err := rs.Done(ctx, r.ID); err != nil {
+						return err
+					}
+				}
+			}
+		})
+	}()
+	regWaitFor(t, "the other node to reap every record", func() bool {
+		mu.Lock()
+		defer mu.Unlock()
+		return slices.Equal(got, want)
+	})
+}
