@@ -27,6 +27,7 @@ import (
 //	P{n:<inc>}:lease   STRING, PX lease: leaseValue (JSON), renewed with XX
 //	P{n:<inc>}:claim   STRING, PX 3×renewal: the incarnation reaping <inc>
 //	P{n:<inc>}:conns   HASH  connection id → storedRecord (JSON)
+//	P{n:<inc>}:chans   SET   Presence's; deleted with the node's other keys
 //
 // Lifecycle: Join writes the lease (NX), then the ZSET entry and info; a
 // reaper or Leave removes the ZSET entry and info first, then the node's
