@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/switchboardhq/switchboard/internal/cluster"
+	"github.com/switchboardhq/switchboard/internal/cluster/memory"
 	"github.com/switchboardhq/switchboard/internal/config"
 	"github.com/switchboardhq/switchboard/internal/metrics"
 	"github.com/switchboardhq/switchboard/internal/ws"
@@ -44,6 +45,12 @@ type Gateway struct {
 	engine  *ws.Engine
 	apis    map[string]*API // by stage; the set of APIs never changes
 	list    []*API
+	byID    map[string]*API // by id, for the Bus handler
+
+	// cluster are the node's cluster seams (Options.Cluster, or one
+	// in-process node of ownCluster); see cluster_hub.go.
+	cluster    cluster.Seams
+	ownCluster *memory.Backend
 	tls     bool // the listener terminates TLS
 
 	// Changed by Reload.
@@ -91,6 +98,9 @@ func New(o Options) (*Gateway, error) {
 	g.drain.Store(&sd)
 	g.maxConns.Store(int64(o.Config.HTTP.MaxConnections))
 	g.closeCtx, g.closeCancel = context.WithCancel(context.Background())
+	if err := g.setupCluster(o.Cluster); err != nil {
+		return nil, err
+	}
 	for i := range o.Config.APIs {
 		a, err := newAPI(g, &o.Config.APIs[i])
 		if err == nil && g.apis[a.stage] != nil {
@@ -115,6 +125,10 @@ func New(o Options) (*Gateway, error) {
 			g.metrics.Disconnects.WithLabelValues(a.id, code) // export zeros
 		}
 		g.metrics.SlowConsumers.WithLabelValues(a.id)
+	}
+	if err := g.startBus(); err != nil {
+		g.releaseAll()
+		return nil, err
 	}
 	eo := o.Engine
 	if eo.Logger == nil {
@@ -218,14 +232,14 @@ func (g *Gateway) releaseAPI(a *API) {
 		g.retire(st, whyShutdown)
 	}
 	g.closing.Wait()
-	a.closeHistory()
 }
 
-// releaseAll releases every API.
+// releaseAll releases every API, then the in-process cluster backend.
 func (g *Gateway) releaseAll() {
 	for _, a := range g.list {
 		g.releaseAPI(a)
 	}
+	g.closeCluster()
 }
 
 // closeAll sends 1001 to every open connection, spread over the drain

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"slices"
 
+	"github.com/switchboardhq/switchboard/internal/cluster"
 	"github.com/switchboardhq/switchboard/internal/event"
 	"github.com/switchboardhq/switchboard/internal/history"
 	"github.com/switchboardhq/switchboard/internal/hub"
@@ -31,16 +32,10 @@ func (g *Gateway) Publish(ctx context.Context, stage, channel string, data []byt
 	if len(data) > a.state.Load().maxPost {
 		return PublishResult{}, ErrPayloadTooLarge
 	}
-	var ex *hub.Member
-	if exclude != "" {
-		if !event.ValidID(exclude) {
-			return PublishResult{}, ErrInvalidConnectionID
-		}
-		if c := a.registry.get(exclude); c != nil {
-			ex = c.member
-		}
+	if exclude != "" && !event.ValidID(exclude) {
+		return PublishResult{}, ErrInvalidConnectionID
 	}
-	res, err := g.publish(a, channel, data, ex)
+	res, err := g.publish(a, channel, data, exclude)
 	if err != nil {
 		return PublishResult{}, err
 	}
@@ -48,7 +43,8 @@ func (g *Gateway) Publish(ctx context.Context, stage, channel string, data []byt
 }
 
 // Broadcast sends data to every connection of the API except exclude. It
-// returns the number of connections it was queued on.
+// returns the number of connections it was queued on (one node; 0 in a
+// cluster, see broadcast).
 func (g *Gateway) Broadcast(ctx context.Context, stage string, data []byte, exclude string) (int, error) {
 	a, err := g.api(stage)
 	if err != nil {
@@ -57,14 +53,10 @@ func (g *Gateway) Broadcast(ctx context.Context, stage string, data []byte, excl
 	if len(data) > a.state.Load().maxPost {
 		return 0, ErrPayloadTooLarge
 	}
-	var ex *Conn
-	if exclude != "" {
-		if !event.ValidID(exclude) {
-			return 0, ErrInvalidConnectionID
-		}
-		ex = a.registry.get(exclude)
+	if exclude != "" && !event.ValidID(exclude) {
+		return 0, ErrInvalidConnectionID
 	}
-	return g.broadcast(a, data, ex), nil
+	return g.broadcast(ctx, a, data, exclude)
 }
 
 // Join puts a connection in a channel (management API PUT); the namespace's
@@ -109,7 +101,10 @@ func (g *Gateway) Channel(ctx context.Context, stage, channel, cursor string, li
 	if err != nil {
 		return ChannelInfo{}, err
 	}
-	page, err := a.hub.Presence(channel, cursor, limit)
+	page, err := a.hub.Presence(ctx, channel, cursor, limit)
+	if errors.Is(err, cluster.ErrInvalidCursor) {
+		return ChannelInfo{}, ErrInvalidCursor
+	}
 	if err != nil {
 		return ChannelInfo{}, err
 	}
