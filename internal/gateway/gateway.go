@@ -51,7 +51,7 @@ type Gateway struct {
 	// in-process node of ownCluster); see cluster_hub.go.
 	cluster    cluster.Seams
 	ownCluster *memory.Backend
-	tls     bool // the listener terminates TLS
+	tls        bool // the listener terminates TLS
 
 	// Changed by Reload.
 	reloadMu sync.Mutex                      // one reload at a time
