@@ -134,12 +134,13 @@ func newAPI(g *Gateway, c *config.API) (_ *API, err error) {
 	}()
 	// The hub goes through the node's cluster seams (decision 0024): its
 	// Bus always, its Presence when clustered, and the history the Bus
-	// appends to.
-	hubOpts := hub.Options{API: c.ID, Channels: c.Channels, Logger: g.log, Now: g.now,
+	// appends to. The seams name the API by its stage (unique; ids are
+	// not).
+	hubOpts := hub.Options{API: c.Stage, Channels: c.Channels, Logger: g.log, Now: g.now,
 		Bus: g.cluster.Bus, Presence: g.cluster.Presence}
 	for _, ns := range c.Channels.Namespaces {
 		if ns.History.Size > 0 {
-			if hubOpts.History, err = g.historyFor(c.ID); err != nil {
+			if hubOpts.History, err = g.historyFor(c.Stage); err != nil {
 				return nil, fmt.Errorf("apis[%s].channels: %w", c.ID, err)
 			}
 			break

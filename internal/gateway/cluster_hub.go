@@ -36,8 +36,8 @@ func (g *Gateway) setupCluster(c cluster.Seams) error {
 	return nil
 }
 
-// historyFor returns the stream store the hub of api reads: the one the
-// Bus appends to.
+// historyFor returns the stream store the hub of api (a stage) reads: the
+// one the Bus appends to.
 func (g *Gateway) historyFor(api string) (history.History, error) {
 	if g.cluster.History == nil {
 		return nil, errors.New("a namespace keeps history but the cluster seams have no History")
@@ -46,10 +46,12 @@ func (g *Gateway) historyFor(api string) (history.History, error) {
 }
 
 // handleBus is the Bus handler of every API of the gateway (Handle is once
-// per Bus): channel "" is a broadcast, fanned out to the API's connections
-// here; anything else goes to the API's hub. It never calls the Bus.
+// per Bus). The Bus names an API by its stage, which is unique, where API
+// ids may repeat across stages (decision 0024, as built). Channel "" is a
+// broadcast, fanned out to the API's connections here; anything else goes
+// to the API's hub. It never calls the Bus.
 func (g *Gateway) handleBus(api, channel string, m cluster.Message) {
-	a := g.byID[api]
+	a := g.apis[api]
 	if a == nil {
 		return
 	}
@@ -62,20 +64,6 @@ func (g *Gateway) handleBus(api, channel string, m cluster.Message) {
 	if n := a.hub.Deliver(channel, m); n > 0 {
 		a.m.deliveries.Add(float64(n))
 	}
-}
-
-// startBus indexes the APIs by id for handleBus and sets it as the Bus
-// handler. Called once, after every API is built.
-func (g *Gateway) startBus() error {
-	g.byID = make(map[string]*API, len(g.list))
-	for _, a := range g.list {
-		if g.byID[a.id] != nil {
-			return fmt.Errorf("two APIs use id %q", a.id)
-		}
-		g.byID[a.id] = a
-	}
-	g.cluster.Bus.Handle(g.handleBus)
-	return nil
 }
 
 // closeCluster stops the in-process backend the gateway made itself.
@@ -98,9 +86,9 @@ func (g *Gateway) broadcast(ctx context.Context, a *API, data []byte, exclude st
 	var err error
 	n := 0
 	if lb := a.hub.Local(); lb != nil {
-		err = lb.BroadcastLocal(ctx, a.id, m, func(m cluster.Message) { n = a.broadcastLocal(m) })
+		err = lb.BroadcastLocal(ctx, a.stage, m, func(m cluster.Message) { n = a.broadcastLocal(m) })
 	} else {
-		err = g.cluster.Bus.Broadcast(ctx, a.id, m)
+		err = g.cluster.Bus.Broadcast(ctx, a.stage, m)
 	}
 	if err != nil {
 		return 0, fmt.Errorf("broadcast: %w", err)

@@ -45,7 +45,6 @@ type Gateway struct {
 	engine  *ws.Engine
 	apis    map[string]*API // by stage; the set of APIs never changes
 	list    []*API
-	byID    map[string]*API // by id, for the Bus handler
 
 	// cluster are the node's cluster seams (Options.Cluster, or one
 	// in-process node of ownCluster); see cluster_hub.go.
@@ -126,10 +125,7 @@ func New(o Options) (*Gateway, error) {
 		}
 		g.metrics.SlowConsumers.WithLabelValues(a.id)
 	}
-	if err := g.startBus(); err != nil {
-		g.releaseAll()
-		return nil, err
-	}
+	g.cluster.Bus.Handle(g.handleBus)
 	eo := o.Engine
 	if eo.Logger == nil {
 		eo.Logger = o.Logger

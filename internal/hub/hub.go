@@ -33,7 +33,8 @@ const shards = 64
 
 // Options configure a Hub.
 type Options struct {
-	// API is the API's id: the hub's name on the Bus and in Presence.
+	// API is the hub's name on the Bus, in Presence and in the history
+	// (the gateway gives the API's stage, unique where ids may repeat).
 	API string
 	// Channels is the API's channel configuration, defaults applied.
 	Channels config.Channels
