@@ -124,17 +124,20 @@ func (h *Hub) Publish(ctx context.Context, name string, data []byte, exclude str
 	var res PublishResult
 	var p cluster.Published
 	if h.local != nil {
-		var slow []*Member
-		p, err = h.local.PublishLocal(ctx, h.api, name, msg, ns.History, func(m cluster.Message) {
-			res.Recipients, slow = h.deliver(name, m)
-		})
+		c := h.calls.Get().(*localCall)
+		c.name = name
+		p, err = h.local.PublishLocal(ctx, h.api, name, msg, ns.History, c.deliver)
+		res.Recipients = c.n
 		// A member this publication overflowed is being closed as a slow
 		// consumer: it leaves its channels now, not when its close
 		// handshake ends, so presence never lists it meanwhile. (Remove
 		// takes locks and calls the Bus, hence after PublishLocal.)
-		for _, m := range slow {
+		for _, m := range c.slow {
 			h.Remove(m)
 		}
+		clear(c.slow)
+		c.name, c.n, c.slow = "", 0, c.slow[:0]
+		h.calls.Put(c)
 	} else {
 		p, err = h.bus.Publish(ctx, h.api, name, msg, ns.History)
 		res.Recipients = p.Members
@@ -144,6 +147,27 @@ func (h *Hub) Publish(ctx context.Context, name string, data []byte, exclude str
 	}
 	res.Position = p.Position
 	return res, nil
+}
+
+// localCall is one Publish through LocalBus: deliver is this node's share
+// of the publication, and it keeps what the fan-out did. Pooled (with its
+// method value bound once), so that a publication allocates nothing for it.
+type localCall struct {
+	h       *Hub
+	name    string
+	n       int
+	slow    []*Member
+	deliver func(cluster.Message)
+}
+
+func newLocalCall(h *Hub) *localCall {
+	c := &localCall{h: h}
+	c.deliver = func(m cluster.Message) {
+		var slow []*Member
+		c.n, slow = c.h.deliver(c.name, m)
+		c.slow = append(c.slow, slow...)
+	}
+	return c
 }
 
 // Deliver fans out one message the Bus delivered for the channel: the Bus

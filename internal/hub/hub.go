@@ -73,6 +73,7 @@ type Hub struct {
 	bus          cluster.Bus
 	local        LocalBus // bus, when it is a LocalBus and presence is nil
 	presence     cluster.Presence
+	calls        sync.Pool // of *localCall
 
 	shards [shards]shard
 	users  users
@@ -125,6 +126,7 @@ func New(o Options) (*Hub, error) {
 	}
 	if lb, ok := o.Bus.(LocalBus); ok && o.Presence == nil {
 		h.local = lb
+		h.calls.New = func() any { return newLocalCall(h) }
 	}
 	if h.maxPerConn <= 0 {
 		h.maxPerConn = 128
