@@ -31,6 +31,7 @@ apis:
     routeSelectionExpression: $request.body.action
     routes:
       join: {action: {type: join, channel: $request.body.room}}
+      $default: {action: {type: echo}}
     channels:
       namespaces:
         - pattern: "room:*"
@@ -216,6 +217,12 @@ func TestClusterGatewaysOneOrder(t *testing.T) {
 	for _, n := range nodes[1:] {
 		c := dial(t, n.wsURL, false)
 		send(t, c, `{"action":"join","room":"room:1"}`)
+		// A connection's messages are handled in order (decision 0003):
+		// the echo of the next one says the join is done.
+		send(t, c, `{"action":"ping"}`)
+		if b := readMsg(t, c); string(b) != `{"action":"ping"}` {
+			t.Fatalf("raw member got %s, want the echo", b)
+		}
 		raws = append(raws, c)
 	}
 	waitMembers(t, nodes[0], "room:1", 5)

@@ -244,10 +244,21 @@ func (h *Hub) fanout(s *shard, ch *channel, data []byte, pos *history.Position, 
 		s.buf = protocol.AppendPub(s.buf[:0], ch.name, ProtocolPosition(pos), data, protocol.Classify(data))
 		v1 = ws.NewMessage(ws.TextFrame(s.buf))
 	}
+	// The excluded member, by id; nil when none is (a pointer compare in
+	// the loop below, as cheap as no exclusion).
+	var ex *Member
+	if exclude != "" {
+		for _, m := range ch.members {
+			if m.id == exclude {
+				ex = m
+				break
+			}
+		}
+	}
 	n := 0
 	var slow []*Member
 	for _, m := range ch.members {
-		if exclude != "" && m.id == exclude {
+		if m == ex {
 			continue
 		}
 		f := raw
