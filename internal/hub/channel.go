@@ -343,6 +343,24 @@ func (h *Hub) Subscribe(ctx context.Context, m *Member, name string, o Subscribe
 		return SubscribeResult{}, err
 	}
 	s := h.shardOf(name)
+	if h.presence == nil && ns.History == nil {
+		// The common case on one node: the channel is already subscribed
+		// on the Bus and there is nothing to read: one critical section.
+		s.mu.Lock()
+		if ch := s.channels[name]; ch != nil && ch.busOn {
+			if ch.find(m) >= 0 {
+				s.mu.Unlock()
+				return SubscribeResult{}, ErrAlreadySubscribed
+			}
+			var res SubscribeResult
+			if o.Recover != nil {
+				res.Recovering, res.Reason = true, ReasonNoHistory
+			}
+			ch.pending++
+			return h.add(s, ch, m, ns, o, res, nil)
+		}
+		s.mu.Unlock()
+	}
 	ch, err := h.attach(ctx, s, m, name, ns)
 	if err != nil {
 		return SubscribeResult{}, err

@@ -532,12 +532,25 @@ func (b *Backend) publishLocked(ctx context.Context, sh *shard, k key, m cluster
 		p.Position = &pos
 	}
 	p.Members = len(sh.members[k])
-	for st := range sh.subs[k] {
-		if st != me || self == nil {
+	set := sh.subs[k]
+	if self == nil {
+		for st := range set {
 			deliver(st, k.api, k.channel, m)
 		}
+		return p, nil
 	}
-	if self != nil && !me.deaf.Load() {
+	others := len(set)
+	if _, in := set[me]; in {
+		others--
+	}
+	if others > 0 { // (a single node skips the map walk)
+		for st := range set {
+			if st != me {
+				deliver(st, k.api, k.channel, m)
+			}
+		}
+	}
+	if !me.deaf.Load() {
 		self(m)
 	}
 	return p, nil
