@@ -3,6 +3,7 @@ package gateway_test
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -43,6 +44,7 @@ apis:
 // management listeners.
 type gwNode struct {
 	g          *gateway.Gateway
+	node       *memory.Node
 	wsURL      string
 	manageBase string
 }
@@ -85,7 +87,7 @@ func startGateways(t *testing.T, n int, yaml string) []gwNode {
 				t.Error(err)
 			}
 		})
-		out[i] = gwNode{g: g, wsURL: "ws" + strings.TrimPrefix(wsSrv.URL, "http"), manageBase: mgSrv.URL}
+		out[i] = gwNode{g: g, node: node, wsURL: "ws" + strings.TrimPrefix(wsSrv.URL, "http"), manageBase: mgSrv.URL}
 	}
 	return out
 }
@@ -312,5 +314,36 @@ func TestClusterGatewaysOneOrder(t *testing.T) {
 	}
 	if m := readObj(t, v1s[1]); m["offset"] != float64(total+3) {
 		t.Fatalf("the excluded node 2 member got %v, want offset %d", m, total+3)
+	}
+}
+
+// A node cut off from the shared state: its publications fail with an
+// error errors.Is sees as cluster.ErrUnavailable, through gateway.Publish
+// and Broadcast (the management API's 503), and a v1 publish gets error
+// 503; nothing reaches the other node.
+func TestClusterUnavailableReachesCaller(t *testing.T) {
+	nodes := startGateways(t, 2, clusterAPI)
+	c, _ := v1Conn(t, nodes[0].wsURL)
+	reply(t, c, 1, `{"type":"subscribe","id":1,"channel":"room:1"}`)
+	other, _ := v1Conn(t, nodes[1].wsURL)
+	reply(t, other, 1, `{"type":"subscribe","id":1,"channel":"room:1"}`)
+	nodes[0].node.Cut()
+
+	if _, err := nodes[0].g.Publish(t.Context(), "s", "room:1", []byte(`{"x":1}`), ""); !errors.Is(err, cluster.ErrUnavailable) {
+		t.Fatalf("gateway.Publish on a cut node: %v, want cluster.ErrUnavailable", err)
+	}
+	if _, err := nodes[0].g.Broadcast(t.Context(), "s", []byte(`{"x":2}`), ""); !errors.Is(err, cluster.ErrUnavailable) {
+		t.Fatalf("gateway.Broadcast on a cut node: %v, want cluster.ErrUnavailable", err)
+	}
+	send(t, c, `{"type":"publish","id":2,"channel":"room:1","data":{"x":3}}`)
+	m := readObj(t, c)
+	if e, _ := m["error"].(map[string]any); m["type"] != "reply" || m["id"] != 2.0 || e == nil || e["code"] != 503.0 {
+		t.Fatalf("v1 publish on a cut node: %v, want an error reply with code 503", m)
+	}
+	// The other node got none of them: its next message is the reply to
+	// its own publication.
+	r := reply(t, other, 2, `{"type":"publish","id":2,"channel":"room:1","data":{"x":4},"excludeSelf":true}`)
+	if res := r["result"].(map[string]any); res["offset"] != 1.0 {
+		t.Fatalf("the first publication that was made: %v, want offset 1", res)
 	}
 }
