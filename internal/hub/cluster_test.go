@@ -377,3 +377,86 @@ func TestSingleNodeRecipientsAreQueued(t *testing.T) {
 		t.Fatalf("publish to 3 members, one full, one excluded: %+v %v, want 1 recipient", res, err)
 	}
 }
+
+// steered is a history whose first reads are followed, before they
+// return, by a publication on another node: the subscriber's read is then
+// behind the channel's last delivered offset L, as when a delivery
+// overtakes a read over the network.
+type steered struct {
+	history.History
+	mu      sync.Mutex
+	reads   int
+	stale   int // reads followed by a publication
+	publish func()
+}
+
+func (s *steered) Read(ctx context.Context, channel string, since uint64, limit int, o history.StreamOptions) (history.ReadResult, error) {
+	rr, err := s.History.Read(ctx, channel, since, limit, o)
+	s.mu.Lock()
+	s.reads++
+	again := s.reads <= s.stale
+	s.mu.Unlock()
+	if again {
+		s.publish()
+	}
+	return rr, err
+}
+
+// A read that L moved past is read again (and the last try reads under
+// the shard lock): the recovering member gets exactly what it missed,
+// then the live publications, no gap and no duplicate.
+func TestSubscribeReadsAgainBehindL(t *testing.T) {
+	for _, stale := range []int{1, readTries - 1} {
+		t.Run(fmt.Sprint(stale, " stale reads"), func(t *testing.T) {
+			nodes := newCluster(t, 2)
+			ctx := t.Context()
+			for i := range 5 {
+				if _, err := nodes[1].hub.Publish(ctx, "room", fmt.Appendf(nil, "%d", i+1), ""); err != nil {
+					t.Fatal(err)
+				}
+			}
+			// A member on node 0, so the channel is known there (L = 5).
+			first, _ := nodes[0].member(false)
+			if _, err := nodes[0].hub.Subscribe(ctx, first, "room", SubscribeOptions{}); err != nil {
+				t.Fatal(err)
+			}
+			hp, err := nodes[0].hub.History(ctx, "room", 0, "", 0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			n := 5
+			s := &steered{History: nodes[0].hub.history, stale: stale, publish: func() {
+				n++
+				if _, err := nodes[1].hub.Publish(ctx, "room", fmt.Appendf(nil, "%d", n), ""); err != nil {
+					t.Error(err)
+				}
+			}}
+			nodes[0].hub.history = s
+			m, r := nodes[0].member(true)
+			res, err := nodes[0].hub.Subscribe(ctx, m, "room", SubscribeOptions{Recover: &history.Position{Epoch: hp.Top.Epoch, Offset: 2}, ReplyID: 1})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if s.reads != stale+1 {
+				t.Fatalf("%d reads, want %d", s.reads, stale+1)
+			}
+			if !res.Recovered || res.Position.Offset != uint64(5+stale) || res.Missed != 3+stale {
+				t.Fatalf("result %+v, want recovered at offset %d with %d missed", res, 5+stale, 3+stale)
+			}
+			if _, err := nodes[1].hub.Publish(ctx, "room", []byte("99"), ""); err != nil {
+				t.Fatal(err)
+			}
+			msgs := r.messages(t)
+			next := 3.0
+			for _, m := range msgs[1:] {
+				if m["offset"] != next {
+					t.Fatalf("got offset %v, want %v: a gap or a duplicate (%v)", m["offset"], next, msgs)
+				}
+				next++
+			}
+			if next != float64(5+stale+2) {
+				t.Fatalf("the member got up to offset %v, want %d", next-1, 5+stale+1)
+			}
+		})
+	}
+}
