@@ -303,8 +303,9 @@ type SubscribeOptions struct {
 
 // SubscribeResult is what Subscribe did.
 type SubscribeResult struct {
-	// Position is the stream's top when the subscription began; nil
-	// without history.
+	// Position is the channel's position when the member was added: the
+	// last publication this node delivered on it (the stream's top, but
+	// for publications still on their way); nil without history.
 	Position   *history.Position
 	Recovering bool // a recovery was asked for
 	Recovered  bool
