@@ -45,12 +45,12 @@ type Gateway struct {
 	engine  *ws.Engine
 	apis    map[string]*API // by stage; the set of APIs never changes
 	list    []*API
+	tls     bool // the listener terminates TLS
 
 	// cluster are the node's cluster seams (Options.Cluster, or one
 	// in-process node of ownCluster); see cluster_hub.go.
 	cluster    cluster.Seams
 	ownCluster *memory.Backend
-	tls        bool // the listener terminates TLS
 
 	// Changed by Reload.
 	reloadMu sync.Mutex                      // one reload at a time
@@ -218,7 +218,7 @@ wait:
 
 // releaseAPI stops what an API holds besides connections: its workers,
 // the resources of its state (integrations' idle connections and worker
-// processes, JWKS refreshers) and its history store. It returns once they
+// processes, JWKS refreshers). It returns once they
 // are closed (Shutdown bounds that through closeCtx).
 func (g *Gateway) releaseAPI(a *API) {
 	if a.pool != nil {
