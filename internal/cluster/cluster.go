@@ -296,4 +296,8 @@ type Seams struct {
 	Bus       Bus
 	Presence  Presence
 	Forwarder Forwarder
+	// History returns the stream store that Bus.Publish appends to, as the
+	// hub of api reads it (memory: Node.History; Redis: the history store
+	// under the API's key prefix). Required when a namespace keeps history.
+	History func(api string) history.History
 }

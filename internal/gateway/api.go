@@ -12,7 +12,6 @@ import (
 
 	"github.com/switchboardhq/switchboard/internal/config"
 	"github.com/switchboardhq/switchboard/internal/event"
-	"github.com/switchboardhq/switchboard/internal/history"
 	"github.com/switchboardhq/switchboard/internal/hub"
 	"github.com/switchboardhq/switchboard/internal/integration/function"
 	"github.com/switchboardhq/switchboard/internal/integration/httpint"
@@ -49,7 +48,6 @@ type API struct {
 	registry *registry
 	pool     *pool
 	hub      *hub.Hub
-	history  *history.Memory // nil when no namespace keeps history
 	// perIP and perUser count open connections per source IP (and in
 	// total) and per user; the limits of the current state apply to them,
 	// so that a reload that lowers a limit counts what is already open.
@@ -132,18 +130,21 @@ func newAPI(g *Gateway, c *config.API) (_ *API, err error) {
 	defer func() {
 		if err != nil { // release what was built before the error
 			closeResources(context.Background(), fresh)
-			a.closeHistory()
 		}
 	}()
+	// The hub goes through the node's cluster seams (decision 0024): its
+	// Bus always, its Presence when clustered, and the history the Bus
+	// appends to. The seams name the API by its stage (unique; ids are
+	// not).
+	hubOpts := hub.Options{API: c.Stage, Channels: c.Channels, Logger: g.log, Now: g.now,
+		Bus: g.cluster.Bus, Presence: g.cluster.Presence}
 	for _, ns := range c.Channels.Namespaces {
 		if ns.History.Size > 0 {
-			a.history = history.NewMemory(history.MemoryOptions{Now: g.now})
+			if hubOpts.History, err = g.historyFor(c.Stage); err != nil {
+				return nil, fmt.Errorf("apis[%s].channels: %w", c.ID, err)
+			}
 			break
 		}
-	}
-	hubOpts := hub.Options{Channels: c.Channels, Logger: g.log, Now: g.now}
-	if a.history != nil {
-		hubOpts.History = a.history
 	}
 	if a.hub, err = hub.New(hubOpts); err != nil {
 		return nil, fmt.Errorf("apis[%s].channels: %w", c.ID, err)
@@ -344,14 +345,6 @@ func (g *Gateway) newIntegration(apiID, stage, name string, ic config.Integratio
 	}
 	e.in = newShedding(in, name, ic.MaxConcurrency, ic.MaxWaiting, g.metrics.IntegrationShed.WithLabelValues(apiID, name))
 	return e, nil
-}
-
-// closeHistory stops the API's history store, if it has one.
-func (a *API) closeHistory() {
-	if a.history != nil {
-		a.history.Close()
-		a.history = nil
-	}
 }
 
 // ID is the API's id (requestContext.apiId).

@@ -220,9 +220,9 @@ func (g *Gateway) recordConnection(c *Conn, user string) error {
 	var userErr error
 	var wg sync.WaitGroup
 	if user != "" && cl.pres != nil {
-		wg.Go(func() { userErr = cl.pres.AddUser(ctx, c.api.id, user, c.info.ID) })
+		wg.Go(func() { userErr = cl.pres.AddUser(ctx, c.api.stage, user, c.info.ID) })
 	}
-	err = cl.reg.Add(ctx, cluster.Record{API: c.api.id, ID: c.info.ID, User: user, Connection: conn})
+	err = cl.reg.Add(ctx, cluster.Record{API: c.api.stage, ID: c.info.ID, User: user, Connection: conn})
 	wg.Wait()
 	if err == nil && userErr == nil {
 		cl.records.Add(1)
@@ -234,10 +234,10 @@ func (g *Gateway) recordConnection(c *Conn, user string) error {
 	undo, cancelUndo := context.WithTimeout(context.WithoutCancel(g.ctx), clusterCallTimeout)
 	defer cancelUndo()
 	if err == nil {
-		_ = cl.reg.Remove(undo, c.api.id, c.info.ID)
+		_ = cl.reg.Remove(undo, c.api.stage, c.info.ID)
 	}
 	if userErr == nil && user != "" && cl.pres != nil {
-		_ = cl.pres.RemoveUser(undo, c.api.id, user, c.info.ID)
+		_ = cl.pres.RemoveUser(undo, c.api.stage, user, c.info.ID)
 	}
 	return errors.Join(err, userErr)
 }
@@ -254,12 +254,12 @@ func (g *Gateway) unrecordConnection(c *Conn) {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(g.ctx), clusterCallTimeout)
 	defer cancel()
 	if user := c.member.User(); user != "" && cl.pres != nil {
-		if err := cl.pres.RemoveUser(ctx, c.api.id, user, c.info.ID); err != nil {
+		if err := cl.pres.RemoveUser(ctx, c.api.stage, user, c.info.ID); err != nil {
 			g.log.Warn("removing a connection from the cluster's user index failed", "api", c.api.id,
 				"connectionId", c.info.ID, "error", err.Error())
 		}
 	}
-	if err := cl.reg.Remove(ctx, c.api.id, c.info.ID); err != nil {
+	if err := cl.reg.Remove(ctx, c.api.stage, c.info.ID); err != nil {
 		g.log.Warn("removing a connection's cluster record failed; a surviving node delivers its $disconnect again after this node's lease",
 			"api", c.api.id, "connectionId", c.info.ID, "error", err.Error())
 		return
@@ -468,7 +468,7 @@ func (g *Gateway) clusterUser(ctx context.Context, stage, user string, op cluste
 	var ids []string
 	if cl.pres != nil {
 		uctx, cancel := context.WithTimeout(ctx, clusterCallTimeout)
-		ids, err = cl.pres.UserConnections(uctx, a.id, user)
+		ids, err = cl.pres.UserConnections(uctx, a.stage, user)
 		cancel()
 		if err != nil {
 			return cluster.UserResult{}, fmt.Errorf("%w: reading user %q's connections: %w", ErrUnavailable, user, err)
@@ -656,7 +656,7 @@ func (g *Gateway) reapRecord(ctx context.Context, rec cluster.Record, rs cluster
 	}
 	var a *API
 	for _, x := range g.list {
-		if x.id == rec.API {
+		if x.stage == rec.API {
 			a = x
 			break
 		}

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/switchboardhq/switchboard/internal/cluster"
+	"github.com/switchboardhq/switchboard/internal/cluster/memory"
 	"github.com/switchboardhq/switchboard/internal/config"
 	"github.com/switchboardhq/switchboard/internal/metrics"
 	"github.com/switchboardhq/switchboard/internal/ws"
@@ -45,6 +46,11 @@ type Gateway struct {
 	apis    map[string]*API // by stage; the set of APIs never changes
 	list    []*API
 	tls     bool // the listener terminates TLS
+
+	// cluster are the node's cluster seams (Options.Cluster, or one
+	// in-process node of ownCluster); see cluster_hub.go.
+	cluster    cluster.Seams
+	ownCluster *memory.Backend
 
 	// Changed by Reload.
 	reloadMu sync.Mutex                      // one reload at a time
@@ -94,6 +100,9 @@ func New(o Options) (*Gateway, error) {
 	g.drain.Store(&sd)
 	g.maxConns.Store(int64(o.Config.HTTP.MaxConnections))
 	g.closeCtx, g.closeCancel = context.WithCancel(context.Background())
+	if err := g.setupCluster(o.Cluster); err != nil {
+		return nil, err
+	}
 	for i := range o.Config.APIs {
 		a, err := newAPI(g, &o.Config.APIs[i])
 		if err == nil && g.apis[a.stage] != nil {
@@ -119,6 +128,7 @@ func New(o Options) (*Gateway, error) {
 		}
 		g.metrics.SlowConsumers.WithLabelValues(a.id)
 	}
+	g.cluster.Bus.Handle(g.handleBus)
 	eo := o.Engine
 	if eo.Logger == nil {
 		eo.Logger = o.Logger
@@ -214,7 +224,7 @@ wait:
 
 // releaseAPI stops what an API holds besides connections: its workers,
 // the resources of its state (integrations' idle connections and worker
-// processes, JWKS refreshers) and its history store. It returns once they
+// processes, JWKS refreshers). It returns once they
 // are closed (Shutdown bounds that through closeCtx).
 func (g *Gateway) releaseAPI(a *API) {
 	if a.pool != nil {
@@ -224,14 +234,14 @@ func (g *Gateway) releaseAPI(a *API) {
 		g.retire(st, whyShutdown)
 	}
 	g.closing.Wait()
-	a.closeHistory()
 }
 
-// releaseAll releases every API.
+// releaseAll releases every API, then the in-process cluster backend.
 func (g *Gateway) releaseAll() {
 	for _, a := range g.list {
 		g.releaseAPI(a)
 	}
+	g.closeCluster()
 }
 
 // closeAll sends 1001 to every open connection, spread over the drain

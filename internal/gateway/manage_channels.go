@@ -32,16 +32,10 @@ func (g *Gateway) Publish(ctx context.Context, stage, channel string, data []byt
 	if len(data) > a.state.Load().maxPost {
 		return PublishResult{}, ErrPayloadTooLarge
 	}
-	var ex *hub.Member
-	if exclude != "" {
-		if !event.ValidID(exclude) {
-			return PublishResult{}, ErrInvalidConnectionID
-		}
-		if c := a.registry.get(exclude); c != nil {
-			ex = c.member
-		}
+	if exclude != "" && !event.ValidID(exclude) {
+		return PublishResult{}, ErrInvalidConnectionID
 	}
-	res, err := g.publish(a, channel, data, ex)
+	res, err := g.publish(a, channel, data, exclude)
 	if err != nil {
 		return PublishResult{}, err
 	}
@@ -49,7 +43,8 @@ func (g *Gateway) Publish(ctx context.Context, stage, channel string, data []byt
 }
 
 // Broadcast sends data to every connection of the API except exclude. It
-// returns the number of connections it was queued on.
+// returns the number of connections it was queued on (one node; 0 in a
+// cluster, see broadcast).
 func (g *Gateway) Broadcast(ctx context.Context, stage string, data []byte, exclude string) (int, error) {
 	a, err := g.api(stage)
 	if err != nil {
@@ -58,20 +53,23 @@ func (g *Gateway) Broadcast(ctx context.Context, stage string, data []byte, excl
 	if len(data) > a.state.Load().maxPost {
 		return 0, ErrPayloadTooLarge
 	}
-	var ex *Conn
-	if exclude != "" {
-		if !event.ValidID(exclude) {
-			return 0, ErrInvalidConnectionID
-		}
-		ex = a.registry.get(exclude)
+	if exclude != "" && !event.ValidID(exclude) {
+		return 0, ErrInvalidConnectionID
 	}
-	return g.broadcast(a, data, ex), nil
+	return g.broadcast(ctx, a, data, exclude)
 }
 
 // Join puts a connection in a channel (management API PUT); the namespace's
 // subscribe rule is not applied: the caller is trusted. Joining a channel
 // the connection is already in succeeds.
 func (g *Gateway) Join(ctx context.Context, stage, channel, connectionID string) error {
+	if g.cl != nil {
+		if fwd, err := g.forwarded(ctx, stage, connectionID, func(ctx context.Context, f cluster.Forwarder, to cluster.Node) error {
+			return f.Join(ctx, to, stage, channel, connectionID)
+		}); fwd {
+			return err
+		}
+	}
 	c, err := g.lookup(stage, connectionID)
 	if err != nil {
 		return err
@@ -92,6 +90,13 @@ func (g *Gateway) Join(ctx context.Context, stage, channel, connectionID string)
 // Leave takes a connection out of a channel (management API DELETE). It
 // succeeds when the connection was not in the channel.
 func (g *Gateway) Leave(ctx context.Context, stage, channel, connectionID string) error {
+	if g.cl != nil {
+		if fwd, err := g.forwarded(ctx, stage, connectionID, func(ctx context.Context, f cluster.Forwarder, to cluster.Node) error {
+			return f.Leave(ctx, to, stage, channel, connectionID)
+		}); fwd {
+			return err
+		}
+	}
 	c, err := g.lookup(stage, connectionID)
 	if err != nil {
 		return err
@@ -110,7 +115,10 @@ func (g *Gateway) Channel(ctx context.Context, stage, channel, cursor string, li
 	if err != nil {
 		return ChannelInfo{}, err
 	}
-	page, err := a.hub.Presence(channel, cursor, limit)
+	page, err := a.hub.Presence(ctx, channel, cursor, limit)
+	if errors.Is(err, cluster.ErrInvalidCursor) {
+		return ChannelInfo{}, ErrInvalidCursor
+	}
 	if err != nil {
 		return ChannelInfo{}, err
 	}

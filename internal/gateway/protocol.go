@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/switchboardhq/switchboard/internal/cluster"
 	"github.com/switchboardhq/switchboard/internal/event"
 	"github.com/switchboardhq/switchboard/internal/history"
 	"github.com/switchboardhq/switchboard/internal/hub"
@@ -100,9 +101,9 @@ func (g *Gateway) v1Publish(c *Conn, msg *protocol.Message, at time.Time) {
 		c.replyError(msg.ID, perr)
 		return
 	}
-	var exclude *hub.Member
+	exclude := ""
 	if msg.ExcludeSelf {
-		exclude = c.member
+		exclude = c.info.ID
 	}
 	res, err := g.publish(a, msg.Channel, msg.Payload, exclude)
 	g.countChannelRequest(a, "publish", err)
@@ -131,7 +132,7 @@ func (g *Gateway) v1Presence(c *Conn, msg *protocol.Message) {
 		c.replyError(msg.ID, protocolError(err, msg.Channel))
 		return
 	}
-	page, err := a.hub.Presence(msg.Channel, "", maxPresenceList)
+	page, err := a.hub.Presence(g.ctx, msg.Channel, "", maxPresenceList)
 	if err != nil {
 		c.replyError(msg.ID, protocolError(err, msg.Channel))
 		return
@@ -139,12 +140,17 @@ func (g *Gateway) v1Presence(c *Conn, msg *protocol.Message) {
 	c.replyResult(msg.ID, protocol.AppendPresenceResult(nil, page.Members, page.List, page.Next != ""))
 }
 
-// publish publishes to a channel and counts it.
-func (g *Gateway) publish(a *API, channel string, data []byte, exclude *hub.Member) (hub.PublishResult, error) {
+// publish publishes to a channel (except the connection exclude, "" for
+// none) and counts it. Deliveries are counted here on one node, where
+// Recipients is what this node queued; in a cluster, by handleBus as each
+// node's share arrives.
+func (g *Gateway) publish(a *API, channel string, data []byte, exclude string) (hub.PublishResult, error) {
 	res, err := a.hub.Publish(g.ctx, channel, data, exclude)
 	if err == nil {
 		a.m.publications.Inc()
-		a.m.deliveries.Add(float64(res.Recipients))
+		if !a.hub.Clustered() {
+			a.m.deliveries.Add(float64(res.Recipients))
+		}
 	}
 	return res, err
 }
@@ -261,6 +267,8 @@ func protocolError(err error, channel string) *protocol.Error {
 		code, msg = protocol.CodeNotEnabled, fmt.Sprintf("not subscribed to %q", channel)
 	case errors.Is(err, hub.ErrMemberGone):
 		code = protocol.CodeInternal
+	case errors.Is(err, cluster.ErrUnavailable):
+		code, msg = protocol.CodeUnavailable, "the cluster is unavailable; the request may or may not have taken effect: retry"
 	default:
 		msg = "internal error"
 	}

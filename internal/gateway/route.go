@@ -144,12 +144,15 @@ func (g *Gateway) runAction(c *Conn, r *Route, key, requestID string, it inItem,
 			}
 			out = r.template.Render(nil, body, &ctx)
 		}
-		var exclude *Conn
+		exclude := ""
 		if r.excludeSender {
-			exclude = c
+			exclude = c.info.ID
 		}
 		if r.channel == nil {
-			g.broadcast(c.api, out, exclude)
+			if _, err := g.broadcast(g.ctx, c.api, out, exclude); err != nil {
+				c.sendError(event.MessageInternalError, requestID)
+				return outcomeError, err
+			}
 			return outcomeOK, nil
 		}
 		return g.channelBroadcast(c, r, requestID, it, out, exclude)
@@ -211,7 +214,7 @@ func (g *Gateway) memberAction(c *Conn, r *Route, requestID string, it inItem) (
 
 // channelBroadcast publishes a broadcast action's payload to the channel
 // its expression names, under the namespace's publish rule.
-func (g *Gateway) channelBroadcast(c *Conn, r *Route, requestID string, it inItem, out []byte, exclude *Conn) (string, error) {
+func (g *Gateway) channelBroadcast(c *Conn, r *Route, requestID string, it inItem, out []byte, exclude string) (string, error) {
 	name, ns, bound, err := g.actionChannel(c, r, requestID, it)
 	if err != nil {
 		return outcomeDenied, err
@@ -219,11 +222,7 @@ func (g *Gateway) channelBroadcast(c *Conn, r *Route, requestID string, it inIte
 	if perr := g.authorize(c, ns, bound, true, name, out, it.at); perr != nil {
 		return g.actionRefused(c, requestID, perr)
 	}
-	var ex *hub.Member
-	if exclude != nil {
-		ex = exclude.member
-	}
-	_, err = g.publish(c.api, name, out, ex)
+	_, err = g.publish(c.api, name, out, exclude)
 	g.countChannelRequest(c.api, "publish", err)
 	if err != nil {
 		c.sendError(event.MessageInternalError, requestID)
@@ -245,21 +244,6 @@ func (g *Gateway) actionRefused(c *Conn, requestID string, perr *protocol.Error)
 	}
 	c.sendError(event.MessageInternalError, requestID)
 	return outcomeError, perr
-}
-
-// broadcast queues data on every open connection of the API except
-// exclude, encoded once per protocol. It never blocks on a slow client.
-// It returns the number of connections the data was queued on.
-func (g *Gateway) broadcast(a *API, data []byte, exclude *Conn) int {
-	n := 0
-	frames := hub.Frames{Data: data}
-	a.registry.each(func(c *Conn) {
-		if c != exclude && c.ws.SendMessage(frames.For(c.v1)) == nil {
-			n++
-		}
-	})
-	a.m.deliveries.Add(float64(n))
-	return n
 }
 
 func (g *Gateway) logRoute(c *Conn, key, target, requestID, outcome string, status int, start time.Time, err error) {

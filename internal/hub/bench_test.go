@@ -45,7 +45,7 @@ func BenchmarkPublish(b *testing.B) {
 					b.ReportAllocs()
 					b.ResetTimer()
 					for b.Loop() {
-						if _, err := h.Publish(ctx, "room", payload, nil); err != nil {
+						if _, err := h.Publish(ctx, "room", payload, ""); err != nil {
 							b.Fatal(err)
 						}
 					}

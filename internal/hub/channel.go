@@ -5,13 +5,15 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/switchboardhq/switchboard/internal/cluster"
 	"github.com/switchboardhq/switchboard/internal/history"
 	"github.com/switchboardhq/switchboard/internal/protocol"
 	"github.com/switchboardhq/switchboard/internal/ws"
 )
 
-// channel is a channel with at least one member. Every field is guarded
-// by its shard's mutex.
+// channel is a channel this node has members in, or is subscribing to or
+// unsubscribing from on the Bus. Every field is guarded by its shard's
+// mutex.
 type channel struct {
 	name    string
 	ns      *Namespace
@@ -20,6 +22,23 @@ type channel struct {
 	// with more than indexMin members (small channels are scanned).
 	index map[*Member]int32
 	v1    int // members that speak switchboard.v1
+
+	// The Bus side. pending counts Subscribes past their Bus step and not
+	// yet committed; busOn says the node is subscribed on the Bus; busOp,
+	// while not nil, is a Bus.Subscribe or Unsubscribe in flight (closed
+	// when it ends). The channel leaves its shard's map only when it has
+	// no member, nothing pending, no Bus subscription and no Bus call in
+	// flight.
+	pending int
+	busOn   bool
+	busOp   chan struct{}
+
+	// The stream position of the last publication delivered (history
+	// namespaces; known once a delivery or a subscribe's read set it):
+	// what a member joining now has seen (L of decision 0024 §4).
+	known bool
+	epoch string
+	last  uint64
 }
 
 const indexMin = 16
@@ -80,51 +99,141 @@ func (ch *channel) remove(m *Member) bool {
 
 // PublishResult is what Publish did.
 type PublishResult struct {
+	// Recipients is, on one node (no Presence), the number of connections
+	// the publication was queued on; in a cluster, the channel's members
+	// cluster-wide when the publication was ordered (cluster.Published).
 	Recipients int
 	// Position is the publication's place in the stream; nil without
 	// history.
 	Position *history.Position
 }
 
-// Publish sends data to every member of the channel except exclude (nil
-// for none), after keeping it in the channel's history when the namespace
-// has one. The namespace's publish rule is the caller's business.
-func (h *Hub) Publish(ctx context.Context, name string, data []byte, exclude *Member) (PublishResult, error) {
+// Publish sends data to every member of the channel, on every node, except
+// the connection exclude ("" for none), after keeping it in the channel's
+// history when the namespace has one: one Bus.Publish, which orders it and
+// delivers it to every node's handler (this one's included; the hub does
+// not fan out its own publications apart from that). The namespace's
+// publish rule is the caller's business. A Bus error (cluster.ErrUnavailable
+// among them) is returned wrapped, so errors.Is sees it.
+func (h *Hub) Publish(ctx context.Context, name string, data []byte, exclude string) (PublishResult, error) {
 	ns, _, err := h.Lookup(name)
 	if err != nil {
 		return PublishResult{}, err
 	}
+	msg := cluster.Message{Kind: cluster.Publication, Exclude: exclude, Data: data}
+	var res PublishResult
+	var p cluster.Published
+	if h.local != nil {
+		c := h.calls.Get().(*localCall)
+		c.name = name
+		p, err = h.local.PublishLocal(ctx, h.api, name, msg, ns.History, c.deliver)
+		res.Recipients = c.n
+		// A member this publication overflowed is being closed as a slow
+		// consumer: it leaves its channels now, not when its close
+		// handshake ends, so presence never lists it meanwhile. (Remove
+		// takes locks and calls the Bus, hence after PublishLocal.)
+		for _, m := range c.slow {
+			h.Remove(m)
+		}
+		clear(c.slow)
+		c.name, c.n, c.slow = "", 0, c.slow[:0]
+		h.calls.Put(c)
+	} else {
+		p, err = h.bus.Publish(ctx, h.api, name, msg, ns.History)
+		res.Recipients = p.Members
+	}
+	if err != nil {
+		return PublishResult{}, fmt.Errorf("publish: %w", err)
+	}
+	res.Position = p.Position
+	return res, nil
+}
+
+// localCall is one Publish through LocalBus: deliver is this node's share
+// of the publication, and it keeps what the fan-out did. Pooled (with its
+// method value bound once), so that a publication allocates nothing for it.
+type localCall struct {
+	h       *Hub
+	name    string
+	n       int
+	slow    []*Member
+	deliver func(cluster.Message)
+}
+
+func newLocalCall(h *Hub) *localCall {
+	c := &localCall{h: h}
+	c.deliver = func(m cluster.Message) {
+		var slow []*Member
+		c.n, slow = c.h.deliver(c.name, m)
+		c.slow = append(c.slow, slow...)
+	}
+	return c
+}
+
+// Deliver fans out one message the Bus delivered for the channel: the Bus
+// handler calls it (the gateway's, which dispatches by API). It returns how
+// many connections a publication was queued on. Publications are queued
+// under the channel's shard lock, at their position, without the member
+// Message.Exclude names; a publication whose offset is not past the last
+// one delivered in the same epoch is a duplicate and is dropped; Join and
+// Leave become notices to this node's switchboard.v1 members; Reset is
+// counted and logged (the Bus fills the gap). Deliver takes no lock of the
+// Bus and never calls it, so the Bus may call it under its own locks.
+func (h *Hub) Deliver(name string, m cluster.Message) int {
+	n, slow := h.deliver(name, m)
+	if len(slow) > 0 {
+		// Remove calls the Bus and Presence, which may be holding the lock
+		// this delivery runs under: not from here.
+		go func() {
+			for _, x := range slow {
+				h.Remove(x)
+			}
+		}()
+	}
+	return n
+}
+
+// deliver is Deliver; it returns the members a publication overflowed.
+func (h *Hub) deliver(name string, m cluster.Message) (int, []*Member) {
+	if m.Kind == cluster.Reset {
+		h.resets.Add(1)
+		h.log.Warn("cluster bus reset: deliveries may have been lost and refilled", "api", h.api, "channel", name)
+		return 0, nil
+	}
 	s := h.shardOf(name)
 	s.mu.Lock()
-	var res PublishResult
-	if ns.History != nil {
-		pos, err := h.history.Append(ctx, name, data, *ns.History)
-		if err != nil {
-			s.mu.Unlock()
-			return PublishResult{}, fmt.Errorf("keep publication in history: %w", err)
+	defer s.mu.Unlock()
+	ch := s.channels[name]
+	if ch == nil {
+		return 0, nil
+	}
+	switch m.Kind {
+	case cluster.Publication:
+		var pos *history.Position
+		if m.Epoch != "" {
+			if ch.known && ch.epoch == m.Epoch && m.Offset <= ch.last {
+				return 0, nil // a duplicate
+			}
+			ch.known, ch.epoch, ch.last = true, m.Epoch, m.Offset
+			pos = &history.Position{Epoch: m.Epoch, Offset: m.Offset}
 		}
-		res.Position = &pos
+		h.publications.Add(1)
+		if len(ch.members) == 0 {
+			return 0, nil
+		}
+		return h.fanout(s, ch, m.Data, pos, m.Exclude)
+	case cluster.Join, cluster.Leave:
+		if h.presence != nil {
+			h.noticeOf(s, ch, m.Member, m.Kind == cluster.Join)
+		}
 	}
-	var slow []*Member
-	if ch := s.channels[name]; ch != nil {
-		res.Recipients, slow = h.fanout(s, ch, data, res.Position, exclude)
-	}
-	s.mu.Unlock()
-	// A member this publication overflowed is being closed as a slow
-	// consumer: it leaves its channels now, not when its close handshake
-	// ends, so presence never lists it meanwhile. (Remove takes other
-	// shards' locks, hence after unlocking this one.)
-	for _, m := range slow {
-		h.Remove(m)
-	}
-	h.publications.Add(1)
-	return res, nil
+	return 0, nil
 }
 
 // fanout queues one publication on the channel's members: each frame is
 // encoded once and shared. It returns how many members it was queued on
 // and the members whose queue it overflowed. s.mu is held.
-func (h *Hub) fanout(s *shard, ch *channel, data []byte, pos *history.Position, exclude *Member) (int, []*Member) {
+func (h *Hub) fanout(s *shard, ch *channel, data []byte, pos *history.Position, exclude string) (int, []*Member) {
 	// A ws.Message is compressed at most once, by the first member
 	// that negotiated permessage-deflate.
 	var raw, v1 *ws.Message
@@ -135,10 +244,21 @@ func (h *Hub) fanout(s *shard, ch *channel, data []byte, pos *history.Position, 
 		s.buf = protocol.AppendPub(s.buf[:0], ch.name, ProtocolPosition(pos), data, protocol.Classify(data))
 		v1 = ws.NewMessage(ws.TextFrame(s.buf))
 	}
+	// The excluded member, by id; nil when none is (a pointer compare in
+	// the loop below, as cheap as no exclusion).
+	var ex *Member
+	if exclude != "" {
+		for _, m := range ch.members {
+			if m.id == exclude {
+				ex = m
+				break
+			}
+		}
+	}
 	n := 0
 	var slow []*Member
 	for _, m := range ch.members {
-		if m == exclude {
+		if m == ex {
 			continue
 		}
 		f := raw
@@ -183,8 +303,9 @@ type SubscribeOptions struct {
 
 // SubscribeResult is what Subscribe did.
 type SubscribeResult struct {
-	// Position is the stream's top when the subscription began; nil
-	// without history.
+	// Position is the channel's position when the member was added: the
+	// last publication this node delivered on it (the stream's top, but
+	// for publications still on their way); nil without history.
 	Position   *history.Position
 	Recovering bool // a recovery was asked for
 	Recovered  bool
@@ -200,76 +321,239 @@ const (
 	ReasonNoHistory    = "no history"
 )
 
+// readTries bounds the history reads of a subscribe that keep missing the
+// channel's last delivered position (decision 0024 §4); the last try reads
+// under the shard lock.
+const readTries = 8
+
 // Subscribe puts m in the channel. With a recovery position it queues
-// the missed publications right after the reply, under the channel's
-// lock, so the member sees no gap and no duplicate between them and live
-// publications. Authorization is the caller's business.
+// the missed publications right after the reply, so the member sees no gap
+// and no duplicate between them and live publications. Authorization is
+// the caller's business.
+//
+// The steps (decision 0024 §4, "Subscribe with recovery"), none calling
+// the Bus, Presence or the history under the shard lock except the last
+// read try: Bus.Subscribe when the channel is new on this node; with
+// Presence, Presence.Join (its notice comes back through the Bus); a
+// history read; then under the lock, if the channel's last delivered
+// position L moved past the read, read again, else replay (since, L], add
+// the member and report L as its position.
 func (h *Hub) Subscribe(ctx context.Context, m *Member, name string, o SubscribeOptions) (SubscribeResult, error) {
 	ns, _, err := h.Lookup(name)
 	if err != nil {
 		return SubscribeResult{}, err
 	}
 	s := h.shardOf(name)
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	ch := s.channels[name]
-	if ch != nil && ch.find(m) >= 0 {
-		return SubscribeResult{}, ErrAlreadySubscribed
+	if h.presence == nil && ns.History == nil {
+		// The common case on one node: the channel is already subscribed
+		// on the Bus and there is nothing to read: one critical section.
+		s.mu.Lock()
+		if ch := s.channels[name]; ch != nil && ch.busOn {
+			if ch.find(m) >= 0 {
+				s.mu.Unlock()
+				return SubscribeResult{}, ErrAlreadySubscribed
+			}
+			var res SubscribeResult
+			if o.Recover != nil {
+				res.Recovering, res.Reason = true, ReasonNoHistory
+			}
+			ch.pending++
+			return h.add(s, ch, m, ns, o, res, nil)
+		}
+		s.mu.Unlock()
 	}
-	if err := h.checkRoom(m); err != nil {
+	ch, err := h.attach(ctx, s, m, name, ns)
+	if err != nil {
 		return SubscribeResult{}, err
 	}
-
-	var res SubscribeResult
-	var missed []history.Publication
-	if ns.History != nil {
-		since, limit := uint64(0), 0
-		if o.Recover != nil {
-			since, limit = o.Recover.Offset, ns.RecoveryLimit+1
+	if h.presence != nil {
+		if err := h.presence.Join(ctx, h.api, name, cluster.Member{ID: m.id, User: m.user, Info: m.info}, ns.JoinLeave); err != nil {
+			s.mu.Lock()
+			ch.pending--
+			unsub := h.settle(s, ch)
+			s.mu.Unlock()
+			h.finishUnsubscribe(s, ch, unsub)
+			return SubscribeResult{}, fmt.Errorf("join the channel's presence: %w", err)
 		}
-		rr, err := h.history.Read(ctx, name, since, limit, *ns.History)
+	}
+	res, err := h.commit(ctx, s, ch, m, ns, o)
+	if err != nil && h.presence != nil && !errors.Is(err, ErrAlreadySubscribed) {
+		if lerr := h.presence.Leave(context.WithoutCancel(ctx), h.api, name, m.id, ns.JoinLeave); lerr != nil {
+			h.log.Warn("cluster presence: undo a join", "api", h.api, "channel", name, "error", lerr.Error())
+		}
+	}
+	return res, err
+}
+
+// attach finds or makes the channel, makes sure this node is subscribed
+// on the Bus, and counts the caller as pending: the caller must then
+// commit, or undo with pending-- and settle.
+func (h *Hub) attach(ctx context.Context, s *shard, m *Member, name string, ns *Namespace) (*channel, error) {
+	s.mu.Lock()
+	for {
+		ch := s.channels[name]
+		if ch != nil && ch.find(m) >= 0 {
+			s.mu.Unlock()
+			return nil, ErrAlreadySubscribed
+		}
+		if err := h.checkRoom(m); err != nil {
+			s.mu.Unlock()
+			return nil, err
+		}
+		if ch == nil {
+			ch = &channel{name: name, ns: ns}
+			s.channels[name] = ch
+		}
+		if ch.busOn {
+			ch.pending++
+			s.mu.Unlock()
+			return ch, nil
+		}
+		if op := ch.busOp; op != nil {
+			// Another Subscribe or an Unsubscribe is talking to the Bus:
+			// wait for it, then look again.
+			s.mu.Unlock()
+			select {
+			case <-op:
+			case <-ctx.Done():
+				return nil, ctx.Err()
+			}
+			s.mu.Lock()
+			continue
+		}
+		op := make(chan struct{})
+		ch.busOp = op
+		ch.pending++
+		s.mu.Unlock()
+		err := h.bus.Subscribe(ctx, h.api, name)
+		s.mu.Lock()
+		ch.busOp = nil
+		close(op)
 		if err != nil {
+			ch.pending--
+			h.settle(s, ch) // not subscribed: nothing to undo on the Bus
+			s.mu.Unlock()
+			return nil, fmt.Errorf("subscribe on the cluster bus: %w", err)
+		}
+		ch.busOn = true
+		s.mu.Unlock()
+		return ch, nil
+	}
+}
+
+// commit reads the history (history namespaces) and adds m to ch, which
+// counts m as pending.
+func (h *Hub) commit(ctx context.Context, s *shard, ch *channel, m *Member, ns *Namespace, o SubscribeOptions) (SubscribeResult, error) {
+	var res SubscribeResult
+	if ns.History == nil {
+		if o.Recover != nil {
+			res.Recovering, res.Reason = true, ReasonNoHistory
+		}
+		s.mu.Lock()
+		return h.add(s, ch, m, ns, o, res, nil)
+	}
+	since, limit := uint64(0), 0
+	if o.Recover != nil {
+		since, limit = o.Recover.Offset, ns.RecoveryLimit+1
+	}
+	for try := 1; ; try++ {
+		last := try == readTries
+		var rr history.ReadResult
+		var err error
+		if last {
+			// A last resort against a channel that keeps moving: read
+			// under the lock, which holds this channel's deliveries back
+			// for one read.
+			s.mu.Lock()
+			rr, err = h.history.Read(ctx, ch.name, since, limit, *ns.History)
+		} else {
+			rr, err = h.history.Read(ctx, ch.name, since, limit, *ns.History)
+			s.mu.Lock()
+		}
+		if err != nil {
+			ch.pending--
+			unsub := h.settle(s, ch)
+			s.mu.Unlock()
+			h.finishUnsubscribe(s, ch, unsub)
 			return SubscribeResult{}, fmt.Errorf("read history: %w", err)
 		}
 		top := rr.Top
-		res.Position = &top
+		if ch.known {
+			// The read must not be behind what the channel delivered (a
+			// member added now would miss (top, L]); a recovery from a
+			// position this node has not delivered yet waits for it.
+			behind := ch.epoch != top.Epoch || ch.last > top.Offset
+			ahead := o.Recover != nil && o.Recover.Epoch == ch.epoch && o.Recover.Offset > ch.last && o.Recover.Offset <= top.Offset
+			if (behind || ahead) && !last {
+				s.mu.Unlock()
+				continue
+			}
+			if behind {
+				ch.pending--
+				unsub := h.settle(s, ch)
+				s.mu.Unlock()
+				h.finishUnsubscribe(s, ch, unsub)
+				return SubscribeResult{}, fmt.Errorf("%w: the channel's stream moved on during %d reads", cluster.ErrUnavailable, readTries)
+			}
+		} else {
+			ch.known, ch.epoch, ch.last = true, top.Epoch, top.Offset
+		}
+		pos := history.Position{Epoch: ch.epoch, Offset: ch.last}
+		res.Position = &pos
+		pubs := rr.Publications
+		for len(pubs) > 0 && pubs[len(pubs)-1].Offset > pos.Offset {
+			pubs = pubs[:len(pubs)-1] // delivered next, live
+		}
+		var missed []history.Publication
 		if o.Recover != nil {
 			res.Recovering = true
 			switch {
-			case o.Recover.Epoch != top.Epoch || o.Recover.Offset > top.Offset:
+			case o.Recover.Epoch != pos.Epoch || o.Recover.Offset > pos.Offset:
 				res.Reason = ReasonEpochChanged
 			case !rr.Complete:
 				res.Reason = ReasonTooOld
-			case len(rr.Publications) > ns.RecoveryLimit || tooBig(rr.Publications, o.MaxRecoveryBytes):
+			case len(pubs) > ns.RecoveryLimit || tooBig(pubs, o.MaxRecoveryBytes):
 				res.Reason = ReasonTooMany
 			default:
-				res.Recovered, res.Missed, missed = true, len(rr.Publications), rr.Publications
+				res.Recovered, res.Missed, missed = true, len(pubs), pubs
 			}
 		}
-	} else if o.Recover != nil {
-		res.Recovering, res.Reason = true, ReasonNoHistory
+		return h.add(s, ch, m, ns, o, res, missed)
 	}
+}
 
-	// Commit: the member may have ended, or joined other channels, while
-	// the history was read.
+// add puts m in ch and queues its reply and replay. s.mu is held; add
+// releases it (and then calls the Bus when the subscribe failed and left
+// the channel idle).
+func (h *Hub) add(s *shard, ch *channel, m *Member, ns *Namespace, o SubscribeOptions, res SubscribeResult, missed []history.Publication) (SubscribeResult, error) {
+	// The member may have ended, or joined other channels, meanwhile.
 	m.mu.Lock()
-	if m.gone {
-		m.mu.Unlock()
-		return SubscribeResult{}, ErrMemberGone
+	err := error(nil)
+	switch {
+	case m.gone:
+		err = ErrMemberGone
+	case len(m.chans) >= h.maxPerConn:
+		err = ErrTooManyChannels
+	case ch.find(m) >= 0:
+		err = ErrAlreadySubscribed
 	}
-	if len(m.chans) >= h.maxPerConn {
+	if err != nil {
 		m.mu.Unlock()
-		return SubscribeResult{}, ErrTooManyChannels
-	}
-	if ch == nil {
-		ch = &channel{name: name, ns: ns}
-		s.channels[name] = ch
-		h.channels.Add(1)
+		ch.pending--
+		unsub := h.settle(s, ch)
+		s.mu.Unlock()
+		h.finishUnsubscribe(s, ch, unsub)
+		return SubscribeResult{}, err
 	}
 	m.chans = append(m.chans, ch)
 	m.mu.Unlock()
+	ch.pending--
 	ch.add(m)
+	if len(ch.members) == 1 {
+		h.channels.Add(1)
+	}
 	h.subscriptions.Add(1)
+	name := ch.name
 
 	if m.v1 {
 		switch {
@@ -292,10 +576,47 @@ func (h *Hub) Subscribe(ctx context.Context, m *Member, name string, o Subscribe
 			_ = m.out.Send(ws.TextFrame(s.buf))
 		}
 	}
-	if ns.JoinLeave {
+	if ns.JoinLeave && h.presence == nil {
 		h.notice(s, ch, m, true)
 	}
+	s.mu.Unlock()
 	return res, nil
+}
+
+// settle starts taking an idle channel away: with no member and nothing
+// pending, a channel subscribed on the Bus gets an Unsubscribe in flight
+// (settle returns true: the caller calls finishUnsubscribe after unlocking
+// s.mu), and one that is not leaves the shard's map. s.mu is held.
+func (h *Hub) settle(s *shard, ch *channel) bool {
+	if len(ch.members) > 0 || ch.pending > 0 || ch.busOp != nil {
+		return false
+	}
+	if ch.busOn {
+		ch.busOn = false
+		ch.busOp = make(chan struct{})
+		return true
+	}
+	if s.channels[ch.name] == ch {
+		delete(s.channels, ch.name)
+	}
+	return false
+}
+
+// finishUnsubscribe unsubscribes ch on the Bus when settle said so; s.mu
+// is not held.
+func (h *Hub) finishUnsubscribe(s *shard, ch *channel, unsub bool) {
+	if !unsub {
+		return
+	}
+	if err := h.bus.Unsubscribe(context.Background(), h.api, ch.name); err != nil {
+		h.log.Warn("cluster bus: unsubscribe", "api", h.api, "channel", ch.name, "error", err.Error())
+	}
+	s.mu.Lock()
+	op := ch.busOp
+	ch.busOp = nil
+	close(op)
+	h.settle(s, ch) // idle still (nobody joins while busOp is set): leaves the map
+	s.mu.Unlock()
 }
 
 // tooBig reports whether replaying pubs would queue more than max bytes
@@ -336,19 +657,21 @@ func (h *Hub) Unsubscribe(m *Member, name string, notify bool, reason string) (b
 	}
 	s := h.shardOf(name)
 	s.mu.Lock()
-	defer s.mu.Unlock()
 	ch := s.channels[name]
 	if ch == nil || !ch.remove(m) {
+		s.mu.Unlock()
 		return false, nil
 	}
 	m.mu.Lock()
 	m.dropChannelLocked(ch)
 	m.mu.Unlock()
-	h.left(s, ch, m)
+	unsub := h.left(s, ch, m)
 	if notify && m.v1 {
 		s.buf = protocol.AppendUnsubscribed(s.buf[:0], name, reason)
 		_ = m.out.Send(ws.TextFrame(s.buf))
 	}
+	s.mu.Unlock()
+	h.afterLeave(s, ch, m, unsub)
 	return true, nil
 }
 
@@ -368,28 +691,43 @@ func (h *Hub) Remove(m *Member) {
 	for _, ch := range chans {
 		s := h.shardOf(ch.name)
 		s.mu.Lock()
-		if ch.remove(m) {
-			h.left(s, ch, m)
-		}
+		removed := ch.remove(m)
+		unsub := removed && h.left(s, ch, m)
 		s.mu.Unlock()
+		if removed {
+			h.afterLeave(s, ch, m, unsub)
+		}
 	}
 	if m.user != "" {
 		h.users.remove(m)
 	}
 }
 
-// left finishes a removal from ch: counters, leave notices, and dropping
-// the channel when it is empty. s.mu is held.
-func (h *Hub) left(s *shard, ch *channel, m *Member) {
+// left finishes a removal from ch under the lock: counters, leave notices
+// (one node), and settling an emptied channel. It reports whether the
+// caller must finish a Bus unsubscribe (afterLeave). s.mu is held.
+func (h *Hub) left(s *shard, ch *channel, m *Member) bool {
 	h.subscriptions.Add(-1)
 	if len(ch.members) == 0 {
-		delete(s.channels, ch.name)
 		h.channels.Add(-1)
-		return
+		return h.settle(s, ch)
 	}
-	if ch.ns.JoinLeave {
+	if ch.ns.JoinLeave && h.presence == nil {
 		h.notice(s, ch, m, false)
 	}
+	return false
+}
+
+// afterLeave does what a removal from ch needs outside the lock: leaving
+// the cluster presence (whose leave notice comes back through the Bus) and
+// the Bus unsubscribe of an emptied channel.
+func (h *Hub) afterLeave(s *shard, ch *channel, m *Member, unsub bool) {
+	if h.presence != nil {
+		if err := h.presence.Leave(context.Background(), h.api, ch.name, m.id, ch.ns.JoinLeave); err != nil {
+			h.log.Warn("cluster presence: leave", "api", h.api, "channel", ch.name, "error", err.Error())
+		}
+	}
+	h.finishUnsubscribe(s, ch, unsub)
 }
 
 // notice sends a join or leave message about m to the channel's other
@@ -398,7 +736,16 @@ func (h *Hub) notice(s *shard, ch *channel, m *Member, join bool) {
 	if ch.v1 == 0 || (ch.v1 == 1 && m.v1 && join) || h.quiet.Load() {
 		return
 	}
-	pm := protocol.Member{ConnectionID: m.id, User: m.user, Info: m.info}
+	h.noticeOf(s, ch, cluster.Member{ID: m.id, User: m.user, Info: m.info}, join)
+}
+
+// noticeOf sends a join or leave message about member to the channel's
+// switchboard.v1 members other than member itself. s.mu is held.
+func (h *Hub) noticeOf(s *shard, ch *channel, member cluster.Member, join bool) {
+	if ch.v1 == 0 || h.quiet.Load() {
+		return
+	}
+	pm := protocol.Member{ConnectionID: member.ID, User: member.User, Info: member.Info}
 	if join {
 		s.buf = protocol.AppendJoin(s.buf[:0], ch.name, pm)
 	} else {
@@ -406,7 +753,7 @@ func (h *Hub) notice(s *shard, ch *channel, m *Member, join bool) {
 	}
 	f := ws.TextFrame(s.buf)
 	for _, x := range ch.members {
-		if x != m && x.v1 {
+		if x.id != member.ID && x.v1 {
 			_ = x.out.Send(f)
 		}
 	}

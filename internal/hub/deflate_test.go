@@ -41,7 +41,7 @@ func TestPublishSharesOneMessage(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if _, err := h.Publish(ctx, "room", []byte(`{"text":"hello"}`), nil); err != nil {
+	if _, err := h.Publish(ctx, "room", []byte(`{"text":"hello"}`), ""); err != nil {
 		t.Fatal(err)
 	}
 	for v1, rs := range recs {

@@ -4,21 +4,33 @@
 // A Member is one connection as the hub sees it; the gateway creates one
 // per connection and the hub keeps its channel memberships on it. Channels
 // live in shards chosen by the channel name; each shard has one mutex that
-// guards its channels. A publication to a channel takes the channel's
-// shard lock, gets its offset from the history, encodes its frames once
+// guards its channels.
+//
+// Every publication goes through the cluster Bus (decision 0024): Publish
+// is one Bus.Publish, which orders the publication (and keeps it in the
+// channel's history, assigning its offset) and delivers it to every node
+// with members in the channel, this one included; the Bus's handler calls
+// Deliver, which takes the channel's shard lock, encodes the frames once
 // (one per protocol in use: raw and switchboard.v1) and queues the same
-// bytes on every member with a non-blocking Send; so every member of a
-// channel sees its publications in one order, publishers to channels in
-// other shards run in parallel, and no publisher ever waits for a slow
-// socket. The writes themselves happen on the WebSocket engine's event
-// loops, which coalesce what is queued for one connection into one write.
+// bytes on every member but the excluded connection with a non-blocking
+// Send. So every member of a channel, on every node, sees its publications
+// in the Bus's one order, publishers to channels in other shards run in
+// parallel, and no publisher ever waits for a slow socket. The writes
+// themselves happen on the WebSocket engine's event loops, which coalesce
+// what is queued for one connection into one write. On a single node the
+// Bus is a cluster/memory node, which delivers synchronously (LocalBus), and
+// Presence is nil: the hub answers presence and sends join/leave notices
+// from its own tables. With Presence, membership is cluster-wide and
+// notices come back through the Bus.
 //
-// Subscribing with a recovery position reads the history and queues the
-// missed publications under the same shard lock, so nothing published
-// meanwhile is lost or duplicated.
+// Subscribing with a recovery position reads the history outside the lock
+// and replays, under the shard lock, what the channel's last delivered
+// offset L covers, so nothing published meanwhile is lost or duplicated.
 //
-// Lock order: shard mutex, then Member.mu, then users-shard mutex. Send is
-// called with a shard mutex held: it must not block and must never call
-// back into the hub (ws.Conn.Send only queues and schedules; a connection
-// it closes reports OnClose later, from its event loop).
+// Lock order: Bus (its own locks, under which it may call Deliver), then
+// shard mutex, then Member.mu, then users-shard mutex. The hub never calls
+// the Bus or Presence with a shard mutex held, and Deliver never calls
+// them. Send is called with a shard mutex held: it must not block and must
+// never call back into the hub (ws.Conn.Send only queues and schedules; a
+// connection it closes reports OnClose later, from its event loop).
 package hub

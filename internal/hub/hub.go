@@ -1,12 +1,14 @@
 package hub
 
 import (
+	"context"
 	"errors"
 	"log/slog"
 	"sync"
 	"sync/atomic"
 	"time"
 
+	"github.com/switchboardhq/switchboard/internal/cluster"
 	"github.com/switchboardhq/switchboard/internal/config"
 	"github.com/switchboardhq/switchboard/internal/history"
 )
@@ -31,10 +33,26 @@ const shards = 64
 
 // Options configure a Hub.
 type Options struct {
+	// API is the hub's name on the Bus, in Presence and in the history
+	// (the gateway gives the API's stage, unique where ids may repeat).
+	API string
 	// Channels is the API's channel configuration, defaults applied.
 	Channels config.Channels
-	// History keeps the streams of namespaces with history. Required when
-	// a namespace has history.size > 0.
+	// Bus orders and delivers the hub's publications (decision 0024 §2.2):
+	// Publish goes through it, and the hub fans out what it delivers
+	// (Deliver, which the Bus's handler must call). Required. The
+	// single-node default is a cluster/memory node; a Bus that implements
+	// LocalBus gives exact "queued on" recipient counts when Presence is
+	// nil.
+	Bus cluster.Bus
+	// Presence, when not nil, makes membership cluster-wide: joins and
+	// leaves go to it, join/leave notices come back through the Bus, and
+	// presence pages and counts are read from it. Nil (one node): the hub
+	// answers from its own tables and sends notices itself.
+	Presence cluster.Presence
+	// History is the stream store the Bus appends to, as this hub reads
+	// it (subscribe recovery, History). Required when a namespace has
+	// history.size > 0.
 	History history.History
 	// Logger receives warnings (a failed history call). Default: discard.
 	Logger *slog.Logger
@@ -51,6 +69,11 @@ type Hub struct {
 	history      history.History
 	log          *slog.Logger
 	now          func() time.Time
+	api          string
+	bus          cluster.Bus
+	local        LocalBus // bus, when it is a LocalBus and presence is nil
+	presence     cluster.Presence
+	calls        sync.Pool // of *localCall
 
 	shards [shards]shard
 	users  users
@@ -59,6 +82,17 @@ type Hub struct {
 	channels      atomic.Int64 // channels with at least one member
 	subscriptions atomic.Int64 // memberships
 	publications  atomic.Uint64
+	resets        atomic.Uint64
+}
+
+// LocalBus is implemented by a Bus that can deliver this node's share of a
+// publication or broadcast synchronously, on the caller's goroutine, through
+// a function of the caller rather than through the handler (cluster/memory).
+// A hub without Presence (one node) uses it to count the connections a
+// publication was queued on, as recipients (decision 0024 §2.2).
+type LocalBus interface {
+	PublishLocal(ctx context.Context, api, channel string, m cluster.Message, o *history.StreamOptions, self func(cluster.Message)) (cluster.Published, error)
+	BroadcastLocal(ctx context.Context, api string, m cluster.Message, self func(cluster.Message)) error
 }
 
 // shard holds the channels whose names hash to it; mu guards them and
@@ -77,12 +111,22 @@ func New(o Options) (*Hub, error) {
 	if o.Now == nil {
 		o.Now = time.Now
 	}
+	if o.Bus == nil {
+		return nil, errors.New("hub: no cluster Bus was given")
+	}
 	h := &Hub{
 		maxPerConn:   o.Channels.MaxPerConnection,
 		maxNameBytes: o.Channels.MaxNameBytes,
 		history:      o.History,
 		log:          o.Logger,
 		now:          o.Now,
+		api:          o.API,
+		bus:          o.Bus,
+		presence:     o.Presence,
+	}
+	if lb, ok := o.Bus.(LocalBus); ok && o.Presence == nil {
+		h.local = lb
+		h.calls.New = func() any { return newLocalCall(h) }
 	}
 	if h.maxPerConn <= 0 {
 		h.maxPerConn = 128
@@ -129,3 +173,16 @@ func (h *Hub) Subscriptions() int { return int(h.subscriptions.Load()) }
 
 // Publications reports how many publications the hub has fanned out.
 func (h *Hub) Publications() uint64 { return h.publications.Load() }
+
+// Resets reports how many Reset messages the Bus delivered (deliveries may
+// have been lost and were filled by the Bus, decision 0024 §4).
+func (h *Hub) Resets() uint64 { return h.resets.Load() }
+
+// Clustered reports whether the hub has cluster-wide Presence: then
+// PublishResult.Recipients counts members when the publication was
+// ordered, and local deliveries are counted by Deliver.
+func (h *Hub) Clustered() bool { return h.presence != nil }
+
+// Local returns the hub's Bus as a LocalBus when the hub counts its own
+// deliveries (no Presence), else nil.
+func (h *Hub) Local() LocalBus { return h.local }

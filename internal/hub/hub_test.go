@@ -10,6 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/switchboardhq/switchboard/internal/cluster"
+	"github.com/switchboardhq/switchboard/internal/cluster/memory"
 	"github.com/switchboardhq/switchboard/internal/config"
 	"github.com/switchboardhq/switchboard/internal/history"
 	"github.com/switchboardhq/switchboard/internal/ws"
@@ -77,12 +79,20 @@ func newHub(t *testing.T, namespaces ...config.Namespace) *Hub {
 		namespaces = []config.Namespace{{Pattern: "*", Subscribe: "allow", Publish: "subscribers",
 			History: config.History{Size: 100, TTL: config.Duration(time.Minute), MetaTTL: config.Duration(time.Hour)}}}
 	}
-	mem := history.NewMemory(history.MemoryOptions{})
-	t.Cleanup(mem.Close)
-	h, err := New(Options{Channels: config.Channels{MaxPerConnection: 8, MaxNameBytes: 64, Namespaces: namespaces}, History: mem})
+	// One node on the in-process backend: the gateway's single-node
+	// default.
+	b := memory.New(memory.Options{})
+	t.Cleanup(b.Close)
+	node := b.NewNode("")
+	if err := node.Registry().Join(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	h, err := New(Options{API: "test", Channels: config.Channels{MaxPerConnection: 8, MaxNameBytes: 64, Namespaces: namespaces},
+		Bus: node.Bus(), History: node.History("test")})
 	if err != nil {
 		t.Fatal(err)
 	}
+	node.Bus().Handle(func(_, channel string, m cluster.Message) { h.Deliver(channel, m) })
 	return h
 }
 
@@ -102,7 +112,7 @@ func TestPublishReachesMembersOnce(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	res, err := h.Publish(ctx, "room", []byte(`{"x":1}`), c)
+	res, err := h.Publish(ctx, "room", []byte(`{"x":1}`), c.ID())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -137,7 +147,7 @@ func TestOrderUnderConcurrentPublishers(t *testing.T) {
 	for p := range publishers {
 		wg.Go(func() {
 			for i := range each {
-				if _, err := h.Publish(ctx, "room", fmt.Appendf(nil, `{"p":%d,"i":%d}`, p, i), nil); err != nil {
+				if _, err := h.Publish(ctx, "room", fmt.Appendf(nil, `{"p":%d,"i":%d}`, p, i), ""); err != nil {
 					t.Error(err)
 					return
 				}
@@ -169,7 +179,7 @@ func TestRecoveryWhilePublishing(t *testing.T) {
 		History: config.History{Size: 10000, TTL: config.Duration(time.Minute), MetaTTL: config.Duration(time.Hour)}})
 	ctx := context.Background()
 	for i := range 10 {
-		if _, err := h.Publish(ctx, "room", fmt.Appendf(nil, "%d", i+1), nil); err != nil {
+		if _, err := h.Publish(ctx, "room", fmt.Appendf(nil, "%d", i+1), ""); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -189,7 +199,7 @@ func TestRecoveryWhilePublishing(t *testing.T) {
 				return
 			default:
 			}
-			if _, err := h.Publish(ctx, "room", fmt.Appendf(nil, "%d", i), nil); err != nil {
+			if _, err := h.Publish(ctx, "room", fmt.Appendf(nil, "%d", i), ""); err != nil {
 				t.Error(err)
 				return
 			}
@@ -233,7 +243,7 @@ func TestRecoveryRefusals(t *testing.T) {
 		config.Namespace{Pattern: "none:*", Subscribe: "allow"},
 	)
 	for i := range 5 {
-		if _, err := h.Publish(ctx, "small:a", fmt.Appendf(nil, "%d", i), nil); err != nil {
+		if _, err := h.Publish(ctx, "small:a", fmt.Appendf(nil, "%d", i), ""); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -297,7 +307,7 @@ func TestRemoveLeavesNoGhost(t *testing.T) {
 	}
 	h.Remove(gone)
 	for _, ch := range []string{"a", "b"} {
-		p, err := h.Presence(ch, "", 10)
+		p, err := h.Presence(ctx, ch, "", 10)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -342,11 +352,11 @@ func TestLimitsAndErrors(t *testing.T) {
 		t.Fatalf("twice: %v", err)
 	}
 	for _, bad := range []string{"", "has space", "a,b", "ctl\x01", string(make([]byte, 65))} {
-		if _, err := h.Publish(ctx, bad, nil, nil); !errors.Is(err, ErrInvalidChannel) {
+		if _, err := h.Publish(ctx, bad, nil, ""); !errors.Is(err, ErrInvalidChannel) {
 			t.Errorf("publish to %q: %v, want ErrInvalidChannel", bad, err)
 		}
 	}
-	if _, err := h.Publish(ctx, "other", nil, nil); !errors.Is(err, ErrNoNamespace) {
+	if _, err := h.Publish(ctx, "other", nil, ""); !errors.Is(err, ErrNoNamespace) {
 		t.Errorf("no namespace: %v", err)
 	}
 	if _, err := h.History(ctx, "ok:1", 0, "", 10); !errors.Is(err, ErrNoHistory) {
@@ -374,7 +384,7 @@ func TestSlowMemberDoesNotStopOthers(t *testing.T) {
 		}
 	}
 	for i := range 10 {
-		res, err := h.Publish(ctx, "room", fmt.Appendf(nil, "%d", i), nil)
+		res, err := h.Publish(ctx, "room", fmt.Appendf(nil, "%d", i), "")
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -386,7 +396,7 @@ func TestSlowMemberDoesNotStopOthers(t *testing.T) {
 		t.Fatalf("fast member got %d of 10", n)
 	}
 	// The overflowed member left the channel at once: no ghost in presence.
-	if p, _ := h.Presence("room", "", 10); p.Members != 1 || p.List[0].ConnectionID != "fast" {
+	if p, _ := h.Presence(ctx, "room", "", 10); p.Members != 1 || p.List[0].ConnectionID != "fast" {
 		t.Fatalf("presence after the overflow: %+v", p)
 	}
 }
@@ -410,7 +420,7 @@ func TestPresencePages(t *testing.T) {
 	var ids []string
 	cursor := ""
 	for range 10 {
-		p, err := h.Presence("room", cursor, 10)
+		p, err := h.Presence(ctx, "room", cursor, 10)
 		if err != nil {
 			t.Fatal(err)
 		}

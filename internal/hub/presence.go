@@ -24,11 +24,16 @@ type PresencePage struct {
 }
 
 // Presence returns up to limit members with a connection id after the
-// cursor ("" for the first page).
-func (h *Hub) Presence(name, cursor string, limit int) (PresencePage, error) {
+// cursor ("" for the first page). With cluster Presence, the page and the
+// count are cluster-wide (Presence.Page; a cursor it did not issue gives
+// cluster.ErrInvalidCursor); without, they are this node's.
+func (h *Hub) Presence(ctx context.Context, name, cursor string, limit int) (PresencePage, error) {
 	ns, _, err := h.Lookup(name)
 	if err != nil {
 		return PresencePage{}, err
+	}
+	if h.presence != nil {
+		return h.clusterPresence(ctx, ns, name, cursor, limit)
 	}
 	s := h.shardOf(name)
 	s.mu.Lock()
@@ -57,6 +62,27 @@ func (h *Hub) Presence(name, cursor string, limit int) (PresencePage, error) {
 	page.List = make([]protocol.Member, len(picked))
 	for i, m := range picked {
 		page.List[i] = protocol.Member{ConnectionID: m.id, User: m.user, Info: m.info}
+	}
+	return page, nil
+}
+
+// clusterPresence reads a presence page from the cluster Presence.
+func (h *Hub) clusterPresence(ctx context.Context, ns *Namespace, name, cursor string, limit int) (PresencePage, error) {
+	if !ns.Presence {
+		cursor, limit = "", 1 // the count alone
+	}
+	pp, err := h.presence.Page(ctx, h.api, name, cursor, max(limit, 1))
+	if err != nil {
+		return PresencePage{}, fmt.Errorf("read the channel's presence: %w", err)
+	}
+	page := PresencePage{Members: pp.Members, Enabled: ns.Presence}
+	if !ns.Presence {
+		return page, nil
+	}
+	page.Next = pp.Next
+	page.List = make([]protocol.Member, len(pp.List))
+	for i, m := range pp.List {
+		page.List[i] = protocol.Member{ConnectionID: m.ID, User: m.User, Info: m.Info}
 	}
 	return page, nil
 }

@@ -27,6 +27,9 @@ const (
 	CodeInternal Code = 500
 	// CodeBadGateway: the authorizer integration failed.
 	CodeBadGateway Code = 502
+	// CodeUnavailable: the cluster's shared state did not answer; the
+	// request may or may not have taken effect, and may be retried.
+	CodeUnavailable Code = 503
 	// CodeTimeout: the authorizer integration timed out.
 	CodeTimeout Code = 504
 )

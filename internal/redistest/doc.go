@@ -12,14 +12,20 @@
 // kernel if the test binary dies first (Pdeathsig), so no redis-server is
 // left behind.
 //
+// Proxy (StartProxy) is a loopback TCP proxy a test puts between a client
+// and a server to cut the client off while both keep running: Cut drops
+// the forwarded connections and blackholes new ones (accepted, never
+// answered), Heal forwards again. It is how a test partitions a
+// Switchboard node from Redis without a network namespace.
+//
 // Without redis-server a test calling these helpers is skipped with a
 // message that says how to install it, or fails when the CI environment
 // variable is set: CI must not silently skip the Redis tests.
 //
 // # Concurrency
 //
-// A Server or Cluster may be used from several goroutines; Kill and Close
-// are safe to call more than once. Do is a one-shot RESP client (one
-// connection per call) for the helpers' own needs and for tests that want
-// to look at a node without a client library.
+// A Server, Cluster or Proxy may be used from several goroutines; Kill,
+// Close, Cut and Heal are safe to call more than once. Do is a one-shot
+// RESP client (one connection per call) for the helpers' own needs and for
+// tests that want to look at a node without a client library.
 package redistest

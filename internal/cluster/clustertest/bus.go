@@ -30,6 +30,8 @@ func RunBus(t *testing.T, f Factory) {
 		{"KilledNodeSkipped", testKilledNodeSkipped},
 		{"InvalidOptions", testBusInvalidOptions},
 		{"CancelledContext", testBusCancelledContext},
+		{"ConcurrentSubscribe", testConcurrentSubscribe},
+		{"SubscribeChurn", testSubscribeChurn},
 	})
 }
 
@@ -284,6 +286,8 @@ func testBroadcast(t *testing.T, s *suite) {
 	c := s.f(t, 3)
 	rs := handleAll(t, c)
 	api := s.name(t, "api")
+	// A node serving api subscribes to its broadcasts with channel "".
+	subscribeAll(t, c, api, "")
 	for k := range 3 {
 		m := pub(fmt.Sprint("b", k))
 		m.Exclude = c.Nodes[0].Registry.NewID()
@@ -367,5 +371,89 @@ func testBusCancelledContext(t *testing.T, s *suite) {
 	}
 	if err := b.Broadcast(cctx, api, pub("x")); !errors.Is(err, context.Canceled) {
 		t.Errorf("Broadcast: %v; want context.Canceled", err)
+	}
+}
+
+// testConcurrentSubscribe: several Subscribe calls of one channel at once
+// make one subscription: each returns once deliveries flow, and a
+// publication is delivered once.
+func testConcurrentSubscribe(t *testing.T, s *suite) {
+	c := s.f(t, 2)
+	rs := handleAll(t, c)
+	api, ch := s.name(t, "api"), s.name(t, "ch")
+	var wg sync.WaitGroup
+	for range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := c.Nodes[1].Bus.Subscribe(ctx(t), api, ch); err != nil {
+				t.Errorf("Subscribe: %v", err)
+			}
+		}()
+	}
+	wg.Wait()
+	publish(t, c.Nodes[0], api, ch, pub("once"), long)
+	publish(t, c.Nodes[0], api, ch, pub("marker"), nil)
+	waitFor(t, "the marker", func() bool { return rs[1].count(api, ch) >= 2 })
+	if got := datas(rs[1].messages(api, ch)); !slices.Equal(got, []string{"once", "marker"}) {
+		t.Errorf("node 1 got %v; want each publication once", got)
+	}
+}
+
+// testSubscribeChurn: a node unsubscribing and subscribing again while
+// another publishes never runs the handler concurrently for the channel,
+// and what it receives stays in offset order without repeats; after its
+// last Subscribe deliveries flow.
+func testSubscribeChurn(t *testing.T, s *suite) {
+	c := s.f(t, 2)
+	rs := handleAll(t, c)
+	api, ch := s.name(t, "api"), s.name(t, "ch")
+	subscribeAll(t, c, api, ch)
+	done := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for k := 0; ; k++ {
+			select {
+			case <-done:
+				return
+			default:
+			}
+			if _, err := c.Nodes[0].Bus.Publish(ctx(t), api, ch, pub(fmt.Sprint(k)), long); err != nil {
+				t.Errorf("Publish: %v", err)
+				return
+			}
+		}
+	}()
+	b := c.Nodes[1].Bus
+	for range 20 {
+		if err := b.Unsubscribe(ctx(t), api, ch); err != nil {
+			t.Fatal(err)
+		}
+		if err := b.Subscribe(ctx(t), api, ch); err != nil {
+			t.Fatal(err)
+		}
+	}
+	close(done)
+	wg.Wait()
+	last := publish(t, c.Nodes[0], api, ch, pub("last"), long)
+	waitFor(t, "the last publication", func() bool {
+		got := rs[1].messages(api, ch)
+		return len(got) > 0 && string(got[len(got)-1].Data) == "last"
+	})
+	rs[1].checkSequential()
+	var prev uint64
+	for _, m := range rs[1].messages(api, ch) {
+		if m.Kind != cluster.Publication {
+			continue
+		}
+		if m.Offset <= prev {
+			t.Fatalf("offset %d after %d: out of order or repeated", m.Offset, prev)
+		}
+		prev = m.Offset
+	}
+	if prev != last.Position.Offset {
+		t.Errorf("last offset %d; want %d", prev, last.Position.Offset)
 	}
 }

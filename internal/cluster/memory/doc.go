@@ -25,6 +25,13 @@
 // Registry state (nodes, leases, records) is under one Backend lock; the
 // user index under another.
 //
-// Not wired yet: hub and gateway do not use it until the second half of
-// increment 1.
+// Beyond the seams, a node's Bus has PublishLocal and BroadcastLocal
+// (hub.LocalBus): the node's own share is delivered through a function of
+// the caller, synchronously, so that a single node counts what its
+// fan-out queued; and Node.History is the backend's history as the hub of
+// one API reads it (names "<api>/<channel>").
+//
+// The gateway builds one node of its own Backend, without Presence, when
+// it is given no cluster: today's single process. Several nodes of one
+// Backend are the N-node fake of the hub and gateway tests.
 package memory

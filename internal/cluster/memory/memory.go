@@ -250,6 +250,12 @@ func (n *Node) Registry() cluster.Registry { return (*registry)(n) }
 // Bus returns the node's Bus view.
 func (n *Node) Bus() cluster.Bus { return (*bus)(n) }
 
+// History returns the stream store the node's Bus appends to, as the hub
+// of api reads it: the Backend's History with names "<api>/<channel>".
+func (n *Node) History(api string) history.History {
+	return history.Prefixed(n.b.hist, api+"/")
+}
+
 // Presence returns the node's Presence view.
 func (n *Node) Presence() cluster.Presence { return (*presence)(n) }
 
@@ -492,11 +498,30 @@ func (u *bus) Publish(ctx context.Context, api, channel string, m cluster.Messag
 	sh := u.b.shard(k)
 	sh.mu.Lock()
 	defer sh.mu.Unlock()
-	return u.b.publishLocked(ctx, sh, k, m, o)
+	return u.b.publishLocked(ctx, sh, k, m, o, nil, nil)
 }
 
-// publishLocked orders m on k; the caller holds sh.mu.
-func (b *Backend) publishLocked(ctx context.Context, sh *shard, k key, m cluster.Message, o *history.StreamOptions) (cluster.Published, error) {
+// PublishLocal is Publish, except that this node's delivery is made by
+// calling self instead of the node's handler: synchronously, on the
+// caller's goroutine, at the publication's place in the channel's order
+// (under the channel's shard lock), before PublishLocal returns; and
+// whether or not this node subscribed the channel. Other nodes get theirs
+// through their handlers as usual. It lets a single node learn what its own
+// fan-out did (hub.LocalBus).
+func (u *bus) PublishLocal(ctx context.Context, api, channel string, m cluster.Message, o *history.StreamOptions, self func(cluster.Message)) (cluster.Published, error) {
+	if err := (*Node)(u).check(ctx); err != nil {
+		return cluster.Published{}, err
+	}
+	k := key{api, channel}
+	sh := u.b.shard(k)
+	sh.mu.Lock()
+	defer sh.mu.Unlock()
+	return u.b.publishLocked(ctx, sh, k, m, o, u.st, self)
+}
+
+// publishLocked orders m on k; the caller holds sh.mu. With self != nil,
+// node me gets the delivery through self instead of its handler.
+func (b *Backend) publishLocked(ctx context.Context, sh *shard, k key, m cluster.Message, o *history.StreamOptions, me *nodeState, self func(cluster.Message)) (cluster.Published, error) {
 	var p cluster.Published
 	if o != nil {
 		pos, err := b.hist.Append(ctx, k.api+"/"+k.channel, m.Data, *o)
@@ -507,13 +532,38 @@ func (b *Backend) publishLocked(ctx context.Context, sh *shard, k key, m cluster
 		p.Position = &pos
 	}
 	p.Members = len(sh.members[k])
-	for st := range sh.subs[k] {
-		deliver(st, k.api, k.channel, m)
+	set := sh.subs[k]
+	if self == nil {
+		for st := range set {
+			deliver(st, k.api, k.channel, m)
+		}
+		return p, nil
+	}
+	others := len(set)
+	if _, in := set[me]; in {
+		others--
+	}
+	if others > 0 { // (a single node skips the map walk)
+		for st := range set {
+			if st != me {
+				deliver(st, k.api, k.channel, m)
+			}
+		}
+	}
+	if !me.deaf.Load() {
+		self(m)
 	}
 	return p, nil
 }
 
 func (u *bus) Broadcast(ctx context.Context, api string, m cluster.Message) error {
+	return u.BroadcastLocal(ctx, api, m, nil)
+}
+
+// BroadcastLocal is Broadcast, except that this node's delivery is made by
+// calling self (when not nil) instead of the node's handler, synchronously
+// on the caller's goroutine before BroadcastLocal returns.
+func (u *bus) BroadcastLocal(ctx context.Context, api string, m cluster.Message, self func(cluster.Message)) error {
 	if err := (*Node)(u).check(ctx); err != nil {
 		return err
 	}
@@ -530,6 +580,12 @@ func (u *bus) Broadcast(ctx context.Context, api string, m cluster.Message) erro
 	}
 	b.mu.Unlock()
 	for _, st := range live {
+		if st == u.st && self != nil {
+			if !st.deaf.Load() {
+				self(m)
+			}
+			continue
+		}
 		deliver(st, api, "", m)
 	}
 	return nil
@@ -600,7 +656,7 @@ func (p *presence) Join(ctx context.Context, api, channel string, m cluster.Memb
 	}
 	set[m.ID] = membership{m: m, notice: notice}
 	if notice {
-		_, err := p.b.publishLocked(ctx, sh, k, cluster.Message{Kind: cluster.Join, Member: m}, nil)
+		_, err := p.b.publishLocked(ctx, sh, k, cluster.Message{Kind: cluster.Join, Member: m}, nil, nil, nil)
 		return err
 	}
 	return nil
@@ -616,7 +672,7 @@ func (p *presence) Leave(ctx context.Context, api, channel, id string, notice bo
 	defer sh.mu.Unlock()
 	ms, ok := sh.leave(k, id)
 	if ok && notice {
-		_, err := p.b.publishLocked(ctx, sh, k, cluster.Message{Kind: cluster.Leave, Member: ms.m}, nil)
+		_, err := p.b.publishLocked(ctx, sh, k, cluster.Message{Kind: cluster.Leave, Member: ms.m}, nil, nil, nil)
 		return err
 	}
 	return nil
@@ -741,7 +797,7 @@ func (p *presence) RemoveNode(ctx context.Context, incarnation string, f func(ap
 				ms, _ := sh.leave(k, id)
 				out = append(out, removed{k, ms.m})
 				if ms.notice && err == nil {
-					_, err = p.b.publishLocked(ctx, sh, k, cluster.Message{Kind: cluster.Leave, Member: ms.m}, nil)
+					_, err = p.b.publishLocked(ctx, sh, k, cluster.Message{Kind: cluster.Leave, Member: ms.m}, nil, nil, nil)
 				}
 			}
 		}

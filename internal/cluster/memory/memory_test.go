@@ -1,6 +1,7 @@
 package memory_test
 
 import (
+	"context"
 	"errors"
 	"sync"
 	"testing"
@@ -9,6 +10,7 @@ import (
 	"github.com/switchboardhq/switchboard/internal/cluster"
 	"github.com/switchboardhq/switchboard/internal/cluster/clustertest"
 	"github.com/switchboardhq/switchboard/internal/cluster/memory"
+	"github.com/switchboardhq/switchboard/internal/history"
 )
 
 // clock is an injected clock the tests move by hand.
@@ -163,5 +165,72 @@ func TestCutUnavailable(t *testing.T) {
 		if !errors.Is(err, cluster.ErrUnavailable) {
 			t.Errorf("%s on a cut node: %v; want ErrUnavailable", name, err)
 		}
+	}
+}
+
+// PublishLocal and BroadcastLocal deliver the publishing node's share
+// through the caller's function, synchronously and in the channel's order,
+// and the other nodes' through their handlers; Node.History reads what
+// Publish appended.
+func TestLocalDelivery(t *testing.T) {
+	b := memory.New(memory.Options{})
+	t.Cleanup(b.Close)
+	var nodes []*memory.Node
+	got := make([][]string, 2)
+	var mu sync.Mutex
+	for i := range 2 {
+		n := b.NewNode("")
+		if err := n.Registry().Join(t.Context()); err != nil {
+			t.Fatal(err)
+		}
+		n.Bus().Handle(func(api, channel string, m cluster.Message) {
+			mu.Lock()
+			got[i] = append(got[i], api+" "+channel+" "+string(m.Data))
+			mu.Unlock()
+		})
+		if err := n.Bus().Subscribe(t.Context(), "a", "room"); err != nil {
+			t.Fatal(err)
+		}
+		nodes = append(nodes, n)
+	}
+	type localBus interface {
+		PublishLocal(ctx context.Context, api, channel string, m cluster.Message, o *history.StreamOptions, self func(cluster.Message)) (cluster.Published, error)
+		BroadcastLocal(ctx context.Context, api string, m cluster.Message, self func(cluster.Message)) error
+	}
+	lb, ok := nodes[0].Bus().(localBus)
+	if !ok {
+		t.Fatal("the memory Bus has no PublishLocal/BroadcastLocal")
+	}
+	o := &history.StreamOptions{Size: 10, TTL: time.Minute, MetaTTL: time.Hour}
+	var self []cluster.Message
+	p, err := lb.PublishLocal(t.Context(), "a", "room", cluster.Message{Kind: cluster.Publication, Data: []byte("x")}, o,
+		func(m cluster.Message) { self = append(self, m) })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(self) != 1 || self[0].Offset != 1 || self[0].Epoch != p.Position.Epoch || string(self[0].Data) != "x" {
+		t.Fatalf("self got %+v, want the publication at %+v before PublishLocal returned", self, p.Position)
+	}
+	if err := lb.BroadcastLocal(t.Context(), "a", cluster.Message{Kind: cluster.Publication, Data: []byte("all")},
+		func(m cluster.Message) { self = append(self, m) }); err != nil {
+		t.Fatal(err)
+	}
+	if len(self) != 2 || string(self[1].Data) != "all" {
+		t.Fatalf("self got %+v, want the broadcast too", self)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if len(got[0]) != 0 {
+		t.Fatalf("node 0's handler got %q: its share went to self", got[0])
+	}
+	if want := []string{"a room x", "a  all"}; len(got[1]) != 2 || got[1][0] != want[0] || got[1][1] != want[1] {
+		t.Fatalf("node 1's handler got %q, want %q", got[1], want)
+	}
+	rr, err := nodes[1].History("a").Read(t.Context(), "room", 0, 10, *o)
+	if err != nil || rr.Top != *p.Position || len(rr.Publications) != 1 {
+		t.Fatalf("node 1's History of a: %+v %v, want the publication", rr, err)
+	}
+	if rr, err := nodes[1].History("b").Read(t.Context(), "room", 0, 10, *o); err != nil || rr.Top.Offset != 0 {
+		t.Fatalf("another API's stream: %+v %v, want empty", rr, err)
 	}
 }

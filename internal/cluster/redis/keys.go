@@ -8,8 +8,13 @@ import "strings"
 type keys struct{ prefix string }
 
 // escape writes '}' and '%' as %7D and %25 (decision 0023), so a name
-// cannot end its hash tag early.
+// cannot end its hash tag early, and the empty name as a lone "%" (as
+// redishistory does: Redis hashes a key with an empty tag "{}" whole, so
+// the keys of the channel "" would land in different slots).
 func escape(s string) string {
+	if s == "" {
+		return "%"
+	}
 	if !strings.ContainsAny(s, "}%") {
 		return s
 	}

@@ -9,6 +9,8 @@ import (
 
 	"github.com/redis/rueidis"
 	"github.com/switchboardhq/switchboard/internal/cluster"
+	"github.com/switchboardhq/switchboard/internal/history"
+	redishistory "github.com/switchboardhq/switchboard/internal/history/redis"
 )
 
 // DefaultPrefix is the key prefix when Options.Prefix is empty (the
@@ -112,4 +114,18 @@ func (n *Node) Kill() {
 func (n *Node) Close() {
 	n.bus.close()
 	n.reg.close()
+}
+
+// History returns the history store of an API's channels: the streams the
+// Bus's publish script appends to (the same keys, P<api>:{<channel>}:m and
+// :s), so that recovery and history reads see exactly what was published.
+// The store holds no state; one per call is fine.
+func (n *Node) History(api string) history.History {
+	s, err := redishistory.New(redishistory.Options{Client: n.o.Client, Prefix: n.keys.historyPrefix(api)})
+	if err != nil {
+		// New refuses only a nil client or a prefix with braces, both
+		// checked by New of this Node.
+		panic("redcluster: " + err.Error())
+	}
+	return s
 }

@@ -2,16 +2,18 @@ package redishistory
 
 import "github.com/redis/rueidis"
 
-// prelude is the part of both scripts that finds or creates the stream and
-// applies the call's options. KEYS[1] is the meta hash, KEYS[2] the stream
+// Prelude is the part of both scripts (and of the cluster's publish script,
+// internal/cluster/redis, which appends and fans out in one call) that finds
+// or creates the stream and applies the call's options. KEYS[1] is the meta hash, KEYS[2] the stream
 // (same hash tag, so the same slot). ARGV[1] size, ARGV[2] ttl in ms,
 // ARGV[3] metaTTL in ms, ARGV[4] a fresh random epoch, used only if the
 // stream is created.
 //
-// The meta hash holds e (epoch), s (top offset) and a (ms of the last
-// Append, or of the creation). Times come from the server's TIME, so every
+// The meta hash holds e (epoch), s (top offset), a (ms of the last
+// Append, or of the creation) and, after a cluster node rotated the epoch
+// on a rollback, b (the offset the epoch began after). Times come from the server's TIME, so every
 // Switchboard node and every restart share one clock per stream.
-const prelude = `
+const Prelude = `
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local size = tonumber(ARGV[1])
@@ -26,6 +28,9 @@ if not epoch or not top or not touched or now - touched >= metattl then
   redis.call('DEL', KEYS[2])
   epoch, top, touched = ARGV[4], '0', now
   redis.call('HSET', KEYS[1], 'e', epoch, 's', 0, 'a', now)
+  -- b: the offset after which the epoch began when a node rotated it
+  -- after a rollback (internal/cluster/redis); a new life begins at 0.
+  redis.call('HDEL', KEYS[1], 'b')
 end
 -- The latest call's metaTTL governs when the stream is forgotten.
 redis.call('PEXPIREAT', KEYS[1], touched + metattl)
@@ -50,16 +55,28 @@ if from ~= '-' then
 end
 `
 
-// appendScript appends ARGV[5] and returns {epoch, offset}. Offsets come
-// from HINCRBY inside the script, and a script runs alone on its master, so
-// appends to one channel get consecutive offsets with no gap, from every
-// node. The entry id is "<offset>-0", so a Read is one XRANGE by offset.
-var appendScript = rueidis.NewLuaScript(prelude + `
+// AppendBody follows Prelude: it appends ARGV[5] and leaves the new offset
+// in the Lua local off. Offsets come from HINCRBY inside the script, and a
+// script runs alone on its master, so appends to one channel get
+// consecutive offsets with no gap, from every node. The entry id is
+// "<offset>-0", so a Read is one XRANGE by offset. The entry's fields are t
+// (ms) and d (data), then x = ARGV[6] when that is given and not empty (the
+// cluster's publish script keeps the publication's exclude id there, for a
+// node that refills a missed delivery from the stream; Read ignores it).
+const AppendBody = `
 local off = redis.call('HINCRBY', KEYS[1], 's', 1)
-redis.call('XADD', KEYS[2], 'MAXLEN', size, string.format('%d-0', off), 't', now, 'd', ARGV[5])
+if ARGV[6] and ARGV[6] ~= '' then
+  redis.call('XADD', KEYS[2], 'MAXLEN', size, string.format('%d-0', off), 't', now, 'd', ARGV[5], 'x', ARGV[6])
+else
+  redis.call('XADD', KEYS[2], 'MAXLEN', size, string.format('%d-0', off), 't', now, 'd', ARGV[5])
+end
 redis.call('HSET', KEYS[1], 'a', now)
 redis.call('PEXPIREAT', KEYS[1], now + metattl)
 redis.call('PEXPIREAT', KEYS[2], now + ttl)
+`
+
+// appendScript appends ARGV[5] and returns {epoch, offset}.
+var appendScript = rueidis.NewLuaScript(Prelude + AppendBody + `
 return {epoch, off}
 `)
 
@@ -70,7 +87,7 @@ return {epoch, off}
 // reply elements that XRANGE's nested entries would cost the client). It
 // writes (it creates the stream and trims), but running it twice is
 // harmless, so the client may retry it.
-var readScript = rueidis.NewLuaScriptRetryable(prelude + `
+var readScript = rueidis.NewLuaScriptRetryable(Prelude + `
 redis.call('XTRIM', KEYS[2], 'MAXLEN', size)
 local kept = redis.call('XLEN', KEYS[2])
 local flat = {}

@@ -234,3 +234,8 @@ func newEpoch() string {
 	_, _ = rand.Read(b[:]) // never fails: since Go 1.24 it crashes the program instead
 	return base64.RawURLEncoding.EncodeToString(b[:])
 }
+
+// PreludeArgs returns Prelude's ARGV[1..4] for o (size, ttl ms, metaTTL ms,
+// a fresh epoch), for a script built on Prelude outside this package. o must
+// be valid (history.StreamOptions.Validate).
+func PreludeArgs(o history.StreamOptions) []string { return optionArgs(o) }
