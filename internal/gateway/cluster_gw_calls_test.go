@@ -375,7 +375,7 @@ func TestClusterNodeLoss(t *testing.T) {
 		t.Fatal("a live node's connection got a $disconnect")
 	}
 	for _, n := range []*testNode{n0, n1} {
-		if ids, err := n.mn.Presence().UserConnections(context.Background(), "api", "alice"); err != nil || fmt.Sprint(ids) != fmt.Sprint([]string{c}) {
+		if ids, err := n.mn.Presence().UserConnections(context.Background(), "prod", "alice"); err != nil || fmt.Sprint(ids) != fmt.Sprint([]string{c}) {
 			t.Fatalf("user index after the reap: %v %v, want [%s]", ids, err, c)
 		}
 	}
@@ -453,7 +453,7 @@ func TestClusterRecordFails(t *testing.T) {
 	if d.code != 1011 || d.reason != "cluster unavailable" || d.requestID != gateway.DisconnectRequestID(id) {
 		t.Fatalf("$disconnect %+v", d)
 	}
-	if ids, _ := tc.nodes[0].mn.Presence().UserConnections(ctx, "api", "alice"); len(ids) != 0 {
+	if ids, _ := tc.nodes[0].mn.Presence().UserConnections(ctx, "prod", "alice"); len(ids) != 0 {
 		t.Fatalf("a refused connection stays in the user index: %v", ids)
 	}
 	on.Store(false)
@@ -504,7 +504,7 @@ func TestClusterDrain(t *testing.T) {
 	if r := tc.call(n0, http.MethodPost, "/prod/@connections/"+ids[0], "x"); r.status != http.StatusGone {
 		t.Fatalf("POST to a drained node's connection: %d", r.status)
 	}
-	if got, _ := n0.mn.Presence().UserConnections(context.Background(), "api", "alice"); fmt.Sprint(got) != fmt.Sprint([]string{keep}) {
+	if got, _ := n0.mn.Presence().UserConnections(context.Background(), "prod", "alice"); fmt.Sprint(got) != fmt.Sprint([]string{keep}) {
 		t.Fatalf("user index after the drain: %v", got)
 	}
 	if !tc.logs.has("left the cluster " + n1.inc) {
