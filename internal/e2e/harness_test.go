@@ -191,7 +191,7 @@ cluster:
   redis:
     mode: %[3]s
     addresses: %[4]s
-    keyPrefix: %[7]s
+    keyPrefix: "%[7]s"
     commandTimeout: 1s
   internal:
     advertise: %[5]s
