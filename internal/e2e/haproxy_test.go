@@ -41,7 +41,7 @@ func TestHAProxyExample(t *testing.T) {
 		"SWITCHBOARD_CLUSTER_SECRET="+internalSecret,
 		"SWITCHBOARD_MANAGEMENT_API_KEYS=e2e:"+apiKey,
 	)
-	tc := &testCluster{t: t, backend: be}
+	tc := &testCluster{t: t, backend: be, stage: "production"}
 	var addrs []string
 	for i := 1; i <= 3; i++ {
 		nd := &node{name: fmt.Sprintf("node-%d", i), addr: freeAddr(t), internal: freeAddr(t), log: &syncBuffer{}, done: make(chan struct{})}
@@ -110,7 +110,7 @@ func TestHAProxyExample(t *testing.T) {
 	// Every client joins room:lobby and gets one publication, all through
 	// haproxy (management calls go to any node).
 	for id := range ids {
-		manage(t, front, http.MethodPut, "/production/@channels/room:lobby/connections/"+id, nil, 200)
+		manage(t, front, http.MethodPut, "/production/@channels/room:lobby/connections/"+id, nil, 204)
 	}
 	manage(t, front, http.MethodPost, "/production/@channels/room:lobby", []byte("hello, lobby"), 200)
 	for id, ws := range ids {

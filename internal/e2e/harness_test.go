@@ -234,6 +234,7 @@ type testCluster struct {
 	nodes   []*node
 	backend *backend
 	prefix  string
+	stage   string // the stage clients dial; the const stage when ""
 }
 
 // redisTarget says where the nodes' Redis is.

@@ -39,7 +39,11 @@ func sdk(t *testing.T, nd *node) *apigatewaymanagementapi.Client {
 func (c *testCluster) dial(nd *node, tag string) (*websocket.Conn, string) {
 	t := c.t
 	t.Helper()
-	ws, _, err := websocket.Dial(ctx(t), "ws://"+nd.addr+"/"+stage+"?tag="+tag, nil)
+	st := stage
+	if c.stage != "" {
+		st = c.stage
+	}
+	ws, _, err := websocket.Dial(ctx(t), "ws://"+nd.addr+"/"+st+"?tag="+tag, nil)
 	if err != nil {
 		t.Fatalf("dial %s: %v", nd.name, err)
 	}
