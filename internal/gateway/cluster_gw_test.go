@@ -147,99 +147,55 @@ func (be *testBackend) disconnects(id string) []beEvent {
 	return out
 }
 
-// testForwarders is a direct-call cluster.Forwarder over the nodes' Locals
-// (the shape of memory.Forwarders, which can replace it), plus partitions:
-// a call to a partitioned incarnation fails with cluster.ErrUnavailable.
+// testForwarders is the in-process memory.Forwarders plus partitions: a
+// partitioned node's Local is swapped for one that answers every call
+// with cluster.ErrUnavailable, as an owner that does not answer would.
 type testForwarders struct {
-	mu          sync.Mutex
-	locals      map[string]cluster.Local
-	partitioned map[string]bool
+	*memory.Forwarders
+	mu    sync.Mutex
+	nodes map[string]cluster.Node
+	real  map[string]cluster.Local
+}
+
+func newTestForwarders() *testForwarders {
+	return &testForwarders{Forwarders: memory.NewForwarders(nil), nodes: map[string]cluster.Node{}, real: map[string]cluster.Local{}}
 }
 
 func (f *testForwarders) Register(n cluster.Node, l cluster.Local) {
 	f.mu.Lock()
-	f.locals[n.Incarnation] = l
+	f.nodes[n.Incarnation], f.real[n.Incarnation] = n, l
 	f.mu.Unlock()
-}
-
-func (f *testForwarders) Unregister(inc string) {
-	f.mu.Lock()
-	delete(f.locals, inc)
-	f.mu.Unlock()
+	f.Forwarders.Register(n, l)
 }
 
 func (f *testForwarders) partition(inc string, on bool) {
 	f.mu.Lock()
-	f.partitioned[inc] = on
+	n, l := f.nodes[inc], f.real[inc]
 	f.mu.Unlock()
+	if on {
+		l = downLocal{inc}
+	}
+	f.Forwarders.Register(n, l)
 }
 
-func (f *testForwarders) to(n cluster.Node) (cluster.Local, error) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	if f.partitioned[n.Incarnation] {
-		return nil, fmt.Errorf("%w: node %s does not answer", cluster.ErrUnavailable, n.Incarnation)
-	}
-	if l := f.locals[n.Incarnation]; l != nil {
-		return l, nil
-	}
-	return nil, fmt.Errorf("%w: node %s refused the connection", cluster.ErrNodeGone, n.Incarnation)
-}
+// downLocal is a node that does not answer.
+type downLocal struct{ inc string }
 
-func (f *testForwarders) Post(ctx context.Context, to cluster.Node, stage, id string, data []byte) error {
-	l, err := f.to(to)
-	if err != nil {
-		return err
-	}
-	return l.Post(ctx, stage, id, data)
+func (d downLocal) err() error {
+	return fmt.Errorf("%w: node %s does not answer", cluster.ErrUnavailable, d.inc)
 }
-
-func (f *testForwarders) Get(ctx context.Context, to cluster.Node, stage, id string) (cluster.ConnectionInfo, error) {
-	l, err := f.to(to)
-	if err != nil {
-		return cluster.ConnectionInfo{}, err
-	}
-	return l.Get(ctx, stage, id)
+func (d downLocal) Post(context.Context, string, string, []byte) error { return d.err() }
+func (d downLocal) Get(context.Context, string, string) (cluster.ConnectionInfo, error) {
+	return cluster.ConnectionInfo{}, d.err()
 }
-
-func (f *testForwarders) Delete(ctx context.Context, to cluster.Node, stage, id string) error {
-	l, err := f.to(to)
-	if err != nil {
-		return err
-	}
-	return l.Delete(ctx, stage, id)
+func (d downLocal) Delete(context.Context, string, string) error        { return d.err() }
+func (d downLocal) Join(context.Context, string, string, string) error  { return d.err() }
+func (d downLocal) Leave(context.Context, string, string, string) error { return d.err() }
+func (d downLocal) List(context.Context, string, string, int) (cluster.ConnectionPage, error) {
+	return cluster.ConnectionPage{}, d.err()
 }
-
-func (f *testForwarders) Join(ctx context.Context, to cluster.Node, stage, channel, id string) error {
-	l, err := f.to(to)
-	if err != nil {
-		return err
-	}
-	return l.Join(ctx, stage, channel, id)
-}
-
-func (f *testForwarders) Leave(ctx context.Context, to cluster.Node, stage, channel, id string) error {
-	l, err := f.to(to)
-	if err != nil {
-		return err
-	}
-	return l.Leave(ctx, stage, channel, id)
-}
-
-func (f *testForwarders) List(ctx context.Context, to cluster.Node, stage, cursor string, limit int) (cluster.ConnectionPage, error) {
-	l, err := f.to(to)
-	if err != nil {
-		return cluster.ConnectionPage{}, err
-	}
-	return l.List(ctx, stage, cursor, limit)
-}
-
-func (f *testForwarders) User(ctx context.Context, to cluster.Node, stage, user string, op cluster.UserOp, data []byte) (cluster.UserResult, error) {
-	l, err := f.to(to)
-	if err != nil {
-		return cluster.UserResult{}, err
-	}
-	return l.User(ctx, stage, user, op, data)
+func (d downLocal) User(context.Context, string, string, cluster.UserOp, []byte) (cluster.UserResult, error) {
+	return cluster.UserResult{}, d.err()
 }
 
 // logSink keeps every log record's message and incarnation attribute.
@@ -307,7 +263,7 @@ func newTestCluster(t *testing.T, n int, wrap registryFunc) *testCluster {
 		clk:  clk,
 		b:    memory.New(memory.Options{Now: clk.Now, Lease: testLease, Poll: 20 * time.Millisecond}),
 		be:   newTestBackend(t),
-		fwd:  &testForwarders{locals: map[string]cluster.Local{}, partitioned: map[string]bool{}},
+		fwd:  newTestForwarders(),
 		logs: &logSink{},
 	}
 	t.Cleanup(tc.close)
@@ -341,7 +297,7 @@ apis:
 		gw, err := gateway.New(gateway.Options{
 			Config: cfg, Metrics: metrics.New(prometheus.NewRegistry()), HTTPClient: http.DefaultClient,
 			Logger: slog.New(tc.logs), Engine: ws.Options{Tick: 20 * time.Millisecond},
-			Cluster: cluster.Seams{Registry: reg, Bus: mn.Bus(), Presence: mn.Presence(), Forwarder: tc.fwd},
+			Cluster: cluster.Seams{Registry: reg, Bus: mn.Bus(), Presence: mn.Presence(), Forwarder: tc.fwd.Forwarder()},
 		})
 		if err != nil {
 			t.Fatal(err)
