@@ -11,8 +11,9 @@
 // internal/cluster/peer) never import hub or gateway. The conformance suites
 // every implementation passes are in internal/cluster/clustertest.
 //
-// Not wired yet: hub, gateway and server do not use these seams until the
-// second half of increment 1 (decision 0024 §9).
+// The hub and the gateway go through these seams on every node: without a
+// cluster section on one node of cluster/memory, with one on cluster/redis
+// and cluster/peer, wired by internal/server (cluster.go).
 //
 // # Concurrency contract
 //

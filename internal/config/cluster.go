@@ -7,8 +7,10 @@ package config
 // Nodes need no list of each other: each one registers its incarnation
 // and its Internal.Advertise address in Redis under a lease.
 //
-// Cluster mode is not built yet: a configuration with a cluster section
-// validates, and `switchboard serve` refuses to start with it.
+// With a cluster section, `switchboard serve` joins the cluster before it
+// serves anything and exits 1 when it cannot (internal/server/cluster.go);
+// docs/clustering.md is the operator's guide. A reload never applies a
+// change to it.
 type Cluster struct {
 	// NodeID names this node in logs, metrics and the node registry.
 	// Letters, digits, '.', '-' and '_', at most 64 characters. Default:

@@ -20,9 +20,7 @@ type Config struct {
 	// Metrics configures where /metrics is served.
 	Metrics Metrics `yaml:"metrics"`
 	// Cluster, when set, makes this process one node of a cluster that
-	// shares its state through Redis (decision 0024). Not available in
-	// this build yet: `switchboard validate` checks the section, and
-	// `switchboard serve` refuses to start with it.
+	// shares its state through Redis (decision 0024, docs/clustering.md).
 	Cluster *Cluster `yaml:"cluster"`
 
 	// APIs are the real-time APIs this process serves, each under its own
