@@ -123,6 +123,23 @@ func (g *Gateway) leaveCluster(ctx context.Context) {
 		g.log.Warn("not leaving the cluster: connections left for a surviving node to reap", "records", n)
 		return
 	}
+	// Every membership must be gone from the cluster's presence before the
+	// node's channel set goes with Leave (nothing would reap them after).
+	// The hubs' own leaves come first, with their notices; RemoveNode then
+	// takes whatever a failed leave left behind.
+	for _, a := range g.list {
+		a.hub.WaitLeaves()
+	}
+	if cl.pres != nil {
+		n := 0
+		if err := cl.pres.RemoveNode(ctx, cl.self.Incarnation, func(string, string, cluster.Member) { n++ }); err != nil {
+			g.log.Warn("not leaving the cluster: removing this node's memberships failed; a surviving node reaps this node after its lease", "error", err.Error())
+			return
+		}
+		if n > 0 {
+			g.log.Warn("memberships left behind by failed presence leaves were removed", "memberships", n)
+		}
+	}
 	if err := cl.reg.Leave(ctx); err != nil {
 		g.log.Warn("leaving the cluster failed; a surviving node reaps this node after its lease", "error", err.Error())
 		return
