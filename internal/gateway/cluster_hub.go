@@ -77,17 +77,28 @@ func (g *Gateway) closeCluster() {
 // broadcast sends data to every open connection of the API, on every node,
 // except the connection exclude ("" for none): one Bus.Broadcast, fanned
 // out on each node by its handler. On one node it returns the number of
-// connections the data was queued on; in a cluster, 0 (not counted yet:
-// the nodes' counts arrive with increment 4's leases, decision 0024
-// §2.2). A Bus error (cluster.ErrUnavailable among them) is returned
-// wrapped.
-func (g *Gateway) broadcast(ctx context.Context, a *API, data []byte, exclude string) (int, error) {
+// connections the data was queued on. In a cluster it returns the API's
+// open connections on every live node as of each node's last lease
+// renewal (cluster.Counter, read before the broadcast so that a failed
+// read sends nothing; the excluded connection is counted), or 0 with a
+// Registry that does not count or when count is false (the broadcast
+// route action, which answers no count). A Bus or Registry error
+// (cluster.ErrUnavailable among them) is returned wrapped.
+func (g *Gateway) broadcast(ctx context.Context, a *API, data []byte, exclude string, count bool) (int, error) {
 	m := cluster.Message{Kind: cluster.Publication, Exclude: exclude, Data: data}
 	var err error
 	n := 0
 	if lb := a.hub.Local(); lb != nil {
 		err = lb.BroadcastLocal(ctx, a.stage, m, func(m cluster.Message) { n = a.broadcastLocal(m) })
 	} else {
+		if count && g.cl != nil && g.cl.counter != nil {
+			cctx, cancel := context.WithTimeout(ctx, clusterCallTimeout)
+			n, err = g.cl.counter.Connections(cctx, a.stage)
+			cancel()
+			if err != nil {
+				return 0, fmt.Errorf("broadcast: counting connections: %w", err)
+			}
+		}
 		err = g.cluster.Bus.Broadcast(ctx, a.stage, m)
 	}
 	if err != nil {

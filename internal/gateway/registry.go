@@ -15,6 +15,9 @@ const registryShards = 64
 type registry struct {
 	seq    atomic.Uint64
 	count  atomic.Int64
+	// changed, when set (cluster mode, before the first connection), is
+	// called after every change of count.
+	changed func()
 	shards [registryShards]struct {
 		mu sync.RWMutex
 		m  map[string]*Conn
@@ -46,6 +49,9 @@ func (r *registry) add(c *Conn) {
 	s.m[c.info.ID] = c
 	s.mu.Unlock()
 	r.count.Add(1)
+	if r.changed != nil {
+		r.changed()
+	}
 }
 
 // remove unregisters c; it reports whether c was registered.
@@ -59,6 +65,9 @@ func (r *registry) remove(c *Conn) bool {
 	s.mu.Unlock()
 	if ok && cur == c {
 		r.count.Add(-1)
+		if r.changed != nil {
+			r.changed()
+		}
 		return true
 	}
 	return false
