@@ -79,7 +79,9 @@ type event struct {
 }
 
 // backend is the HTTP integration of every node: it answers 200 and
-// records each event, so tests can wait for $connect and $disconnect.
+// records each event, so tests can wait for $connect and $disconnect. A
+// handshake with a user query parameter gets that user id
+// (X-Switchboard-User in the $connect response).
 type backend struct {
 	srv    *httptest.Server
 	mu     sync.Mutex
@@ -110,6 +112,9 @@ func newBackend(t testing.TB) *backend {
 		b.mu.Lock()
 		b.events = append(b.events, event{c.RouteKey, c.ConnectionID, c.RequestID, c.EventType, c.DisconnectStatusCode, c.DisconnectReason, e.Body, e.Query["tag"]})
 		b.mu.Unlock()
+		if u := e.Query["user"]; u != "" && c.RouteKey == "$connect" {
+			w.Header().Set("X-Switchboard-User", u) // decision 0010
+		}
 		w.WriteHeader(200)
 	}))
 	t.Cleanup(b.srv.Close)
@@ -169,6 +174,8 @@ apis:
       $connect:    {integration: be}
       $disconnect: {integration: be}
       $default:    {integration: be}
+      say:         {action: {type: broadcast, channel: $request.body.room}}
+      enter:       {action: {type: join, channel: $request.body.room}}
     integrations:
       be:
         type: http

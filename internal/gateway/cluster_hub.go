@@ -36,6 +36,25 @@ func (g *Gateway) setupCluster(c cluster.Seams) error {
 	return nil
 }
 
+// subscribeBroadcasts subscribes this node to every API's broadcasts
+// (Bus.Subscribe with channel "", decision 0024 §2.2 as built): without
+// it a Redis Bus delivers a @broadcast, a broadcast route action without a
+// channel or a @batch broadcast to no node at all. The gateway's own
+// in-process node needs none (its broadcasts are local).
+func (g *Gateway) subscribeBroadcasts() error {
+	if g.ownCluster != nil {
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), clusterCallTimeout)
+	defer cancel()
+	for _, a := range g.list {
+		if err := g.cluster.Bus.Subscribe(ctx, a.stage, ""); err != nil {
+			return fmt.Errorf("gateway: subscribing to the broadcasts of stage %q: %w", a.stage, err)
+		}
+	}
+	return nil
+}
+
 // historyFor returns the stream store the hub of api (a stage) reads: the
 // one the Bus appends to.
 func (g *Gateway) historyFor(api string) (history.History, error) {

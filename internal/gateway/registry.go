@@ -13,12 +13,12 @@ const registryShards = 64
 // registry holds the open connections of one API, sharded by id so that
 // lookups from the management API and registrations do not contend.
 type registry struct {
-	seq    atomic.Uint64
-	count  atomic.Int64
+	seq   atomic.Uint64
+	count atomic.Int64
 	// changed, when set (cluster mode, before the first connection), is
 	// called after every change of count.
 	changed func()
-	shards [registryShards]struct {
+	shards  [registryShards]struct {
 		mu sync.RWMutex
 		m  map[string]*Conn
 	}
