@@ -401,7 +401,11 @@ func channelsAcrossNodes(t *testing.T, r redisTarget) {
 	manage(t, n0.addr, "POST", "/"+stage+"/@channels/"+room+"?exclude="+url.QueryEscape(r1.id), []byte(`{"p":"x-1"}`), 200)
 	v2.call(200, fmt.Sprintf(`{"type":"publish","id":200,"channel":%q,"data":{"p":"x-2"},"excludeSelf":true}`, room))
 	manage(t, n1.addr, "POST", "/"+stage+"/@batch", fmt.Appendf(nil, `{"operations":[{"channel":%q,"exclude":%q,"data":{"p":"x-3"}}]}`, room, v0.id), 200)
-	manage(t, n2.addr, "POST", "/"+stage+"/@channels/"+room, []byte(`{"p":"x-end"}`), 200)
+	var xr struct{ Recipients int }
+	decode(t, manage(t, n2.addr, "POST", "/"+stage+"/@channels/"+room, []byte(`{"p":"x-end"}`), 200), &xr)
+	if xr.Recipients != 6 { // the members on every node when it was ordered
+		t.Errorf("publication's recipients %d; want 6", xr.Recipients)
+	}
 	excluded := map[*client]string{r1: "x-1", v2: "x-2", v0: "x-3"}
 	for _, cl := range all {
 		waitFor(t, cl.name+" receives x-end", func() bool { return slices.Contains(names(cl.pubs(room)), "x-end") })
@@ -450,9 +454,19 @@ func channelsAcrossNodes(t *testing.T, r redisTarget) {
 	if br.Recipients != 6 {
 		t.Errorf("@broadcast recipients %d; want 6", br.Recipients)
 	}
+	// exclude names a connection on another node than the one asked; a
+	// later broadcast shows it would have arrived (one order).
+	manage(t, n2.addr, "POST", "/"+stage+"/@broadcast?exclude="+url.QueryEscape(r0.id), []byte(`{"p":"all-x"}`), 200)
+	manage(t, n1.addr, "POST", "/"+stage+"/@broadcast", []byte(`{"p":"all-end"}`), 200)
 	for _, cl := range all {
-		waitFor(t, cl.name+" receives the broadcast", func() bool { return slices.Contains(cl.messages(), "all") })
+		waitFor(t, cl.name+" receives the broadcasts", func() bool { return slices.Contains(cl.messages(), "all-end") })
 		msgs := cl.messages()
+		if got := slices.Contains(msgs, "all-x"); got != (cl != r0) {
+			t.Errorf("%s: received the broadcast excluding %s: %v", cl.name, r0.name, got)
+		}
+		if !slices.Contains(msgs, "all") {
+			t.Errorf("%s: no broadcast \"all\" in %v", cl.name, msgs)
+		}
 		alice := cl == v0 || cl == r1 || cl == v2
 		if got := slices.Contains(msgs, "u-1"); got != alice {
 			t.Errorf("%s: received @users/alice's message: %v; want %v (%v)", cl.name, got, alice, msgs)
