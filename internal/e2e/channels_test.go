@@ -457,6 +457,15 @@ func channelsAcrossNodes(t *testing.T, r redisTarget) {
 	// exclude names a connection on another node than the one asked; a
 	// later broadcast shows it would have arrived (one order).
 	manage(t, n2.addr, "POST", "/"+stage+"/@broadcast?exclude="+url.QueryEscape(r0.id), []byte(`{"p":"all-x"}`), 200)
+	// A @batch broadcast and a broadcast route action (no channel) reach
+	// every node too.
+	var bb struct{ Results []struct{ Recipients int } }
+	decode(t, manage(t, n0.addr, "POST", "/"+stage+"/@batch", []byte(`{"operations":[{"broadcast":true,"data":{"p":"all-b"}}]}`), 200), &bb)
+	if len(bb.Results) != 1 || bb.Results[0].Recipients != 6 {
+		t.Errorf("@batch broadcast: %+v; want recipients 6", bb)
+	}
+	r2.send(`{"action":"shout","p":"all-r"}`)
+	waitFor(t, "the broadcast action's message on n2", func() bool { return slices.Contains(r2.messages(), "all-r") })
 	manage(t, n1.addr, "POST", "/"+stage+"/@broadcast", []byte(`{"p":"all-end"}`), 200)
 	for _, cl := range all {
 		waitFor(t, cl.name+" receives the broadcasts", func() bool { return slices.Contains(cl.messages(), "all-end") })
@@ -464,8 +473,10 @@ func channelsAcrossNodes(t *testing.T, r redisTarget) {
 		if got := slices.Contains(msgs, "all-x"); got != (cl != r0) {
 			t.Errorf("%s: received the broadcast excluding %s: %v", cl.name, r0.name, got)
 		}
-		if !slices.Contains(msgs, "all") {
-			t.Errorf("%s: no broadcast \"all\" in %v", cl.name, msgs)
+		for _, p := range []string{"all", "all-b", "all-r"} {
+			if !slices.Contains(msgs, p) {
+				t.Errorf("%s: no broadcast %q in %v", cl.name, p, msgs)
+			}
 		}
 		alice := cl == v0 || cl == r1 || cl == v2
 		if got := slices.Contains(msgs, "u-1"); got != alice {

@@ -183,6 +183,7 @@ apis:
       $default:    {integration: be}
       say:         {action: {type: broadcast, channel: $request.body.room}}
       enter:       {action: {type: join, channel: $request.body.room}}
+      shout:       {action: {type: broadcast}}
     integrations:
       be:
         type: http
