@@ -81,6 +81,17 @@ type Registry interface {
 	Leave(ctx context.Context) error
 }
 
+// Counter is an optional interface of a Registry whose leases carry each
+// node's open connections per API (the API on the seams is its stage). The
+// gateway reports its counts with SetCounts whenever they change; they
+// reach the lease at the next renewal. Connections sums them over the live
+// nodes as of each one's last renewal: the `recipients` of a clustered
+// @broadcast. A Registry without it makes that answer 0.
+type Counter interface {
+	SetCounts(counts map[string]int)
+	Connections(ctx context.Context, api string) (int, error)
+}
+
 // Records iterates over a dead node's connections during a claim.
 type Records interface {
 	// Next returns up to n records not yet handed out by this iterator,

@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -76,6 +77,7 @@ type event struct {
 	Reason       string
 	Body         string
 	Tag          string // the tag query parameter of the handshake
+	Node         string // the node that called: the backend URL's path is /<node name>
 }
 
 // backend is the HTTP integration of every node: it answers 200 and
@@ -108,8 +110,18 @@ func newBackend(t testing.TB) *backend {
 		}
 		c := e.RequestContext
 		b.mu.Lock()
-		b.events = append(b.events, event{c.RouteKey, c.ConnectionID, c.RequestID, c.EventType, c.DisconnectStatusCode, c.DisconnectReason, e.Body, e.Query["tag"]})
+		b.events = append(b.events, event{c.RouteKey, c.ConnectionID, c.RequestID, c.EventType, c.DisconnectStatusCode, c.DisconnectReason, e.Body, e.Query["tag"], strings.TrimPrefix(r.URL.Path, "/")})
 		b.mu.Unlock()
+		// A handshake's user and channels query parameters become the
+		// $connect response's X-Switchboard-User and X-Switchboard-Channels.
+		if c.RouteKey == "$connect" {
+			if u := e.Query["user"]; u != "" {
+				w.Header().Set("X-Switchboard-User", u)
+			}
+			if ch := e.Query["channels"]; ch != "" {
+				w.Header().Set("X-Switchboard-Channels", ch)
+			}
+		}
 		w.WriteHeader(200)
 	}))
 	t.Cleanup(b.srv.Close)
@@ -169,6 +181,9 @@ apis:
       $connect:    {integration: be}
       $disconnect: {integration: be}
       $default:    {integration: be}
+      say:         {action: {type: broadcast, channel: $request.body.room}}
+      enter:       {action: {type: join, channel: $request.body.room}}
+      shout:       {action: {type: broadcast}}
     integrations:
       be:
         type: http
@@ -243,15 +258,45 @@ type redisTarget struct {
 	addrs []string
 }
 
-// freeAddr returns a free loopback host:port.
+// freeAddr returns a free loopback host:port for a node to listen on. The
+// port is below Linux's ephemeral range (32768 and up), which port-0
+// listeners and every outgoing connection on the machine draw from: a port
+// from that range, free when checked, was often taken by an outgoing
+// connection before the node bound it (its internal listener binds every
+// interface), and the node exited with "address already in use". A port is
+// handed out once per test process, and only if both the loopback address
+// and every interface accept it.
 func freeAddr(t testing.TB) string {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
+	t.Helper()
+	portsMu.Lock()
+	defer portsMu.Unlock()
+	for range 1000 {
+		p := 20000 + rand.IntN(12768)
+		if portsGiven[p] {
+			continue
+		}
+		ok := true
+		for _, a := range []string{fmt.Sprintf("127.0.0.1:%d", p), fmt.Sprintf(":%d", p)} {
+			ln, err := net.Listen("tcp", a)
+			if err != nil {
+				ok = false
+				break
+			}
+			ln.Close()
+		}
+		if ok {
+			portsGiven[p] = true
+			return fmt.Sprintf("127.0.0.1:%d", p)
+		}
 	}
-	defer ln.Close()
-	return ln.Addr().String()
+	t.Fatal("no free port in 20000-32767")
+	return ""
 }
+
+var (
+	portsMu    sync.Mutex
+	portsGiven = map[int]bool{}
+)
 
 // startCluster starts n nodes and waits until each answers /readyz.
 func startCluster(t *testing.T, n int, r redisTarget) *testCluster {

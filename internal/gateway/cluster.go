@@ -62,6 +62,11 @@ type nodeCluster struct {
 	pres cluster.Presence
 	fwd  cluster.Forwarder
 	self cluster.Node
+	// counter is reg's cluster.Counter, or nil: then a clustered
+	// @broadcast answers recipients 0. countsDirty (buffered, 1) wakes
+	// reportCounts after a connection opened or closed.
+	counter     cluster.Counter
+	countsDirty chan struct{}
 
 	// lost is set when the Registry's Lost closed: sockets are closed
 	// without $disconnect, new handshakes refused, /readyz fails.
@@ -79,7 +84,40 @@ func newNodeCluster(s cluster.Seams) *nodeCluster {
 	if s.Registry == nil {
 		return nil
 	}
-	return &nodeCluster{reg: s.Registry, pres: s.Presence, fwd: s.Forwarder, self: s.Registry.Self()}
+	cl := &nodeCluster{reg: s.Registry, pres: s.Presence, fwd: s.Forwarder, self: s.Registry.Self()}
+	if c, ok := s.Registry.(cluster.Counter); ok {
+		cl.counter = c
+		cl.countsDirty = make(chan struct{}, 1)
+	}
+	return cl
+}
+
+// countsChanged notes that a connection opened or closed: reportCounts
+// sends the new counts (coalesced; never blocks).
+func (cl *nodeCluster) countsChanged() {
+	select {
+	case cl.countsDirty <- struct{}{}:
+	default:
+	}
+}
+
+// reportCounts hands the Registry this node's open connections per stage
+// (cluster.Counter.SetCounts) at start and after every change, until ctx
+// ends; the lease carries them from its next renewal on.
+func (g *Gateway) reportCounts(ctx context.Context) {
+	cl := g.cl
+	for {
+		counts := make(map[string]int, len(g.list))
+		for _, a := range g.list {
+			counts[a.stage] = a.registry.len()
+		}
+		cl.counter.SetCounts(counts)
+		select {
+		case <-ctx.Done():
+			return
+		case <-cl.countsDirty:
+		}
+	}
 }
 
 // startCluster starts the reaper and the lease watcher (cluster mode).
@@ -90,6 +128,12 @@ func (g *Gateway) startCluster() {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	cl.cancel = cancel
+	if cl.counter != nil {
+		for _, a := range g.list {
+			a.registry.changed = cl.countsChanged
+		}
+		cl.loops.Go(func() { g.reportCounts(ctx) })
+	}
 	cl.loops.Add(2)
 	go func() {
 		defer cl.loops.Done()

@@ -36,6 +36,25 @@ func (g *Gateway) setupCluster(c cluster.Seams) error {
 	return nil
 }
 
+// subscribeBroadcasts subscribes this node to every API's broadcasts
+// (Bus.Subscribe with channel "", decision 0024 §2.2 as built): without
+// it a Redis Bus delivers a @broadcast, a broadcast route action without a
+// channel or a @batch broadcast to no node at all. The gateway's own
+// in-process node needs none (its broadcasts are local).
+func (g *Gateway) subscribeBroadcasts() error {
+	if g.ownCluster != nil {
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), clusterCallTimeout)
+	defer cancel()
+	for _, a := range g.list {
+		if err := g.cluster.Bus.Subscribe(ctx, a.stage, ""); err != nil {
+			return fmt.Errorf("gateway: subscribing to the broadcasts of stage %q: %w", a.stage, err)
+		}
+	}
+	return nil
+}
+
 // historyFor returns the stream store the hub of api (a stage) reads: the
 // one the Bus appends to.
 func (g *Gateway) historyFor(api string) (history.History, error) {
@@ -77,17 +96,28 @@ func (g *Gateway) closeCluster() {
 // broadcast sends data to every open connection of the API, on every node,
 // except the connection exclude ("" for none): one Bus.Broadcast, fanned
 // out on each node by its handler. On one node it returns the number of
-// connections the data was queued on; in a cluster, 0 (not counted yet:
-// the nodes' counts arrive with increment 4's leases, decision 0024
-// §2.2). A Bus error (cluster.ErrUnavailable among them) is returned
-// wrapped.
-func (g *Gateway) broadcast(ctx context.Context, a *API, data []byte, exclude string) (int, error) {
+// connections the data was queued on. In a cluster it returns the API's
+// open connections on every live node as of each node's last lease
+// renewal (cluster.Counter, read before the broadcast so that a failed
+// read sends nothing; the excluded connection is counted), or 0 with a
+// Registry that does not count or when count is false (the broadcast
+// route action, which answers no count). A Bus or Registry error
+// (cluster.ErrUnavailable among them) is returned wrapped.
+func (g *Gateway) broadcast(ctx context.Context, a *API, data []byte, exclude string, count bool) (int, error) {
 	m := cluster.Message{Kind: cluster.Publication, Exclude: exclude, Data: data}
 	var err error
 	n := 0
 	if lb := a.hub.Local(); lb != nil {
 		err = lb.BroadcastLocal(ctx, a.stage, m, func(m cluster.Message) { n = a.broadcastLocal(m) })
 	} else {
+		if count && g.cl != nil && g.cl.counter != nil {
+			cctx, cancel := context.WithTimeout(ctx, clusterCallTimeout)
+			n, err = g.cl.counter.Connections(cctx, a.stage)
+			cancel()
+			if err != nil {
+				return 0, fmt.Errorf("broadcast: counting connections: %w", err)
+			}
+		}
 		err = g.cluster.Bus.Broadcast(ctx, a.stage, m)
 	}
 	if err != nil {

@@ -129,6 +129,10 @@ func New(o Options) (*Gateway, error) {
 		g.metrics.SlowConsumers.WithLabelValues(a.id)
 	}
 	g.cluster.Bus.Handle(g.handleBus)
+	if err := g.subscribeBroadcasts(); err != nil {
+		g.releaseAll()
+		return nil, err
+	}
 	eo := o.Engine
 	if eo.Logger == nil {
 		eo.Logger = o.Logger

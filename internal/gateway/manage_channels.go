@@ -43,8 +43,9 @@ func (g *Gateway) Publish(ctx context.Context, stage, channel string, data []byt
 }
 
 // Broadcast sends data to every connection of the API except exclude. It
-// returns the number of connections it was queued on (one node; 0 in a
-// cluster, see broadcast).
+// returns the number of connections it was queued on (one node), or in a
+// cluster the API's connections on every node as of their last lease
+// renewal (see broadcast).
 func (g *Gateway) Broadcast(ctx context.Context, stage string, data []byte, exclude string) (int, error) {
 	a, err := g.api(stage)
 	if err != nil {
@@ -56,7 +57,7 @@ func (g *Gateway) Broadcast(ctx context.Context, stage string, data []byte, excl
 	if exclude != "" && !event.ValidID(exclude) {
 		return 0, ErrInvalidConnectionID
 	}
-	return g.broadcast(ctx, a, data, exclude)
+	return g.broadcast(ctx, a, data, exclude, true)
 }
 
 // Join puts a connection in a channel (management API PUT); the namespace's

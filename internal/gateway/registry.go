@@ -13,9 +13,12 @@ const registryShards = 64
 // registry holds the open connections of one API, sharded by id so that
 // lookups from the management API and registrations do not contend.
 type registry struct {
-	seq    atomic.Uint64
-	count  atomic.Int64
-	shards [registryShards]struct {
+	seq   atomic.Uint64
+	count atomic.Int64
+	// changed, when set (cluster mode, before the first connection), is
+	// called after every change of count.
+	changed func()
+	shards  [registryShards]struct {
 		mu sync.RWMutex
 		m  map[string]*Conn
 	}
@@ -46,6 +49,9 @@ func (r *registry) add(c *Conn) {
 	s.m[c.info.ID] = c
 	s.mu.Unlock()
 	r.count.Add(1)
+	if r.changed != nil {
+		r.changed()
+	}
 }
 
 // remove unregisters c; it reports whether c was registered.
@@ -59,6 +65,9 @@ func (r *registry) remove(c *Conn) bool {
 	s.mu.Unlock()
 	if ok && cur == c {
 		r.count.Add(-1)
+		if r.changed != nil {
+			r.changed()
+		}
 		return true
 	}
 	return false

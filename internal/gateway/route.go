@@ -149,7 +149,7 @@ func (g *Gateway) runAction(c *Conn, r *Route, key, requestID string, it inItem,
 			exclude = c.info.ID
 		}
 		if r.channel == nil {
-			if _, err := g.broadcast(g.ctx, c.api, out, exclude); err != nil {
+			if _, err := g.broadcast(g.ctx, c.api, out, exclude, false); err != nil {
 				c.sendError(event.MessageInternalError, requestID)
 				return outcomeError, err
 			}

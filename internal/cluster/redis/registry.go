@@ -437,6 +437,17 @@ func (n *Node) Forget(inc string) { n.reg.forget(inc) }
 // Forget is Node.Forget.
 func (r *registry) Forget(inc string) { r.forget(inc) }
 
+// SetCounts is Node.SetCounts (cluster.Counter, for a caller holding only
+// the cluster.Registry).
+func (r *registry) SetCounts(counts map[string]int) { r.n.SetCounts(counts) }
+
+// Connections is Node.Connections (cluster.Counter).
+func (r *registry) Connections(ctx context.Context, api string) (int, error) {
+	return r.n.Connections(ctx, api)
+}
+
+var _ cluster.Counter = (*registry)(nil)
+
 // SetCounts sets this node's open connections per API, carried in its lease
 // from the next renewal on (at most Renewal later) and summed by
 // Connections. The gateway calls it when its counts change, or
