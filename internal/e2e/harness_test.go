@@ -76,6 +76,7 @@ type event struct {
 	Reason       string
 	Body         string
 	Tag          string // the tag query parameter of the handshake
+	Node         string // the node that called: the backend URL's path is /<node name>
 }
 
 // backend is the HTTP integration of every node: it answers 200 and
@@ -108,8 +109,18 @@ func newBackend(t testing.TB) *backend {
 		}
 		c := e.RequestContext
 		b.mu.Lock()
-		b.events = append(b.events, event{c.RouteKey, c.ConnectionID, c.RequestID, c.EventType, c.DisconnectStatusCode, c.DisconnectReason, e.Body, e.Query["tag"]})
+		b.events = append(b.events, event{c.RouteKey, c.ConnectionID, c.RequestID, c.EventType, c.DisconnectStatusCode, c.DisconnectReason, e.Body, e.Query["tag"], strings.TrimPrefix(r.URL.Path, "/")})
 		b.mu.Unlock()
+		// A handshake's user and channels query parameters become the
+		// $connect response's X-Switchboard-User and X-Switchboard-Channels.
+		if c.RouteKey == "$connect" {
+			if u := e.Query["user"]; u != "" {
+				w.Header().Set("X-Switchboard-User", u)
+			}
+			if ch := e.Query["channels"]; ch != "" {
+				w.Header().Set("X-Switchboard-Channels", ch)
+			}
+		}
 		w.WriteHeader(200)
 	}))
 	t.Cleanup(b.srv.Close)
@@ -256,9 +267,20 @@ func freeAddr(t testing.TB) string {
 // startCluster starts n nodes and waits until each answers /readyz.
 func startCluster(t *testing.T, n int, r redisTarget) *testCluster {
 	t.Helper()
+	return startClusterWith(t, n, r, nil)
+}
+
+// startClusterWith is startCluster where node i reaches Redis at
+// redisFor(i) (nil: r for every node), e.g. through a redistest.Proxy.
+func startClusterWith(t *testing.T, n int, r redisTarget, redisFor func(i int) redisTarget) *testCluster {
+	t.Helper()
 	c := &testCluster{t: t, backend: newBackend(t), prefix: fmt.Sprintf("e2e%d:", time.Now().UnixNano())}
 	for i := range n {
-		c.nodes = append(c.nodes, c.startNode(fmt.Sprintf("n%d", i), r))
+		ri := r
+		if redisFor != nil {
+			ri = redisFor(i)
+		}
+		c.nodes = append(c.nodes, c.startNode(fmt.Sprintf("n%d", i), ri))
 	}
 	for _, nd := range c.nodes {
 		c.waitReady(nd)
@@ -271,7 +293,7 @@ func (c *testCluster) startNode(name string, r redisTarget) *node {
 	t.Helper()
 	nd := &node{name: name, addr: freeAddr(t), internal: freeAddr(t), log: &syncBuffer{}, done: make(chan struct{})}
 	addrs, _ := json.Marshal(r.addrs)
-	yaml := fmt.Sprintf(nodeConfig, nd.addr, c.backend.srv.URL, r.mode, addrs, nd.internal, name, c.prefix)
+	yaml := fmt.Sprintf(nodeConfig, nd.addr, c.backend.srv.URL+"/"+name, r.mode, addrs, nd.internal, name, c.prefix)
 	nd.file = filepath.Join(t.TempDir(), name+".yaml")
 	if err := os.WriteFile(nd.file, []byte(yaml), 0o600); err != nil {
 		t.Fatal(err)
