@@ -342,12 +342,12 @@ func TestNodeCutOffFromRedisFencesItself(t *testing.T) {
 	srv := redistest.StartServer(t)
 	proxy := redistest.StartProxy(t, srv.Addr)
 	direct := redisTarget{mode: "single", addrs: []string{srv.Addr}}
-	c := startClusterWith(t, 3, direct, func(i int) redisTarget {
+	c := startClusterWith(t, 3, direct, clusterOptions{redisFor: func(i int) redisTarget {
 		if i == 0 {
 			return redisTarget{mode: "single", addrs: []string{proxy.Addr}}
 		}
 		return direct
-	})
+	}})
 	const ch = "room:cut"
 	w1 := c.fdial(c.nodes[1], "watch-1", "", ch, true)
 	lost := c.lostClients(c.nodes[0], ch)
@@ -399,11 +399,16 @@ func TestNodeCutOffFromRedisFencesItself(t *testing.T) {
 			t.Errorf("/readyz of the fenced node = 200")
 		}
 	}
+	for _, cl := range lost {
+		waitFor(t, "$disconnect of "+cl.tag, func() bool { return len(c.backend.route("$disconnect", cl.id)) >= 1 })
+	}
+	t.Logf("cut off: sockets closed %v after the cut, every $disconnect %v after it", closedIn.Round(time.Millisecond), time.Since(cut).Round(time.Millisecond))
 	select {
 	case <-c.nodes[0].done:
 	case <-time.After(waitTimeout):
 		t.Fatal("the fenced node did not exit")
 	}
+	t.Logf("cut off: the fenced node exited %v after the cut", time.Since(cut).Round(time.Millisecond))
 	var exit *exec.ExitError
 	if !errors.As(c.nodes[0].exitErr, &exit) || exit.ExitCode() != 1 {
 		t.Errorf("fenced node exited with %v; want status 1", c.nodes[0].exitErr)
@@ -413,10 +418,8 @@ func TestNodeCutOffFromRedisFencesItself(t *testing.T) {
 	}
 
 	for _, cl := range lost {
-		waitFor(t, "$disconnect of "+cl.tag, func() bool { return len(c.backend.route("$disconnect", cl.id)) >= 1 })
 		waitFor(t, w1.tag+" told "+cl.tag+" left", func() bool { return w1.leaves(ch, cl.id) >= 1 })
 	}
-	t.Logf("cut off: sockets closed %v after the cut, every $disconnect %v after it", closedIn.Round(time.Millisecond), time.Since(cut).Round(time.Millisecond))
 	c.assertReapedOnce(srv.Addr, inc, c.nodes[0], lost)
 	for _, cl := range lost {
 		if n := w1.leaves(ch, cl.id); n != 1 {

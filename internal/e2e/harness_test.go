@@ -246,6 +246,8 @@ type testCluster struct {
 	backend *backend
 	prefix  string
 	stage   string // the stage clients dial; the const stage when ""
+	// editConfig, when set, edits each node's YAML before it starts.
+	editConfig func(yaml string) string
 }
 
 // redisTarget says where the nodes' Redis is.
@@ -267,18 +269,26 @@ func freeAddr(t testing.TB) string {
 // startCluster starts n nodes and waits until each answers /readyz.
 func startCluster(t *testing.T, n int, r redisTarget) *testCluster {
 	t.Helper()
-	return startClusterWith(t, n, r, nil)
+	return startClusterWith(t, n, r, clusterOptions{})
 }
 
-// startClusterWith is startCluster where node i reaches Redis at
-// redisFor(i) (nil: r for every node), e.g. through a redistest.Proxy.
-func startClusterWith(t *testing.T, n int, r redisTarget, redisFor func(i int) redisTarget) *testCluster {
+// clusterOptions change what startClusterWith starts.
+type clusterOptions struct {
+	// redisFor is where node i reaches Redis (nil: r for every node), e.g.
+	// through a redistest.Proxy.
+	redisFor func(i int) redisTarget
+	// config edits each node's YAML (nil: nodeConfig as is).
+	config func(yaml string) string
+}
+
+// startClusterWith is startCluster with options.
+func startClusterWith(t *testing.T, n int, r redisTarget, o clusterOptions) *testCluster {
 	t.Helper()
-	c := &testCluster{t: t, backend: newBackend(t), prefix: fmt.Sprintf("e2e%d:", time.Now().UnixNano())}
+	c := &testCluster{t: t, backend: newBackend(t), prefix: fmt.Sprintf("e2e%d:", time.Now().UnixNano()), editConfig: o.config}
 	for i := range n {
 		ri := r
-		if redisFor != nil {
-			ri = redisFor(i)
+		if o.redisFor != nil {
+			ri = o.redisFor(i)
 		}
 		c.nodes = append(c.nodes, c.startNode(fmt.Sprintf("n%d", i), ri))
 	}
@@ -294,6 +304,9 @@ func (c *testCluster) startNode(name string, r redisTarget) *node {
 	nd := &node{name: name, addr: freeAddr(t), internal: freeAddr(t), log: &syncBuffer{}, done: make(chan struct{})}
 	addrs, _ := json.Marshal(r.addrs)
 	yaml := fmt.Sprintf(nodeConfig, nd.addr, c.backend.srv.URL+"/"+name, r.mode, addrs, nd.internal, name, c.prefix)
+	if c.editConfig != nil {
+		yaml = c.editConfig(yaml)
+	}
 	nd.file = filepath.Join(t.TempDir(), name+".yaml")
 	if err := os.WriteFile(nd.file, []byte(yaml), 0o600); err != nil {
 		t.Fatal(err)
