@@ -31,6 +31,8 @@ type v1msg struct {
 	Epoch   string          `json:"epoch"`
 	Offset  int64           `json:"offset"`
 	Data    json.RawMessage `json:"data"`
+	Result  json.RawMessage `json:"result"`
+	Error   json.RawMessage `json:"error"`
 	Member  struct {
 		ConnectionID string `json:"connectionId"`
 		User         string `json:"user"`
