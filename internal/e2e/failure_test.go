@@ -98,12 +98,14 @@ func (cl *fclient) read() {
 		if err != nil {
 			code := websocket.CloseStatus(err)
 			cl.mu.Lock()
-			cl.code, cl.closedAt = code, now
 			f := cl.onClose
 			cl.mu.Unlock()
 			if f != nil {
-				f(code)
+				f(code) // before closed() says so: a waiter sees its effect
 			}
+			cl.mu.Lock()
+			cl.code, cl.closedAt = code, now
+			cl.mu.Unlock()
 			return
 		}
 		cl.mu.Lock()
@@ -340,7 +342,16 @@ func TestNodeKillLeavesAndReaps(t *testing.T) {
 // others have given up; it exits with status 1 saying it lost the lease;
 // a survivor then delivers each connection's $disconnect once (1006), and
 // the cut node delivered none (point 6).
-func TestNodeCutOffFromRedisFencesItself(t *testing.T) {
+func TestNodeCutOffFromRedisFencesItself(t *testing.T) { testCutOff(t, false) }
+
+// TestNodeFencedThenHealed: as TestNodeCutOffFromRedisFencesItself, but
+// Redis is reachable again as soon as the node has fenced (a stall longer
+// than the lease, then recovery): whatever the fenced node still does
+// against Redis while it closes must not add a leave notice or a
+// $disconnect, nor take one from the reaper.
+func TestNodeFencedThenHealed(t *testing.T) { testCutOff(t, true) }
+
+func testCutOff(t *testing.T, heal bool) {
 	srv := redistest.StartServer(t)
 	proxy := redistest.StartProxy(t, srv.Addr)
 	direct := redisTarget{mode: "single", addrs: []string{srv.Addr}}
@@ -387,6 +398,9 @@ func TestNodeCutOffFromRedisFencesItself(t *testing.T) {
 		}
 	}
 	closedIn := time.Since(cut)
+	if heal {
+		proxy.Heal()
+	}
 	mu.Lock()
 	for _, cl := range lost {
 		if leaseAtClose[cl.tag] != "1" {
