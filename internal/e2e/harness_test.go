@@ -205,6 +205,10 @@ cluster:
     keyPrefix: "%[7]s"
     commandTimeout: 1s
   internal:
+    # The loopback address freeAddr found free, not every interface on its
+    # port (the default): a wildcard bind also collides with other
+    # processes' connections that use the port as their local one.
+    listen: %[5]s
     advertise: %[5]s
     secret: ` + internalSecret + `
 `
