@@ -209,6 +209,10 @@ cluster:
     keyPrefix: "%[7]s"
     commandTimeout: 1s
   internal:
+    # The loopback address freeAddr found free, not every interface on its
+    # port (the default): a wildcard bind also collides with other
+    # processes' connections that use the port as their local one.
+    listen: %[5]s
     advertise: %[5]s
     secret: ` + internalSecret + `
 `
@@ -250,6 +254,8 @@ type testCluster struct {
 	backend *backend
 	prefix  string
 	stage   string // the stage clients dial; the const stage when ""
+	// editConfig, when set, edits each node's YAML before it starts.
+	editConfig func(yaml string) string
 }
 
 // redisTarget says where the nodes' Redis is.
@@ -301,9 +307,28 @@ var (
 // startCluster starts n nodes and waits until each answers /readyz.
 func startCluster(t *testing.T, n int, r redisTarget) *testCluster {
 	t.Helper()
-	c := &testCluster{t: t, backend: newBackend(t), prefix: fmt.Sprintf("e2e%d:", time.Now().UnixNano())}
+	return startClusterWith(t, n, r, clusterOptions{})
+}
+
+// clusterOptions change what startClusterWith starts.
+type clusterOptions struct {
+	// redisFor is where node i reaches Redis (nil: r for every node), e.g.
+	// through a redistest.Proxy.
+	redisFor func(i int) redisTarget
+	// config edits each node's YAML (nil: nodeConfig as is).
+	config func(yaml string) string
+}
+
+// startClusterWith is startCluster with options.
+func startClusterWith(t *testing.T, n int, r redisTarget, o clusterOptions) *testCluster {
+	t.Helper()
+	c := &testCluster{t: t, backend: newBackend(t), prefix: fmt.Sprintf("e2e%d:", time.Now().UnixNano()), editConfig: o.config}
 	for i := range n {
-		c.nodes = append(c.nodes, c.startNode(fmt.Sprintf("n%d", i), r))
+		ri := r
+		if o.redisFor != nil {
+			ri = o.redisFor(i)
+		}
+		c.nodes = append(c.nodes, c.startNode(fmt.Sprintf("n%d", i), ri))
 	}
 	for _, nd := range c.nodes {
 		c.waitReady(nd)
@@ -316,7 +341,10 @@ func (c *testCluster) startNode(name string, r redisTarget) *node {
 	t.Helper()
 	nd := &node{name: name, addr: freeAddr(t), internal: freeAddr(t), log: &syncBuffer{}, done: make(chan struct{})}
 	addrs, _ := json.Marshal(r.addrs)
-	yaml := fmt.Sprintf(nodeConfig, nd.addr, c.backend.srv.URL, r.mode, addrs, nd.internal, name, c.prefix)
+	yaml := fmt.Sprintf(nodeConfig, nd.addr, c.backend.srv.URL+"/"+name, r.mode, addrs, nd.internal, name, c.prefix)
+	if c.editConfig != nil {
+		yaml = c.editConfig(yaml)
+	}
 	nd.file = filepath.Join(t.TempDir(), name+".yaml")
 	if err := os.WriteFile(nd.file, []byte(yaml), 0o600); err != nil {
 		t.Fatal(err)

@@ -28,6 +28,10 @@ type Conn struct {
 	v1     bool
 	// release frees the connection's places in the open-connection limits.
 	release func()
+	// left, in a cluster, is closed once the closed connection has left
+	// its channels (set by connectionClosed before the close is queued;
+	// the worker waits for it before the $disconnect).
+	left chan struct{}
 	// limits are the socket limits the connection opened with.
 	limits *ws.Limits
 	// Guarded by mu: expiry closes the connection when its JWT expires (nil

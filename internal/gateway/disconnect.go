@@ -21,8 +21,22 @@ func (g *Gateway) connectionClosed(c *Conn, code ws.CloseCode, reason string) {
 	}
 	c.stopExpiry()
 	if c.member != nil {
-		c.api.hub.Remove(c.member)
-		c.api.countMembership()
+		if g.cl == nil {
+			c.api.hub.Remove(c.member)
+			c.api.countMembership()
+		} else {
+			// In a cluster, leaving the channels calls Redis (Presence.Leave,
+			// Bus.Unsubscribe: up to commandTimeout each while Redis does not
+			// answer): not on the event loop, which serves other sockets.
+			// The worker waits for it before the $disconnect, so the leave
+			// still precedes it.
+			c.left = make(chan struct{})
+			go func() {
+				defer close(c.left)
+				c.api.hub.Remove(c.member)
+				c.api.countMembership()
+			}()
+		}
 	}
 	c.push(inItem{closed: true, code: code, reason: reason, at: g.now()})
 }
@@ -55,6 +69,9 @@ func (g *Gateway) logDisconnect(c *Conn, it inItem) {
 // done, and the $disconnect of a node that lost its lease is left to the
 // surviving node that reaps it.
 func (g *Gateway) fireDisconnect(c *Conn, it inItem) {
+	if c.left != nil {
+		<-c.left
+	}
 	g.logDisconnect(c, it)
 	if g.leftToSurvivor(c) {
 		g.log.Info("$disconnect left to a surviving node (lease lost)", "api", c.api.id, "connectionId", c.info.ID)
