@@ -169,11 +169,8 @@ func (g *Gateway) leaveCluster(ctx context.Context) {
 	}
 	// Every membership must be gone from the cluster's presence before the
 	// node's channel set goes with Leave (nothing would reap them after).
-	// The hubs' own leaves come first, with their notices; RemoveNode then
-	// takes whatever a failed leave left behind.
-	for _, a := range g.list {
-		a.hub.WaitLeaves()
-	}
+	// Each connection's own leave came before its $disconnect, with its
+	// notices; RemoveNode takes whatever a failed leave left behind.
 	if cl.pres != nil {
 		n := 0
 		if err := cl.pres.RemoveNode(ctx, cl.self.Incarnation, func(string, string, cluster.Member) { n++ }); err != nil {

@@ -688,46 +688,20 @@ func (h *Hub) Remove(m *Member) {
 	chans := m.chans
 	m.chans = nil
 	m.mu.Unlock()
-	// Clustered, what follows a removal is Redis round trips (presence
-	// leave, Bus unsubscribe): they run on a goroutine of their own, never
-	// on the caller's, which is an event loop serving other sockets when a
-	// connection closes. WaitLeaves waits for them.
-	type after struct {
-		s     *shard
-		ch    *channel
-		unsub bool
-	}
-	var later []after
 	for _, ch := range chans {
 		s := h.shardOf(ch.name)
 		s.mu.Lock()
 		removed := ch.remove(m)
 		unsub := removed && h.left(s, ch, m)
 		s.mu.Unlock()
-		switch {
-		case !removed:
-		case h.presence != nil:
-			later = append(later, after{s, ch, unsub})
-		default:
+		if removed {
 			h.afterLeave(s, ch, m, unsub)
 		}
-	}
-	if len(later) > 0 {
-		h.leaving.Go(func() {
-			for _, a := range later {
-				h.afterLeave(a.s, a.ch, m, a.unsub)
-			}
-		})
 	}
 	if m.user != "" {
 		h.users.remove(m)
 	}
 }
-
-// WaitLeaves returns once the cluster side of every removal so far
-// (presence leaves, Bus unsubscribes) is done: a draining node calls it
-// before it leaves the cluster.
-func (h *Hub) WaitLeaves() { h.leaving.Wait() }
 
 // left finishes a removal from ch under the lock: counters, leave notices
 // (one node), and settling an emptied channel. It reports whether the

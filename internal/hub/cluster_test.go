@@ -162,7 +162,6 @@ func TestClusterJoinLeaveNotices(t *testing.T) {
 		t.Fatalf("unsubscribe: %v %v", ok, err)
 	}
 	nodes[1].hub.Remove(local)
-	nodes[1].hub.WaitLeaves() // a clustered removal finishes off the caller's goroutine
 
 	notices := func(r *recorder) []string {
 		var out []string
@@ -314,7 +313,6 @@ func TestClusterBusSubscriptionFollowsMembers(t *testing.T) {
 		t.Fatalf("node 1 handled %d publications, want 1", got)
 	}
 	nodes[1].hub.Remove(b)
-	nodes[1].hub.WaitLeaves()
 	if _, err := nodes[0].hub.Publish(ctx, "room", []byte("2"), ""); err != nil {
 		t.Fatal(err)
 	}
@@ -460,56 +458,5 @@ func TestSubscribeReadsAgainBehindL(t *testing.T) {
 				t.Fatalf("the member got up to offset %v, want %d", next-1, 5+stale+1)
 			}
 		})
-	}
-}
-
-// blockingPresence holds every Leave until release is closed.
-type blockingPresence struct {
-	cluster.Presence
-	entered chan struct{}
-	release chan struct{}
-}
-
-func (b *blockingPresence) Leave(ctx context.Context, api, channel, id string, notice bool) error {
-	b.entered <- struct{}{}
-	<-b.release
-	return b.Presence.Leave(ctx, api, channel, id, notice)
-}
-
-// A clustered Remove never waits for the cluster: the gateway calls it on
-// an event loop that serves other sockets, and a presence leave is a Redis
-// round trip (up to the command timeout when Redis is slow). It returns
-// while the leave is still held; WaitLeaves waits for it.
-func TestClusterRemoveDoesNotWaitForPresence(t *testing.T) {
-	b := memory.New(memory.Options{})
-	t.Cleanup(b.Close)
-	node := b.NewNode("n")
-	if err := node.Registry().Join(t.Context()); err != nil {
-		t.Fatal(err)
-	}
-	bp := &blockingPresence{Presence: node.Presence(), entered: make(chan struct{}, 1), release: make(chan struct{})}
-	h, err := New(Options{API: "api", Channels: config.Channels{Namespaces: []config.Namespace{{Pattern: "*", Subscribe: "allow", Publish: "subscribers"}}},
-		Bus: node.Bus(), Presence: bp})
-	if err != nil {
-		t.Fatal(err)
-	}
-	node.Bus().Handle(func(_, channel string, m cluster.Message) { h.Deliver(channel, m) })
-	m := NewMember(node.Registry().NewID(), "", nil, true, &recorder{})
-	if _, err := h.Subscribe(t.Context(), m, "room", SubscribeOptions{}); err != nil {
-		t.Fatal(err)
-	}
-	h.Remove(m) // returns although the leave below is held
-	<-bp.entered
-	left := make(chan struct{})
-	go func() { h.WaitLeaves(); close(left) }()
-	select {
-	case <-left:
-		t.Fatal("WaitLeaves returned while a leave was held")
-	default:
-	}
-	close(bp.release)
-	<-left
-	if p, err := node.Presence().Page(t.Context(), "api", "room", "", 10); err != nil || p.Members != 0 {
-		t.Errorf("presence after WaitLeaves: %+v, %v; want empty", p, err)
 	}
 }

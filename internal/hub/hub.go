@@ -78,9 +78,6 @@ type Hub struct {
 	shards [shards]shard
 	users  users
 
-	// leaving runs the cluster side of removals (Remove).
-	leaving sync.WaitGroup
-
 	quiet         atomic.Bool  // Quiet was called: no more join/leave notices
 	channels      atomic.Int64 // channels with at least one member
 	subscriptions atomic.Int64 // memberships
