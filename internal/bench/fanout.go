@@ -223,9 +223,9 @@ type FanoutSummary struct {
 	URLs     []string `json:"urls,omitempty"` // with several nodes
 	Manage   []string `json:"manage"`         // where the publications went, in turn
 	Workers  int      `json:"workers"`
-	Channels int     `json:"channels"`
-	Size     int     `json:"size"`
-	Duration float64 `json:"durationSeconds"`
+	Channels int      `json:"channels"`
+	Size     int      `json:"size"`
+	Duration float64  `json:"durationSeconds"`
 }
 
 // FanoutSetup is the connection phase: how fast the subscribers came, and

@@ -44,14 +44,14 @@ type fanLoop struct {
 	// connections since the last report (hist and received are the sums).
 	nodeHist     []Histogram
 	nodeReceived []uint64
-	hist       Histogram  // latency of the pubs received since the last report
-	received   uint64     // pubs since the last report
-	other      uint64     // other data frames since the last report
-	stale      uint64     // pubs published before floor (an earlier step's)
-	errors     uint64     // protocol errors and failed pongs since the last report
-	lost       int        // connections lost since the last report
-	floor      int64      // unix ns; see stale
-	firstErr   string     // why the first connection was lost or failed, since the last report
+	hist         Histogram // latency of the pubs received since the last report
+	received     uint64    // pubs since the last report
+	other        uint64    // other data frames since the last report
+	stale        uint64    // pubs published before floor (an earlier step's)
+	errors       uint64    // protocol errors and failed pongs since the last report
+	lost         int       // connections lost since the last report
+	floor        int64     // unix ns; see stale
+	firstErr     string    // why the first connection was lost or failed, since the last report
 }
 
 // resetLocked starts a new counting period.

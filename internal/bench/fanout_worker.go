@@ -83,8 +83,8 @@ type workerReply struct {
 	// With several nodes: pubs and latencies by node index.
 	NodeReceived []uint64     `json:"nodeReceived,omitempty"`
 	NodeHists    []*Histogram `json:"nodeHists,omitempty"`
-	CPUUser    int64      `json:"cpuUser,omitempty"` // ns, since the worker started
-	CPUSys     int64      `json:"cpuSys,omitempty"`
+	CPUUser      int64        `json:"cpuUser,omitempty"` // ns, since the worker started
+	CPUSys       int64        `json:"cpuSys,omitempty"`
 }
 
 // RunFanoutWorker is a fan-out worker process (the hidden command
