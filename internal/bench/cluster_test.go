@@ -170,3 +170,33 @@ func TestFanoutClusterOptions(t *testing.T) {
 		}
 	}
 }
+
+// Forward against two real nodes: every POST, to the owner and through
+// the other node, is answered 200 and reaches the connection.
+func TestForwardCluster(t *testing.T) {
+	r := redistest.StartServer(t)
+	prefix := fmt.Sprintf("bench%d:", time.Now().UnixNano())
+	a := startClusterNode(t, r.Addr, "a", prefix)
+	b := startClusterNode(t, r.Addr, "b", prefix)
+	res, err := Forward(context.Background(), ForwardOptions{
+		Owner: "ws://" + a + "/production", Other: "ws://" + b + "/production",
+		Posts: 50, Warmup: 5, Timeout: time.Minute,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("\n%s", res)
+	if res.Posts != 50 || res.Local.Count != 50 || res.Forwarded.Count != 50 || res.Received != 110 {
+		t.Fatalf("%+v: want 50 timed POSTs to each node and all 110 messages received", res)
+	}
+	if res.Local.P50 <= 0 || res.Forwarded.P50 <= 0 {
+		t.Errorf("latencies missing: %+v", res)
+	}
+	// Two stages are refused before anything is sent.
+	_, err = Forward(context.Background(), ForwardOptions{
+		Owner: "ws://" + a + "/production", Other: "ws://" + b + "/staging", Posts: 1,
+	})
+	if err == nil || !strings.Contains(err.Error(), "same stage") {
+		t.Errorf("stages differ: %v", err)
+	}
+}

@@ -72,6 +72,35 @@ type benchCmd struct {
 	Idle         benchIdleCmd         `cmd:"" help:"Open idle connections and report the server's memory per connection."`
 	Fanout       benchFanoutCmd       `cmd:"" help:"Subscribe connections to a channel, publish to it at fixed rates and report deliveries/s and latency."`
 	FanoutWorker benchFanoutWorkerCmd `cmd:"" name:"fanout-worker" hidden:"" help:"A worker process of bench fanout (started by it, speaks JSON lines on stdin/stdout)."`
+	Forward      benchForwardCmd      `cmd:"" help:"Cluster: time management POSTs to a connection through the node that holds it and through another node (forwarded), and report the latency forwarding adds."`
+}
+
+type benchForwardCmd struct {
+	Owner   string        `required:"" help:"WebSocket endpoint (ws://host:port/stage) of the node that holds the test connection; its management API is http:// and its host." placeholder:"URL"`
+	Other   string        `required:"" help:"WebSocket endpoint of another node of the same cluster, same stage: POSTs there are forwarded to the owner." placeholder:"URL"`
+	APIKey  string        `name:"api-key" env:"SWITCHBOARD_BENCH_API_KEY" help:"Management API key, sent as a bearer token (not needed from loopback by default)." placeholder:"KEY"`
+	Posts   int           `short:"n" default:"2000" help:"Timed POSTs to each node; they alternate between the nodes, one at a time."`
+	Warmup  int           `default:"200" help:"Untimed POSTs to each node first."`
+	Size    int           `default:"100" help:"Bytes of each POST's body."`
+	Timeout time.Duration `default:"2m" help:"Bound on the whole run."`
+	JSON    bool          `name:"json" help:"Print the result as one JSON object instead of text."`
+}
+
+func (b *benchForwardCmd) Run(ctx context.Context, e *env) error {
+	res, err := bench.Forward(ctx, bench.ForwardOptions{
+		Owner: b.Owner, Other: b.Other, APIKey: b.APIKey,
+		Posts: b.Posts, Warmup: b.Warmup, Size: b.Size, Timeout: b.Timeout,
+	})
+	if err != nil {
+		return err
+	}
+	if b.JSON {
+		enc := json.NewEncoder(e.stdout)
+		enc.SetIndent("", "  ")
+		return enc.Encode(res)
+	}
+	fmt.Fprintln(e.stdout, res)
+	return nil
 }
 
 type benchIdleCmd struct {
