@@ -30,6 +30,10 @@ type IdleOptions struct {
 	// memory is read from NodeMetrics[i] (default /metrics on its host).
 	URLs        []string
 	NodeMetrics []string
+	// Redis, when set, are redis-server addresses whose used_memory (INFO
+	// memory) is read before and after, summed: what a cluster keeps in
+	// Redis per connection (its record in the registry).
+	Redis []string
 	// Connections is how many idle connections to open.
 	Connections int
 	// Sources are the local addresses to dial from, in turn (each gives
@@ -71,6 +75,9 @@ type IdleResult struct {
 	// Nodes, with URLs, are each node's figures; the memory figures above
 	// are then their sums.
 	Nodes []IdleNode
+	// RedisBefore and RedisAfter are the Redis servers' used_memory, with
+	// IdleOptions.Redis.
+	RedisBefore, RedisAfter float64
 }
 
 // IdleNode is one node's connections and memory.
@@ -90,6 +97,9 @@ func (r IdleResult) RSSPerConn() float64 {
 // String formats the result for people.
 func (r IdleResult) String() string {
 	str := r.summary()
+	if r.RedisAfter > 0 {
+		str += "\n" + memLine("redis memory", r.RedisBefore, r.RedisAfter, r.Connections, "")
+	}
 	for _, n := range r.Nodes {
 		str += fmt.Sprintf("\nnode %s: %d connections\n  %s\n  %s", n.URL, n.Connections,
 			memLine("server RSS", n.RSSBefore, n.RSSAfter, n.Connections, ""),
@@ -160,6 +170,9 @@ func Idle(ctx context.Context, opts IdleOptions) (IdleResult, error) {
 	if err != nil {
 		return res, err
 	}
+	if res.RedisBefore, err = redisMemory(ctx, opts.Redis); err != nil {
+		return res, err
+	}
 	for _, m := range before {
 		res.RSSBefore += m["process_resident_memory_bytes"]
 		res.StackBefore += m["go_memstats_stack_inuse_bytes"]
@@ -221,6 +234,9 @@ func Idle(ctx context.Context, opts IdleOptions) (IdleResult, error) {
 	}
 	after, err := scrapeAll(ctx, metrics)
 	if err != nil {
+		return res, err
+	}
+	if res.RedisAfter, err = redisMemory(ctx, opts.Redis); err != nil {
 		return res, err
 	}
 	if len(us) == 1 {

@@ -259,3 +259,29 @@ redis time       %.1fµs in scripts per publication; CPU %.2fs: %.1fµs per publ
 	}
 	return str
 }
+
+// redisMemory sums used_memory (INFO memory) over addrs; 0 without any.
+func redisMemory(ctx context.Context, addrs []string) (float64, error) {
+	var sum float64
+	for _, a := range addrs {
+		rep, err := redisCommand(ctx, a, "INFO", "memory")
+		if err != nil {
+			return 0, err
+		}
+		found := false
+		for line := range strings.SplitSeq(strings.Join(rep, "\n"), "\n") {
+			if v, ok := strings.CutPrefix(strings.TrimSpace(line), "used_memory:"); ok {
+				f, err := strconv.ParseFloat(v, 64)
+				if err != nil {
+					return 0, fmt.Errorf("redis %s: used_memory %q", a, v)
+				}
+				sum += f
+				found = true
+			}
+		}
+		if !found {
+			return 0, fmt.Errorf("redis %s: INFO memory gave no used_memory", a)
+		}
+	}
+	return sum, nil
+}

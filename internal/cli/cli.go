@@ -112,12 +112,14 @@ type benchIdleCmd struct {
 	Settle      time.Duration `default:"3s" help:"Wait after the last connection before reading memory."`
 	Message     bool          `help:"Send one 1 KiB text message per connection after the handshake."`
 	Deflate     bool          `help:"Offer permessage-deflate (the API must enable compression); with --message the message goes compressed."`
+	Redis       []string      `help:"redis-server addresses (host:port, no password) whose used_memory is read before and after: what a cluster keeps in Redis per connection." placeholder:"ADDR"`
 }
 
 func (b *benchIdleCmd) Run(ctx context.Context, e *env) error {
 	o := bench.IdleOptions{
 		Connections: b.Connections,
 		Sources:     b.Sources, Concurrency: b.Concurrency, Settle: b.Settle, Message: b.Message, Deflate: b.Deflate,
+		Redis: b.Redis,
 	}
 	if len(b.URL) == 1 {
 		o.URL = b.URL[0]
