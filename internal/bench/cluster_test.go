@@ -33,6 +33,7 @@ cluster:
     addresses: ["%[2]s"]
     keyPrefix: "%[5]s"
   internal:
+    listen: %[3]s
     advertise: %[3]s
     secret: bench-test-secret-0123456789abcdefghijkl
 `
@@ -45,7 +46,10 @@ func startClusterNode(t *testing.T, redisAddr, id, prefix string) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	internal, err := net.Listen("tcp", "127.0.0.1:0")
+	// The internal endpoint on an address of its own: the node binds it
+	// only when it runs, and another node's public listener (on
+	// 127.0.0.1) cannot take its port meanwhile.
+	internal, err := net.Listen("tcp", "127.0.0.9:0")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -198,5 +202,39 @@ func TestForwardCluster(t *testing.T) {
 	})
 	if err == nil || !strings.Contains(err.Error(), "same stage") {
 		t.Errorf("stages differ: %v", err)
+	}
+}
+
+// Idle over a real two-node cluster: the connections are spread round
+// robin, each node's memory and the Redis server's are read.
+func TestIdleCluster(t *testing.T) {
+	r := redistest.StartServer(t)
+	prefix := fmt.Sprintf("bench%d:", time.Now().UnixNano())
+	a := startClusterNode(t, r.Addr, "a", prefix)
+	b := startClusterNode(t, r.Addr, "b", prefix)
+	res, err := Idle(context.Background(), IdleOptions{
+		URLs:        []string{"ws://" + a + "/production", "ws://" + b + "/production"},
+		Redis:       []string{r.Addr},
+		Connections: 41,
+		Sources:     []string{"127.0.0.1", "127.0.0.2"},
+		Settle:      100 * time.Millisecond,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Log(res)
+	if res.Connections != 41 || len(res.Nodes) != 2 || res.Nodes[0].Connections != 21 || res.Nodes[1].Connections != 20 {
+		t.Fatalf("%+v: want 21 connections on a, 20 on b", res)
+	}
+	if res.Nodes[0].RSSAfter <= 0 || res.RSSAfter != res.Nodes[0].RSSAfter+res.Nodes[1].RSSAfter {
+		t.Errorf("memory per node %+v, sum %v", res.Nodes, res.RSSAfter)
+	}
+	// (Its growth is not checked: 41 records are within used_memory's
+	// own movements.)
+	if res.RedisBefore <= 0 || res.RedisAfter <= 0 {
+		t.Errorf("redis memory %v -> %v: not read", res.RedisBefore, res.RedisAfter)
+	}
+	if _, err := Idle(context.Background(), IdleOptions{URL: "ws://" + a + "/production", URLs: []string{"ws://" + b + "/production"}, Connections: 1}); err == nil {
+		t.Error("URL and URLs together: no error")
 	}
 }
