@@ -11,7 +11,8 @@
 # Each setup starts fresh nodes (and an emptied Redis) for each
 # measurement. Per run and setup:
 #   fanout -n 5000,  10 publications/s for 10 s   (latency)
-#   fanout -n 15000, 16, 64 and 128 publications/s, 10 s each (deliveries/s)
+#   fanout -n 15000, 16, 64 and 128 publications/s, 10 s each (deliveries/s),
+#          each step waiting up to 20 s for late deliveries
 #   idle   -n 15000 (lone and c1 only: memory per connection, Redis memory)
 #   forward -n 2000 (c3 only: POST through the owner vs another node)
 # The fan-out runs read the redis-server's INFO commandstats and cpu
@@ -28,8 +29,9 @@ mkdir -p "$out"
 root=$(cd "$(dirname "$0")/.." && pwd)
 work=$(mktemp -d /tmp/bench-cluster-work.XXXXXX)
 pids=()
+node_pids=()
 cleanup() {
-  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+  for p in "${node_pids[@]}" "${pids[@]}"; do kill -9 "$p" 2>/dev/null || true; done
   wait 2>/dev/null || true
   rm -rf "$work"
 }
@@ -76,7 +78,6 @@ YAML
   fi
 }
 
-node_pids=()
 # start_nodes SETUP: starts its nodes, sets urls (comma list) and first
 start_nodes() {
   local setup=$1 n=1 cluster=yes
@@ -119,7 +120,7 @@ for run in $(seq 1 "$runs"); do
     echo "== run $run, $setup: fanout $big ($(cat /proc/loadavg))"
     start_nodes "$setup"
     "$sb" bench fanout --url "$urls" $(redis_flag "$setup") -n "$big" --rate 16,64,128 --duration "$dur" \
-      --timeout 5m --json >"$out/fanout15k-$setup-$run.json"
+      --grace 20s --timeout 5m --json >"$out/fanout15k-$setup-$run.json"
     stop_nodes
 
     if [ "$setup" != c3 ]; then
