@@ -3,7 +3,7 @@
 // server, not the tool, is what gets measured: a client connection is a
 // socket and a few bytes of state, with no goroutine while it is idle.
 //
-// Two measurements:
+// Three measurements:
 //   - Idle opens connections and reads the server's memory per
 //     connection (`bench idle`).
 //   - Fanout opens subscribers in several worker processes (the
@@ -11,6 +11,14 @@
 //     epoll loop, then publishes to their channel through the management
 //     API at fixed rates, open loop, and measures the fan-out rate and
 //     each delivery's latency from its due time (`bench fanout`).
+//   - Forward times management POSTs to one connection through the
+//     cluster node that holds it and through another node (`bench
+//     forward`).
+//
+// Idle and Fanout also drive a cluster: given several nodes' URLs they
+// spread the connections over them round robin and report each node's
+// figures; Fanout can read the Redis servers' INFO around each step
+// (redisinfo.go: a few RESP commands by hand, not a client).
 //
 // Concurrency: each measurement runs on its own; results are plain data.
 // A fan-out worker's event loop owns its sockets and guards its counters

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -22,15 +23,34 @@ const maxPerWorker = 18000
 // FanoutOptions configure a fan-out measurement. The zero value of each
 // field means the default given.
 type FanoutOptions struct {
-	// URL is the WebSocket endpoint (ws://host:port/stage). Required.
+	// URL is the WebSocket endpoint (ws://host:port/stage). Required,
+	// unless URLs is given.
 	URL string
+	// URLs, instead of URL, are the endpoints of several nodes of one
+	// cluster, all with the same stage: connection i goes to
+	// URLs[i % len(URLs)] (round robin), and the figures are also
+	// reported per node.
+	URLs []string
 	// Manage is the management API's base URL; publications are POSTed to
 	// {Manage}/{stage}/@channels/{channel}. Default: http:// and the host
-	// of URL.
+	// of URL (of URLs[0] with several nodes): every publication goes
+	// through that one node, unless PublishRoundRobin.
 	Manage string
+	// PublishRoundRobin sends publication i through node i % len(URLs)'s
+	// management API (http:// and the host of each URL) instead of
+	// Manage.
+	PublishRoundRobin bool
 	// Metrics is the server's Prometheus endpoint. Default: /metrics on
 	// the host of URL.
 	Metrics string
+	// NodeMetrics are the nodes' Prometheus endpoints, one per URLs entry.
+	// Default: /metrics on each URL's host.
+	NodeMetrics []string
+	// Redis, when set, are redis-server addresses (host:port, no
+	// authentication) whose INFO commandstats and cpu are read before and
+	// after each step: the step then reports Redis commands and CPU per
+	// publication (redisinfo.go).
+	Redis []string
 	// APIKey, when set, is sent as "Authorization: Bearer <APIKey>" to the
 	// management API.
 	APIKey string
@@ -87,15 +107,48 @@ type FanoutOptions struct {
 }
 
 func (o *FanoutOptions) applyDefaults() error {
-	u, err := url.Parse(o.URL)
-	if err != nil || (u.Scheme != "ws" && u.Scheme != "http") || u.Host == "" {
-		return fmt.Errorf("url %q: want ws://host:port/stage", o.URL)
+	switch {
+	case o.URL != "" && len(o.URLs) > 0:
+		return errors.New("give URL or URLs, not both")
+	case len(o.URLs) == 0:
+		o.URLs = []string{o.URL}
+	case len(o.URLs) == 1:
+		o.URL = o.URLs[0]
 	}
-	if stage, _, _ := strings.Cut(strings.TrimPrefix(u.Path, "/"), "/"); stage == "" {
-		return fmt.Errorf("url %q: the path must name the stage, as in ws://host:port/production", o.URL)
+	var stage string
+	for i, raw := range o.URLs {
+		u, err := url.Parse(raw)
+		if err != nil || (u.Scheme != "ws" && u.Scheme != "http") || u.Host == "" {
+			return fmt.Errorf("url %q: want ws://host:port/stage", raw)
+		}
+		st, _, _ := strings.Cut(strings.TrimPrefix(u.Path, "/"), "/")
+		if st == "" {
+			return fmt.Errorf("url %q: the path must name the stage, as in ws://host:port/production", raw)
+		}
+		if i > 0 && st != stage {
+			return fmt.Errorf("url %q: stage %q, but %q has %q: every node must serve the same stage", raw, st, o.URLs[0], stage)
+		}
+		stage = st
 	}
-	o.Manage = strings.TrimSuffix(cmp.Or(o.Manage, "http://"+u.Host), "/")
-	o.Metrics = cmp.Or(o.Metrics, "http://"+u.Host+"/metrics")
+	if len(o.URLs) > 1 && o.Metrics != "" {
+		return errors.New("with several URLs, give NodeMetrics (one per URL), not Metrics")
+	}
+	if len(o.NodeMetrics) == 0 && o.Metrics != "" {
+		o.NodeMetrics = []string{o.Metrics}
+	}
+	if len(o.NodeMetrics) == 0 {
+		for _, raw := range o.URLs {
+			o.NodeMetrics = append(o.NodeMetrics, "http://"+mustParse(raw).Host+"/metrics")
+		}
+	}
+	if len(o.NodeMetrics) != len(o.URLs) {
+		return fmt.Errorf("%d metrics endpoints for %d URLs: give one per URL", len(o.NodeMetrics), len(o.URLs))
+	}
+	o.Metrics = o.NodeMetrics[0]
+	if o.PublishRoundRobin && o.Manage != "" {
+		return errors.New("give Manage or PublishRoundRobin, not both")
+	}
+	o.Manage = strings.TrimSuffix(cmp.Or(o.Manage, "http://"+mustParse(o.URLs[0]).Host), "/")
 	o.Connections = cmp.Or(o.Connections, 1000)
 	o.Workers = cmp.Or(o.Workers, (o.Connections+8999)/9000)
 	if o.Connections < 1 || o.Workers < 1 {
@@ -166,11 +219,13 @@ type FanoutResult struct {
 
 // FanoutSummary repeats the options that shape the figures.
 type FanoutSummary struct {
-	URL      string  `json:"url"`
-	Workers  int     `json:"workers"`
-	Channels int     `json:"channels"`
-	Size     int     `json:"size"`
-	Duration float64 `json:"durationSeconds"`
+	URL      string   `json:"url"`
+	URLs     []string `json:"urls,omitempty"` // with several nodes
+	Manage   []string `json:"manage"`         // where the publications went, in turn
+	Workers  int      `json:"workers"`
+	Channels int      `json:"channels"`
+	Size     int      `json:"size"`
+	Duration float64  `json:"durationSeconds"`
 }
 
 // FanoutSetup is the connection phase: how fast the subscribers came, and
@@ -192,6 +247,50 @@ type FanoutSetup struct {
 	GoroutinesBefore float64 `json:"goroutinesBefore"`
 	GoroutinesAfter  float64 `json:"goroutinesAfter"`
 	ToolCPUSeconds   float64 `json:"toolCpuSeconds"` // workers and coordinator, connecting
+	// Nodes, with several URLs, are each node's share; the memory and
+	// goroutine figures above are then their sums.
+	Nodes []NodeSetup `json:"nodes,omitempty"`
+}
+
+// NodeSetup is one node's connections and memory, from its /metrics.
+type NodeSetup struct {
+	URL              string  `json:"url"`
+	Connections      int     `json:"connections"` // subscribed to it
+	RSSBefore        float64 `json:"rssBefore"`
+	RSSAfter         float64 `json:"rssAfter"`
+	HeapMetric       string  `json:"heapMetric"`
+	HeapBefore       float64 `json:"heapBefore"`
+	HeapAfter        float64 `json:"heapAfter"`
+	GoroutinesBefore float64 `json:"goroutinesBefore"`
+	GoroutinesAfter  float64 `json:"goroutinesAfter"`
+}
+
+// String formats one node's setup for people.
+func (n NodeSetup) String() string {
+	return fmt.Sprintf("  %s: %d connections\n  %s\n  %s\n  goroutines %.0f -> %.0f",
+		n.URL, n.Connections,
+		memLine("server RSS", n.RSSBefore, n.RSSAfter, n.Connections, ""),
+		heapLine(n.HeapMetric, n.HeapBefore, n.HeapAfter, n.Connections),
+		n.GoroutinesBefore, n.GoroutinesAfter)
+}
+
+// NodeStep is one node's share of a step (several URLs).
+type NodeStep struct {
+	URL         string    `json:"url"`
+	Subscribers int       `json:"subscribers"`
+	Received    uint64    `json:"received"`  // deliveries to its subscribers
+	PerSecond   float64   `json:"perSecond"` // received ÷ the step's Seconds
+	Latency     Latencies `json:"latency"`
+	ServerCPU   float64   `json:"serverCpu"` // cores, over the step's WallSeconds
+	// CPUPerDelivery is the node's CPU time per delivery to its own
+	// subscribers, in µs (0 when unknown).
+	CPUPerDelivery float64 `json:"cpuMicrosPerDelivery"`
+}
+
+// String formats one node's step for people.
+func (n NodeStep) String() string {
+	return fmt.Sprintf("  %s: %d subscribers, %d received (%.0f/s), CPU %.2f cores (%.2fµs per delivery)\n    latency %s",
+		n.URL, n.Subscribers, n.Received, n.PerSecond, n.ServerCPU, n.CPUPerDelivery, n.Latency)
 }
 
 // RSSPerConn is the server's resident memory per subscribed connection, in
@@ -219,6 +318,12 @@ tool CPU         %.2fs to connect`,
 		heapLine(s.HeapMetric, s.HeapBefore, s.HeapAfter, s.Connections),
 		s.GoroutinesBefore, s.GoroutinesAfter, (s.GoroutinesAfter-s.GoroutinesBefore)/n,
 		s.ToolCPUSeconds)
+	if len(s.Nodes) > 0 {
+		str += "\nper node"
+		for _, n := range s.Nodes {
+			str += "\n" + n.String()
+		}
+	}
 	if s.FirstError != "" {
 		str += "\nfirst error      " + s.FirstError
 	}
@@ -264,6 +369,14 @@ type FanoutStep struct {
 	// include waiting for a CPU.
 	CPUPressure float64 `json:"cpuPressure"`
 	FirstError  string  `json:"firstError,omitempty"`
+	// LoadAverage is the machine's 1-minute load average at the step's
+	// end (/proc/loadavg; -1 when unknown).
+	LoadAverage float64 `json:"loadAverage"`
+	// Nodes, with several URLs, are each node's share; ServerCPU is then
+	// their sum.
+	Nodes []NodeStep `json:"nodes,omitempty"`
+	// Redis, with FanoutOptions.Redis, is what the Redis servers did.
+	Redis *RedisStep `json:"redis,omitempty"`
 }
 
 // Latencies summarise a Histogram, in milliseconds.
@@ -315,13 +428,22 @@ publications     %d sent, %d failed, %d waited for a slot, %d skipped; publisher
 deliveries       %d expected, %d received: %.0f/s; %d missing, %d stale, %d other
 per connection   %d to %d pubs; %d connection(s) lost, %d protocol error(s)
 latency          %s
-CPU              server %s, tool %.2f cores (workers %.2f, coordinator %.2f) over %.1fs; CPU pressure %s`,
+CPU              server %s, tool %.2f cores (workers %.2f, coordinator %.2f) over %.1fs; CPU pressure %s; load average %.2f`,
 		s.Rate, s.Seconds, s.Subscribers,
 		s.Sent, s.Failed, s.Overloaded, s.Skipped, fmtMillis(s.PublishLag.P99), fmtMillis(s.PublishLag.Max),
 		s.Expected, s.Received, s.PerSecond, s.Missing, s.Stale, s.Other,
 		s.PerConnMin, s.PerConnMax, s.LostConns, s.Errors,
 		s.Latency,
-		server, s.ToolCPU, s.WorkersCPU, s.CoordinatorCPU, s.WallSeconds, pressure)
+		server, s.ToolCPU, s.WorkersCPU, s.CoordinatorCPU, s.WallSeconds, pressure, s.LoadAverage)
+	if s.Redis != nil {
+		str += "\n" + s.Redis.String()
+	}
+	if len(s.Nodes) > 0 {
+		str += "\nper node"
+		for _, n := range s.Nodes {
+			str += "\n" + n.String()
+		}
+	}
 	if s.FirstError != "" {
 		str += "\nfirst error      " + s.FirstError
 	}
@@ -339,21 +461,22 @@ func Fanout(ctx context.Context, opts FanoutOptions) (FanoutResult, error) {
 	ctx, cancel := context.WithTimeout(ctx, opts.Timeout)
 	defer cancel()
 	res := FanoutResult{Opts: FanoutSummary{
-		URL: opts.URL, Workers: opts.Workers, Channels: opts.Channels,
+		URL: opts.URLs[0], Workers: opts.Workers, Channels: opts.Channels,
 		Size: opts.Size, Duration: opts.Duration.Seconds(),
 	}}
+	if len(opts.URLs) > 1 {
+		res.Opts.URLs = opts.URLs
+	}
 	progress := func(format string, args ...any) {
 		if opts.Progress != nil {
 			fmt.Fprintf(opts.Progress, format+"\n", args...)
 		}
 	}
-	before, err := scrape(ctx, opts.Metrics)
+	before, err := scrapeAll(ctx, opts.NodeMetrics)
 	if err != nil {
 		return res, err
 	}
 	s := &res.Setup
-	s.RSSBefore = before["process_resident_memory_bytes"]
-	s.GoroutinesBefore = before["go_goroutines"]
 	s.Workers, s.Channels = opts.Workers, opts.Channels
 
 	ws, err := startWorkers(opts)
@@ -361,7 +484,7 @@ func Fanout(ctx context.Context, opts FanoutOptions) (FanoutResult, error) {
 	if err != nil {
 		return res, err
 	}
-	progress("connecting %d subscribers with %d worker(s)", opts.Connections, len(ws.procs))
+	progress("connecting %d subscribers with %d worker(s) to %d node(s)", opts.Connections, len(ws.procs), len(opts.URLs))
 	cpu0 := coordinatorCPU()
 	if err := ws.connect(ctx, opts); err != nil {
 		return res, err
@@ -379,7 +502,7 @@ func Fanout(ctx context.Context, opts FanoutOptions) (FanoutResult, error) {
 		return res, fmt.Errorf("%d connections failed, the first with: %s", s.Failed, s.FirstError)
 	}
 	progress("%d subscribed in %.2fs; settling for %s", s.Connections, s.ConnectSeconds, opts.Settle)
-	open, err := scrape(ctx, opts.Metrics) // the GC count once every connection is open
+	open, err := scrapeAll(ctx, opts.NodeMetrics) // the GC count once every connection is open
 	if err != nil {
 		return res, err
 	}
@@ -388,19 +511,52 @@ func Fanout(ctx context.Context, opts FanoutOptions) (FanoutResult, error) {
 	case <-ctx.Done():
 		return res, ctx.Err()
 	}
-	after, err := scrape(ctx, opts.Metrics)
+	after, err := scrapeAll(ctx, opts.NodeMetrics)
 	if err != nil {
 		return res, err
 	}
-	s.RSSAfter = after["process_resident_memory_bytes"]
-	s.HeapMetric, s.HeapBefore, s.HeapAfter = heapFigure(before, open, after)
-	s.GoroutinesAfter = after["go_goroutines"]
+	if len(opts.URLs) == 1 {
+		s.RSSBefore, s.RSSAfter = before[0]["process_resident_memory_bytes"], after[0]["process_resident_memory_bytes"]
+		s.HeapMetric, s.HeapBefore, s.HeapAfter = heapFigure(before[0], open[0], after[0])
+		s.GoroutinesBefore, s.GoroutinesAfter = before[0]["go_goroutines"], after[0]["go_goroutines"]
+	} else {
+		c, err := ws.count(ctx)
+		if err != nil {
+			return res, err
+		}
+		var metrics []string
+		for i, u := range opts.URLs {
+			n := NodeSetup{URL: u, Connections: c.perNode[i]}
+			n.RSSBefore, n.RSSAfter = before[i]["process_resident_memory_bytes"], after[i]["process_resident_memory_bytes"]
+			n.HeapMetric, n.HeapBefore, n.HeapAfter = heapFigure(before[i], open[i], after[i])
+			n.GoroutinesBefore, n.GoroutinesAfter = before[i]["go_goroutines"], after[i]["go_goroutines"]
+			s.Nodes = append(s.Nodes, n)
+			s.RSSBefore += n.RSSBefore
+			s.RSSAfter += n.RSSAfter
+			s.HeapBefore += n.HeapBefore
+			s.HeapAfter += n.HeapAfter
+			s.GoroutinesBefore += n.GoroutinesBefore
+			s.GoroutinesAfter += n.GoroutinesAfter
+			if !slices.Contains(metrics, n.HeapMetric) {
+				metrics = append(metrics, n.HeapMetric)
+			}
+		}
+		s.HeapMetric = strings.Join(metrics, " / ") + " (summed over the nodes)"
+	}
 	if opts.OnSetup != nil {
 		opts.OnSetup(*s)
 	}
 
-	stage, _, _ := strings.Cut(strings.TrimPrefix(mustParse(opts.URL).Path, "/"), "/")
+	stage, _, _ := strings.Cut(strings.TrimPrefix(mustParse(opts.URLs[0]).Path, "/"), "/")
 	names := opts.channelNames()
+	manage := []string{opts.Manage}
+	if opts.PublishRoundRobin {
+		manage = manage[:0]
+		for _, u := range opts.URLs {
+			manage = append(manage, "http://"+mustParse(u).Host)
+		}
+	}
+	res.Opts.Manage = manage
 	pub := &publisher{
 		client: &http.Client{Transport: &http.Transport{
 			MaxIdleConns:        opts.InFlight,
@@ -408,14 +564,16 @@ func Fanout(ctx context.Context, opts FanoutOptions) (FanoutResult, error) {
 			IdleConnTimeout:     30 * time.Second,
 			DisableCompression:  true,
 		}, Timeout: 30 * time.Second},
-		urls:     make([]string, len(names)),
+		urls:     make([][]string, len(names)),
 		apiKey:   opts.APIKey,
 		size:     opts.Size,
 		inFlight: opts.InFlight,
 	}
 	defer pub.client.CloseIdleConnections()
 	for i, name := range names {
-		pub.urls[i] = opts.Manage + "/" + url.PathEscape(stage) + "/@channels/" + url.PathEscape(name)
+		for _, m := range manage {
+			pub.urls[i] = append(pub.urls[i], m+"/"+url.PathEscape(stage)+"/@channels/"+url.PathEscape(name))
+		}
 	}
 	for i, rate := range opts.Rates {
 		progress("step %d of %d: %g publications/s for %s", i+1, len(opts.Rates), rate, opts.Duration)
@@ -440,15 +598,21 @@ func mustParse(s string) *url.URL {
 // and collects the workers' figures.
 func runStep(ctx context.Context, opts FanoutOptions, ws *workerSet, pub *publisher, rate float64) (FanoutStep, error) {
 	st := FanoutStep{Rate: rate, Seconds: opts.Duration.Seconds()}
-	subs, _, err := ws.count(ctx)
+	c0, err := ws.count(ctx)
 	if err != nil {
 		return st, err
 	}
-	for _, n := range subs {
+	for _, n := range c0.perChannel {
 		st.Subscribers += n
 	}
+	var redis0 redisSample
+	if len(opts.Redis) > 0 {
+		if redis0, err = readRedisAll(ctx, opts.Redis); err != nil {
+			return st, err
+		}
+	}
 	ws.cpuDelta()
-	serverCPU0, serverCPUOK := scrapeCPU(ctx, opts.Metrics)
+	serverCPU0, serverCPUOK := scrapeCPUs(ctx, opts.NodeMetrics)
 	cpu0 := coordinatorCPU()
 	stall0, stallOK := cpuStall()
 	start := time.Now()
@@ -458,16 +622,16 @@ func runStep(ctx context.Context, opts FanoutOptions, ws *workerSet, pub *publis
 	st.Overloaded, st.Skipped = ps.overloaded, ps.skipped
 	st.PublishLag = latencies(&ps.lag)
 	for ch, n := range ps.okPerChannel {
-		st.Expected += uint64(n) * uint64(subs[ch])
+		st.Expected += uint64(n) * uint64(c0.perChannel[ch])
 	}
 	// Wait for the deliveries still on their way, polling the workers.
 	graceEnd := time.Now().Add(opts.Grace)
 	for ctx.Err() == nil && time.Now().Before(graceEnd) {
-		_, received, err := ws.count(ctx)
+		c, err := ws.count(ctx)
 		if err != nil {
 			return st, err
 		}
-		if received >= st.Expected {
+		if c.received >= st.Expected {
 			break
 		}
 		time.Sleep(20 * time.Millisecond)
@@ -488,9 +652,24 @@ func runStep(ctx context.Context, opts FanoutOptions, ws *workerSet, pub *publis
 	if stall1, ok := cpuStall(); ok && stallOK {
 		st.CPUPressure = (stall1 - stall0).Seconds() / wall
 	}
-	if serverCPU1, ok := scrapeCPU(ctx, opts.Metrics); ok && serverCPUOK {
-		st.ServerCPU = (serverCPU1 - serverCPU0) / wall
+	st.LoadAverage = loadAverage()
+	serverCPU1, ok := scrapeCPUs(ctx, opts.NodeMetrics)
+	if ok && serverCPUOK {
 		st.ServerCPUAvailable = true
+		for i := range serverCPU1 {
+			st.ServerCPU += (serverCPU1[i] - serverCPU0[i]) / wall
+		}
+	}
+	if len(opts.Redis) > 0 {
+		redis1, err := readRedisAll(ctx, opts.Redis)
+		if err != nil {
+			return st, err
+		}
+		r := redisDelta(redis0, redis1, st.Sent)
+		if r.ShardSubscribers, err = shardSubscribers(ctx, opts.Redis, opts.channelNames()); err != nil {
+			return st, err
+		}
+		st.Redis = &r
 	}
 	st.Received, st.Stale, st.Other, st.Errors = rep.Received, rep.Stale, rep.Other, rep.Errors
 	st.PerConnMin, st.PerConnMax, st.LostConns = rep.PerConnMin, rep.PerConnMax, rep.Lost
@@ -500,7 +679,65 @@ func runStep(ctx context.Context, opts FanoutOptions, ws *workerSet, pub *publis
 	st.PerSecond = float64(st.Received) / st.Seconds
 	st.Latency = latencies(rep.Histogram)
 	st.FirstError = cmp.Or(ps.firstErr, rep.Error)
+	if len(opts.URLs) > 1 {
+		for i, u := range opts.URLs {
+			n := NodeStep{URL: u, Subscribers: c0.perNode[i]}
+			if i < len(rep.NodeReceived) {
+				n.Received = rep.NodeReceived[i]
+				n.Latency = latencies(rep.NodeHists[i])
+			}
+			n.PerSecond = float64(n.Received) / st.Seconds
+			if st.ServerCPUAvailable {
+				n.ServerCPU = (serverCPU1[i] - serverCPU0[i]) / wall
+				if n.Received > 0 {
+					n.CPUPerDelivery = (serverCPU1[i] - serverCPU0[i]) * 1e6 / float64(n.Received)
+				}
+			}
+			st.Nodes = append(st.Nodes, n)
+		}
+	}
 	return st, nil
+}
+
+// scrapeAll reads each metrics endpoint.
+func scrapeAll(ctx context.Context, urls []string) ([]map[string]float64, error) {
+	out := make([]map[string]float64, len(urls))
+	for i, u := range urls {
+		m, err := scrape(ctx, u)
+		if err != nil {
+			return nil, err
+		}
+		out[i] = m
+	}
+	return out, nil
+}
+
+// scrapeCPUs reads every node's process_cpu_seconds_total; ok is false
+// when one is missing.
+func scrapeCPUs(ctx context.Context, urls []string) ([]float64, bool) {
+	out := make([]float64, len(urls))
+	for i, u := range urls {
+		v, ok := scrapeCPU(ctx, u)
+		if !ok {
+			return nil, false
+		}
+		out[i] = v
+	}
+	return out, true
+}
+
+// loadAverage is the machine's 1-minute load average, or -1.
+func loadAverage() float64 {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return -1
+	}
+	f, _, _ := strings.Cut(string(b), " ")
+	v, err := strconv.ParseFloat(f, 64)
+	if err != nil {
+		return -1
+	}
+	return v
 }
 
 // scrapeCPU reads the server's process_cpu_seconds_total.

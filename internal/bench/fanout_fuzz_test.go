@@ -25,10 +25,10 @@ func FuzzConsume(f *testing.F) {
 		if err := unix.SetNonblock(fds[0], true); err != nil {
 			t.Fatal(err)
 		}
-		l := &fanLoop{rbuf: make([]byte, loopReadBuf), perChannel: make([]int, 1), conns: make([]*fanConn, fds[0]+1)}
+		l := &fanLoop{rbuf: make([]byte, loopReadBuf), perChannel: make([]int, 1), perNode: make([]int, 1), conns: make([]*fanConn, fds[0]+1)}
 		c := &fanConn{fd: fds[0]}
 		l.conns[c.fd] = c
-		l.perChannel[0] = 1
+		l.perChannel[0], l.perNode[0] = 1, 1
 		n := max(int(chunk), 1)
 		for len(data) > 0 && l.conns[c.fd] == c {
 			buf, start := l.readBufLocked(c)

@@ -14,6 +14,7 @@ const loopReadBuf = 64 << 10
 type fanConn struct {
 	fd      int
 	channel int32
+	node    int32  // index of the node (URL) it is connected to
 	count   uint32 // pubs received since the last report
 	pending []byte // the start of a partial frame; nil between frames
 }
@@ -38,19 +39,28 @@ type fanLoop struct {
 	rbuf       []byte     // loopReadBuf bytes
 	wbuf       []byte     // pong frames being written
 	perChannel []int      // live connections by channel index
-	hist       Histogram  // latency of the pubs received since the last report
-	received   uint64     // pubs since the last report
-	other      uint64     // other data frames since the last report
-	stale      uint64     // pubs published before floor (an earlier step's)
-	errors     uint64     // protocol errors and failed pongs since the last report
-	lost       int        // connections lost since the last report
-	floor      int64      // unix ns; see stale
-	firstErr   string     // why the first connection was lost or failed, since the last report
+	perNode    []int      // live connections by node index
+	// With more than one node: the pubs and latencies of each node's
+	// connections since the last report (hist and received are the sums).
+	nodeHist     []Histogram
+	nodeReceived []uint64
+	hist         Histogram // latency of the pubs received since the last report
+	received     uint64    // pubs since the last report
+	other        uint64    // other data frames since the last report
+	stale        uint64    // pubs published before floor (an earlier step's)
+	errors       uint64    // protocol errors and failed pongs since the last report
+	lost         int       // connections lost since the last report
+	floor        int64     // unix ns; see stale
+	firstErr     string    // why the first connection was lost or failed, since the last report
 }
 
 // resetLocked starts a new counting period.
 func (l *fanLoop) resetLocked(floor int64) {
 	l.hist.Reset()
+	for i := range l.nodeHist {
+		l.nodeHist[i].Reset()
+		l.nodeReceived[i] = 0
+	}
 	l.received, l.other, l.stale, l.errors, l.lost = 0, 0, 0, 0, 0
 	l.floor = floor
 	l.firstErr = ""
@@ -104,6 +114,10 @@ func (l *fanLoop) consumeLocked(c *fanConn, data []byte, now int64) bool {
 				l.hist.Record(now - t)
 				l.received++
 				c.count++
+				if l.nodeHist != nil {
+					l.nodeHist[c.node].Record(now - t)
+					l.nodeReceived[c.node]++
+				}
 			}
 		case opPing:
 			if !l.pongLocked(c, f.payload) {

@@ -16,7 +16,9 @@ import (
 // within this long.
 const loopWaitMillis = 100
 
-func newFanLoop(channels int) (*fanLoop, error) {
+// newFanLoop starts a loop for connections to channels channels on
+// nodes nodes (at least 1 each).
+func newFanLoop(channels, nodes int) (*fanLoop, error) {
 	epfd, err := unix.EpollCreate1(unix.EPOLL_CLOEXEC)
 	if err != nil {
 		return nil, fmt.Errorf("epoll_create1: %w", err)
@@ -26,6 +28,11 @@ func newFanLoop(channels int) (*fanLoop, error) {
 		done:       make(chan struct{}),
 		rbuf:       make([]byte, loopReadBuf),
 		perChannel: make([]int, channels),
+		perNode:    make([]int, max(nodes, 1)),
+	}
+	if nodes > 1 {
+		l.nodeHist = make([]Histogram, nodes)
+		l.nodeReceived = make([]uint64, nodes)
 	}
 	go l.run()
 	return l, nil
@@ -87,8 +94,9 @@ func resetClose(fd int) {
 
 // add takes a connection that finished its subscription out of Go's
 // runtime poller and registers it with the loop. leftover holds bytes
-// already read past the subscription's reply.
-func (l *fanLoop) add(nc net.Conn, ch int, leftover []byte) error {
+// already read past the subscription's reply; ch and node are the
+// connection's channel and node indexes.
+func (l *fanLoop) add(nc net.Conn, ch, node int, leftover []byte) error {
 	fd, err := detachFD(nc)
 	if err != nil {
 		nc.Close()
@@ -103,9 +111,10 @@ func (l *fanLoop) add(nc net.Conn, ch int, leftover []byte) error {
 	if fd >= len(l.conns) {
 		l.conns = append(l.conns, make([]*fanConn, fd+1-len(l.conns)+1024)...)
 	}
-	c := &fanConn{fd: fd, channel: int32(ch)}
+	c := &fanConn{fd: fd, channel: int32(ch), node: int32(node)}
 	l.conns[fd] = c
 	l.perChannel[ch]++
+	l.perNode[node]++
 	if len(leftover) > 0 && !l.consumeLocked(c, leftover, time.Now().UnixNano()) {
 		return nil // counted as lost
 	}
@@ -113,6 +122,7 @@ func (l *fanLoop) add(nc net.Conn, ch int, leftover []byte) error {
 	if err := unix.EpollCtl(l.epfd, unix.EPOLL_CTL_ADD, fd, &ev); err != nil {
 		l.conns[fd] = nil
 		l.perChannel[ch]--
+		l.perNode[node]--
 		resetClose(fd)
 		return fmt.Errorf("epoll_ctl: %w", err)
 	}
@@ -198,6 +208,7 @@ func (l *fanLoop) loseLocked(c *fanConn, why string) {
 	}
 	l.lost++
 	l.perChannel[c.channel]--
+	l.perNode[c.node]--
 	if l.firstErr == "" {
 		l.firstErr = why
 	}

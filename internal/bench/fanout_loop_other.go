@@ -12,11 +12,11 @@ import (
 
 var errNeedsLinux = errors.New("bench fanout needs Linux (epoll)")
 
-func newFanLoop(channels int) (*fanLoop, error) { return nil, errNeedsLinux }
+func newFanLoop(channels, nodes int) (*fanLoop, error) { return nil, errNeedsLinux }
 
 func (l *fanLoop) stop() {}
 
-func (l *fanLoop) add(nc net.Conn, ch int, leftover []byte) error {
+func (l *fanLoop) add(nc net.Conn, ch, node int, leftover []byte) error {
 	nc.Close()
 	return errNeedsLinux
 }

@@ -48,7 +48,7 @@ func tcpPair(t *testing.T) (client, server net.Conn) {
 // masked pong, and a close frame that counts the connection as lost.
 func TestLoopSocket(t *testing.T) {
 	client, server := tcpPair(t)
-	l, err := newFanLoop(1)
+	l, err := newFanLoop(1, 1)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -57,7 +57,7 @@ func TestLoopSocket(t *testing.T) {
 	f1 := serverFrame(true, opText, pubMsg(now, 100))
 	f2 := serverFrame(true, opText, pubMsg(now, 70000))
 	leftover := append(append([]byte(nil), f1...), f2[:30]...)
-	if err := l.add(client, 0, leftover); err != nil {
+	if err := l.add(client, 0, 0, leftover); err != nil {
 		t.Fatal(err)
 	}
 	rest := f2[30:]
@@ -121,11 +121,11 @@ func TestLoopSocket(t *testing.T) {
 // ports.
 func TestLoopStopResets(t *testing.T) {
 	client, server := tcpPair(t)
-	l, err := newFanLoop(1)
+	l, err := newFanLoop(1, 1)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := l.add(client, 0, nil); err != nil {
+	if err := l.add(client, 0, 0, nil); err != nil {
 		t.Fatal(err)
 	}
 	l.stop()
@@ -134,7 +134,7 @@ func TestLoopStopResets(t *testing.T) {
 		t.Fatalf("read after stop: %v, want a reset", err)
 	}
 	client2, _ := tcpPair(t)
-	if err := l.add(client2, 0, nil); err == nil {
+	if err := l.add(client2, 0, 0, nil); err == nil {
 		t.Fatal("a stopped loop took a connection")
 	}
 }

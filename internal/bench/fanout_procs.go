@@ -173,11 +173,15 @@ func (ws *workerSet) connect(ctx context.Context, opts FanoutOptions) error {
 	deadline := time.Now().Add(opts.Timeout + time.Minute).UnixNano()
 	names := opts.channelNames()
 	rs, err := ws.all(ctx, func(p *workerProc) workerCommand {
-		return workerCommand{
-			Cmd: cmdConnect, URL: opts.URL, Sources: p.sources,
+		c := workerCommand{
+			Cmd: cmdConnect, URL: opts.URLs[0], Sources: p.sources,
 			Connections: p.n, First: p.first, Channels: names,
 			Concurrency: opts.Concurrency, Loops: opts.Loops, Deadline: deadline,
 		}
+		if len(opts.URLs) > 1 {
+			c.URL, c.URLs = "", opts.URLs
+		}
+		return c
 	}, "ready")
 	if err != nil {
 		return err
@@ -196,23 +200,39 @@ func (ws *workerSet) connect(ctx context.Context, opts FanoutOptions) error {
 	return nil
 }
 
-// count reports the live subscribers by channel and the deliveries since
-// the last report.
-func (ws *workerSet) count(ctx context.Context) (perChannel []int, received uint64, err error) {
+// counts are the workers' counters, summed.
+type counts struct {
+	perChannel []int  // live subscribers by channel
+	perNode    []int  // live subscribers by node
+	received   uint64 // deliveries since the last report
+}
+
+// count reports the live subscribers by channel and by node, and the
+// deliveries since the last report.
+func (ws *workerSet) count(ctx context.Context) (counts, error) {
+	var c counts
 	rs, err := ws.all(ctx, func(*workerProc) workerCommand { return workerCommand{Cmd: cmdCount} }, "count")
 	if err != nil {
-		return nil, 0, err
+		return c, err
 	}
 	for _, r := range rs {
-		if perChannel == nil {
-			perChannel = make([]int, len(r.PerChannel))
+		if c.perChannel == nil {
+			c.perChannel = make([]int, len(r.PerChannel))
+		}
+		if c.perNode == nil {
+			c.perNode = make([]int, len(r.PerNode))
 		}
 		for i, n := range r.PerChannel {
-			perChannel[i] += n
+			c.perChannel[i] += n
 		}
-		received += r.Received
+		for i, n := range r.PerNode {
+			if i < len(c.perNode) {
+				c.perNode[i] += n
+			}
+		}
+		c.received += r.Received
 	}
-	return perChannel, received, nil
+	return c, nil
 }
 
 // report collects the workers' figures since the last report, merged, and
@@ -234,6 +254,19 @@ func (ws *workerSet) report(ctx context.Context, floor int64) (workerReply, erro
 		sum.Errors += r.Errors
 		if r.Histogram != nil {
 			sum.Histogram.Merge(r.Histogram)
+		}
+		if sum.NodeReceived == nil && len(r.NodeReceived) > 0 {
+			sum.NodeReceived = make([]uint64, len(r.NodeReceived))
+			sum.NodeHists = make([]*Histogram, len(r.NodeReceived))
+			for j := range sum.NodeHists {
+				sum.NodeHists[j] = &Histogram{}
+			}
+		}
+		for j := range min(len(r.NodeReceived), len(sum.NodeReceived), len(r.NodeHists)) {
+			sum.NodeReceived[j] += r.NodeReceived[j]
+			if r.NodeHists[j] != nil {
+				sum.NodeHists[j].Merge(r.NodeHists[j])
+			}
 		}
 		if ws.procs[i].n > 0 {
 			if first || r.PerConnMin < sum.PerConnMin {

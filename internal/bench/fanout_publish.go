@@ -20,7 +20,7 @@ import (
 // measure includes any lag of the publisher (no coordinated omission).
 type publisher struct {
 	client   *http.Client
-	urls     []string // POST targets, by channel index
+	urls     [][]string // POST targets, by channel index, then by node: publication i goes to node (i/channels) % nodes
 	apiKey   string
 	size     int // body bytes
 	inFlight int // POSTs in flight at most
@@ -113,7 +113,8 @@ func (p *publisher) run(ctx context.Context, rate float64, d time.Duration) pubS
 // post sends publication i, due at due, to channel ch.
 func (p *publisher) post(ctx context.Context, i int, due time.Time, ch int, mu *sync.Mutex, st *pubStats) {
 	body := pubBody(due.UnixNano(), i, p.size)
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, p.urls[ch], strings.NewReader(body))
+	target := p.urls[ch][(i/len(p.urls))%len(p.urls[ch])]
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, target, strings.NewReader(body))
 	if err != nil {
 		mu.Lock()
 		st.failed++
@@ -135,7 +136,7 @@ func (p *publisher) post(ctx context.Context, i int, due time.Time, ch int, mu *
 		_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 1<<20))
 		resp.Body.Close()
 		if resp.StatusCode/100 != 2 {
-			why = fmt.Sprintf("POST %s: %s %.200s", p.urls[ch], resp.Status, msg)
+			why = fmt.Sprintf("POST %s: %s %.200s", target, resp.Status, msg)
 		}
 	}
 	mu.Lock()

@@ -42,10 +42,11 @@ type workerCommand struct {
 
 	// connect
 	URL         string   `json:"url,omitempty"`
+	URLs        []string `json:"urls,omitempty"`        // several nodes instead of URL: connection g goes to URLs[g%len]
 	Sources     []string `json:"sources,omitempty"`     // local addresses, used in turn
 	Connections int      `json:"connections,omitempty"` // how many this worker opens
 	First       int      `json:"first,omitempty"`       // global index of its first connection
-	Channels    []string `json:"channels,omitempty"`    // connection First+j subscribes to Channels[(First+j)%len]
+	Channels    []string `json:"channels,omitempty"`    // connection g = First+j subscribes to Channels[(g/nodes)%len]
 	Concurrency int      `json:"concurrency,omitempty"` // handshakes in flight
 	Loops       int      `json:"loops,omitempty"`       // epoll event loops
 	Deadline    int64    `json:"deadline,omitempty"`    // unix ns: the worker exits then, whatever happens
@@ -70,6 +71,7 @@ type workerReply struct {
 	Received   uint64 `json:"received,omitempty"`   // pubs since the last report
 	Lost       int    `json:"lost,omitempty"`       // connections lost since the last report
 	PerChannel []int  `json:"perChannel,omitempty"` // live connections by channel index
+	PerNode    []int  `json:"perNode,omitempty"`    // live connections by node index
 
 	// stats
 	Other      uint64     `json:"other,omitempty"`  // frames that are not pubs (pings excluded)
@@ -78,8 +80,11 @@ type workerReply struct {
 	PerConnMin uint64     `json:"perConnMin,omitempty"`
 	PerConnMax uint64     `json:"perConnMax,omitempty"`
 	Histogram  *Histogram `json:"histogram,omitempty"`
-	CPUUser    int64      `json:"cpuUser,omitempty"` // ns, since the worker started
-	CPUSys     int64      `json:"cpuSys,omitempty"`
+	// With several nodes: pubs and latencies by node index.
+	NodeReceived []uint64     `json:"nodeReceived,omitempty"`
+	NodeHists    []*Histogram `json:"nodeHists,omitempty"`
+	CPUUser      int64        `json:"cpuUser,omitempty"` // ns, since the worker started
+	CPUSys       int64        `json:"cpuSys,omitempty"`
 }
 
 // RunFanoutWorker is a fan-out worker process (the hidden command
@@ -171,12 +176,21 @@ func RunFanoutWorker(ctx context.Context, in io.Reader, out io.Writer) error {
 type worker struct {
 	loops    []*fanLoop
 	channels int
+	nodes    int
 }
 
 func (w *worker) connect(ctx context.Context, c workerCommand) (workerReply, error) {
-	u, err := url.Parse(c.URL)
-	if err != nil || (u.Scheme != "ws" && u.Scheme != "http") {
-		return workerReply{}, fmt.Errorf("url %q: want ws://host:port/stage", c.URL)
+	raw := c.URLs
+	if len(raw) == 0 {
+		raw = []string{c.URL}
+	}
+	us := make([]*url.URL, len(raw))
+	for i, s := range raw {
+		u, err := url.Parse(s)
+		if err != nil || (u.Scheme != "ws" && u.Scheme != "http") {
+			return workerReply{}, fmt.Errorf("url %q: want ws://host:port/stage", s)
+		}
+		us[i] = u
 	}
 	if len(c.Channels) == 0 {
 		return workerReply{}, errors.New("connect: no channels")
@@ -184,9 +198,9 @@ func (w *worker) connect(ctx context.Context, c workerCommand) (workerReply, err
 	if len(c.Sources) == 0 {
 		c.Sources = []string{""}
 	}
-	w.channels = len(c.Channels)
+	w.channels, w.nodes = len(c.Channels), len(us)
 	for range max(c.Loops, 1) {
-		l, err := newFanLoop(len(c.Channels))
+		l, err := newFanLoop(len(c.Channels), len(us))
 		if err != nil {
 			w.close()
 			return workerReply{}, err
@@ -215,8 +229,10 @@ func (w *worker) connect(ctx context.Context, c workerCommand) (workerReply, err
 				if j >= c.Connections || ctx.Err() != nil {
 					return
 				}
-				ch := (c.First + j) % len(c.Channels)
-				err := w.loops[j%len(w.loops)].dialSubscribe(ctx, u, c.Sources[j%len(c.Sources)], ch, frames[ch])
+				g := c.First + j
+				node := g % len(us)
+				ch := (g / len(us)) % len(c.Channels)
+				err := w.loops[j%len(w.loops)].dialSubscribe(ctx, us[node], c.Sources[j%len(c.Sources)], ch, node, frames[ch])
 				if err != nil {
 					failed.Add(1)
 					errOnce.Do(func() { firstErr = err })
@@ -251,13 +267,16 @@ func (w *worker) connect(ctx context.Context, c workerCommand) (workerReply, err
 
 // count sums the loops' counters without resetting them.
 func (w *worker) count() workerReply {
-	r := workerReply{Type: "count", PerChannel: make([]int, w.channels)}
+	r := workerReply{Type: "count", PerChannel: make([]int, w.channels), PerNode: make([]int, w.nodes)}
 	for _, l := range w.loops {
 		l.mu.Lock()
 		r.Received += l.received
 		r.Lost += l.lost
 		for i, n := range l.perChannel {
 			r.PerChannel[i] += n
+		}
+		for i, n := range l.perNode {
+			r.PerNode[i] += n
 		}
 		l.mu.Unlock()
 	}
@@ -266,7 +285,14 @@ func (w *worker) count() workerReply {
 
 // report collects and resets the loops' counters.
 func (w *worker) report(floor int64) workerReply {
-	r := workerReply{Type: "stats", PerChannel: make([]int, w.channels), Histogram: &Histogram{}}
+	r := workerReply{Type: "stats", PerChannel: make([]int, w.channels), PerNode: make([]int, w.nodes), Histogram: &Histogram{}}
+	if w.nodes > 1 {
+		r.NodeReceived = make([]uint64, w.nodes)
+		r.NodeHists = make([]*Histogram, w.nodes)
+		for i := range r.NodeHists {
+			r.NodeHists[i] = &Histogram{}
+		}
+	}
 	first := true
 	var errs []string
 	for _, l := range w.loops {
@@ -279,7 +305,14 @@ func (w *worker) report(floor int64) workerReply {
 		for i, n := range l.perChannel {
 			r.PerChannel[i] += n
 		}
+		for i, n := range l.perNode {
+			r.PerNode[i] += n
+		}
 		r.Histogram.Merge(&l.hist)
+		for i := range l.nodeHist {
+			r.NodeHists[i].Merge(&l.nodeHist[i])
+			r.NodeReceived[i] += l.nodeReceived[i]
+		}
 		for _, c := range l.conns {
 			if c == nil {
 				continue
@@ -313,7 +346,7 @@ func (w *worker) close() {
 // subscribe message), and hands its socket to the loop. The setup is
 // blocking, on the calling goroutine; afterwards the connection has no
 // goroutine.
-func (l *fanLoop) dialSubscribe(ctx context.Context, u *url.URL, source string, ch int, sub []byte) error {
+func (l *fanLoop) dialSubscribe(ctx context.Context, u *url.URL, source string, ch, node int, sub []byte) error {
 	d := net.Dialer{Timeout: 10 * time.Second}
 	if source != "" {
 		d.LocalAddr = &net.TCPAddr{IP: net.ParseIP(source)}
@@ -327,7 +360,7 @@ func (l *fanLoop) dialSubscribe(ctx context.Context, u *url.URL, source string, 
 		c.Close()
 		return err
 	}
-	return l.add(c, ch, leftover)
+	return l.add(c, ch, node, leftover)
 }
 
 // handshakeSubscribe runs the client side of the handshake and the

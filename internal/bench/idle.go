@@ -22,8 +22,18 @@ import (
 type IdleOptions struct {
 	// URL is the WebSocket endpoint (ws://host:port/stage).
 	URL string
-	// Metrics is the server's Prometheus endpoint, read before and after.
+	// Metrics is the server's Prometheus endpoint, read before and
+	// after. Default: /metrics on the host of URL.
 	Metrics string
+	// URLs, instead of URL and Metrics, are several nodes' endpoints (a
+	// cluster): connection i goes to URLs[i % len(URLs)], and each node's
+	// memory is read from NodeMetrics[i] (default /metrics on its host).
+	URLs        []string
+	NodeMetrics []string
+	// Redis, when set, are redis-server addresses whose used_memory (INFO
+	// memory) is read before and after, summed: what a cluster keeps in
+	// Redis per connection (its record in the registry).
+	Redis []string
 	// Connections is how many idle connections to open.
 	Connections int
 	// Sources are the local addresses to dial from, in turn (each gives
@@ -62,6 +72,21 @@ type IdleResult struct {
 	StackAfter       float64
 	GoroutinesBefore float64
 	GoroutinesAfter  float64
+	// Nodes, with URLs, are each node's figures; the memory figures above
+	// are then their sums.
+	Nodes []IdleNode
+	// RedisBefore and RedisAfter are the Redis servers' used_memory, with
+	// IdleOptions.Redis.
+	RedisBefore, RedisAfter float64
+}
+
+// IdleNode is one node's connections and memory.
+type IdleNode struct {
+	URL                   string
+	Connections           int
+	RSSBefore, RSSAfter   float64
+	HeapMetric            string
+	HeapBefore, HeapAfter float64
 }
 
 // RSSPerConn is the server's resident memory per idle connection, in bytes.
@@ -71,6 +96,19 @@ func (r IdleResult) RSSPerConn() float64 {
 
 // String formats the result for people.
 func (r IdleResult) String() string {
+	str := r.summary()
+	if r.RedisAfter > 0 {
+		str += "\n" + memLine("redis memory", r.RedisBefore, r.RedisAfter, r.Connections, "")
+	}
+	for _, n := range r.Nodes {
+		str += fmt.Sprintf("\nnode %s: %d connections\n  %s\n  %s", n.URL, n.Connections,
+			memLine("server RSS", n.RSSBefore, n.RSSAfter, n.Connections, ""),
+			heapLine(n.HeapMetric, n.HeapBefore, n.HeapAfter, n.Connections))
+	}
+	return str
+}
+
+func (r IdleResult) summary() string {
 	n := float64(max(r.Connections, 1))
 	return fmt.Sprintf(`connections      %d open, %d failed, in %.2fs (%.0f/s)
 %s
@@ -101,17 +139,45 @@ func Idle(ctx context.Context, opts IdleOptions) (IdleResult, error) {
 	}
 	ctx, cancel := context.WithTimeout(ctx, opts.Timeout)
 	defer cancel()
-	u, err := url.Parse(opts.URL)
-	if err != nil || (u.Scheme != "ws" && u.Scheme != "http") {
-		return IdleResult{}, fmt.Errorf("url %q: want ws://host:port/stage", opts.URL)
+	raw, metrics := []string{opts.URL}, []string(nil)
+	if opts.Metrics != "" {
+		metrics = []string{opts.Metrics}
+	}
+	if len(opts.URLs) > 0 {
+		if opts.URL != "" || opts.Metrics != "" {
+			return IdleResult{}, errors.New("give URL and Metrics, or URLs (and NodeMetrics), not both")
+		}
+		raw, metrics = opts.URLs, opts.NodeMetrics
+	}
+	us := make([]*url.URL, len(raw))
+	for i, s := range raw {
+		u, err := url.Parse(s)
+		if err != nil || (u.Scheme != "ws" && u.Scheme != "http") || u.Host == "" {
+			return IdleResult{}, fmt.Errorf("url %q: want ws://host:port/stage", s)
+		}
+		us[i] = u
+	}
+	if len(metrics) == 0 {
+		for _, u := range us {
+			metrics = append(metrics, "http://"+u.Host+"/metrics")
+		}
+	}
+	if len(metrics) != len(us) {
+		return IdleResult{}, fmt.Errorf("%d metrics endpoints for %d URLs: give one per URL", len(metrics), len(us))
 	}
 	var res IdleResult
-	before, err := scrape(ctx, opts.Metrics)
+	before, err := scrapeAll(ctx, metrics)
 	if err != nil {
 		return res, err
 	}
-	res.RSSBefore = before["process_resident_memory_bytes"]
-	res.StackBefore, res.GoroutinesBefore = before["go_memstats_stack_inuse_bytes"], before["go_goroutines"]
+	if res.RedisBefore, err = redisMemory(ctx, opts.Redis); err != nil {
+		return res, err
+	}
+	for _, m := range before {
+		res.RSSBefore += m["process_resident_memory_bytes"]
+		res.StackBefore += m["go_memstats_stack_inuse_bytes"]
+		res.GoroutinesBefore += m["go_goroutines"]
+	}
 
 	conns := make([]net.Conn, opts.Connections)
 	var failed atomic.Int64
@@ -128,7 +194,7 @@ func Idle(ctx context.Context, opts IdleOptions) (IdleResult, error) {
 				if i >= opts.Connections || ctx.Err() != nil {
 					return
 				}
-				c, err := dialWS(ctx, u, opts.Sources[i%len(opts.Sources)], opts.Deflate)
+				c, err := dialWS(ctx, us[i%len(us)], opts.Sources[i%len(opts.Sources)], opts.Deflate)
 				if err == nil && opts.Message {
 					err = sendIdleMessage(c, opts.Deflate)
 				}
@@ -157,7 +223,7 @@ func Idle(ctx context.Context, opts IdleOptions) (IdleResult, error) {
 		err, _ := firstErr.Load().(error)
 		return res, fmt.Errorf("%d connections failed, the first with: %w", res.Failed, err)
 	}
-	open, err := scrape(ctx, opts.Metrics) // the GC count once every connection is open
+	open, err := scrapeAll(ctx, metrics) // the GC count once every connection is open
 	if err != nil {
 		return res, err
 	}
@@ -166,13 +232,35 @@ func Idle(ctx context.Context, opts IdleOptions) (IdleResult, error) {
 	case <-ctx.Done():
 		return res, ctx.Err()
 	}
-	after, err := scrape(ctx, opts.Metrics)
+	after, err := scrapeAll(ctx, metrics)
 	if err != nil {
 		return res, err
 	}
-	res.RSSAfter = after["process_resident_memory_bytes"]
-	res.HeapMetric, res.HeapBefore, res.HeapAfter = heapFigure(before, open, after)
-	res.StackAfter, res.GoroutinesAfter = after["go_memstats_stack_inuse_bytes"], after["go_goroutines"]
+	if res.RedisAfter, err = redisMemory(ctx, opts.Redis); err != nil {
+		return res, err
+	}
+	if len(us) == 1 {
+		res.HeapMetric, res.HeapBefore, res.HeapAfter = heapFigure(before[0], open[0], after[0])
+	}
+	for i, m := range after {
+		res.RSSAfter += m["process_resident_memory_bytes"]
+		res.StackAfter += m["go_memstats_stack_inuse_bytes"]
+		res.GoroutinesAfter += m["go_goroutines"]
+		if len(us) == 1 {
+			break
+		}
+		n := IdleNode{URL: raw[i], RSSBefore: before[i]["process_resident_memory_bytes"], RSSAfter: m["process_resident_memory_bytes"]}
+		for j := i; j < len(conns); j += len(us) {
+			if conns[j] != nil {
+				n.Connections++
+			}
+		}
+		n.HeapMetric, n.HeapBefore, n.HeapAfter = heapFigure(before[i], open[i], m)
+		res.HeapMetric = n.HeapMetric + " (summed over the nodes)"
+		res.HeapBefore += n.HeapBefore
+		res.HeapAfter += n.HeapAfter
+		res.Nodes = append(res.Nodes, n)
+	}
 	return res, nil
 }
 

@@ -72,24 +72,64 @@ type benchCmd struct {
 	Idle         benchIdleCmd         `cmd:"" help:"Open idle connections and report the server's memory per connection."`
 	Fanout       benchFanoutCmd       `cmd:"" help:"Subscribe connections to a channel, publish to it at fixed rates and report deliveries/s and latency."`
 	FanoutWorker benchFanoutWorkerCmd `cmd:"" name:"fanout-worker" hidden:"" help:"A worker process of bench fanout (started by it, speaks JSON lines on stdin/stdout)."`
+	Forward      benchForwardCmd      `cmd:"" help:"Cluster: time management POSTs to a connection through the node that holds it and through another node (forwarded), and report the latency forwarding adds."`
+}
+
+type benchForwardCmd struct {
+	Owner   string        `required:"" help:"WebSocket endpoint (ws://host:port/stage) of the node that holds the test connection; its management API is http:// and its host." placeholder:"URL"`
+	Other   string        `required:"" help:"WebSocket endpoint of another node of the same cluster, same stage: POSTs there are forwarded to the owner." placeholder:"URL"`
+	APIKey  string        `name:"api-key" env:"SWITCHBOARD_BENCH_API_KEY" help:"Management API key, sent as a bearer token (not needed from loopback by default)." placeholder:"KEY"`
+	Posts   int           `short:"n" default:"2000" help:"Timed POSTs to each node; they alternate between the nodes, one at a time."`
+	Warmup  int           `default:"200" help:"Untimed POSTs to each node first."`
+	Size    int           `default:"100" help:"Bytes of each POST's body."`
+	Timeout time.Duration `default:"2m" help:"Bound on the whole run."`
+	JSON    bool          `name:"json" help:"Print the result as one JSON object instead of text."`
+}
+
+func (b *benchForwardCmd) Run(ctx context.Context, e *env) error {
+	res, err := bench.Forward(ctx, bench.ForwardOptions{
+		Owner: b.Owner, Other: b.Other, APIKey: b.APIKey,
+		Posts: b.Posts, Warmup: b.Warmup, Size: b.Size, Timeout: b.Timeout,
+	})
+	if err != nil {
+		return err
+	}
+	if b.JSON {
+		enc := json.NewEncoder(e.stdout)
+		enc.SetIndent("", "  ")
+		return enc.Encode(res)
+	}
+	fmt.Fprintln(e.stdout, res)
+	return nil
 }
 
 type benchIdleCmd struct {
-	URL         string        `default:"ws://127.0.0.1:8080/production" help:"WebSocket endpoint."`
-	Metrics     string        `default:"http://127.0.0.1:8080/metrics" help:"The server's Prometheus endpoint."`
+	URL         []string      `default:"ws://127.0.0.1:8080/production" help:"WebSocket endpoint. For a cluster, repeat it or separate with commas, one per node: connections go to the nodes round robin and memory is also given per node."`
+	Metrics     []string      `help:"The server's Prometheus endpoint, one per --url (default: /metrics on the host of each --url)." placeholder:"URL"`
 	Connections int           `short:"n" default:"10000" help:"Idle connections to open (at most about 18000 per process: the open-files limit)."`
 	Sources     []string      `default:"127.0.0.2,127.0.0.3,127.0.0.4,127.0.0.5" help:"Local addresses to dial from, in turn."`
 	Concurrency int           `default:"64" help:"Handshakes in flight."`
 	Settle      time.Duration `default:"3s" help:"Wait after the last connection before reading memory."`
 	Message     bool          `help:"Send one 1 KiB text message per connection after the handshake."`
 	Deflate     bool          `help:"Offer permessage-deflate (the API must enable compression); with --message the message goes compressed."`
+	Redis       []string      `help:"redis-server addresses (host:port, no password) whose used_memory is read before and after: what a cluster keeps in Redis per connection." placeholder:"ADDR"`
 }
 
 func (b *benchIdleCmd) Run(ctx context.Context, e *env) error {
-	res, err := bench.Idle(ctx, bench.IdleOptions{
-		URL: b.URL, Metrics: b.Metrics, Connections: b.Connections,
-		Sources: b.Sources, Concurrency: b.Concurrency, Settle: b.Settle, Message: b.Message, Deflate: b.Deflate,
-	})
+	o := bench.IdleOptions{
+		Connections: b.Connections,
+		Sources:     b.Sources, Concurrency: b.Concurrency, Settle: b.Settle, Message: b.Message, Deflate: b.Deflate,
+		Redis: b.Redis,
+	}
+	if len(b.URL) == 1 {
+		o.URL = b.URL[0]
+		if len(b.Metrics) == 1 {
+			o.Metrics = b.Metrics[0]
+		}
+	} else {
+		o.URLs, o.NodeMetrics = b.URL, b.Metrics
+	}
+	res, err := bench.Idle(ctx, o)
 	if err != nil {
 		return err
 	}
@@ -98,9 +138,11 @@ func (b *benchIdleCmd) Run(ctx context.Context, e *env) error {
 }
 
 type benchFanoutCmd struct {
-	URL         string        `default:"ws://127.0.0.1:8080/production" help:"WebSocket endpoint; its first path segment is the stage."`
-	Manage      string        `help:"Management API base URL; publications go to {manage}/{stage}/@channels/{channel} (default: http:// and the host of --url)." placeholder:"URL"`
-	Metrics     string        `help:"The server's Prometheus endpoint (default: /metrics on the host of --url)." placeholder:"URL"`
+	URL         []string      `default:"ws://127.0.0.1:8080/production" help:"WebSocket endpoint; its first path segment is the stage. For a cluster, repeat it or separate with commas, one per node (same stage): connections go to the nodes round robin and the figures are also given per node."`
+	Manage      string        `help:"Management API base URL; publications go to {manage}/{stage}/@channels/{channel} (default: http:// and the host of the first --url: every publication goes through that node)." placeholder:"URL"`
+	RoundRobin  bool          `name:"publish-round-robin" help:"Send publication i through node i mod N's management API (http:// and the host of each --url) instead of one node."`
+	Metrics     []string      `help:"The server's Prometheus endpoint, one per --url (default: /metrics on the host of each --url)." placeholder:"URL"`
+	Redis       []string      `help:"redis-server addresses (host:port, no password) whose INFO commandstats and cpu are read around each step, to report Redis commands and CPU per publication; repeat or separate with commas (every master of a Redis Cluster)." placeholder:"ADDR"`
 	APIKey      string        `name:"api-key" env:"SWITCHBOARD_BENCH_API_KEY" help:"Management API key, sent as a bearer token (not needed from loopback by default)." placeholder:"KEY"`
 	Connections int           `short:"n" default:"5000" help:"Subscribers to open."`
 	Workers     int           `help:"Worker processes holding the connections, at most 18000 each (default: one per 9000)."`
@@ -123,12 +165,22 @@ func (b *benchFanoutCmd) Run(ctx context.Context, e *env) error {
 	ctx, stop := signal.NotifyContext(ctx, syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
 	opts := bench.FanoutOptions{
-		URL: b.URL, Manage: b.Manage, Metrics: b.Metrics, APIKey: b.APIKey,
+		Manage: b.Manage, PublishRoundRobin: b.RoundRobin, Redis: b.Redis, APIKey: b.APIKey,
 		Connections: b.Connections, Workers: b.Workers, Sources: b.Sources,
 		Channel: b.Channel, Channels: b.Channels, Rates: b.Rate,
 		Duration: b.Duration, Size: b.Size, Settle: b.Settle, Grace: b.Grace, Timeout: b.Timeout,
 		Concurrency: b.Concurrency, Loops: b.Loops, InFlight: b.InFlight,
 		Stderr: e.stderr, Progress: e.stderr,
+	}
+	if len(b.URL) == 1 {
+		opts.URL = b.URL[0]
+	} else {
+		opts.URLs = b.URL
+	}
+	if len(b.Metrics) == 1 && len(b.URL) == 1 {
+		opts.Metrics = b.Metrics[0]
+	} else {
+		opts.NodeMetrics = b.Metrics
 	}
 	if !b.JSON {
 		opts.OnSetup = func(s bench.FanoutSetup) { fmt.Fprintf(e.stdout, "%s\n\n", s) }
