@@ -2,9 +2,9 @@ package redistest
 
 import (
 	"errors"
-	"io"
 	"net"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -31,6 +31,10 @@ type Proxy struct {
 	ln   net.Listener
 	done chan struct{} // closed by Close
 	wg   sync.WaitGroup
+
+	// stalled: forwarded connections stay open but nothing gets through
+	// (Stall).
+	stalled atomic.Bool
 
 	mu     sync.Mutex
 	cut    bool
@@ -100,7 +104,7 @@ func (p *Proxy) accept() {
 			p.mu.Unlock()
 			c.Close()
 			return
-		case p.cut:
+		case p.cut || p.stalled.Load():
 			p.held[c] = struct{}{}
 			p.mu.Unlock()
 			continue
@@ -134,12 +138,12 @@ func (p *Proxy) forward(c net.Conn) {
 	copies.Add(2)
 	go func() {
 		defer copies.Done()
-		_, _ = io.Copy(s, c)
+		p.pipe(s, c)
 		pr.close()
 	}()
 	go func() {
 		defer copies.Done()
-		_, _ = io.Copy(c, s)
+		p.pipe(c, s)
 		pr.close()
 	}()
 	copies.Wait()
@@ -147,6 +151,31 @@ func (p *Proxy) forward(c net.Conn) {
 	delete(p.pairs, pr)
 	p.mu.Unlock()
 }
+
+// pipe copies src to dst until either fails, dropping what it reads while
+// the proxy is stalled.
+func (p *Proxy) pipe(dst, src net.Conn) {
+	buf := make([]byte, 32<<10)
+	for {
+		n, err := src.Read(buf)
+		if n > 0 && !p.stalled.Load() {
+			if _, werr := dst.Write(buf[:n]); werr != nil {
+				return
+			}
+		}
+		if err != nil {
+			return
+		}
+	}
+}
+
+// Stall keeps every forwarded connection open but lets nothing through,
+// either way, and blackholes new ones: a peer that stops answering on a
+// live connection, so that the client's commands wait for their timeout
+// (where Cut's dropped connections fail at once). Heal ends it; what was
+// dropped meanwhile leaves a hole in the byte streams, so a client sees a
+// protocol error or a timeout on those connections and redials.
+func (p *Proxy) Stall() { p.stalled.Store(true) }
 
 // Cut drops every forwarded connection and blackholes new ones until Heal.
 // Calling it again does nothing.
@@ -164,6 +193,7 @@ func (p *Proxy) Cut() {
 // Heal forwards new connections again and closes those blackholed while
 // cut, so their clients redial. Calling it while healed does nothing.
 func (p *Proxy) Heal() {
+	p.stalled.Store(false)
 	p.mu.Lock()
 	p.cut = false
 	held := p.held

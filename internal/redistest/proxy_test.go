@@ -72,3 +72,32 @@ func TestProxy(t *testing.T) {
 		t.Error("the closed proxy still accepts")
 	}
 }
+
+// TestProxyStall: a stalled proxy keeps the connection open and answers
+// nothing, so a command waits for its deadline instead of failing at once.
+func TestProxyStall(t *testing.T) {
+	srv := redistest.StartServer(t)
+	p := redistest.StartProxy(t, srv.Addr)
+	c, err := net.Dial("tcp", p.Addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	r := bufio.NewReader(c)
+	if _, err := c.Write([]byte("PING\r\n")); err != nil {
+		t.Fatal(err)
+	}
+	if line, err := r.ReadString('\n'); err != nil || line != "+PONG\r\n" {
+		t.Fatalf("PING through the proxy: %q, %v", line, err)
+	}
+	p.Stall()
+	if _, err := c.Write([]byte("PING\r\n")); err != nil {
+		t.Fatalf("write while stalled: %v (the connection must stay open)", err)
+	}
+	c.SetReadDeadline(time.Now().Add(300 * time.Millisecond))
+	_, err = r.ReadString('\n')
+	var ne net.Error
+	if !errors.As(err, &ne) || !ne.Timeout() {
+		t.Fatalf("read while stalled: %v; want a timeout (no answer, no close)", err)
+	}
+}
