@@ -18,7 +18,7 @@ import (
 type benchBackend struct{ *fakeBackend }
 
 func (benchBackend) PostToConnection(context.Context, string, string, []byte) error { return nil }
-func (benchBackend) MaxPostBytes(string) (int, error)                              { return testMaxBytes, nil }
+func (benchBackend) MaxPostBytes(string) (int, error)                               { return testMaxBytes, nil }
 
 // benchWriter is a ResponseWriter that keeps only the status.
 type benchWriter struct {

@@ -40,6 +40,11 @@ const (
 	headerErrorType = "x-amzn-ErrorType"
 	// headerAPIKey carries an API key, as on API Gateway REST APIs.
 	headerAPIKey = "x-api-key"
+	// canonicalRequestID and canonicalAPIKey are the same names as
+	// net/http keys them, so that a request does not canonicalize them
+	// anew.
+	canonicalRequestID = "X-Amzn-Requestid"
+	canonicalAPIKey    = "X-Api-Key"
 )
 
 // Messages of fixed error responses.
