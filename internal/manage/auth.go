@@ -296,7 +296,7 @@ func (h *Handler) sigV4(w *statusWriter, r *http.Request, rt route, loopback boo
 	limit, tooLarge := h.bodyLimit(rt, r.Method)
 	body, err := readBody(w, r, limit)
 	if _, ok := errors.AsType[*http.MaxBytesError](err); ok {
-		return "", &rejection{reason: fmt.Sprintf("SigV4: body larger than %d bytes, not hashed (access key %q)", limit, id), err: tooLarge}
+		return "", &rejection{reason: fmt.Sprintf("SigV4: body larger than %d bytes, not hashed (access key %q)", limit, id), err: tooLarge(int(limit))}
 	}
 	if err != nil {
 		ae, _ := toAPIError(err)
@@ -352,8 +352,10 @@ const (
 )
 
 // bodyLimit returns how much of a signed request's body may be read to
-// hash it, and the error that answers a larger one.
-func (h *Handler) bodyLimit(rt route, method string) (int64, *apiError) {
+// hash it, and the function that makes the error answering a larger one
+// (called only then: the message is formatted for the few requests that
+// need it).
+func (h *Handler) bodyLimit(rt route, method string) (int64, func(limit int) *apiError) {
 	if method == http.MethodPost {
 		switch rt.kind {
 		case routeConnection, routeChannel, routeUser, routeBroadcast:
@@ -362,12 +364,12 @@ func (h *Handler) bodyLimit(rt route, method string) (int64, *apiError) {
 				limit = defaultSignedBodyLimit
 			}
 			limit = max(limit, 0)
-			return int64(limit), payloadTooLarge(limit)
+			return int64(limit), payloadTooLarge
 		case routeBatch:
-			return maxBatchBytes, batchTooLarge()
+			return maxBatchBytes, func(int) *apiError { return batchTooLarge() }
 		}
 	}
-	return maxIgnoredBodyBytes, bodyTooLarge(maxIgnoredBodyBytes)
+	return maxIgnoredBodyBytes, bodyTooLarge
 }
 
 // forwardingHeaders are set by reverse proxies (and some load balancers)
