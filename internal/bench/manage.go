@@ -58,6 +58,10 @@ type ManageOptions struct {
 	// Warmup is a round per target, not reported, before the first.
 	// Default 1s (0 after applyDefaults means none: pass a negative value).
 	Warmup time.Duration
+	// ServerPID, when set (Linux), is the Switchboard's process id: each
+	// round then reports the CPU time the server used per request, as
+	// it does for the floor, whose process the bench starts.
+	ServerPID int
 	// NoFloor skips the no-op server (switchboard only).
 	NoFloor bool
 	// FloorCommand runs the no-op server: a program and arguments that end
@@ -123,11 +127,17 @@ type ManageRound struct {
 	Delivered uint64 `json:"delivered,omitempty"`
 	// Load1 is the 1-minute load average at the round's end (Linux).
 	Load1 float64 `json:"load1,omitempty"`
+	// ServerCPU is the target's CPU time (user + system) per request in
+	// microseconds, ClientCPU the bench's own (posting and, against
+	// Switchboard, reading the deliveries); 0 when unknown (Linux only;
+	// Switchboard's needs ServerPID).
+	ServerCPU float64 `json:"serverCpuUs,omitempty"`
+	ClientCPU float64 `json:"clientCpuUs,omitempty"`
 }
 
 func (r ManageRound) String() string {
-	s := fmt.Sprintf("%-11s %8.0f req/s  p50 %.3f ms  p99 %.3f ms  (%d requests, %d errors, %.1fs, response %d B, load %.2f)",
-		r.Target, r.PerSecond, r.P50, r.P99, r.Requests, r.Errors, r.Seconds, r.ResponseBytes, r.Load1)
+	s := fmt.Sprintf("%-11s %8.0f req/s  p50 %.3f ms  p99 %.3f ms  CPU/request server %.1f µs, bench %.1f µs  (%d requests, %d errors, %.1fs, response %d B, load %.2f)",
+		r.Target, r.PerSecond, r.P50, r.P99, r.ServerCPU, r.ClientCPU, r.Requests, r.Errors, r.Seconds, r.ResponseBytes, r.Load1)
 	if r.Target == "switchboard" {
 		s += fmt.Sprintf(", %d delivered", r.Delivered)
 	}
@@ -148,6 +158,8 @@ type ManageResult struct {
 	FloorMin, FloorMax        float64
 	Ratio                     float64
 	RatioMin, RatioMax        float64
+	// Median CPU time per request (µs) of each target, 0 when unknown.
+	SwitchboardCPU, FloorCPU float64
 }
 
 func (r ManageResult) String() string {
@@ -161,6 +173,9 @@ func (r ManageResult) String() string {
 	if r.Floor > 0 {
 		fmt.Fprintf(&b, "floor       median %.0f req/s (%.0f–%.0f)\n", r.Floor, r.FloorMin, r.FloorMax)
 		fmt.Fprintf(&b, "ratio       %.2f× the floor (per-round pairs %.2f–%.2f)\n", r.Ratio, r.RatioMin, r.RatioMax)
+	}
+	if r.SwitchboardCPU > 0 && r.FloorCPU > 0 {
+		fmt.Fprintf(&b, "server CPU per request: switchboard %.1f µs, floor %.1f µs (%.2f×)\n", r.SwitchboardCPU, r.FloorCPU, r.SwitchboardCPU/r.FloorCPU)
 	}
 	return b.String()
 }
@@ -200,9 +215,15 @@ func Manage(ctx context.Context, o ManageOptions) (ManageResult, error) {
 		}
 		return o.host
 	}
+	pidOf := func(t string) int {
+		if t == "floor" {
+			return floor.cmd.Process.Pid
+		}
+		return o.ServerPID
+	}
 	if o.Warmup > 0 {
 		for _, t := range targets {
-			if _, err := manageRound(ctx, o, t, hostOf(t), recv, o.Warmup); err != nil {
+			if _, err := manageRound(ctx, o, t, hostOf(t), pidOf(t), recv, o.Warmup); err != nil {
 				return res, fmt.Errorf("warmup against %s: %w", t, err)
 			}
 		}
@@ -214,7 +235,7 @@ func Manage(ctx context.Context, o ManageOptions) (ManageResult, error) {
 				// follows the other.
 				t = targets[len(targets)-1-slices.Index(targets, t)]
 			}
-			rd, err := manageRound(ctx, o, t, hostOf(t), recv, o.Duration)
+			rd, err := manageRound(ctx, o, t, hostOf(t), pidOf(t), recv, o.Duration)
 			if err != nil {
 				return res, fmt.Errorf("round %d against %s: %w", i+1, t, err)
 			}
@@ -238,6 +259,18 @@ func (r *ManageResult) summarize() {
 		}
 	}
 	r.Switchboard, r.SwitchboardMin, r.SwitchMax = medianSpread(sb)
+	var sbCPU, flCPU []float64
+	for _, rd := range r.Rounds {
+		switch {
+		case rd.ServerCPU == 0:
+		case rd.Target == "floor":
+			flCPU = append(flCPU, rd.ServerCPU)
+		default:
+			sbCPU = append(sbCPU, rd.ServerCPU)
+		}
+	}
+	r.SwitchboardCPU, _, _ = medianSpread(sbCPU)
+	r.FloorCPU, _, _ = medianSpread(flCPU)
 	if len(fl) == 0 {
 		return
 	}
@@ -268,7 +301,7 @@ func medianSpread(v []float64) (med, lo, hi float64) {
 }
 
 // manageRound drives one target for d or o.Requests requests.
-func manageRound(ctx context.Context, o ManageOptions, target, host string, recv *receivers, d time.Duration) (ManageRound, error) {
+func manageRound(ctx context.Context, o ManageOptions, target, host string, pid int, recv *receivers, d time.Duration) (ManageRound, error) {
 	reqs, err := buildRequests(o, host, recv.ids)
 	if err != nil {
 		return ManageRound{}, err
@@ -298,6 +331,7 @@ func manageRound(ctx context.Context, o ManageOptions, target, host string, recv
 	}
 	rctx, cancel := context.WithTimeout(ctx, d)
 	defer cancel()
+	serverCPU0, clientCPU0 := pidCPU(pid), pidCPU(os.Getpid())
 	start := time.Now()
 	for i, c := range conns {
 		wg.Go(func() {
@@ -335,6 +369,7 @@ func manageRound(ctx context.Context, o ManageOptions, target, host string, recv
 	}
 	wg.Wait()
 	elapsed := time.Since(start)
+	serverCPU1, clientCPU1 := pidCPU(pid), pidCPU(os.Getpid())
 	rd.Requests = hist.Count()
 	rd.Errors = errs.Load()
 	rd.Seconds = elapsed.Seconds()
@@ -343,6 +378,14 @@ func manageRound(ctx context.Context, o ManageOptions, target, host string, recv
 	rd.P99 = float64(hist.Quantile(0.99)) / 1e6
 	rd.ResponseBytes = int(respLen.Load())
 	rd.Load1 = loadAverage()
+	if n := float64(rd.Requests); n > 0 {
+		if pid > 0 && serverCPU0 >= 0 && serverCPU1 >= 0 {
+			rd.ServerCPU = (serverCPU1 - serverCPU0).Seconds() * 1e6 / n
+		}
+		if clientCPU0 >= 0 && clientCPU1 >= 0 {
+			rd.ClientCPU = (clientCPU1 - clientCPU0).Seconds() * 1e6 / n
+		}
+	}
 	if target == "switchboard" {
 		// Wait (bounded) for the deliveries still on their way.
 		want := deliveredBefore + rd.Requests - rd.Errors
@@ -447,6 +490,35 @@ func loadAverage() float64 {
 	f, _, _ := strings.Cut(string(b), " ")
 	v, _ := strconv.ParseFloat(f, 64)
 	return v
+}
+
+// pidCPU is the CPU time (user + system) process pid has used, from
+// /proc/pid/stat (Linux; clock ticks of 1/100 s, as USER_HZ is on every
+// Linux this runs on); -1 when unknown.
+func pidCPU(pid int) time.Duration {
+	if pid <= 0 || runtime.GOOS != "linux" {
+		return -1
+	}
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return -1
+	}
+	// The command name, in parentheses, may hold spaces: count the
+	// fields after its closing parenthesis (state is field 3).
+	i := strings.LastIndexByte(string(b), ')')
+	if i < 0 {
+		return -1
+	}
+	f := strings.Fields(string(b[i+1:]))
+	if len(f) < 13 {
+		return -1
+	}
+	utime, err1 := strconv.ParseInt(f[11], 10, 64) // field 14
+	stime, err2 := strconv.ParseInt(f[12], 10, 64) // field 15
+	if err1 != nil || err2 != nil {
+		return -1
+	}
+	return time.Duration(utime+stime) * 10 * time.Millisecond
 }
 
 // noopProcess is the no-op server, a child process.

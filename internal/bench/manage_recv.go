@@ -200,7 +200,10 @@ const noopRequestID = "00000000-0000-4000-8000-000000000000"
 // interrupt arrives: a net/http server on a loopback port that reads each
 // request's body and answers 200 with an empty body and an
 // x-amzn-RequestId header, as Switchboard answers a successful POST to a
-// connection. Its first line on out is {"addr":"host:port"}.
+// connection. Its http.Server has Switchboard's timeouts (read header
+// 10s, read 60s, idle 120s: net/http sets a socket deadline for each), so
+// that the floor differs from Switchboard only by what the handler and the
+// delivery cost. Its first line on out is {"addr":"host:port"}.
 func RunNoopServer(ctx context.Context, out io.Writer) error {
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt)
 	defer stop()
@@ -215,6 +218,8 @@ func RunNoopServer(ctx context.Context, out io.Writer) error {
 			w.WriteHeader(http.StatusOK)
 		}),
 		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       60 * time.Second,
+		IdleTimeout:       120 * time.Second,
 	}
 	hello, _ := json.Marshal(map[string]string{"addr": ln.Addr().String()})
 	if _, err := fmt.Fprintf(out, "%s\n", hello); err != nil {

@@ -24,6 +24,7 @@ type benchManageCmd struct {
 	Duration        time.Duration `default:"5s" help:"Bound on each round's time."`
 	Rounds          int           `default:"3" help:"Rounds per target, alternating Switchboard and the no-op floor."`
 	Warmup          time.Duration `default:"1s" help:"An unreported round per target first (negative: none)."`
+	PID             int           `name:"pid" help:"The Switchboard's process id: report its CPU time per request (Linux)."`
 	NoFloor         bool          `name:"no-floor" help:"Drive Switchboard only, without the no-op net/http server."`
 	JSON            bool          `name:"json" help:"Print the result as one JSON object instead of text."`
 }
@@ -34,7 +35,7 @@ func (b *benchManageCmd) Run(ctx context.Context, e *env) error {
 	res, err := bench.Manage(ctx, bench.ManageOptions{
 		URL: b.URL, APIKey: b.APIKey, AccessKeyID: b.AccessKeyID, SecretAccessKey: b.SecretAccessKey, Region: b.Region,
 		Connections: b.Connections, Receivers: b.Receivers, Size: b.Size, Requests: b.Requests, Duration: b.Duration,
-		Rounds: b.Rounds, Warmup: b.Warmup, NoFloor: b.NoFloor, Stderr: e.stderr, Progress: e.stderr,
+		Rounds: b.Rounds, Warmup: b.Warmup, ServerPID: b.PID, NoFloor: b.NoFloor, Stderr: e.stderr, Progress: e.stderr,
 	})
 	if b.JSON {
 		enc := json.NewEncoder(e.stdout)
