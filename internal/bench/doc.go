@@ -3,7 +3,7 @@
 // server, not the tool, is what gets measured: a client connection is a
 // socket and a few bytes of state, with no goroutine while it is idle.
 //
-// Two measurements:
+// Three measurements:
 //   - Idle opens connections and reads the server's memory per
 //     connection (`bench idle`).
 //   - Fanout opens subscribers in several worker processes (the
@@ -11,6 +11,11 @@
 //     epoll loop, then publishes to their channel through the management
 //     API at fixed rates, open loop, and measures the fan-out rate and
 //     each delivery's latency from its due time (`bench fanout`).
+//   - Manage posts to a WebSocket connection it holds (and drains)
+//     through POST /{stage}/@connections/{id}, closed loop on keep-alive
+//     connections with pre-built (pre-signed) requests, in rounds that
+//     alternate with a no-op net/http server it starts as a child
+//     process, and reports the ratio (`bench manage`).
 //
 // Concurrency: each measurement runs on its own; results are plain data.
 // A fan-out worker's event loop owns its sockets and guards its counters

@@ -104,6 +104,11 @@ func (o *ManageOptions) applyDefaults() error {
 	if o.Connections < 1 || o.Receivers < 1 || o.Size < 2 || o.Requests < 1 || o.Rounds < 1 || o.Duration <= 0 {
 		return errors.New("connections, receivers, requests, rounds and duration must be positive, size at least 2")
 	}
+	if o.AccessKeyID != "" && max(o.Duration, o.Warmup) > 4*time.Minute {
+		// Each round signs its requests once; the server accepts a
+		// signature for 5 minutes around its date.
+		return errors.New("with SigV4, a round (duration, warmup) may last at most 4m: its requests are signed once, when it starts")
+	}
 	if o.Stderr == nil {
 		o.Stderr = os.Stderr
 	}
