@@ -189,12 +189,18 @@ func (s *Signed) Region() string { return s.cred.region }
 // Verify checks the signature with the access key's secret. body is the
 // whole request body (nil for none).
 func (s *Signed) Verify(body []byte, secret string) (Result, error) {
-	return s.VerifySecret(body, NewSecret(secret))
+	return s.verify(body, nil, secret)
 }
 
 // VerifySecret is Verify with a prepared secret, which keeps the signing
 // key it derived for the next request of the same scope (see Secret).
 func (s *Signed) VerifySecret(body []byte, secret *Secret) (Result, error) {
+	return s.verify(body, secret.forScope(s.cred), "")
+}
+
+// verify checks the signature with the derived key d, or without one with
+// a key derived from secret for this request alone.
+func (s *Signed) verify(body []byte, d *derivedKey, secret string) (Result, error) {
 	var hashBuf [2 * sha256.Size]byte
 	payloadHash, err := s.payloadHash(body, &hashBuf)
 	if err != nil {
@@ -212,7 +218,12 @@ func (s *Signed) VerifySecret(body []byte, secret *Secret) (Result, error) {
 	stringToSign = appendHex(stringToSign, sum[:])
 
 	var wantBuf [2 * sha256.Size]byte
-	want := secret.forScope(s.cred).sign(wantBuf[:0], stringToSign)
+	var want []byte
+	if d != nil {
+		want = d.sign(wantBuf[:0], stringToSign)
+	} else {
+		want = appendHex(wantBuf[:0], hmacSHA256(signingKey(secret, s.cred), stringToSign))
+	}
 	if subtle.ConstantTimeCompare(want, []byte(s.signature)) != 1 {
 		return Result{}, &Error{Kind: ErrSignature, Message: msgMismatch +
 			"\n\nThe Canonical String for this request should have been\n'" + string(canonical) +
