@@ -81,3 +81,13 @@ func BenchmarkServePostToConnection(b *testing.B) {
 		})
 	}
 }
+
+// The header names the handler looks up or sets without canonicalizing
+// them are net/http's canonical forms of the names on the wire.
+func TestCanonicalHeaderNames(t *testing.T) {
+	for wire, key := range map[string]string{headerRequestID: canonicalRequestID, "x-api-key": canonicalAPIKey} {
+		if got := http.CanonicalHeaderKey(wire); got != key {
+			t.Errorf("CanonicalHeaderKey(%q) = %q, the handler uses %q", wire, got, key)
+		}
+	}
+}

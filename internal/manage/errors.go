@@ -38,13 +38,12 @@ const (
 const (
 	headerRequestID = "x-amzn-RequestId"
 	headerErrorType = "x-amzn-ErrorType"
-	// headerAPIKey carries an API key, as on API Gateway REST APIs.
-	headerAPIKey = "x-api-key"
-	// canonicalRequestID and canonicalAPIKey are the same names as
-	// net/http keys them, so that a request does not canonicalize them
-	// anew.
+	// canonicalRequestID is headerRequestID as net/http keys it, so that
+	// a request does not canonicalize it anew.
 	canonicalRequestID = "X-Amzn-Requestid"
-	canonicalAPIKey    = "X-Api-Key"
+	// canonicalAPIKey is the header that carries an API key, x-api-key
+	// (as on API Gateway REST APIs), as net/http keys it.
+	canonicalAPIKey = "X-Api-Key"
 )
 
 // Messages of fixed error responses.
