@@ -96,6 +96,17 @@ func (h *Handler) SetAuth(auth Auth) {
 // ServeHTTP answers one management request. Every response carries an
 // x-amzn-RequestId header; every error response is JSON (see writeError).
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if r.URL == nil {
+		h.ServeEscaped(w, r, "")
+		return
+	}
+	h.ServeEscaped(w, r, r.URL.EscapedPath())
+}
+
+// ServeEscaped is ServeHTTP for a router that has already computed
+// r.URL.EscapedPath() (which decodes the path again on every call): path
+// must be exactly that.
+func (h *Handler) ServeEscaped(w http.ResponseWriter, r *http.Request, path string) {
 	start := time.Now()
 	sw := statusWriters.Get().(*statusWriter)
 	*sw = statusWriter{ResponseWriter: w}
@@ -111,13 +122,13 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if r.URL == nil {
 		err = badRequest("Missing request URL")
 	} else {
-		rt, err = parsePath(r.URL.EscapedPath())
+		rt, err = parsePath(path)
 	}
 	principal, rej := h.admit(sw, r, rt)
 	switch {
 	case rej != nil:
 		h.logger.LogAttrs(r.Context(), slog.LevelInfo, "management request rejected",
-			slog.String("remote", r.RemoteAddr), slog.String("path", escapedPath(r)),
+			slog.String("remote", r.RemoteAddr), slog.String("path", path),
 			slog.String("reason", rej.reason), slog.String("requestId", reqID))
 		err = rej.err
 	case err == nil:
@@ -426,11 +437,3 @@ func (w *statusWriter) Write(p []byte) (int, error) {
 
 // Unwrap lets http.ResponseController reach the server's writer.
 func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
-
-// escapedPath is the request's escaped path for logs, "" without a URL.
-func escapedPath(r *http.Request) string {
-	if r.URL == nil {
-		return ""
-	}
-	return r.URL.EscapedPath()
-}
