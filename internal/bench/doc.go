@@ -14,6 +14,11 @@
 //   - Forward times management POSTs to one connection through the
 //     cluster node that holds it and through another node (`bench
 //     forward`).
+//   - Manage posts to a WebSocket connection it holds (and drains)
+//     through POST /{stage}/@connections/{id}, closed loop on keep-alive
+//     connections with pre-built (pre-signed) requests, in rounds that
+//     alternate with a no-op net/http server it starts as a child
+//     process, and reports the ratio (`bench manage`).
 //
 // Idle and Fanout also drive a cluster: given several nodes' URLs they
 // spread the connections over them round robin and report each node's

@@ -73,6 +73,8 @@ type benchCmd struct {
 	Fanout       benchFanoutCmd       `cmd:"" help:"Subscribe connections to a channel, publish to it at fixed rates and report deliveries/s and latency."`
 	FanoutWorker benchFanoutWorkerCmd `cmd:"" name:"fanout-worker" hidden:"" help:"A worker process of bench fanout (started by it, speaks JSON lines on stdin/stdout)."`
 	Forward      benchForwardCmd      `cmd:"" help:"Cluster: time management POSTs to a connection through the node that holds it and through another node (forwarded), and report the latency forwarding adds."`
+	Manage       benchManageCmd       `cmd:"" help:"POST to a connection in a closed loop on keep-alive connections and compare with a no-op net/http server driven the same way."`
+	NoopServer   benchNoopServerCmd   `cmd:"" name:"noop-server" hidden:"" help:"The no-op net/http server of bench manage (started by it; prints its address as JSON)."`
 }
 
 type benchForwardCmd struct {

@@ -1,12 +1,10 @@
 package manage
 
 import (
-	"bytes"
 	"crypto/sha256"
 	"crypto/subtle"
 	"errors"
 	"fmt"
-	"io"
 	"net"
 	"net/http"
 	"net/netip"
@@ -96,7 +94,7 @@ type keyDigest struct {
 }
 
 type accessKey struct {
-	secret string
+	secret *sigv4.Secret // keeps the signing key of the last scope
 	stages stageSet
 }
 
@@ -141,7 +139,7 @@ func newAuthenticator(a Auth) authenticator {
 			au.accessKeys = make(map[string]accessKey)
 		}
 		if _, dup := au.accessKeys[k.ID]; !dup {
-			au.accessKeys[k.ID] = accessKey{secret: k.Secret, stages: newStageSet(k.Stages)}
+			au.accessKeys[k.ID] = accessKey{secret: sigv4.NewSecret(k.Secret), stages: newStageSet(k.Stages)}
 		}
 	}
 	return au
@@ -160,35 +158,34 @@ func reject(message, format string, args ...any) *rejection {
 }
 
 // admit returns the caller's principal ("loopback", an API key's name or
-// an access key id) and the request to serve, or why it is refused. A
-// signed request is returned with its body read (at most bodyLimit bytes)
-// and replaced by the bytes read, so that the handler reads it, with its
-// own limit, from memory.
-func (h *Handler) admit(w *statusWriter, r *http.Request, rt route) (principal string, out *http.Request, rej *rejection) {
+// an access key id), or why it is refused. A signed request has its body
+// read (at most bodyLimit bytes) and kept in w, from which the handler
+// then reads it with its own limit (readBody).
+func (h *Handler) admit(w *statusWriter, r *http.Request, rt route) (principal string, rej *rejection) {
 	a := h.auth.Load()
 	loopback := a.allowLoopback && isLoopbackPeer(r.RemoteAddr) && !forwarded(r.Header)
-	authz := r.Header.Values("Authorization")
-	xKey := r.Header.Values(headerAPIKey)
+	authz := r.Header["Authorization"]
+	xKey := r.Header[canonicalAPIKey]
 	signed := sigv4.Present(r)
 	switch {
 	case len(authz) > 1:
-		return "", r, reject(msgOneCredential, "several Authorization headers")
+		return "", reject(msgOneCredential, "several Authorization headers")
 	case len(xKey) > 1:
-		return "", r, reject(msgOneCredential, "several x-api-key headers")
+		return "", reject(msgOneCredential, "several x-api-key headers")
 	case len(authz) == 0 && len(xKey) == 0 && !signed:
 		if loopback {
-			return "loopback", r, nil
+			return "loopback", nil
 		}
 		if a.allowLoopback && isLoopbackPeer(r.RemoteAddr) {
-			return "", r, reject(msgMissingAuth, "no credentials, and a proxy header (Forwarded, X-Forwarded-For, X-Real-IP, ...) means the caller is not on loopback")
+			return "", reject(msgMissingAuth, "no credentials, and a proxy header (Forwarded, X-Forwarded-For, X-Real-IP, ...) means the caller is not on loopback")
 		}
-		return "", r, reject(msgMissingAuth, "no credentials")
+		return "", reject(msgMissingAuth, "no credentials")
 	}
 	// Every credential presented must be right; the first names the
 	// caller.
 	if len(xKey) == 1 {
 		if principal, rej = a.apiKey(xKey[0], rt.stage, loopback); rej != nil {
-			return "", r, rej
+			return "", rej
 		}
 	}
 	var header string
@@ -196,13 +193,12 @@ func (h *Handler) admit(w *statusWriter, r *http.Request, rt route) (principal s
 		header = authz[0]
 	}
 	var p string
-	out = r
 	scheme, token, _ := strings.Cut(strings.TrimSpace(header), " ")
 	awsScheme := strings.HasPrefix(scheme, "AWS4-")
 	switch {
 	case len(authz) == 0:
 	case awsScheme:
-		p, out, rej = h.sigV4(w, r, rt, loopback)
+		p, rej = h.sigV4(w, r, rt, loopback)
 	case strings.EqualFold(scheme, "Bearer"):
 		p, rej = a.apiKey(token, rt.stage, loopback)
 	default:
@@ -212,18 +208,18 @@ func (h *Handler) admit(w *statusWriter, r *http.Request, rt route) (principal s
 		// Presigned query parameters, alone or beside a bearer token:
 		// refused, unless loopback may ignore them.
 		var q string
-		q, out, rej = h.sigV4(w, r, rt, loopback)
+		q, rej = h.sigV4(w, r, rt, loopback)
 		if p == "" {
 			p = q
 		}
 	}
 	if rej != nil {
-		return "", r, rej
+		return "", rej
 	}
 	if principal == "" || principal == "loopback" && p != "" {
 		principal = p
 	}
-	return principal, out, nil
+	return principal, nil
 }
 
 // apiKey checks one API key for stage.
@@ -265,23 +261,23 @@ func (a *authenticator) match(token string) (index int, ok bool) {
 // sigV4 verifies a request that carries AWS authentication. What needs
 // neither the body nor the secret (the header, the scope, the date) is
 // checked first, and the key looked up, before the body is read.
-func (h *Handler) sigV4(w *statusWriter, r *http.Request, rt route, loopback bool) (string, *http.Request, *rejection) {
+func (h *Handler) sigV4(w *statusWriter, r *http.Request, rt route, loopback bool) (string, *rejection) {
 	a := h.auth.Load()
 	configured := len(a.accessKeys) > 0
 	if !configured && a.generated.Len() == 0 {
 		if loopback {
-			return "loopback", r, nil // nothing to check it against
+			return "loopback", nil // nothing to check it against
 		}
-		return "", r, reject(msgUnknownAccessKey, "SigV4 request, but no management.accessKeys are configured")
+		return "", reject(msgUnknownAccessKey, "SigV4 request, but no management.accessKeys are configured")
 	}
 	// Without configured keys, loopback admits what no generated key
 	// signed, as if no key existed.
 	s, err := sigv4.Parse(r, a.now())
 	if err != nil {
 		if !configured && loopback {
-			return "loopback", r, nil
+			return "loopback", nil
 		}
-		return "", r, sigV4Rejection(err, "")
+		return "", sigV4Rejection(err, "")
 	}
 	id := s.AccessKeyID()
 	key, ok := a.accessKeys[id]
@@ -291,30 +287,29 @@ func (h *Handler) sigV4(w *statusWriter, r *http.Request, rt route, loopback boo
 	switch {
 	case ok:
 	case !configured && loopback:
-		return "loopback", r, nil
+		return "loopback", nil
 	case !configured:
-		return "", r, reject(msgUnknownAccessKey, "SigV4: unknown access key %q (no management.accessKeys are configured)", id)
+		return "", reject(msgUnknownAccessKey, "SigV4: unknown access key %q (no management.accessKeys are configured)", id)
 	default:
-		return "", r, reject(msgUnknownAccessKey, "SigV4: unknown access key %q", id)
+		return "", reject(msgUnknownAccessKey, "SigV4: unknown access key %q", id)
 	}
 	limit, tooLarge := h.bodyLimit(rt, r.Method)
 	body, err := readBody(w, r, limit)
 	if _, ok := errors.AsType[*http.MaxBytesError](err); ok {
-		return "", r, &rejection{reason: fmt.Sprintf("SigV4: body larger than %d bytes, not hashed (access key %q)", limit, id), err: tooLarge}
+		return "", &rejection{reason: fmt.Sprintf("SigV4: body larger than %d bytes, not hashed (access key %q)", limit, id), err: tooLarge(int(limit))}
 	}
 	if err != nil {
 		ae, _ := toAPIError(err)
-		return "", r, &rejection{reason: "SigV4: reading the body: " + err.Error(), err: ae}
+		return "", &rejection{reason: "SigV4: reading the body: " + err.Error(), err: ae}
 	}
-	if _, err := s.Verify(body, key.secret); err != nil {
-		return "", r, sigV4Rejection(err, id)
+	if _, err := s.VerifySecret(body, key.secret); err != nil {
+		return "", sigV4Rejection(err, id)
 	}
 	if !key.stages.allows(rt.stage) {
-		return "", r, reject(stageDenied(id, rt.stage), "access key %q is not allowed on stage %q", id, rt.stage)
+		return "", reject(stageDenied(id, rt.stage), "access key %q is not allowed on stage %q", id, rt.stage)
 	}
-	out := r.WithContext(r.Context())
-	out.Body = io.NopCloser(bytes.NewReader(body))
-	return id, out, nil
+	w.body, w.bodyRead = body, true
+	return id, nil
 }
 
 // sigV4Rejection answers a failed verification with the verifier's
@@ -357,8 +352,10 @@ const (
 )
 
 // bodyLimit returns how much of a signed request's body may be read to
-// hash it, and the error that answers a larger one.
-func (h *Handler) bodyLimit(rt route, method string) (int64, *apiError) {
+// hash it, and the function that makes the error answering a larger one
+// (called only then: the message is formatted for the few requests that
+// need it).
+func (h *Handler) bodyLimit(rt route, method string) (int64, func(limit int) *apiError) {
 	if method == http.MethodPost {
 		switch rt.kind {
 		case routeConnection, routeChannel, routeUser, routeBroadcast:
@@ -367,12 +364,12 @@ func (h *Handler) bodyLimit(rt route, method string) (int64, *apiError) {
 				limit = defaultSignedBodyLimit
 			}
 			limit = max(limit, 0)
-			return int64(limit), payloadTooLarge(limit)
+			return int64(limit), payloadTooLarge
 		case routeBatch:
-			return maxBatchBytes, batchTooLarge()
+			return maxBatchBytes, func(int) *apiError { return batchTooLarge() }
 		}
 	}
-	return maxIgnoredBodyBytes, bodyTooLarge(maxIgnoredBodyBytes)
+	return maxIgnoredBodyBytes, bodyTooLarge
 }
 
 // forwardingHeaders are set by reverse proxies (and some load balancers)

@@ -38,8 +38,12 @@ const (
 const (
 	headerRequestID = "x-amzn-RequestId"
 	headerErrorType = "x-amzn-ErrorType"
-	// headerAPIKey carries an API key, as on API Gateway REST APIs.
-	headerAPIKey = "x-api-key"
+	// canonicalRequestID is headerRequestID as net/http keys it, so that
+	// a request does not canonicalize it anew.
+	canonicalRequestID = "X-Amzn-Requestid"
+	// canonicalAPIKey is the header that carries an API key, x-api-key
+	// (as on API Gateway REST APIs), as net/http keys it.
+	canonicalAPIKey = "X-Api-Key"
 )
 
 // Messages of fixed error responses.

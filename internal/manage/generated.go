@@ -6,6 +6,8 @@ import (
 	"encoding/base64"
 	"errors"
 	"sync"
+
+	"github.com/switchboardhq/switchboard/internal/auth/sigv4"
 )
 
 // GeneratedKeyPrefix starts the id of every generated access key, so that
@@ -63,7 +65,7 @@ func (g *GeneratedKeys) Generate(stages ...string) (AccessKey, error) {
 	if _, dup := g.keys[k.ID]; dup { // 2^-80: refuse rather than replace
 		return AccessKey{}, errors.New("generate an access key: id collision; try again")
 	}
-	g.keys[k.ID] = accessKey{secret: k.Secret, stages: newStageSet(k.Stages)}
+	g.keys[k.ID] = accessKey{secret: sigv4.NewSecret(k.Secret), stages: newStageSet(k.Stages)}
 	return k, nil
 }
 

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net/http"
 	"strconv"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -95,23 +96,39 @@ func (h *Handler) SetAuth(auth Auth) {
 // ServeHTTP answers one management request. Every response carries an
 // x-amzn-RequestId header; every error response is JSON (see writeError).
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if r.URL == nil {
+		h.ServeEscaped(w, r, "")
+		return
+	}
+	h.ServeEscaped(w, r, r.URL.EscapedPath())
+}
+
+// ServeEscaped is ServeHTTP for a router that has already computed
+// r.URL.EscapedPath() (which decodes the path again on every call): path
+// must be exactly that.
+func (h *Handler) ServeEscaped(w http.ResponseWriter, r *http.Request, path string) {
 	start := time.Now()
-	sw := &statusWriter{ResponseWriter: w}
+	sw := statusWriters.Get().(*statusWriter)
+	*sw = statusWriter{ResponseWriter: w}
+	defer func() {
+		*sw = statusWriter{}
+		statusWriters.Put(sw)
+	}()
 	reqID := newRequestID()
-	sw.Header().Set(headerRequestID, reqID)
+	sw.Header()[canonicalRequestID] = []string{reqID}
 
 	var rt route
 	var err error
 	if r.URL == nil {
 		err = badRequest("Missing request URL")
 	} else {
-		rt, err = parsePath(r.URL.EscapedPath())
+		rt, err = parsePath(path)
 	}
-	principal, r, rej := h.admit(sw, r, rt)
+	principal, rej := h.admit(sw, r, rt)
 	switch {
 	case rej != nil:
 		h.logger.LogAttrs(r.Context(), slog.LevelInfo, "management request rejected",
-			slog.String("remote", r.RemoteAddr), slog.String("path", escapedPath(r)),
+			slog.String("remote", r.RemoteAddr), slog.String("path", path),
 			slog.String("reason", rej.reason), slog.String("requestId", reqID))
 		err = rej.err
 	case err == nil:
@@ -252,8 +269,17 @@ func readBody(w *statusWriter, r *http.Request, limit int64) ([]byte, error) {
 	if r.ContentLength > limit {
 		return nil, &http.MaxBytesError{Limit: limit}
 	}
+	if w.bodyRead { // read by admit to verify its signature
+		if int64(len(w.body)) > limit {
+			return nil, &http.MaxBytesError{Limit: limit}
+		}
+		return w.body, nil
+	}
 	if r.Body == nil {
 		return nil, nil
+	}
+	if r.ContentLength >= 0 {
+		return readSized(r.Body, int(r.ContentLength))
 	}
 	// MaxBytesReader (given the server's own ResponseWriter) also tells
 	// the server to close the connection instead of draining the rest.
@@ -263,6 +289,20 @@ func readBody(w *statusWriter, r *http.Request, limit int64) ([]byte, error) {
 	}
 	if err != nil {
 		return nil, badRequest("Could not read the request body: %v", err)
+	}
+	return data, nil
+}
+
+// readSized reads a body of n bytes, as its Content-Length says, into a
+// buffer of that size (net/http's body reader stops at the length; a
+// reader that has more is refused rather than truncated).
+func readSized(body io.Reader, n int) ([]byte, error) {
+	data := make([]byte, n, n+1)
+	if _, err := io.ReadFull(body, data); err != nil {
+		return nil, badRequest("Could not read the request body: %v", err)
+	}
+	if m, _ := io.ReadFull(body, data[n:n+1]); m > 0 {
+		return nil, badRequest("Could not read the request body: longer than its Content-Length (%d bytes)", n)
 	}
 	return data, nil
 }
@@ -369,11 +409,17 @@ func writeJSON(w *statusWriter, v any) error {
 }
 
 // statusWriter records the status written, for the call log and so that
-// writeError never writes a second header.
+// writeError never writes a second header. It also carries a body that
+// admit read to verify a signature. One is taken from statusWriters per
+// request and put back when the request is answered.
 type statusWriter struct {
 	http.ResponseWriter
-	status int
+	status   int
+	body     []byte
+	bodyRead bool
 }
+
+var statusWriters = sync.Pool{New: func() any { return new(statusWriter) }}
 
 func (w *statusWriter) WriteHeader(code int) {
 	if w.status == 0 {
@@ -391,11 +437,3 @@ func (w *statusWriter) Write(p []byte) (int, error) {
 
 // Unwrap lets http.ResponseController reach the server's writer.
 func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
-
-// escapedPath is the request's escaped path for logs, "" without a URL.
-func escapedPath(r *http.Request) string {
-	if r.URL == nil {
-		return ""
-	}
-	return r.URL.EscapedPath()
-}

@@ -138,7 +138,8 @@ const maxPathParts = 7
 // shapes listed on routeKind. An empty channel, user or id segment matches
 // no shape (except the trailing slash of /{stage}/@connections/).
 func parsePath(escapedPath string) (route, error) {
-	segs := strings.SplitN(escapedPath, "/", maxPathParts)
+	var segBuf [maxPathParts]string
+	segs := splitPath(segBuf[:0], escapedPath)
 	if len(segs) >= 2 && segs[0] == "" && segmentKind(segs[1]) != segNone {
 		name, err := url.PathUnescape(strings.TrimPrefix(escapedPath, "/"))
 		if err != nil {
@@ -157,7 +158,8 @@ func parsePath(escapedPath string) (route, error) {
 		}
 		return route{kind: routeNone, name: name}, nil
 	}
-	dec := make([]string, len(segs))
+	var decBuf [maxPathParts]string
+	dec := decBuf[:len(segs)]
 	for i, s := range segs {
 		d, err := url.PathUnescape(s)
 		if err != nil {
@@ -165,7 +167,7 @@ func parsePath(escapedPath string) (route, error) {
 		}
 		dec[i] = d
 	}
-	rt := route{stage: dec[1], name: strings.Join(dec[2:], "/")}
+	rt := route{stage: dec[1], name: joinPath(dec[2:])}
 	// params are the decoded segments after the management segment.
 	params := dec[3:]
 	switch {
@@ -189,4 +191,26 @@ func parsePath(escapedPath string) (route, error) {
 		rt.kind = routeNone
 	}
 	return rt, nil
+}
+
+// splitPath is strings.SplitN(p, "/", maxPathParts) into buf, which has
+// room for maxPathParts parts, without allocating.
+func splitPath(buf []string, p string) []string {
+	for len(buf) < maxPathParts-1 {
+		seg, rest, ok := strings.Cut(p, "/")
+		if !ok {
+			break
+		}
+		buf = append(buf, seg)
+		p = rest
+	}
+	return append(buf, p)
+}
+
+// joinPath is strings.Join(segs, "/"), without allocating for one segment.
+func joinPath(segs []string) string {
+	if len(segs) == 1 {
+		return segs[0]
+	}
+	return strings.Join(segs, "/")
 }

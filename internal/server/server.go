@@ -438,7 +438,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if manage.IsManagementPath(path) {
-		s.manage.ServeHTTP(w, r)
+		s.manage.ServeEscaped(w, r, path)
 		return
 	}
 	stage := strings.TrimSuffix(strings.TrimPrefix(path, "/"), "/") // a trailing slash is accepted, as on AWS

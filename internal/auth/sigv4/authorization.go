@@ -70,19 +70,34 @@ type credentialScope struct {
 // scope returns "date/region/service/terminator", as in the string to
 // sign.
 func (c credentialScope) scope() string {
-	return c.date + "/" + c.region + "/" + c.service + "/" + c.terminator
+	return string(c.appendScope(nil))
+}
+
+// appendScope appends scope() to b.
+func (c *credentialScope) appendScope(b []byte) []byte {
+	b = append(b, c.date...)
+	b = append(b, '/')
+	b = append(b, c.region...)
+	b = append(b, '/')
+	b = append(b, c.service...)
+	b = append(b, '/')
+	return append(b, c.terminator...)
 }
 
 // parseCredential splits and checks a Credential parameter. The date is
 // only checked to be eight digits here; Parse compares it with the
 // request's date.
 func parseCredential(cred string) (credentialScope, error) {
-	parts := strings.Split(cred, "/")
-	if len(parts) != 5 {
+	if strings.Count(cred, "/") != 4 {
 		return credentialScope{}, newError(ErrMalformed,
 			"Credential must have exactly 5 slash-delimited elements, e.g. keyid/date/region/service/term, got '%s'", cred)
 	}
-	c := credentialScope{accessKeyID: parts[0], date: parts[1], region: parts[2], service: parts[3], terminator: parts[4]}
+	var c credentialScope
+	rest := cred
+	c.accessKeyID, rest, _ = strings.Cut(rest, "/")
+	c.date, rest, _ = strings.Cut(rest, "/")
+	c.region, rest, _ = strings.Cut(rest, "/")
+	c.service, c.terminator, _ = strings.Cut(rest, "/")
 	switch {
 	case c.accessKeyID == "":
 		return c, newError(ErrMalformed, "Credential has no access key id: '%s'", cred)

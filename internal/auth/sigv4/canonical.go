@@ -14,7 +14,7 @@ import (
 // the package documentation):
 //
 //	method \n canonical URI \n canonical query \n canonical headers \n signed headers \n payload hash
-func (s *Signed) canonicalRequest(payloadHash string) []byte {
+func (s *Signed) canonicalRequest(payloadHash []byte) []byte {
 	r := s.r
 	path := requestPath(r)
 	buf := make([]byte, 0, 256+2*len(path)+len(r.URL.RawQuery)+len(payloadHash))
@@ -27,6 +27,11 @@ func (s *Signed) canonicalRequest(payloadHash string) []byte {
 	for _, name := range s.signedHeaders {
 		buf = append(buf, name...)
 		buf = append(buf, ':')
+		if name == hdrHost {
+			buf = appendTrimmed(buf, requestHost(r))
+			buf = append(buf, '\n')
+			continue
+		}
 		for i, v := range headerValues(r, name) {
 			if i > 0 {
 				buf = append(buf, ',')
@@ -134,13 +139,9 @@ func appendCanonicalQuery(buf []byte, rawQuery string) []byte {
 // content-length the header map lacks.
 func headerValues(r *http.Request, name string) []string {
 	if name == hdrHost {
-		host := r.Host
-		if host == "" {
-			host = r.URL.Host
-		}
-		return []string{host}
+		return []string{requestHost(r)}
 	}
-	if vals := r.Header.Values(name); len(vals) > 0 {
+	if vals := values(r.Header, name); len(vals) > 0 {
 		return vals
 	}
 	var keys []string
@@ -160,6 +161,15 @@ func headerValues(r *http.Request, name string) []string {
 	return vals
 }
 
+// requestHost is the value signed as host: r.Host, or the URL's host
+// without it.
+func requestHost(r *http.Request) string {
+	if r.Host == "" {
+		return r.URL.Host
+	}
+	return r.Host
+}
+
 // appendTrimmed appends a header value without its leading and trailing
 // white space and with every run of spaces inside it collapsed to one, as
 // the SDKs canonicalize it.
@@ -172,4 +182,38 @@ func appendTrimmed(buf []byte, v string) []byte {
 		buf = append(buf, v[i])
 	}
 	return buf
+}
+
+// values returns h's values of the header name (lower case, as signed),
+// as http.Header.Values does, without canonicalizing the common names
+// anew (which allocates) on every request.
+func values(h http.Header, name string) []string {
+	var key string
+	switch name {
+	case hdrAuthorization:
+		key = "Authorization"
+	case hdrAmzDate:
+		key = "X-Amz-Date"
+	case hdrDate:
+		key = "Date"
+	case hdrHost:
+		key = "Host"
+	case hdrContentLength:
+		key = "Content-Length"
+	case hdrSecurityToken:
+		key = "X-Amz-Security-Token"
+	case hdrContentSHA256:
+		key = "X-Amz-Content-Sha256"
+	case "content-type":
+		key = "Content-Type"
+	case "user-agent":
+		key = "User-Agent"
+	case "amz-sdk-invocation-id":
+		key = "Amz-Sdk-Invocation-Id"
+	case "amz-sdk-request":
+		key = "Amz-Sdk-Request"
+	default:
+		return h.Values(name)
+	}
+	return h[key]
 }

@@ -69,8 +69,20 @@
 // provided. ...", with the canonical request and the string to sign as
 // API Gateway appends them). Messages never contain the secret.
 //
+// # Prepared secrets
+//
+// Signed.VerifySecret verifies with a Secret (NewSecret), which keeps the
+// signing key it derived for the last credential scope (date, region,
+// service) and a pool of HMAC states keyed with it: a stream of requests
+// of one scope then costs one HMAC each instead of five. It keeps one
+// scope only, so requests naming arbitrary regions cannot grow it; the
+// derived key is what the secret and the scope make whoever asks, so the
+// verdict is the same as Verify's. The management API keeps a Secret per
+// access key.
+//
 // # Concurrency
 //
-// The package has no state: Parse, Verify and Signed.Verify may be called
-// concurrently. A Signed refers to its request and must not outlive it.
+// The package has no global state: Parse, Verify and Signed.Verify may be
+// called concurrently, and a Secret may be shared by any number of
+// goroutines. A Signed refers to its request and must not outlive it.
 package sigv4

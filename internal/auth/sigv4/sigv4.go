@@ -3,7 +3,7 @@ package sigv4
 import (
 	"crypto/hmac"
 	"crypto/sha256"
-	"encoding/hex"
+	"crypto/subtle"
 	"net/http"
 	"net/url"
 	"strings"
@@ -84,7 +84,7 @@ func Verify(r *http.Request, body []byte, lookup func(accessKeyID string) (secre
 // be given to Parse or Verify, which verify the first and refuse the
 // others.
 func Present(r *http.Request) bool {
-	for _, v := range r.Header.Values(hdrAuthorization) {
+	for _, v := range values(r.Header, hdrAuthorization) {
 		if strings.HasPrefix(strings.TrimLeft(v, " "), "AWS4-") {
 			return true
 		}
@@ -108,7 +108,7 @@ func Parse(r *http.Request, now time.Time) (*Signed, error) {
 	if r.URL == nil {
 		return nil, newError(ErrMalformed, "The request has no URL")
 	}
-	vals := r.Header.Values(hdrAuthorization)
+	vals := values(r.Header, hdrAuthorization)
 	switch {
 	case len(vals) == 0 && presigned(r):
 		return nil, &Error{Kind: ErrUnsupported, Message: msgPresigned}
@@ -149,7 +149,9 @@ func Parse(r *http.Request, now time.Time) (*Signed, error) {
 	if s.date, err = parseDate(dateHeader, dateValue); err != nil {
 		return nil, err
 	}
-	s.amzDate = formatTime(s.date)
+	if s.amzDate = dateValue; len(dateValue) != len(timeFormat) || dateValue[8] != 'T' {
+		s.amzDate = formatTime(s.date) // an HTTP date in Date
+	}
 
 	if s.cred, err = parseCredential(a.credential); err != nil {
 		return nil, err
@@ -166,7 +168,7 @@ func Parse(r *http.Request, now time.Time) (*Signed, error) {
 		return nil, newError(ErrMalformed, "'Host' or ':authority' must be a 'SignedHeader' in the AWS Authorization.")
 	}
 	for _, h := range []string{dateHeader, hdrSecurityToken, hdrContentSHA256} {
-		if (h == dateHeader || len(r.Header.Values(h)) > 0) && !contains(s.signedHeaders, h) {
+		if (h == dateHeader || len(values(r.Header, h)) > 0) && !contains(s.signedHeaders, h) {
 			return nil, newError(ErrMalformed, "'%s' must be a 'SignedHeader' in the AWS Authorization.", h)
 		}
 	}
@@ -187,23 +189,42 @@ func (s *Signed) Region() string { return s.cred.region }
 // Verify checks the signature with the access key's secret. body is the
 // whole request body (nil for none).
 func (s *Signed) Verify(body []byte, secret string) (Result, error) {
-	payloadHash, err := s.payloadHash(body)
+	return s.verify(body, nil, secret)
+}
+
+// VerifySecret is Verify with a prepared secret, which keeps the signing
+// key it derived for the next request of the same scope (see Secret).
+func (s *Signed) VerifySecret(body []byte, secret *Secret) (Result, error) {
+	return s.verify(body, secret.forScope(s.cred), "")
+}
+
+// verify checks the signature with the derived key d, or without one with
+// a key derived from secret for this request alone.
+func (s *Signed) verify(body []byte, d *derivedKey, secret string) (Result, error) {
+	var hashBuf [2 * sha256.Size]byte
+	payloadHash, err := s.payloadHash(body, &hashBuf)
 	if err != nil {
 		return Result{}, err
 	}
 	canonical := s.canonicalRequest(payloadHash)
 	sum := sha256.Sum256(canonical)
-	stringToSign := make([]byte, 0, len(Algorithm)+len(s.amzDate)+len(s.cred.scope())+3+2*sha256.Size)
+	c := &s.cred
+	stringToSign := make([]byte, 0, len(Algorithm)+len(s.amzDate)+len(c.date)+len(c.region)+len(c.service)+len(c.terminator)+6+2*sha256.Size)
 	stringToSign = append(stringToSign, Algorithm+"\n"...)
 	stringToSign = append(stringToSign, s.amzDate...)
 	stringToSign = append(stringToSign, '\n')
-	stringToSign = append(stringToSign, s.cred.scope()...)
+	stringToSign = c.appendScope(stringToSign)
 	stringToSign = append(stringToSign, '\n')
-	stringToSign = hex.AppendEncode(stringToSign, sum[:])
+	stringToSign = appendHex(stringToSign, sum[:])
 
-	key := signingKey(secret, s.cred)
-	want := hex.AppendEncode(make([]byte, 0, 2*sha256.Size), hmacSHA256(key, stringToSign))
-	if !hmac.Equal(want, []byte(s.signature)) {
+	var wantBuf [2 * sha256.Size]byte
+	var want []byte
+	if d != nil {
+		want = d.sign(wantBuf[:0], stringToSign)
+	} else {
+		want = appendHex(wantBuf[:0], hmacSHA256(signingKey(secret, s.cred), stringToSign))
+	}
+	if subtle.ConstantTimeCompare(want, []byte(s.signature)) != 1 {
 		return Result{}, &Error{Kind: ErrSignature, Message: msgMismatch +
 			"\n\nThe Canonical String for this request should have been\n'" + string(canonical) +
 			"'\n\nThe String-to-Sign should have been\n'" + string(stringToSign) + "'\n"}
@@ -212,35 +233,35 @@ func (s *Signed) Verify(body []byte, secret string) (Result, error) {
 		AccessKeyID:  s.cred.accessKeyID,
 		Region:       s.cred.region,
 		Time:         s.date,
-		SessionToken: s.r.Header.Get(hdrSecurityToken) != "",
+		SessionToken: firstValue(values(s.r.Header, hdrSecurityToken)) != "",
 	}, nil
 }
 
 // payloadHash is the payload hash of the canonical request: the
 // X-Amz-Content-Sha256 header, which must then be the body's hash, or the
-// body's hash.
-func (s *Signed) payloadHash(body []byte) (string, error) {
+// body's hash. It is written in buf.
+func (s *Signed) payloadHash(body []byte, buf *[2 * sha256.Size]byte) ([]byte, error) {
 	sum := sha256.Sum256(body)
-	hash := hex.EncodeToString(sum[:])
-	vals := s.r.Header.Values(hdrContentSHA256)
+	hash := appendHex(buf[:0], sum[:])
+	vals := values(s.r.Header, hdrContentSHA256)
 	switch {
 	case len(vals) == 0:
 		return hash, nil
 	case len(vals) > 1:
-		return "", newError(ErrMalformed, "The request has %d X-Amz-Content-Sha256 headers; send one", len(vals))
+		return nil, newError(ErrMalformed, "The request has %d X-Amz-Content-Sha256 headers; send one", len(vals))
 	case vals[0] == "UNSIGNED-PAYLOAD" || strings.HasPrefix(vals[0], "STREAMING-"):
-		return "", newError(ErrUnsupported, "X-Amz-Content-Sha256: %s is not supported: the body must be signed (send the hex SHA-256 of the body, or no X-Amz-Content-Sha256 header)", vals[0])
-	case vals[0] != hash:
-		return "", &Error{Kind: ErrSignature, Message: msgBodyHash}
+		return nil, newError(ErrUnsupported, "X-Amz-Content-Sha256: %s is not supported: the body must be signed (send the hex SHA-256 of the body, or no X-Amz-Content-Sha256 header)", vals[0])
+	case vals[0] != string(hash):
+		return nil, &Error{Kind: ErrSignature, Message: msgBodyHash}
 	}
-	return vals[0], nil
+	return hash, nil
 }
 
 // requestDate returns the header that dates the request (x-amz-date, or
 // date without it) and its value; "" when there is neither.
 func requestDate(h http.Header) (name, value string, err error) {
 	for _, name := range []string{hdrAmzDate, hdrDate} {
-		switch vals := h.Values(name); len(vals) {
+		switch vals := values(h, name); len(vals) {
 		case 0:
 			continue
 		case 1:
@@ -267,13 +288,24 @@ func parseDate(header, value string) (time.Time, error) {
 		"Invalid %s header '%s': use ISO 8601 basic format in UTC, such as 20150830T123600Z", header, value)
 }
 
-// parseBasic parses exactly YYYYMMDD'T'HHMMSS'Z', a real date and time.
+// parseBasic parses exactly YYYYMMDD'T'HHMMSS'Z', a real date and time
+// (no field out of its range: time.Date would normalize 20260230 to
+// March 2nd, which is refused).
 func parseBasic(v string) (time.Time, bool) {
 	if len(v) != len(timeFormat) || v[8] != 'T' || v[15] != 'Z' || !isDigits(v[:8], 8) || !isDigits(v[9:15], 6) {
 		return time.Time{}, false
 	}
-	t, err := time.Parse(timeFormat, v)
-	if err != nil || formatTime(t) != v {
+	num := func(s string) int {
+		n := 0
+		for i := 0; i < len(s); i++ {
+			n = n*10 + int(s[i]-'0')
+		}
+		return n
+	}
+	year, month, day := num(v[0:4]), time.Month(num(v[4:6])), num(v[6:8])
+	hour, minute, sec := num(v[9:11]), num(v[11:13]), num(v[13:15])
+	t := time.Date(year, month, day, hour, minute, sec, 0, time.UTC)
+	if t.Year() != year || t.Month() != month || t.Day() != day || t.Hour() != hour || t.Minute() != minute || t.Second() != sec {
 		return time.Time{}, false
 	}
 	return t, true
@@ -303,4 +335,12 @@ func contains(sorted []string, s string) bool {
 		}
 	}
 	return false
+}
+
+// firstValue is the first of vals, "" for none (http.Header.Get).
+func firstValue(vals []string) string {
+	if len(vals) == 0 {
+		return ""
+	}
+	return vals[0]
 }

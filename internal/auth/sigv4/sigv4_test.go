@@ -221,7 +221,7 @@ func TestCanonicalURIIsDoubleEncoded(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if got := string(s.canonicalRequest(emptySHA256)); !strings.HasPrefix(got, "GET\n"+want+"\n") {
+		if got := string(s.canonicalRequest([]byte(emptySHA256))); !strings.HasPrefix(got, "GET\n"+want+"\n") {
 			t.Errorf("canonical request for %q:\n%s\nwant URI %q", wire, got, want)
 		}
 	}

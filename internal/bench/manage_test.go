@@ -1,0 +1,135 @@
+package bench
+
+import (
+	"context"
+	"net"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/switchboardhq/switchboard/internal/config"
+	"github.com/switchboardhq/switchboard/internal/server"
+)
+
+// noopEnv makes the test binary bench manage's no-op server (see
+// TestMain).
+const noopEnv = "SWITCHBOARD_BENCH_TEST_NOOP"
+
+const manageTestConfig = `
+listen: 127.0.0.1:0
+management:
+  apiKeys:
+    - name: bench
+      key: bench-api-key-0123456789
+  accessKeys:
+    - id: AKIABENCH0123456789
+      secret: benchsecret0123456789abcdef
+apis:
+  - id: bench
+    stage: production
+    routeSelectionExpression: \$default
+    routes:
+      $default: {action: {type: echo}}
+`
+
+// startManageServer runs a Switchboard in-process with the keys of
+// manageTestConfig and returns its address.
+func startManageServer(t *testing.T) string {
+	t.Helper()
+	cfg, err := config.Parse("bench.yaml", []byte(manageTestConfig), func(string) (string, bool) { return "", false })
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv, err := server.New(cfg, server.Options{Listener: ln})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- srv.Run(ctx) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Error(err)
+		}
+	})
+	return ln.Addr().String()
+}
+
+// bench manage against a real Switchboard and the no-op floor (the test
+// binary as the floor's process), SigV4-signed and with an API key: each
+// round ends at its request bound, no request fails, every POST is
+// delivered to the receivers, and both targets answer with responses of
+// the same size.
+func TestManageServer(t *testing.T) {
+	addr := startManageServer(t)
+	for _, auth := range []string{"sigv4", "apikey"} {
+		t.Run(auth, func(t *testing.T) {
+			o := ManageOptions{
+				URL:          "http://" + addr + "/production",
+				Connections:  4,
+				Receivers:    2,
+				Requests:     500,
+				Duration:     time.Minute, // the request bound ends each round
+				Rounds:       2,
+				Warmup:       -1,
+				ServerPID:    os.Getpid(),
+				FloorCommand: []string{os.Args[0]},
+				Stderr:       testLog{t},
+			}
+			if auth == "sigv4" {
+				o.AccessKeyID, o.SecretAccessKey = "AKIABENCH0123456789", "benchsecret0123456789abcdef"
+			} else {
+				o.APIKey = "bench-api-key-0123456789"
+			}
+			t.Setenv(noopEnv, "1")
+			res, err := Manage(context.Background(), o)
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Logf("\n%s", res)
+			if len(res.Rounds) != 4 {
+				t.Fatalf("%d rounds, want 2 per target", len(res.Rounds))
+			}
+			size := res.Rounds[0].ResponseBytes
+			for i, rd := range res.Rounds {
+				if rd.Requests != 500 || rd.Errors != 0 || rd.PerSecond <= 0 || rd.P50 <= 0 || rd.P50 > rd.P99 {
+					t.Errorf("round %d: %+v", i, rd)
+				}
+				if rd.Target == "switchboard" && rd.Delivered != 500 {
+					t.Errorf("round %d: %d delivered, want 500", i, rd.Delivered)
+				}
+				if rd.ResponseBytes != size || size == 0 {
+					t.Errorf("round %d (%s): response of %d bytes, round 0's %d", i, rd.Target, rd.ResponseBytes, size)
+				}
+			}
+			// Rounds alternate, and which target goes first alternates.
+			if got := res.Rounds[0].Target + res.Rounds[1].Target + res.Rounds[2].Target + res.Rounds[3].Target; got != "switchboardfloorfloorswitchboard" {
+				t.Errorf("round order %s", got)
+			}
+			if res.Ratio <= 0 || res.Switchboard <= 0 || res.Floor <= 0 {
+				t.Errorf("summary %+v", res)
+			}
+		})
+	}
+}
+
+// A wrong secret is refused by the server: the measurement fails with
+// the server's answer instead of reporting refused requests as
+// throughput.
+func TestManageWrongSecret(t *testing.T) {
+	addr := startManageServer(t)
+	_, err := Manage(context.Background(), ManageOptions{
+		URL:         "http://" + addr + "/production",
+		AccessKeyID: "AKIABENCH0123456789", SecretAccessKey: "wrong-secret-0123456789",
+		Requests: 100, Rounds: 1, Warmup: -1, NoFloor: true,
+	})
+	if err == nil || !strings.Contains(err.Error(), "403") {
+		t.Fatalf("err = %v, want a 403", err)
+	}
+}
