@@ -111,7 +111,6 @@ type Conn struct {
 	holds       int      // delivered messages the handler is still answering (Hold/Release)
 	queued      int      // bytes accepted and not yet written
 	scheduled   bool     // the writer will look at the queue again
-	outBusy     bool     // epoll driver: out holds bytes the loop has not written yet
 	closeOut    Frame    // our close frame, not yet handed to the writer
 	closeInOut  bool     // our close frame is in out
 	closeDone   bool     // once our close frame is out, linger and finish
@@ -174,17 +173,9 @@ func (c *Conn) Send(f Frame) error {
 		}
 		return ErrSlowConsumer
 	}
-	c.lastActive.Store(c.e.now())
-	if c.canWriteNowLocked() && len(f) > 0 {
-		n := writeNow(c.fd, f)
-		if n == len(f) {
-			c.mu.Unlock()
-			return nil
-		}
-		f = f[n:] // the rest goes through the queue, as any frame would
-	}
 	c.queue = append(c.queue, f)
 	c.queued += len(f)
+	c.lastActive.Store(c.e.now())
 	kick := c.scheduleLocked()
 	c.mu.Unlock()
 	if kick {
@@ -301,22 +292,6 @@ func (c *Conn) Upgrade(w http.ResponseWriter, r *http.Request, subprotocol strin
 	}
 	_ = nc.SetDeadline(time.Time{})
 	return c.e.attach(c, nc, pre)
-}
-
-// canWriteNowLocked reports whether Send may write a frame to the socket
-// itself instead of waking the event loop (epoll driver only): nothing is
-// waiting to go out before it — no queued data or control frame, no close
-// frame, no pending wakeup, and the loop holds no unwritten bytes
-// (outBusy) — so the frame cannot overtake anything, and the connection
-// is open or draining, so its socket is registered and stays open while
-// c.mu is held (finish closes it only after markClosed has taken c.mu).
-// The socket is non-blocking: writeNow never waits, and what it could not
-// write is queued for the loop like any frame. A write error is left to
-// the loop too: the queued frame makes it write, see the error and abort.
-func (c *Conn) canWriteNowLocked() bool {
-	return c.p != nil && !c.scheduled && !c.outBusy && !c.abortReq &&
-		(c.state == stateOpen || c.state == stateDraining) &&
-		len(c.queue) == 0 && len(c.ctrl) == 0 && c.closeOut == nil
 }
 
 // scheduleLocked marks the connection for the writer and reports whether
@@ -465,7 +440,6 @@ func (c *Conn) takeOutputLocked() {
 		c.closeOut = nil
 		c.closeInOut = true
 	}
-	c.outBusy = len(c.out) > 0
 }
 
 // advanceOut drops the n bytes the writer wrote from the front of out.
@@ -501,7 +475,6 @@ func (c *Conn) afterWrite(n int, drained bool) (linger bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.queued -= n
-	c.outBusy = !drained
 	if drained && c.closeInOut {
 		c.closeInOut = false
 		c.closeWrote = true
