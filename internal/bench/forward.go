@@ -4,8 +4,6 @@ import (
 	"bufio"
 	"cmp"
 	"context"
-	"crypto/rand"
-	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -180,32 +178,9 @@ func (v *v1Conn) close() {
 // dialV1 opens a switchboard.v1 connection and reads its connection id
 // from the "connected" message.
 func dialV1(ctx context.Context, u *url.URL) (*v1Conn, error) {
-	d := net.Dialer{Timeout: 10 * time.Second}
-	c, err := d.DialContext(ctx, "tcp", u.Host)
+	c, br, _, err := upgrade(ctx, u, "", "Sec-WebSocket-Protocol: switchboard.v1\r\n")
 	if err != nil {
 		return nil, err
-	}
-	_ = c.SetDeadline(time.Now().Add(10 * time.Second))
-	key := make([]byte, 16)
-	_, _ = rand.Read(key)
-	req := "GET " + u.RequestURI() + " HTTP/1.1\r\nHost: " + u.Host +
-		"\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: " +
-		base64.StdEncoding.EncodeToString(key) +
-		"\r\nSec-WebSocket-Protocol: switchboard.v1\r\nUser-Agent: switchboard-bench\r\n\r\n"
-	if _, err := io.WriteString(c, req); err != nil {
-		c.Close()
-		return nil, err
-	}
-	br := bufio.NewReaderSize(c, 4096)
-	resp, err := http.ReadResponse(br, nil)
-	if err != nil {
-		c.Close()
-		return nil, fmt.Errorf("handshake: %w", err)
-	}
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusSwitchingProtocols {
-		c.Close()
-		return nil, fmt.Errorf("handshake: %s", resp.Status)
 	}
 	v := &v1Conn{c: c, done: make(chan struct{})}
 	idc := make(chan string, 1)

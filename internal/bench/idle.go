@@ -264,42 +264,55 @@ func Idle(ctx context.Context, opts IdleOptions) (IdleResult, error) {
 	return res, nil
 }
 
-// dialWS opens a WebSocket connection by hand and leaves it idle: no
-// goroutine reads it (a server ping would go unanswered, so measurements
-// must finish within the server's ping interval plus pong timeout).
-func dialWS(ctx context.Context, u *url.URL, source string, deflate bool) (net.Conn, error) {
+// upgrade dials u (from source, when set) and performs the WebSocket
+// handshake by hand, with extra request header lines (each ending in
+// CRLF). It returns the connection, the reader holding whatever followed
+// the 101 response, and the response. The deadline it set is left for the
+// caller to clear.
+func upgrade(ctx context.Context, u *url.URL, source, extra string) (net.Conn, *bufio.Reader, *http.Response, error) {
 	d := net.Dialer{Timeout: 10 * time.Second}
 	if source != "" {
 		d.LocalAddr = &net.TCPAddr{IP: net.ParseIP(source)}
 	}
 	c, err := d.DialContext(ctx, "tcp", u.Host)
 	if err != nil {
-		return nil, err
+		return nil, nil, nil, err
 	}
 	key := make([]byte, 16)
 	_, _ = rand.Read(key)
-	path := u.RequestURI()
-	req := "GET " + path + " HTTP/1.1\r\nHost: " + u.Host +
+	req := "GET " + u.RequestURI() + " HTTP/1.1\r\nHost: " + u.Host +
 		"\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: " +
-		base64.StdEncoding.EncodeToString(key) + "\r\nUser-Agent: switchboard-bench\r\n"
-	if deflate {
-		req += "Sec-WebSocket-Extensions: " + deflateOffer + "\r\n"
-	}
-	req += "\r\n"
+		base64.StdEncoding.EncodeToString(key) + "\r\nUser-Agent: switchboard-bench\r\n" + extra + "\r\n"
 	_ = c.SetDeadline(time.Now().Add(10 * time.Second))
 	if _, err := io.WriteString(c, req); err != nil {
 		c.Close()
-		return nil, err
+		return nil, nil, nil, err
 	}
-	br := bufio.NewReaderSize(c, 512)
+	br := bufio.NewReaderSize(c, 4096)
 	resp, err := http.ReadResponse(br, nil)
 	if err != nil {
 		c.Close()
-		return nil, err
+		return nil, nil, nil, fmt.Errorf("handshake: %w", err)
 	}
+	resp.Body.Close()
 	if resp.StatusCode != http.StatusSwitchingProtocols {
 		c.Close()
-		return nil, fmt.Errorf("handshake: %s", resp.Status)
+		return nil, nil, nil, fmt.Errorf("handshake: %s", resp.Status)
+	}
+	return c, br, resp, nil
+}
+
+// dialWS opens a WebSocket connection by hand and leaves it idle: no
+// goroutine reads it (a server ping would go unanswered, so measurements
+// must finish within the server's ping interval plus pong timeout).
+func dialWS(ctx context.Context, u *url.URL, source string, deflate bool) (net.Conn, error) {
+	extra := ""
+	if deflate {
+		extra = "Sec-WebSocket-Extensions: " + deflateOffer + "\r\n"
+	}
+	c, br, resp, err := upgrade(ctx, u, source, extra)
+	if err != nil {
+		return nil, err
 	}
 	if ext := resp.Header.Get("Sec-WebSocket-Extensions"); deflate && !strings.HasPrefix(ext, "permessage-deflate") {
 		c.Close()
