@@ -93,26 +93,27 @@ func (s *Server) Serve(ln net.Listener) error {
 // Shutdown stops Serve gracefully: no new connections, calls in flight
 // finish (until ctx ends).
 func (s *Server) Shutdown(ctx context.Context) error {
-	s.mu.Lock()
-	s.closed = true
-	hs := s.hs
-	s.mu.Unlock()
-	if hs == nil {
-		return nil
+	if hs := s.markClosed(); hs != nil {
+		return hs.Shutdown(ctx)
 	}
-	return hs.Shutdown(ctx)
+	return nil
 }
 
 // Close stops Serve at once, closing every connection.
 func (s *Server) Close() error {
-	s.mu.Lock()
-	s.closed = true
-	hs := s.hs
-	s.mu.Unlock()
-	if hs == nil {
-		return nil
+	if hs := s.markClosed(); hs != nil {
+		return hs.Close()
 	}
-	return hs.Close()
+	return nil
+}
+
+// markClosed makes a later Serve refuse and returns the http.Server a
+// Serve is running (nil when none).
+func (s *Server) markClosed() *http.Server {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.closed = true
+	return s.hs
 }
 
 // refuse answers a request that never reached the Local.
