@@ -22,7 +22,7 @@ func TestMain(m *testing.M) {
 		os.Exit(0)
 	}
 	if os.Getenv(noopEnv) != "" {
-		if err := RunNoopServer(context.Background(), os.Stdout); err != nil {
+		if err := RunNoopServer(context.Background(), os.Stdout, os.Getenv(NoopDeliverEnv) == "1"); err != nil {
 			fmt.Fprintln(os.Stderr, "no-op server:", err)
 			os.Exit(1)
 		}

@@ -26,7 +26,8 @@ import (
 // closed loop of POST /{stage}/@connections/{id} on keep-alive
 // connections, against a running Switchboard and, interleaved round by
 // round, against a no-op net/http server (the floor) driven by the same
-// client code.
+// client code, and optionally against the frame floor: the no-op server
+// that also writes each post to a WebSocket connection, as a frame.
 type ManageOptions struct {
 	// URL is the Switchboard endpoint with its stage
 	// (http://host:port/stage). Required.
@@ -64,6 +65,10 @@ type ManageOptions struct {
 	ServerPID int
 	// NoFloor skips the no-op server (switchboard only).
 	NoFloor bool
+	// FrameFloor adds a third target, the frame floor (RunNoopServer
+	// with deliver): what a server that does nothing but read the post
+	// and write it to a WebSocket connection reaches on the same cores.
+	FrameFloor bool
 	// FloorCommand runs the no-op server: a program and arguments that end
 	// up in RunNoopServer. Default: this executable with
 	// "bench noop-server". Tests run their own binary.
@@ -117,7 +122,7 @@ func (o *ManageOptions) applyDefaults() error {
 
 // ManageRound is one round against one target.
 type ManageRound struct {
-	Target    string  `json:"target"` // "switchboard" or "floor"
+	Target    string  `json:"target"` // "switchboard", "floor" or "frame-floor"
 	Requests  uint64  `json:"requests"`
 	Errors    uint64  `json:"errors"`
 	Seconds   float64 `json:"seconds"`
@@ -128,7 +133,7 @@ type ManageRound struct {
 	// body) as read.
 	ResponseBytes int `json:"responseBytes"`
 	// Delivered is how many messages the receivers got during the round
-	// (switchboard only).
+	// (switchboard and the frame floor).
 	Delivered uint64 `json:"delivered,omitempty"`
 	// Load1 is the 1-minute load average at the round's end (Linux).
 	Load1 float64 `json:"load1,omitempty"`
@@ -143,7 +148,7 @@ type ManageRound struct {
 func (r ManageRound) String() string {
 	s := fmt.Sprintf("%-11s %8.0f req/s  p50 %.3f ms  p99 %.3f ms  CPU/request server %.1f µs, bench %.1f µs  (%d requests, %d errors, %.1fs, response %d B, load %.2f)",
 		r.Target, r.PerSecond, r.P50, r.P99, r.ServerCPU, r.ClientCPU, r.Requests, r.Errors, r.Seconds, r.ResponseBytes, r.Load1)
-	if r.Target == "switchboard" {
+	if r.Target != "floor" {
 		s += fmt.Sprintf(", %d delivered", r.Delivered)
 	}
 	return s
@@ -163,8 +168,14 @@ type ManageResult struct {
 	FloorMin, FloorMax        float64
 	Ratio                     float64
 	RatioMin, RatioMax        float64
+	// The frame floor (with FrameFloor): its median requests/s and
+	// spread, Switchboard's ratio to it, and its own ratio to the floor
+	// (what delivering a frame costs on these cores).
+	FrameFloor, FrameFloorMin, FrameFloorMax float64
+	FrameRatio, FrameRatioMin, FrameRatioMax float64
+	FrameFloorRatio                          float64
 	// Median CPU time per request (µs) of each target, 0 when unknown.
-	SwitchboardCPU, FloorCPU float64
+	SwitchboardCPU, FloorCPU, FrameFloorCPU float64
 }
 
 func (r ManageResult) String() string {
@@ -179,8 +190,16 @@ func (r ManageResult) String() string {
 		fmt.Fprintf(&b, "floor       median %.0f req/s (%.0f–%.0f)\n", r.Floor, r.FloorMin, r.FloorMax)
 		fmt.Fprintf(&b, "ratio       %.2f× the floor (per-round pairs %.2f–%.2f)\n", r.Ratio, r.RatioMin, r.RatioMax)
 	}
+	if r.FrameFloor > 0 {
+		fmt.Fprintf(&b, "frame floor median %.0f req/s (%.0f–%.0f), %.2f× the floor\n", r.FrameFloor, r.FrameFloorMin, r.FrameFloorMax, r.FrameFloorRatio)
+		fmt.Fprintf(&b, "ratio       %.2f× the frame floor (per-round pairs %.2f–%.2f)\n", r.FrameRatio, r.FrameRatioMin, r.FrameRatioMax)
+	}
 	if r.SwitchboardCPU > 0 && r.FloorCPU > 0 {
-		fmt.Fprintf(&b, "server CPU per request: switchboard %.1f µs, floor %.1f µs (%.2f×)\n", r.SwitchboardCPU, r.FloorCPU, r.SwitchboardCPU/r.FloorCPU)
+		fmt.Fprintf(&b, "server CPU per request: switchboard %.1f µs, floor %.1f µs (%.2f×)", r.SwitchboardCPU, r.FloorCPU, r.SwitchboardCPU/r.FloorCPU)
+		if r.FrameFloorCPU > 0 {
+			fmt.Fprintf(&b, ", frame floor %.1f µs", r.FrameFloorCPU)
+		}
+		b.WriteByte('\n')
 	}
 	return b.String()
 }
@@ -203,32 +222,48 @@ func Manage(ctx context.Context, o ManageOptions) (ManageResult, error) {
 	}
 	defer recv.close()
 
-	var floor *noopProcess
+	targets := []string{"switchboard"}
+	floors := map[string]*noopProcess{}
+	recvOf := map[string]*receivers{"switchboard": recv}
 	if !o.NoFloor {
-		if floor, err = startNoop(ctx, o); err != nil {
+		floor, err := startNoop(ctx, o, false)
+		if err != nil {
 			return res, err
 		}
 		defer floor.stop()
-	}
-	targets := []string{"switchboard"}
-	if floor != nil {
 		targets = append(targets, "floor")
+		floors["floor"] = floor
+	}
+	if o.FrameFloor {
+		ff, err := startNoop(ctx, o, true)
+		if err != nil {
+			return res, err
+		}
+		defer ff.stop()
+		fr, err := openFloorReceivers(ctx, o, ff.addr)
+		if err != nil {
+			return res, err
+		}
+		defer fr.close()
+		targets = append(targets, "frame-floor")
+		floors["frame-floor"] = ff
+		recvOf["frame-floor"] = fr
 	}
 	hostOf := func(t string) string {
-		if t == "floor" {
-			return floor.addr
+		if p := floors[t]; p != nil {
+			return p.addr
 		}
 		return o.host
 	}
 	pidOf := func(t string) int {
-		if t == "floor" {
-			return floor.cmd.Process.Pid
+		if p := floors[t]; p != nil {
+			return p.cmd.Process.Pid
 		}
 		return o.ServerPID
 	}
 	if o.Warmup > 0 {
 		for _, t := range targets {
-			if _, err := manageRound(ctx, o, t, hostOf(t), pidOf(t), recv, o.Warmup); err != nil {
+			if _, err := manageRound(ctx, o, t, hostOf(t), pidOf(t), recv.ids, recvOf[t], o.Warmup); err != nil {
 				return res, fmt.Errorf("warmup against %s: %w", t, err)
 			}
 		}
@@ -240,7 +275,7 @@ func Manage(ctx context.Context, o ManageOptions) (ManageResult, error) {
 				// follows the other.
 				t = targets[len(targets)-1-slices.Index(targets, t)]
 			}
-			rd, err := manageRound(ctx, o, t, hostOf(t), pidOf(t), recv, o.Duration)
+			rd, err := manageRound(ctx, o, t, hostOf(t), pidOf(t), recv.ids, recvOf[t], o.Duration)
 			if err != nil {
 				return res, fmt.Errorf("round %d against %s: %w", i+1, t, err)
 			}
@@ -255,41 +290,45 @@ func Manage(ctx context.Context, o ManageOptions) (ManageResult, error) {
 }
 
 func (r *ManageResult) summarize() {
-	var sb, fl []float64
+	rate := map[string][]float64{}
+	cpu := map[string][]float64{}
 	for _, rd := range r.Rounds {
-		if rd.Target == "floor" {
-			fl = append(fl, rd.PerSecond)
-		} else {
-			sb = append(sb, rd.PerSecond)
+		rate[rd.Target] = append(rate[rd.Target], rd.PerSecond)
+		if rd.ServerCPU != 0 {
+			cpu[rd.Target] = append(cpu[rd.Target], rd.ServerCPU)
 		}
 	}
+	sb, fl, ff := rate["switchboard"], rate["floor"], rate["frame-floor"]
 	r.Switchboard, r.SwitchboardMin, r.SwitchMax = medianSpread(sb)
-	var sbCPU, flCPU []float64
-	for _, rd := range r.Rounds {
-		switch {
-		case rd.ServerCPU == 0:
-		case rd.Target == "floor":
-			flCPU = append(flCPU, rd.ServerCPU)
-		default:
-			sbCPU = append(sbCPU, rd.ServerCPU)
+	r.SwitchboardCPU, _, _ = medianSpread(cpu["switchboard"])
+	r.FloorCPU, _, _ = medianSpread(cpu["floor"])
+	r.FrameFloorCPU, _, _ = medianSpread(cpu["frame-floor"])
+	if len(fl) > 0 {
+		r.Floor, r.FloorMin, r.FloorMax = medianSpread(fl)
+		r.Ratio = r.Switchboard / r.Floor
+		r.RatioMin, r.RatioMax = pairSpread(sb, fl)
+	}
+	if len(ff) > 0 {
+		r.FrameFloor, r.FrameFloorMin, r.FrameFloorMax = medianSpread(ff)
+		r.FrameRatio = r.Switchboard / r.FrameFloor
+		r.FrameRatioMin, r.FrameRatioMax = pairSpread(sb, ff)
+		if r.Floor > 0 {
+			r.FrameFloorRatio = r.FrameFloor / r.Floor
 		}
 	}
-	r.SwitchboardCPU, _, _ = medianSpread(sbCPU)
-	r.FloorCPU, _, _ = medianSpread(flCPU)
-	if len(fl) == 0 {
-		return
-	}
-	r.Floor, r.FloorMin, r.FloorMax = medianSpread(fl)
-	r.Ratio = r.Switchboard / r.Floor
-	// Per-round pairs: switchboard round i against floor round i.
-	r.RatioMin, r.RatioMax = 0, 0
-	for i := range min(len(sb), len(fl)) {
-		q := sb[i] / fl[i]
-		if i == 0 || q < r.RatioMin {
-			r.RatioMin = q
+}
+
+// pairSpread is the lowest and highest ratio a[i]/b[i] of the per-round
+// pairs (round i of one target against round i of the other).
+func pairSpread(a, b []float64) (lo, hi float64) {
+	for i := range min(len(a), len(b)) {
+		q := a[i] / b[i]
+		if i == 0 || q < lo {
+			lo = q
 		}
-		r.RatioMax = max(r.RatioMax, q)
+		hi = max(hi, q)
 	}
+	return lo, hi
 }
 
 func medianSpread(v []float64) (med, lo, hi float64) {
@@ -305,14 +344,20 @@ func medianSpread(v []float64) (med, lo, hi float64) {
 	return med, s[0], s[len(s)-1]
 }
 
-// manageRound drives one target for d or o.Requests requests.
-func manageRound(ctx context.Context, o ManageOptions, target, host string, pid int, recv *receivers, d time.Duration) (ManageRound, error) {
-	reqs, err := buildRequests(o, host, recv.ids)
+// manageRound drives one target for d or o.Requests requests: posts to
+// the connections ids (Switchboard's: the floors get the same bytes),
+// whose deliveries recv counts (nil for the floor, which delivers
+// nothing).
+func manageRound(ctx context.Context, o ManageOptions, target, host string, pid int, ids []string, recv *receivers, d time.Duration) (ManageRound, error) {
+	reqs, err := buildRequests(o, host, ids)
 	if err != nil {
 		return ManageRound{}, err
 	}
 	rd := ManageRound{Target: target}
-	deliveredBefore := recv.delivered.Load()
+	var deliveredBefore uint64
+	if recv != nil {
+		deliveredBefore = recv.delivered.Load()
+	}
 	var (
 		budget  atomic.Int64
 		errs    atomic.Uint64
@@ -391,7 +436,7 @@ func manageRound(ctx context.Context, o ManageOptions, target, host string, pid 
 			rd.ClientCPU = (clientCPU1 - clientCPU0).Seconds() * 1e6 / n
 		}
 	}
-	if target == "switchboard" {
+	if recv != nil {
 		// Wait (bounded) for the deliveries still on their way.
 		want := deliveredBefore + rd.Requests - rd.Errors
 		for deadline := time.Now().Add(2 * time.Second); recv.delivered.Load() < want && time.Now().Before(deadline); {
@@ -518,7 +563,7 @@ type noopProcess struct {
 	addr string
 }
 
-func startNoop(ctx context.Context, o ManageOptions) (*noopProcess, error) {
+func startNoop(ctx context.Context, o ManageOptions, deliver bool) (*noopProcess, error) {
 	args := o.FloorCommand
 	if len(args) == 0 {
 		exe, err := os.Executable()
@@ -528,6 +573,12 @@ func startNoop(ctx context.Context, o ManageOptions) (*noopProcess, error) {
 		args = []string{exe, "bench", "noop-server"}
 	}
 	cmd := exec.CommandContext(ctx, args[0], args[1:]...)
+	cmd.Env = os.Environ()
+	if deliver {
+		cmd.Env = append(cmd.Env, NoopDeliverEnv+"=1")
+	} else {
+		cmd.Env = append(cmd.Env, NoopDeliverEnv+"=0")
+	}
 	cmd.Stderr = o.Stderr
 	out, err := cmd.StdoutPipe()
 	if err != nil {

@@ -3,7 +3,9 @@ package bench
 import (
 	"bufio"
 	"context"
+	"crypto/sha1"
 	"crypto/sha256"
+	"encoding/base64"
 	"encoding/binary"
 	"encoding/hex"
 	"encoding/json"
@@ -16,6 +18,7 @@ import (
 	"os"
 	"os/signal"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -74,6 +77,23 @@ func openReceivers(ctx context.Context, o ManageOptions) (*receivers, error) {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
+}
+
+// openFloorReceivers dials o.Receivers connections to the frame floor at
+// addr (which needs no ids: it binds each post's path to one of them).
+func openFloorReceivers(ctx context.Context, o ManageOptions, addr string) (*receivers, error) {
+	r := &receivers{}
+	u := &url.URL{Scheme: "ws", Host: addr, Path: "/" + o.stage}
+	for range o.Receivers {
+		c, err := dialWS(ctx, u, "", false)
+		if err != nil {
+			r.close()
+			return nil, fmt.Errorf("open a receiver on the frame floor: %w", err)
+		}
+		r.conns = append(r.conns, c)
+		r.wg.Go(func() { r.read(c) })
+	}
+	return r, nil
 }
 
 func (r *receivers) close() {
@@ -196,7 +216,11 @@ func authorize(req *http.Request, o ManageOptions, body []byte) error {
 // Switchboard's, so that both responses have the same size.
 const noopRequestID = "00000000-0000-4000-8000-000000000000"
 
-// RunNoopServer serves the floor of bench manage until ctx ends or an
+// NoopDeliverEnv set to 1 makes RunNoopServer's caller (the noop-server
+// command, the tests' TestMain) serve the frame floor.
+const NoopDeliverEnv = "SWITCHBOARD_BENCH_NOOP_DELIVER"
+
+// RunNoopServer serves a floor of bench manage until ctx ends or an
 // interrupt arrives: a net/http server on a loopback port that reads each
 // request's body and answers 200 with an empty body and an
 // x-amzn-RequestId header, as Switchboard answers a successful POST to a
@@ -204,19 +228,34 @@ const noopRequestID = "00000000-0000-4000-8000-000000000000"
 // 10s, read 60s, idle 120s: net/http sets a socket deadline for each), so
 // that the floor differs from Switchboard only by what the handler and the
 // delivery cost. Its first line on out is {"addr":"host:port"}.
-func RunNoopServer(ctx context.Context, out io.Writer) error {
+//
+// With deliver (the frame floor), it also accepts WebSocket upgrades (any
+// GET with "Upgrade: websocket"; it never reads what they send beyond
+// discarding it) and writes each POST's body, as one unmasked text frame,
+// to one of them from the handler before answering: the least any
+// gateway has to do per post. A POST's path is bound to an upgraded
+// connection the first time it is seen (in turn), so that the bench can
+// send the floors the very requests it sends Switchboard. With no
+// connection to write to it answers 410.
+func RunNoopServer(ctx context.Context, out io.Writer, deliver bool) error {
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt)
 	defer stop()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return err
 	}
+	var h http.Handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.Copy(io.Discard, r.Body)
+		w.Header().Set("X-Amzn-Requestid", noopRequestID)
+		w.WriteHeader(http.StatusOK)
+	})
+	var ff *frameFloor
+	if deliver {
+		ff = &frameFloor{bound: make(map[string]*floorConn)}
+		h = ff
+	}
 	srv := &http.Server{
-		Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			_, _ = io.Copy(io.Discard, r.Body)
-			w.Header().Set("X-Amzn-Requestid", noopRequestID)
-			w.WriteHeader(http.StatusOK)
-		}),
+		Handler:           h,
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       60 * time.Second,
 		IdleTimeout:       120 * time.Second,
@@ -233,11 +272,105 @@ func RunNoopServer(ctx context.Context, out io.Writer) error {
 		return err
 	case <-ctx.Done():
 	}
-	_ = srv.Close()
+	_ = srv.Close() // hijacked connections are not closed by it
+	if ff != nil {
+		ff.close()
+	}
 	if err := <-errc; !errors.Is(err, http.ErrServerClosed) {
 		return err
 	}
 	return nil
+}
+
+// frameFloor is the frame floor's handler (see RunNoopServer).
+type frameFloor struct {
+	mu    sync.Mutex
+	conns []*floorConn
+	bound map[string]*floorConn // a POST's path to the connection it writes to
+	wg    sync.WaitGroup
+}
+
+type floorConn struct {
+	mu sync.Mutex // one write at a time, so frames never interleave
+	nc net.Conn
+}
+
+func (f *frameFloor) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if r.Method == http.MethodGet && strings.EqualFold(r.Header.Get("Upgrade"), "websocket") {
+		f.upgrade(w, r)
+		return
+	}
+	body, _ := io.ReadAll(io.LimitReader(r.Body, 1<<20))
+	f.mu.Lock()
+	c := f.bound[r.URL.Path]
+	if c == nil && len(f.conns) > 0 {
+		c = f.conns[len(f.bound)%len(f.conns)]
+		f.bound[r.URL.Path] = c
+	}
+	f.mu.Unlock()
+	if c == nil {
+		w.WriteHeader(http.StatusGone)
+		return
+	}
+	frame := appendFrameHeader(make([]byte, 0, 10+len(body)), len(body))
+	frame = append(frame, body...)
+	c.mu.Lock()
+	_, err := c.nc.Write(frame)
+	c.mu.Unlock()
+	if err != nil {
+		w.WriteHeader(http.StatusGone)
+		return
+	}
+	w.Header().Set("X-Amzn-Requestid", noopRequestID)
+	w.WriteHeader(http.StatusOK)
+}
+
+// appendFrameHeader appends the header of an unmasked final text frame
+// of n payload bytes.
+func appendFrameHeader(b []byte, n int) []byte {
+	switch {
+	case n <= 125:
+		return append(b, 0x81, byte(n))
+	case n <= 0xffff:
+		return append(b, 0x81, 126, byte(n>>8), byte(n))
+	}
+	b = append(b, 0x81, 127)
+	return binary.BigEndian.AppendUint64(b, uint64(n))
+}
+
+func (f *frameFloor) upgrade(w http.ResponseWriter, r *http.Request) {
+	key := r.Header.Get("Sec-WebSocket-Key")
+	if key == "" {
+		http.Error(w, "missing Sec-WebSocket-Key", http.StatusBadRequest)
+		return
+	}
+	sum := sha1.Sum([]byte(key + "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"))
+	nc, brw, err := http.NewResponseController(w).Hijack()
+	if err != nil {
+		return
+	}
+	_, _ = brw.WriteString("HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: " +
+		base64.StdEncoding.EncodeToString(sum[:]) + "\r\n\r\n")
+	if err := brw.Flush(); err != nil {
+		nc.Close()
+		return
+	}
+	c := &floorConn{nc: nc}
+	f.mu.Lock()
+	f.conns = append(f.conns, c)
+	f.mu.Unlock()
+	// Discard what the client sends (the bench answers no pings here:
+	// the floor sends none) until it closes.
+	f.wg.Go(func() { _, _ = io.Copy(io.Discard, nc) })
+}
+
+func (f *frameFloor) close() {
+	f.mu.Lock()
+	for _, c := range f.conns {
+		c.nc.Close()
+	}
+	f.mu.Unlock()
+	f.wg.Wait()
 }
 
 func sha256Hex(b []byte) string {

@@ -62,10 +62,11 @@ func startManageServer(t *testing.T) string {
 }
 
 // bench manage against a real Switchboard and the no-op floor (the test
-// binary as the floor's process), SigV4-signed and with an API key: each
-// round ends at its request bound, no request fails, every POST is
-// delivered to the receivers, and both targets answer with responses of
-// the same size.
+// binary as the floor's process), SigV4-signed and with an API key (and
+// then the frame floor too): each round ends at its request bound, no
+// request fails, every POST is delivered to the receivers (Switchboard's
+// and the frame floor's), and every target answers with responses of the
+// same size.
 func TestManageServer(t *testing.T) {
 	addr := startManageServer(t)
 	for _, auth := range []string{"sigv4", "apikey"} {
@@ -82,10 +83,13 @@ func TestManageServer(t *testing.T) {
 				FloorCommand: []string{os.Args[0]},
 				Stderr:       testLog{t},
 			}
+			targets := 2
 			if auth == "sigv4" {
 				o.AccessKeyID, o.SecretAccessKey = "AKIABENCH0123456789", "benchsecret0123456789abcdef"
 			} else {
 				o.APIKey = "bench-api-key-0123456789"
+				o.FrameFloor = true
+				targets = 3
 			}
 			t.Setenv(noopEnv, "1")
 			res, err := Manage(context.Background(), o)
@@ -93,7 +97,7 @@ func TestManageServer(t *testing.T) {
 				t.Fatal(err)
 			}
 			t.Logf("\n%s", res)
-			if len(res.Rounds) != 4 {
+			if len(res.Rounds) != 2*targets {
 				t.Fatalf("%d rounds, want 2 per target", len(res.Rounds))
 			}
 			size := res.Rounds[0].ResponseBytes
@@ -101,19 +105,31 @@ func TestManageServer(t *testing.T) {
 				if rd.Requests != 500 || rd.Errors != 0 || rd.PerSecond <= 0 || rd.P50 <= 0 || rd.P50 > rd.P99 {
 					t.Errorf("round %d: %+v", i, rd)
 				}
-				if rd.Target == "switchboard" && rd.Delivered != 500 {
+				if rd.Target != "floor" && rd.Delivered != 500 {
 					t.Errorf("round %d: %d delivered, want 500", i, rd.Delivered)
 				}
 				if rd.ResponseBytes != size || size == 0 {
 					t.Errorf("round %d (%s): response of %d bytes, round 0's %d", i, rd.Target, rd.ResponseBytes, size)
 				}
 			}
-			// Rounds alternate, and which target goes first alternates.
-			if got := res.Rounds[0].Target + res.Rounds[1].Target + res.Rounds[2].Target + res.Rounds[3].Target; got != "switchboardfloorfloorswitchboard" {
-				t.Errorf("round order %s", got)
+			// Rounds alternate, and the order of the targets reverses
+			// every other round.
+			var order []string
+			for _, rd := range res.Rounds {
+				order = append(order, rd.Target)
+			}
+			want := "switchboard floor floor switchboard"
+			if targets == 3 {
+				want = "switchboard floor frame-floor frame-floor floor switchboard"
+			}
+			if got := strings.Join(order, " "); got != want {
+				t.Errorf("round order %s, want %s", got, want)
 			}
 			if res.Ratio <= 0 || res.Switchboard <= 0 || res.Floor <= 0 {
 				t.Errorf("summary %+v", res)
+			}
+			if targets == 3 && (res.FrameFloor <= 0 || res.FrameRatio <= 0 || res.FrameFloorRatio <= 0) {
+				t.Errorf("frame floor summary %+v", res)
 			}
 		})
 	}

@@ -22,10 +22,11 @@ type benchManageCmd struct {
 	Size            int           `default:"64" help:"Bytes of each POST body."`
 	Requests        int           `default:"200000" help:"Bound on each round's requests."`
 	Duration        time.Duration `default:"5s" help:"Bound on each round's time."`
-	Rounds          int           `default:"3" help:"Rounds per target, alternating Switchboard and the no-op floor."`
+	Rounds          int           `default:"3" help:"Rounds per target, alternating Switchboard and the no-op floor(s)."`
 	Warmup          time.Duration `default:"1s" help:"An unreported round per target first (negative: none)."`
 	PID             int           `name:"pid" help:"The Switchboard's process id: report its CPU time per request (Linux)."`
 	NoFloor         bool          `name:"no-floor" help:"Drive Switchboard only, without the no-op net/http server."`
+	FrameFloor      bool          `name:"frame-floor" help:"Also drive the frame floor: the no-op server that writes each post to a WebSocket connection, as a frame (what delivering costs on these cores)."`
 	JSON            bool          `name:"json" help:"Print the result as one JSON object instead of text."`
 }
 
@@ -35,7 +36,7 @@ func (b *benchManageCmd) Run(ctx context.Context, e *env) error {
 	res, err := bench.Manage(ctx, bench.ManageOptions{
 		URL: b.URL, APIKey: b.APIKey, AccessKeyID: b.AccessKeyID, SecretAccessKey: b.SecretAccessKey, Region: b.Region,
 		Connections: b.Connections, Receivers: b.Receivers, Size: b.Size, Requests: b.Requests, Duration: b.Duration,
-		Rounds: b.Rounds, Warmup: b.Warmup, ServerPID: b.PID, NoFloor: b.NoFloor, Stderr: e.stderr, Progress: e.stderr,
+		Rounds: b.Rounds, Warmup: b.Warmup, ServerPID: b.PID, NoFloor: b.NoFloor, FrameFloor: b.FrameFloor, Stderr: e.stderr, Progress: e.stderr,
 	})
 	if b.JSON {
 		enc := json.NewEncoder(e.stdout)
@@ -52,8 +53,10 @@ func (b *benchManageCmd) Run(ctx context.Context, e *env) error {
 	return nil
 }
 
-type benchNoopServerCmd struct{}
+type benchNoopServerCmd struct {
+	Deliver bool `env:"SWITCHBOARD_BENCH_NOOP_DELIVER" help:"Serve the frame floor: accept WebSocket upgrades and write each post to one, as a frame."`
+}
 
-func (benchNoopServerCmd) Run(ctx context.Context, e *env) error {
-	return bench.RunNoopServer(ctx, e.stdout)
+func (b benchNoopServerCmd) Run(ctx context.Context, e *env) error {
+	return bench.RunNoopServer(ctx, e.stdout, b.Deliver)
 }

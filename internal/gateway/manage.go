@@ -55,7 +55,10 @@ func (g *Gateway) PostToConnection(ctx context.Context, stage, id string, data [
 		return err
 	}
 	f := hub.Frames{Data: data}
-	if err := c.ws.SendMessage(f.For(c.v1)); err != nil {
+	// One recipient: SendMessageDirect writes the frame from this
+	// goroutine when the connection has nothing else waiting, instead of
+	// waking its event loop (fan-out keeps Send).
+	if err := c.ws.SendMessageDirect(f.For(c.v1)); err != nil {
 		return ErrGone
 	}
 	a.m.deliveries.Inc()

@@ -107,7 +107,11 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // r.URL.EscapedPath() (which decodes the path again on every call): path
 // must be exactly that.
 func (h *Handler) ServeEscaped(w http.ResponseWriter, r *http.Request, path string) {
-	start := time.Now()
+	debug := h.logger.Enabled(r.Context(), slog.LevelDebug)
+	var start time.Time
+	if debug { // the latency is only logged at debug level
+		start = time.Now()
+	}
 	sw := statusWriters.Get().(*statusWriter)
 	*sw = statusWriter{ResponseWriter: w}
 	defer func() {
@@ -137,7 +141,7 @@ func (h *Handler) ServeEscaped(w http.ResponseWriter, r *http.Request, path stri
 	if err != nil {
 		h.writeError(sw, r, rt, err)
 	}
-	if h.logger.Enabled(r.Context(), slog.LevelDebug) {
+	if debug {
 		h.logger.LogAttrs(r.Context(), slog.LevelDebug, "management call", rt.logAttrs(
 			slog.String("method", r.Method),
 			slog.Int("status", sw.status), slog.Duration("latency", time.Since(start)),

@@ -23,6 +23,7 @@ import (
 	"net"
 	"net/http"
 	"sync"
+	"sync/atomic"
 )
 
 // MaxHead is the most bytes of a request head that are captured.
@@ -50,6 +51,9 @@ type Conn struct {
 	mu   sync.Mutex
 	head []byte
 	done bool // the head is complete (or abandoned)
+	// captured mirrors done for Read's fast path: once set, the reads
+	// of every later request skip the mutex.
+	captured atomic.Bool
 }
 
 // NetConn returns the wrapped connection (so the WebSocket transport can
@@ -58,7 +62,7 @@ func (c *Conn) NetConn() net.Conn { return c.Conn }
 
 func (c *Conn) Read(p []byte) (int, error) {
 	n, err := c.Conn.Read(p)
-	if n > 0 {
+	if n > 0 && !c.captured.Load() {
 		c.mu.Lock()
 		if !c.done {
 			c.head = append(c.head, p[:n]...)
@@ -68,6 +72,7 @@ func (c *Conn) Read(p []byte) (int, error) {
 			} else if len(c.head) > MaxHead {
 				c.head, c.done = nil, true
 			}
+			c.captured.Store(c.done)
 		}
 		c.mu.Unlock()
 	}

@@ -111,6 +111,7 @@ type Conn struct {
 	holds       int      // delivered messages the handler is still answering (Hold/Release)
 	queued      int      // bytes accepted and not yet written
 	scheduled   bool     // the writer will look at the queue again
+	outBusy     bool     // epoll driver: out holds bytes the loop has not written yet
 	closeOut    Frame    // our close frame, not yet handed to the writer
 	closeInOut  bool     // our close frame is in out
 	closeDone   bool     // once our close frame is out, linger and finish
@@ -158,7 +159,23 @@ func (c *Conn) ConnectedAt() time.Time { return time.Unix(0, c.connectedAt) }
 // MaxQueueBytes the connection is closed with 1013 (slow consumer) and
 // ErrSlowConsumer returned. Frames sent before Upgrade are written after
 // the 101 response.
-func (c *Conn) Send(f Frame) error {
+func (c *Conn) Send(f Frame) error { return c.send(f, false) }
+
+// SendDirect is Send for a frame that goes to this connection alone (a
+// management post to one connection): when nothing is waiting to go out
+// on the connection — no queued frame, no pending wakeup, no bytes its
+// event loop has not written yet — it writes the frame itself, from the
+// calling goroutine, in one non-blocking write, instead of waking the
+// connection's event loop; what the socket does not take is queued and
+// the loop woken, as for Send. Frames keep their order either way. It
+// saves the loop's wakeup (an eventfd write, an epoll_wait return, a
+// writev) per frame, but serialises the system calls on the caller:
+// fan-out to many connections must use Send, so that the event loops
+// write in parallel and batch what piles up (docs/BENCHMARKS.md,
+// "Management API"). Under the goroutine driver it is Send.
+func (c *Conn) SendDirect(f Frame) error { return c.send(f, true) }
+
+func (c *Conn) send(f Frame, direct bool) error {
 	c.mu.Lock()
 	if c.state >= stateClosing {
 		c.mu.Unlock()
@@ -172,6 +189,15 @@ func (c *Conn) Send(f Frame) error {
 			c.kick()
 		}
 		return ErrSlowConsumer
+	}
+	if direct && len(f) > 0 && c.canWriteNowLocked() {
+		n := writeNow(c.fd, f)
+		if n == len(f) {
+			c.lastActive.Store(c.e.now())
+			c.mu.Unlock()
+			return nil
+		}
+		f = f[n:] // the rest goes through the queue, as any frame would
 	}
 	c.queue = append(c.queue, f)
 	c.queued += len(f)
@@ -292,6 +318,23 @@ func (c *Conn) Upgrade(w http.ResponseWriter, r *http.Request, subprotocol strin
 	}
 	_ = nc.SetDeadline(time.Time{})
 	return c.e.attach(c, nc, pre)
+}
+
+// canWriteNowLocked reports whether SendDirect may write a frame to the
+// socket itself instead of waking the event loop (epoll driver only):
+// nothing is waiting to go out before it — no queued data or control
+// frame, no close frame, no pending wakeup, and the loop holds no
+// unwritten bytes (outBusy) — so the frame cannot overtake anything, and
+// the connection is open or draining, so its socket is registered and
+// stays open while c.mu is held (finish closes it only after markClosed
+// has taken c.mu). The socket is non-blocking: writeNow never waits, and
+// what it could not write is queued for the loop like any frame. A write
+// error is left to the loop too: the queued frame makes it write, see the
+// error and abort.
+func (c *Conn) canWriteNowLocked() bool {
+	return c.p != nil && !c.scheduled && !c.outBusy && !c.abortReq &&
+		(c.state == stateOpen || c.state == stateDraining) &&
+		len(c.queue) == 0 && len(c.ctrl) == 0 && c.closeOut == nil
 }
 
 // scheduleLocked marks the connection for the writer and reports whether
@@ -440,6 +483,7 @@ func (c *Conn) takeOutputLocked() {
 		c.closeOut = nil
 		c.closeInOut = true
 	}
+	c.outBusy = len(c.out) > 0
 }
 
 // advanceOut drops the n bytes the writer wrote from the front of out.
@@ -475,6 +519,7 @@ func (c *Conn) afterWrite(n int, drained bool) (linger bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.queued -= n
+	c.outBusy = !drained
 	if drained && c.closeInOut {
 		c.closeInOut = false
 		c.closeWrote = true

@@ -257,6 +257,15 @@ func (c *Conn) SendMessage(m *Message) error {
 	return c.Send(m.plain)
 }
 
+// SendMessageDirect is SendMessage through SendDirect: for a message to
+// this connection alone.
+func (c *Conn) SendMessageDirect(m *Message) error {
+	if c.pmd != nil {
+		return c.SendDirect(m.deflated(c.pmd))
+	}
+	return c.SendDirect(m.plain)
+}
+
 // Message is a data message ready for any connection: the plain frame,
 // and its compressed frame made at most once, the first time a connection
 // with permessage-deflate needs it. A Message can be sent on any number of

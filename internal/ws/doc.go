@@ -16,9 +16,15 @@
 //   - One reader per connection (its event loop, or its reader goroutine)
 //     parses input and calls the Handler. Handler methods must not block.
 //   - One writer per connection (the same event loop, or the writer
-//     goroutine) owns every write to the socket. Send and Close only queue
-//     work and never block; a queue past Limits.MaxQueueBytes closes the
-//     connection as a slow consumer (1013).
+//     goroutine) owns every write to the socket, with one exception: under
+//     the epoll driver, SendDirect (a frame for one connection alone, such
+//     as a management post) that finds nothing waiting to go out (no
+//     queued frame, no pending wakeup, no bytes the loop has not written
+//     yet) writes its frame itself, with c.mu held, in one non-blocking
+//     write; what the socket does not take is queued and the loop woken
+//     as for any frame. Send and Close only queue work; nothing blocks. A
+//     queue past Limits.MaxQueueBytes closes the connection as a slow
+//     consumer (1013).
 //   - A Frame is immutable and can be queued on many connections: fan-out
 //     encodes once. Frames queued between two flushes go out in one writev.
 //     A Message adds a compressed frame, made once for all the connections

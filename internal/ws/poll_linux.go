@@ -353,6 +353,23 @@ func writev(fd int, iov []unix.Iovec) (int, error) {
 	return int(n), nil
 }
 
+// writeNow writes b to the non-blocking socket fd from the calling
+// goroutine (Conn.SendDirect, with c.mu held). It returns how many bytes
+// the socket took: 0 when it is full (EAGAIN) or on an error, which the
+// loop sees when it writes the rest.
+func writeNow(fd int, b []byte) int {
+	for {
+		n, _, errno := unix.RawSyscall(unix.SYS_WRITE, uintptr(fd), uintptr(unsafe.Pointer(&b[0])), uintptr(len(b)))
+		switch errno {
+		case 0:
+			return int(n)
+		case unix.EINTR:
+			continue
+		}
+		return 0
+	}
+}
+
 // shutdownWrite sends our FIN after the close frame.
 func (p *poller) shutdownWrite(c *Conn) {
 	if c.fd >= 0 {
