@@ -26,6 +26,14 @@ type Conn struct {
 	// switchboard.v1 (its messages are protocol commands, not routes).
 	member *hub.Member
 	v1     bool
+	// session, for a connection of a protocol front-end (frontend.go),
+	// gets its messages and its end instead of the API's routes;
+	// protocol names the front-end, drainCode/drainReason its close on
+	// shutdown (0: 1001).
+	session     Session
+	protocol    string
+	drainCode   ws.CloseCode
+	drainReason string
 	// release frees the connection's places in the open-connection limits.
 	release func()
 	// left, in a cluster, is closed once the closed connection has left
@@ -180,8 +188,12 @@ func (c *Conn) handle(it inItem) {
 		}
 	}()
 	switch {
+	case it.closed && c.session != nil:
+		c.g.sessionClosed(c, it)
 	case it.closed:
 		c.g.fireDisconnect(c, it)
+	case c.session != nil:
+		c.session.Message(it.op, it.payload, it.at)
 	case c.v1:
 		c.g.handleProtocol(c, it)
 	default:

@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -35,6 +36,9 @@ type Options struct {
 	// these seams. The zero value: one node on the in-process backend.
 	Cluster cluster.Seams
 }
+
+// ErrShutdownStarted is Shutdown's answer to a second call.
+var ErrShutdownStarted = errors.New("gateway: shutdown already started")
 
 // Gateway serves the configured APIs.
 type Gateway struct {
@@ -171,7 +175,7 @@ func (g *Gateway) Shutdown(ctx context.Context) error {
 	started := g.draining.CompareAndSwap(false, true)
 	g.reloadMu.Unlock()
 	if !started {
-		return fmt.Errorf("shutdown already started")
+		return ErrShutdownStarted
 	}
 	g.stopCluster()
 	total := 0
@@ -269,7 +273,7 @@ func (g *Gateway) closeAll(ctx context.Context, window time.Duration) {
 				}
 			}
 		}
-		c.ws.Close(ws.CloseGoingAway, "server shutting down")
+		c.ws.Close(c.closeForDrain())
 	}
 	g.closeRegistered()
 }
@@ -277,7 +281,7 @@ func (g *Gateway) closeAll(ctx context.Context, window time.Duration) {
 // closeRegistered closes every registered connection not yet closing.
 func (g *Gateway) closeRegistered() {
 	for _, a := range g.list {
-		a.registry.each(func(c *Conn) { c.ws.Close(ws.CloseGoingAway, "server shutting down") })
+		a.registry.each(func(c *Conn) { c.ws.Close(c.closeForDrain()) })
 	}
 }
 
