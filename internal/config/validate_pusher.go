@@ -97,6 +97,8 @@ func (v *validator) pusherAppID(field, id string) bool {
 		v.add(field, `is required; set the numeric app id your server SDKs are given (appId), e.g. id: "123"`)
 	case strings.IndexFunc(id, func(r rune) bool { return r < '0' || r > '9' }) >= 0:
 		v.add(field, `%q is not a numeric app id; use digits only, such as "123": the Pusher SDKs read the id as a number (Pusher.forURL parses it with parseInt)`, id)
+	case strings.TrimLeft(id, "0") == "":
+		v.add(field, `%q is not a valid app id; use a positive number such as "123"`, id)
 	case id[0] == '0':
 		v.add(field, "%q starts with 0, which the Pusher SDKs drop when they read the id as a number (Pusher.forURL would call /apps/%s); write it without leading zeros", id, strings.TrimLeft(id, "0"))
 	case len(id) > maxPusherAppIDDigits:

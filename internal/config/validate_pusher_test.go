@@ -62,6 +62,7 @@ func TestValidatePusher(t *testing.T) {
 		{"id negative", func(c *Config) { app(c).ID = "-1" }, "pusher.apps[0].id", `"-1" is not a numeric app id`},
 		{"id leading zero", func(c *Config) { app(c).ID = "0123" }, "pusher.apps[0].id",
 			`"0123" starts with 0, which the Pusher SDKs drop when they read the id as a number (Pusher.forURL would call /apps/123); write it without leading zeros`},
+		{"id zero", func(c *Config) { app(c).ID = "00" }, "pusher.apps[0].id", `"00" is not a valid app id; use a positive number such as "123"`},
 		{"id too long", func(c *Config) { app(c).ID = "1234567890123456" }, "pusher.apps[0].id",
 			"has 16 digits; use at most 15, so that the SDKs that read it as a JavaScript number read it exactly"},
 		{"id twice", func(c *Config) { addApp(c, PusherApp{ID: "123", Key: "other-key", Secret: "other-secret-0123456789"}) }, "pusher.apps[1].id",
