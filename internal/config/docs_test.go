@@ -11,8 +11,7 @@ import (
 // TestConfigurationDoc keeps docs/configuration.md in step with the code:
 // it shows SeedYAML and the examples of testdata (which TestChannelsExample,
 // TestIntegrationExamples, TestProductionExample and TestPusherExample
-// load) verbatim and
-// mentions every key.
+// load) verbatim and mentions every key.
 func TestConfigurationDoc(t *testing.T) {
 	b, err := os.ReadFile(filepath.Join("..", "..", "docs", "configuration.md"))
 	if err != nil {
