@@ -365,6 +365,10 @@ func (v *validateCmd) Run(e *env) error {
 	for _, a := range cfg.APIs {
 		fmt.Fprintf(e.stdout, "  %s: /%s, %d route(s), %d integration(s)\n", a.ID, a.Stage, len(a.Routes), len(a.Integrations))
 	}
+	for _, p := range cfg.Pusher.Apps {
+		// Never the secret.
+		fmt.Fprintf(e.stdout, "  pusher app %s: key %s, channels of API %s, /app/%s and /apps/%s\n", p.ID, p.Key, p.API, p.Key, p.ID)
+	}
 	if cl := cfg.Cluster; cl != nil {
 		fmt.Fprintf(e.stdout, "  cluster: Redis %s at %s, internal endpoint %s\n",
 			cl.Redis.Mode, strings.Join(cl.Redis.Addresses, ", "), cl.Internal.Advertise)

@@ -86,6 +86,61 @@ apis:
 	}
 }
 
+// TestValidatePusher: validate accepts a pusher section (listing each app
+// without its secret) and explains a bad one with the field and the fix.
+func TestValidatePusher(t *testing.T) {
+	dir := t.TempDir()
+	const apis = `
+apis:
+  - id: chat
+    stage: production
+    routeSelectionExpression: $request.body.action
+`
+	good := filepath.Join(dir, "good.yaml")
+	os.WriteFile(good, []byte(apis+`
+pusher:
+  apps:
+    - id: "123"
+      key: app-key
+      secret: ${PUSHER_SECRET}
+      api: chat
+      clientEvents: true
+      webhooks:
+        - url: https://example.com/pusher/webhook
+          events: [channel_occupied, client_event]
+`), 0o600)
+	t.Setenv("PUSHER_SECRET", "7ad3773142a6692b25b8")
+	out, err := run(t, "validate", good)
+	if err != nil || !strings.Contains(out, "ok") || !strings.Contains(out, "  pusher app 123: key app-key, channels of API chat, /app/app-key and /apps/123\n") {
+		t.Fatalf("good file: %v\n%s", err, out)
+	}
+	if strings.Contains(out, "7ad3773142a6692b25b8") {
+		t.Errorf("validate printed the secret:\n%s", out)
+	}
+
+	bad := filepath.Join(dir, "bad.yaml")
+	os.WriteFile(bad, []byte(apis+`
+pusher:
+  apps:
+    - id: app-1
+      key: app-key
+      secret: ${PUSHER_SECRET}
+      api: caht
+`), 0o600)
+	out, err = run(t, "validate", bad)
+	var ee *ExitError
+	if !errors.As(err, &ee) || ee.Code != 1 {
+		t.Fatalf("bad file: err %v, want exit code 1", err)
+	}
+	want := bad + `: 2 problems:
+  ` + bad + `:9: pusher.apps[0].id: "app-1" is not a numeric app id; use digits only, such as "123": the Pusher SDKs read the id as a number (Pusher.forURL parses it with parseInt)
+  ` + bad + `:12: pusher.apps[0].api: "caht" is not the id of any API (did you mean "chat"?); the API ids are "chat"
+`
+	if out != want {
+		t.Errorf("bad file output:\n%s\nwant:\n%s", out, want)
+	}
+}
+
 // The real binary: it serves the seed chat, and on SIGTERM closes every
 // connection with 1001 and exits 0.
 func TestServeAndSIGTERM(t *testing.T) {

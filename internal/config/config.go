@@ -26,6 +26,10 @@ type Config struct {
 	// APIs are the real-time APIs this process serves, each under its own
 	// stage path (/{stage}).
 	APIs []API `yaml:"apis"`
+	// Pusher serves Pusher Channels apps (pusher-js clients at
+	// /app/{key}, the HTTP API at /apps/{id}/...) on the channels of the
+	// APIs they map to. Default: none.
+	Pusher Pusher `yaml:"pusher"`
 }
 
 // Log configures the structured log written to stderr.

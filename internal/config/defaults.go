@@ -67,6 +67,20 @@ const (
 	defaultRedisKeyPrefix      = "switchboard:"
 	defaultRedisDialTimeout    = Duration(5 * time.Second)
 	defaultRedisCommandTimeout = Duration(2 * time.Second)
+
+	// Pusher apps: hosted Pusher's values.
+	defaultPusherActivityTimeout       = Duration(120 * time.Second)
+	defaultPusherCacheTTL              = Duration(30 * time.Minute)
+	defaultPusherPresenceMembers       = 100
+	defaultPusherPresenceMemberBytes   = ByteSize(1 << 10)
+	defaultPusherEventBytes            = ByteSize(10 << 10)
+	defaultPusherClientEventsPerSecond = 10
+	defaultPusherChannelsPerEvent      = 100
+	defaultPusherBatchEvents           = 10
+	defaultPusherChannelNameBytes      = 200
+	defaultPusherWebhookBatchWindow    = Duration(50 * time.Millisecond)
+	defaultPusherWebhookRetryFor       = Duration(5 * time.Minute)
+	defaultPusherWebhookTimeout        = Duration(10 * time.Second)
 )
 
 // ApplyDefaults fills every zero field of c with its documented default.
@@ -97,6 +111,40 @@ func (c *Config) ApplyDefaults() {
 	// configuration says so.
 	for i := range c.APIs {
 		c.APIs[i].applyDefaults()
+	}
+	for i := range c.Pusher.Apps {
+		c.Pusher.Apps[i].applyDefaults()
+	}
+}
+
+// applyDefaults fills a Pusher app's defaults. A webhook's batchWindow only
+// gets one with batching: without it the field must stay unset, and
+// Validate reports it if it is not.
+func (a *PusherApp) applyDefaults() {
+	setDefault(&a.ActivityTimeout, defaultPusherActivityTimeout)
+	setDefault(&a.CacheTTL, defaultPusherCacheTTL)
+	if a.UserAuthentication == nil {
+		enabled := true
+		a.UserAuthentication = &enabled
+	}
+	l := &a.Limits
+	setDefault(&l.PresenceMembers, defaultPusherPresenceMembers)
+	setDefault(&l.PresenceMemberBytes, defaultPusherPresenceMemberBytes)
+	setDefault(&l.EventBytes, defaultPusherEventBytes)
+	setDefault(&l.ClientEventsPerSecond, defaultPusherClientEventsPerSecond)
+	setDefault(&l.ChannelsPerEvent, defaultPusherChannelsPerEvent)
+	setDefault(&l.BatchEvents, defaultPusherBatchEvents)
+	setDefault(&l.ChannelNameBytes, defaultPusherChannelNameBytes)
+	for i := range a.Webhooks {
+		w := &a.Webhooks[i]
+		if len(w.Events) == 0 {
+			w.Events = defaultPusherWebhookEvents(a)
+		}
+		if w.Batching {
+			setDefault(&w.BatchWindow, defaultPusherWebhookBatchWindow)
+		}
+		setDefault(&w.RetryFor, defaultPusherWebhookRetryFor)
+		setDefault(&w.Timeout, defaultPusherWebhookTimeout)
 	}
 }
 
@@ -276,6 +324,10 @@ func (c *Config) clone() *Config {
 		cl := *c.Cluster
 		cl.Redis.Addresses = slices.Clone(cl.Redis.Addresses)
 		cp.Cluster = &cl
+	}
+	cp.Pusher.Apps = slices.Clone(c.Pusher.Apps)
+	for i := range cp.Pusher.Apps {
+		cp.Pusher.Apps[i].Webhooks = slices.Clone(cp.Pusher.Apps[i].Webhooks)
 	}
 	cp.APIs = slices.Clone(c.APIs)
 	for i := range cp.APIs {

@@ -10,8 +10,8 @@ import (
 
 // TestConfigurationDoc keeps docs/configuration.md in step with the code:
 // it shows SeedYAML and the examples of testdata (which TestChannelsExample,
-// TestIntegrationExamples and TestProductionExample load) verbatim and
-// mentions every key.
+// TestIntegrationExamples, TestProductionExample and TestPusherExample
+// load) verbatim and mentions every key.
 func TestConfigurationDoc(t *testing.T) {
 	b, err := os.ReadFile(filepath.Join("..", "..", "docs", "configuration.md"))
 	if err != nil {
@@ -27,6 +27,7 @@ func TestConfigurationDoc(t *testing.T) {
 		{"function.yaml", "apis[].integrations"},
 		{"production.yaml", "A secure production configuration"},
 		{"cluster.yaml", "cluster"},
+		{"pusher.yaml", "Pusher apps"},
 	} {
 		example, err := os.ReadFile(filepath.Join("testdata", ex.file))
 		if err != nil {

@@ -14,12 +14,15 @@ func FuzzParse(f *testing.F) {
 		f.Fatal(err)
 	}
 	seeds := []string{SeedYAML, string(full)}
-	for _, name := range []string{"channels.yaml", "lambda.yaml", "function.yaml", "cluster.yaml"} {
+	for _, name := range []string{"channels.yaml", "lambda.yaml", "function.yaml", "cluster.yaml", "pusher.yaml"} {
 		b, err := os.ReadFile(filepath.Join("testdata", name))
 		if err != nil {
 			f.Fatal(err)
 		}
 		seeds = append(seeds, string(b))
+		if name == "pusher.yaml" {
+			seeds = append(seeds, minimal+string(b))
+		}
 	}
 	for _, s := range append(seeds, []string{
 		minimal + "    channels:\n      namespaces:\n        - {pattern: \"dm:{user}:*\", subscribe: user, history: {size: 3}}\n    routes:\n      a: {action: {type: join, channel: \"dm:x:${request.body.y}\"}}\n",
@@ -39,15 +42,18 @@ func FuzzParse(f *testing.F) {
 		minimal + "    limits: {connectionsPerSecond: 5, connectionBurst: 9, maxConnections: 9, maxConnectionsPerIP: 3, messagesPerSecond: 2}\n    auth:\n      origins: [\"https://*.example.com\", \"null\"]\n      jwt: {keys: [{algorithm: HS256, secret: 0123456789abcdef0123456789abcdef}, {algorithm: ES256, publicKeyFile: testdata/jwt/es256.pem}], jwksUrl: \"http://127.0.0.1/jwks\", algorithms: [ES256]}\n",
 		minimal + "    integrations: {a: {type: http, url: \"http://x\"}}\n    auth:\n      authorizer: {integration: a, identitySources: [route.request.header.Authorization], cacheTTL: 1m}\n",
 		minimal + "cluster:\n  nodeId: n1\n  lease: 6s\n  redis: {mode: sentinel, addresses: [\"[::1]:26379\"], password: \"${ADMIN_KEY}\", sentinel: {masterName: m}, tls: {serverName: r.x}}\n  internal: {advertise: \"10.0.0.1:8081\", secret: \"${ADMIN_KEY}${ADMIN_KEY}\"}\n",
+		minimal + "pusher:\n  apps:\n    - {id: 7, key: k, secret: \"${ADMIN_KEY}\", api: chat, limits: {eventBytes: 1MiB}, webhooks: [{url: \"http://[::1]:1/h\", events: [cache_miss], batching: true}]}\n",
 		minimal + "    integrations:\n      l:\n        type: lambda\n        lambda: {functionName: \"arn:aws:lambda:us-east-1:123456789012:function:f:1\", endpoint: \"http://[::1]:9001/\"}\n",
 	}...) {
 		f.Add([]byte(s))
 	}
 	env := envMap(map[string]string{
-		"ADDR":      ":1234",
-		"LEVEL":     "debug",
-		"ADMIN_KEY": "admin-0123456789abcdef",
-		"EMPTY":     "",
+		"ADDR":          ":1234",
+		"LEVEL":         "debug",
+		"ADMIN_KEY":     "admin-0123456789abcdef",
+		"EMPTY":         "",
+		"PUSHER_SECRET": "7ad3773142a6692b25b8",
+		"WEBHOOK_TOKEN": "token",
 	})
 	f.Fuzz(func(t *testing.T, data []byte) {
 		c, err := Parse("fuzz.yaml", data, env)
@@ -62,6 +68,12 @@ func FuzzParse(f *testing.F) {
 		}
 		if err := c.Validate(); err != nil {
 			t.Fatalf("Parse accepted a config that Validate rejects: %v", err)
+		}
+		for i := range c.Pusher.Apps {
+			a := &c.Pusher.Apps[i]
+			if c.PusherAPI(a) < 0 || a.ActivityTimeoutSeconds() < 1 || c.Pusher.AppByKey(a.Key) != a {
+				t.Fatalf("accepted Pusher app %+v has no API, no activity timeout or a shared key", a)
+			}
 		}
 		for _, a := range c.APIs {
 			for key, r := range a.Routes {

@@ -3,6 +3,7 @@ package config
 import (
 	"fmt"
 	"reflect"
+	"slices"
 	"strings"
 )
 
@@ -17,10 +18,13 @@ import (
 // allowLoopback), shutdown, http.maxConnections, log.level, and, in each API that
 // both have (matched by id), everything but its stage and its channels:
 // routes, integrations, auth (origins, JWT, authorizer), limits, binary,
-// domainName, routeSelectionExpression and disconnect. Everything else —
+// domainName, routeSelectionExpression and disconnect; and in each Pusher
+// app that both have (matched by id), everything but its api: key,
+// secret, features, limits, webhooks, activityTimeout and cacheTTL.
+// Everything else —
 // listen, tls, the rest of http, transport, log.format, cluster, an API's
-// stage and channels, APIs added or removed, and any field this list does
-// not name —
+// stage and channels, APIs added or removed, a Pusher app's api, Pusher
+// apps added or removed, and any field this list does not name —
 // keeps its running value until a restart.
 func ApplyReload(cur, next *Config) (*Config, []string) {
 	eff := *cur
@@ -55,8 +59,11 @@ func ApplyReload(cur, next *Config) (*Config, []string) {
 		}
 	}
 
+	eff.Pusher.Apps = reloadPusherApps(cur.Pusher.Apps, next.Pusher.Apps, &notes)
+
 	top := *next
-	top.APIs = eff.APIs // compared above
+	top.APIs = eff.APIs     // compared above
+	top.Pusher = eff.Pusher // compared in reloadPusherApps
 	diffFields(&notes, "", reflect.ValueOf(eff), reflect.ValueOf(top), 2)
 	return &eff, notes
 }
@@ -96,4 +103,32 @@ func restartNote(field string) string {
 		return "tls changed; restart to apply (the certificate and key files themselves are reloaded whenever they change)"
 	}
 	return field + " changed; restart to apply"
+}
+
+// reloadPusherApps returns the Pusher apps a reload puts in force: each
+// app of cur that next has too (matched by id) as next has it, but with
+// its running api; apps that next removed stay, apps that it added wait
+// for a restart. It appends a note for each of those three.
+func reloadPusherApps(cur, next []PusherApp, notes *[]string) []PusherApp {
+	eff := make([]PusherApp, 0, len(cur))
+	for _, a := range cur {
+		i := slices.IndexFunc(next, func(n PusherApp) bool { return n.ID == a.ID })
+		if i < 0 {
+			*notes = append(*notes, fmt.Sprintf("pusher.apps[%s] (key %s) was removed; restart to apply (it keeps serving until then)", a.ID, a.Key))
+			eff = append(eff, a)
+			continue
+		}
+		e := next[i]
+		if e.API != a.API {
+			*notes = append(*notes, restartNote("pusher.apps["+a.ID+"].api"))
+			e.API = a.API
+		}
+		eff = append(eff, e)
+	}
+	for _, n := range next {
+		if !slices.ContainsFunc(cur, func(a PusherApp) bool { return a.ID == n.ID }) {
+			*notes = append(*notes, fmt.Sprintf("pusher.apps[%s] (key %s) was added; restart to apply", n.ID, n.Key))
+		}
+	}
+	return eff
 }

@@ -155,6 +155,7 @@ func (v *validator) config(c *Config) {
 		}
 		stages[s] = i
 	}
+	v.pusher(c)
 }
 
 // checkListen returns what is wrong with a listen address, or "".
