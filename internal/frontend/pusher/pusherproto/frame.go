@@ -266,7 +266,7 @@ func DecodeClientEvent(f Frame) (ClientEvent, error) {
 	if len(trimSpace(f.Data)) == 0 {
 		return ClientEvent{}, errorf(ErrMalformed, "client event %q has no data", f.Event)
 	}
-	return ClientEvent{Event: f.Event, Channel: f.Channel, Data: f.Data}, nil
+	return ClientEvent(f), nil
 }
 
 // EventData returns the text to send as the "data" string of a channel

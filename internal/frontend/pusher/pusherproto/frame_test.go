@@ -9,7 +9,7 @@ import (
 
 func TestDecode(t *testing.T) {
 	for _, tc := range []struct {
-		msg                   string
+		msg                  string
 		event, channel, data string
 	}{
 		// What pusher-js 8.6.0 sends (reference §2, §4.1).

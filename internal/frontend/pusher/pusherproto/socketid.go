@@ -30,14 +30,17 @@ var connIDEncoding = base64.URLEncoding.Strict()
 // SocketID returns the socket_id of the connection id connID, or an
 // ErrSocketID *Error when connID does not have cluster.NewID's shape.
 func SocketID(connID string) (string, error) {
-	var raw [connIDBytes]byte
+	var raw [connIDLen / 4 * 3]byte // Decode needs room for 16 characters without padding
+	if len(connID) != connIDLen {
+		return "", errorf(ErrSocketID, "connection id %q is not 11 bytes in URL-safe base64", connID)
+	}
 	n, err := connIDEncoding.Decode(raw[:], []byte(connID))
-	if err != nil || n != connIDBytes || len(connID) != connIDLen {
+	if err != nil || n != connIDBytes {
 		return "", errorf(ErrSocketID, "connection id %q is not 11 bytes in URL-safe base64", connID)
 	}
 	// Decode ignores CR and LF: only the canonical text maps back.
 	var canon [connIDLen]byte
-	connIDEncoding.Encode(canon[:], raw[:])
+	connIDEncoding.Encode(canon[:], raw[:connIDBytes])
 	if string(canon[:]) != connID {
 		return "", errorf(ErrSocketID, "connection id %q is not canonical base64", connID)
 	}
