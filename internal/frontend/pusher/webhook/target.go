@@ -15,7 +15,7 @@ import (
 // targetConfig is a target's settings as one immutable value, swapped
 // whole by Reload.
 type targetConfig struct {
-	Target             // defaults applied
+	Target      // defaults applied
 	key, secret string
 	filter      map[string]bool // nil: every event
 	redacted    string          // the URL for logs, without a password
