@@ -14,7 +14,8 @@
 // # Guarantees
 //
 //   - Emit never blocks on the network and never returns an error: it
-//     takes Sender's mutex for a map lookup and non-blocking channel sends.
+//     takes Sender's mutex for a map lookup and non-blocking channel sends
+//     (and, when it drops, at most one log line per target every 10 s).
 //     A slow or dead endpoint costs memory up to its queue bound, never
 //     the caller's time.
 //   - At-least-once within the retry window: an event is retried until a
