@@ -327,9 +327,9 @@ func (p *presence) UserConnections(ctx context.Context, api, user string) ([]str
 // RemoveNode walks the dead incarnation's channel set; in each channel it
 // takes that incarnation's members out in batches (removeNodeScript), with
 // the Leave notices their Joins asked for, and reports each member it
-// removed to f with what its removal changed; then it deletes the set. Two nodes removing the same
-// incarnation at once take disjoint members (SPOP), so each member is
-// reported once in all.
+// removed to f with what its removal changed; then it deletes the set. Two
+// nodes removing the same incarnation at once take disjoint members (SPOP),
+// so each member is reported once in all.
 func (p *presence) RemoveNode(ctx context.Context, incarnation string, f func(api, channel string, r cluster.LeaveResult)) error {
 	if err := ctx.Err(); err != nil {
 		return err
