@@ -136,7 +136,11 @@ type Message struct {
 	Offset  uint64 // with history; 0 without
 	Exclude string // connection id left out on every node ("" none): exclude, excludeSelf, excludeSender
 	Member  Member // Join, Leave
-	Data    []byte
+	// UserEdge (Join, Leave): the member was its user's first connection in
+	// the channel (Join) or its last (Leave), cluster-wide
+	// (JoinResult.UserFirst, LeaveResult.UserLast).
+	UserEdge bool
+	Data     []byte
 }
 
 // Published is what Publish did.
@@ -177,13 +181,41 @@ type PresencePage struct {
 	Next    string   // cursor; "" on the last page
 }
 
+// JoinResult is what a Presence.Join changed, decided in the same atomic
+// step as the membership itself, so that each transition is reported by
+// exactly one call cluster-wide.
+type JoinResult struct {
+	// Joined is false when the connection was a member already: nothing
+	// changed, no notice was ordered, and UserFirst and Occupied are false.
+	Joined    bool
+	Members   int  // connections in the channel after the join, cluster-wide
+	Users     int  // distinct non-empty users in the channel after it
+	UserFirst bool // m.User != "" and this is the user's first connection in the channel
+	Occupied  bool // the channel went from 0 connections to 1
+}
+
+// LeaveResult is what a Presence.Leave (or RemoveNode, for each member it
+// took out) changed, decided in the same atomic step as the membership.
+type LeaveResult struct {
+	// Left is false when the connection was not in the channel: nothing
+	// changed and nothing else is set.
+	Left     bool
+	Members  int    // connections in the channel after the leave, cluster-wide
+	Users    int    // distinct non-empty users in the channel after it
+	UserLast bool   // the member had a user and was its last connection in the channel
+	Vacated  bool   // the channel went from 1 connection to 0
+	Member   Member // who left: id, user and info as recorded at Join
+}
+
 // Presence keeps channel members and users, cluster-wide.
 type Presence interface {
-	// Join records m in channel; with notice, a Join message is ordered on
-	// the channel (Bus) in the same step. Leave is the reverse; leaving a
-	// channel one is not in is not an error and orders no notice.
-	Join(ctx context.Context, api, channel string, m Member, notice bool) error
-	Leave(ctx context.Context, api, channel, id string, notice bool) error
+	// Join records m in channel; with notice, a Join message (UserEdge =
+	// UserFirst) is ordered on the channel (Bus) in the same step. Joining
+	// again with an id that is a member changes nothing (Joined false).
+	// Leave is the reverse; leaving a channel one is not in is not an
+	// error, changes nothing (Left false) and orders no notice.
+	Join(ctx context.Context, api, channel string, m Member, notice bool) (JoinResult, error)
+	Leave(ctx context.Context, api, channel, id string, notice bool) (LeaveResult, error)
 	Page(ctx context.Context, api, channel, cursor string, limit int) (PresencePage, error)
 	// The user index: which connections (hence which nodes) a user has.
 	AddUser(ctx context.Context, api, user, id string) error
@@ -191,8 +223,9 @@ type Presence interface {
 	UserConnections(ctx context.Context, api, user string) ([]string, error)
 	// RemoveNode takes every membership of a dead incarnation out of every
 	// channel (ordering the Leave notices where they were asked for at
-	// Join) and calls f once for each removed member. Used by the reaper.
-	RemoveNode(ctx context.Context, incarnation string, f func(api, channel string, m Member)) error
+	// Join) and calls f once for each removed member with what its removal
+	// changed, as Leave would report it. Used by the reaper.
+	RemoveNode(ctx context.Context, incarnation string, f func(api, channel string, r LeaveResult)) error
 }
 
 // ConnectionInfo is what a node reports about one of its open connections

@@ -173,7 +173,10 @@ func (g *Gateway) leaveCluster(ctx context.Context) {
 	// notices; RemoveNode takes whatever a failed leave left behind.
 	if cl.pres != nil {
 		n := 0
-		if err := cl.pres.RemoveNode(ctx, cl.self.Incarnation, func(string, string, cluster.Member) { n++ }); err != nil {
+		if err := cl.pres.RemoveNode(ctx, cl.self.Incarnation, func(api, channel string, r cluster.LeaveResult) {
+			n++
+			g.reaped(api, channel, r)
+		}); err != nil {
 			g.log.Warn("not leaving the cluster: removing this node's memberships failed; a surviving node reaps this node after its lease", "error", err.Error())
 			return
 		}
@@ -641,6 +644,15 @@ func (l localNode) User(ctx context.Context, stage, user string, op cluster.User
 	return cluster.UserResult{}, fmt.Errorf("unknown user operation %d", op)
 }
 
+// reaped hands a membership that RemoveNode took out to the hub of its API
+// (named by its stage), which tells its OnMembership: this node's step made
+// the leave.
+func (g *Gateway) reaped(api, channel string, r cluster.LeaveResult) {
+	if a := g.apis[api]; a != nil {
+		a.hub.Reaped(channel, r)
+	}
+}
+
 // reap runs the Registry's reaper until ctx ends: for each dead node this
 // node claims, its channel memberships go (Presence.RemoveNode orders the
 // leave notices), then each of its connections leaves the user index and
@@ -668,7 +680,10 @@ func (g *Gateway) reapNode(ctx context.Context, dead cluster.Node, rs cluster.Re
 	g.log.Info("reaping a lost node", "incarnation", dead.Incarnation, "node", dead.ID)
 	if cl.pres != nil {
 		members := 0
-		if err := cl.pres.RemoveNode(ctx, dead.Incarnation, func(string, string, cluster.Member) { members++ }); err != nil {
+		if err := cl.pres.RemoveNode(ctx, dead.Incarnation, func(api, channel string, r cluster.LeaveResult) {
+			members++
+			g.reaped(api, channel, r)
+		}); err != nil {
 			return fmt.Errorf("removing node %s from channels: %w", dead.Incarnation, err)
 		}
 		g.log.Info("lost node's channel memberships removed", "incarnation", dead.Incarnation, "memberships", members)

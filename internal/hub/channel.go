@@ -22,6 +22,9 @@ type channel struct {
 	// with more than indexMin members (small channels are scanned).
 	index map[*Member]int32
 	v1    int // members that speak switchboard.v1
+	// users counts the members per non-empty user, kept only on one node
+	// with Options.OnMembership (localEdges); nil when none.
+	users map[string]int32
 
 	// The Bus side. pending counts Subscribes past their Bus step and not
 	// yet committed; busOn says the node is subscribed on the Bus; busOp,
@@ -367,7 +370,9 @@ func (h *Hub) Subscribe(ctx context.Context, m *Member, name string, o Subscribe
 		return SubscribeResult{}, err
 	}
 	if h.presence != nil {
-		if err := h.presence.Join(ctx, h.api, name, cluster.Member{ID: m.id, User: m.user, Info: m.info}, ns.JoinLeave); err != nil {
+		cm := cluster.Member{ID: m.id, User: m.user, Info: m.info}
+		jr, err := h.presence.Join(ctx, h.api, name, cm, ns.JoinLeave)
+		if err != nil {
 			s.mu.Lock()
 			ch.pending--
 			unsub := h.settle(s, ch)
@@ -375,12 +380,17 @@ func (h *Hub) Subscribe(ctx context.Context, m *Member, name string, o Subscribe
 			h.finishUnsubscribe(s, ch, unsub)
 			return SubscribeResult{}, fmt.Errorf("join the channel's presence: %w", err)
 		}
+		// Reported before the member is added: its leave cannot come
+		// before it.
+		h.reportJoin(name, cm, jr)
 	}
 	res, err := h.commit(ctx, s, ch, m, ns, o)
 	if err != nil && h.presence != nil && !errors.Is(err, ErrAlreadySubscribed) {
-		if lerr := h.presence.Leave(context.WithoutCancel(ctx), h.api, name, m.id, ns.JoinLeave); lerr != nil {
+		lr, lerr := h.presence.Leave(context.WithoutCancel(ctx), h.api, name, m.id, ns.JoinLeave)
+		if lerr != nil {
 			h.log.Warn("cluster presence: undo a join", "api", h.api, "channel", name, "error", lerr.Error())
 		}
+		h.reportLeave(name, lr)
 	}
 	return res, err
 }
@@ -549,6 +559,10 @@ func (h *Hub) add(s *shard, ch *channel, m *Member, ns *Namespace, o SubscribeOp
 	m.mu.Unlock()
 	ch.pending--
 	ch.add(m)
+	var ev MembershipEvent
+	if h.localEdges() {
+		ev = joinedLocally(ch, m)
+	}
 	if len(ch.members) == 1 {
 		h.channels.Add(1)
 	}
@@ -580,6 +594,9 @@ func (h *Hub) add(s *shard, ch *channel, m *Member, ns *Namespace, o SubscribeOp
 		h.notice(s, ch, m, true)
 	}
 	s.mu.Unlock()
+	if h.localEdges() {
+		h.onMembership(h.api, name, ev)
+	}
 	return res, nil
 }
 
@@ -665,13 +682,13 @@ func (h *Hub) Unsubscribe(m *Member, name string, notify bool, reason string) (b
 	m.mu.Lock()
 	m.dropChannelLocked(ch)
 	m.mu.Unlock()
-	unsub := h.left(s, ch, m)
+	unsub, ev := h.left(s, ch, m)
 	if notify && m.v1 {
 		s.buf = protocol.AppendUnsubscribed(s.buf[:0], name, reason)
 		_ = m.out.Send(ws.TextFrame(s.buf))
 	}
 	s.mu.Unlock()
-	h.afterLeave(s, ch, m, unsub)
+	h.afterLeave(s, ch, m, unsub, ev)
 	return true, nil
 }
 
@@ -692,10 +709,14 @@ func (h *Hub) Remove(m *Member) {
 		s := h.shardOf(ch.name)
 		s.mu.Lock()
 		removed := ch.remove(m)
-		unsub := removed && h.left(s, ch, m)
+		var unsub bool
+		var ev MembershipEvent
+		if removed {
+			unsub, ev = h.left(s, ch, m)
+		}
 		s.mu.Unlock()
 		if removed {
-			h.afterLeave(s, ch, m, unsub)
+			h.afterLeave(s, ch, m, unsub, ev)
 		}
 	}
 	if m.user != "" {
@@ -704,28 +725,38 @@ func (h *Hub) Remove(m *Member) {
 }
 
 // left finishes a removal from ch under the lock: counters, leave notices
-// (one node), and settling an emptied channel. It reports whether the
-// caller must finish a Bus unsubscribe (afterLeave). s.mu is held.
-func (h *Hub) left(s *shard, ch *channel, m *Member) bool {
+// (one node), the membership event (one node with OnMembership), and
+// settling an emptied channel. It reports whether the caller must finish a
+// Bus unsubscribe (afterLeave). s.mu is held.
+func (h *Hub) left(s *shard, ch *channel, m *Member) (bool, MembershipEvent) {
 	h.subscriptions.Add(-1)
+	var ev MembershipEvent
+	if h.localEdges() {
+		ev = leftLocally(ch, m)
+	}
 	if len(ch.members) == 0 {
 		h.channels.Add(-1)
-		return h.settle(s, ch)
+		return h.settle(s, ch), ev
 	}
 	if ch.ns.JoinLeave && h.presence == nil {
 		h.notice(s, ch, m, false)
 	}
-	return false
+	return false, ev
 }
 
 // afterLeave does what a removal from ch needs outside the lock: leaving
-// the cluster presence (whose leave notice comes back through the Bus) and
-// the Bus unsubscribe of an emptied channel.
-func (h *Hub) afterLeave(s *shard, ch *channel, m *Member, unsub bool) {
+// the cluster presence (whose leave notice comes back through the Bus),
+// telling OnMembership (ev, from left, on one node), and the Bus
+// unsubscribe of an emptied channel.
+func (h *Hub) afterLeave(s *shard, ch *channel, m *Member, unsub bool, ev MembershipEvent) {
 	if h.presence != nil {
-		if err := h.presence.Leave(context.Background(), h.api, ch.name, m.id, ch.ns.JoinLeave); err != nil {
+		r, err := h.presence.Leave(context.Background(), h.api, ch.name, m.id, ch.ns.JoinLeave)
+		if err != nil {
 			h.log.Warn("cluster presence: leave", "api", h.api, "channel", ch.name, "error", err.Error())
 		}
+		h.reportLeave(ch.name, r)
+	} else if h.localEdges() {
+		h.onMembership(h.api, ch.name, ev)
 	}
 	h.finishUnsubscribe(s, ch, unsub)
 }

@@ -34,6 +34,13 @@ func (n clusterNode) member(v1 bool) (*Member, *recorder) {
 // backend, with cluster Presence: N nodes in one process.
 func newCluster(t *testing.T, n int, namespaces ...config.Namespace) []clusterNode {
 	t.Helper()
+	return newClusterWith(t, n, nil, namespaces...)
+}
+
+// newClusterWith is newCluster with set (when not nil) changing node i's
+// options.
+func newClusterWith(t *testing.T, n int, set func(i int, o *Options), namespaces ...config.Namespace) []clusterNode {
+	t.Helper()
 	if len(namespaces) == 0 {
 		namespaces = []config.Namespace{{Pattern: "*", Subscribe: "allow", Publish: "subscribers",
 			History: config.History{Size: 10000, TTL: config.Duration(time.Minute), MetaTTL: config.Duration(time.Hour)}}}
@@ -46,8 +53,12 @@ func newCluster(t *testing.T, n int, namespaces ...config.Namespace) []clusterNo
 		if err := node.Registry().Join(t.Context()); err != nil {
 			t.Fatal(err)
 		}
-		h, err := New(Options{API: "api", Channels: config.Channels{MaxPerConnection: 8, MaxNameBytes: 64, Namespaces: namespaces},
-			Bus: node.Bus(), Presence: node.Presence(), History: node.History("api")})
+		o := Options{API: "api", Channels: config.Channels{MaxPerConnection: 8, MaxNameBytes: 64, Namespaces: namespaces},
+			Bus: node.Bus(), Presence: node.Presence(), History: node.History("api")}
+		if set != nil {
+			set(i, &o)
+		}
+		h, err := New(o)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -23,6 +23,22 @@
 // from its own tables. With Presence, membership is cluster-wide and
 // notices come back through the Bus.
 //
+// Options.OnMembership tells a front-end of every join and leave with what
+// it changed (MembershipEvent: the user's first or last connection in the
+// channel, the channel's first or last connection, the counts after it),
+// for presence announcements and occupancy webhooks that must happen once
+// cluster-wide. In a cluster the facts are the cluster Presence step's
+// result, so only the node whose Join or Leave made a change reports it (a
+// duplicate join or a leave of a non-member reports nothing); a dead node's
+// members are reported by the node that reaps them, through Reaped. On one
+// node the hub counts a channel's users itself, only when OnMembership is
+// set. The callback runs outside every hub lock, on the goroutine that
+// joined or left (Subscribe, Unsubscribe, Remove, Reaped): it must not
+// block (queue the work) but may call the hub. Events of one channel reach
+// it in the order their calls finish, which racing goroutines or nodes may
+// invert: a consumer that acts later on an edge (a delayed
+// channel_vacated) re-reads the channel's count first.
+//
 // Subscribing with a recovery position reads the history outside the lock
 // and replays, under the shard lock, what the channel's last delivered
 // offset L covers, so nothing published meanwhile is lost or duplicated.

@@ -54,6 +54,15 @@ type Options struct {
 	// it (subscribe recovery, History). Required when a namespace has
 	// history.size > 0.
 	History history.History
+	// OnMembership, when not nil, is told of every join and leave of a
+	// channel this node's step made, with what it changed (first and last
+	// connection of a user, of the channel; the counts after it): in a
+	// cluster from the Presence step's result, so that each is told once
+	// cluster-wide (a dead node's members through Reaped); on one node from
+	// the hub's own counts. It is called outside every hub lock, on the
+	// goroutine that joined or left, and must not block (queue). See
+	// doc.go.
+	OnMembership func(api, channel string, ev MembershipEvent)
 	// Logger receives warnings (a failed history call). Default: discard.
 	Logger *slog.Logger
 	// Now is the clock. Default time.Now.
@@ -73,6 +82,7 @@ type Hub struct {
 	bus          cluster.Bus
 	local        LocalBus // bus, when it is a LocalBus and presence is nil
 	presence     cluster.Presence
+	onMembership func(api, channel string, ev MembershipEvent)
 	calls        sync.Pool // of *localCall
 
 	shards [shards]shard
@@ -123,6 +133,7 @@ func New(o Options) (*Hub, error) {
 		api:          o.API,
 		bus:          o.Bus,
 		presence:     o.Presence,
+		onMembership: o.OnMembership,
 	}
 	if lb, ok := o.Bus.(LocalBus); ok && o.Presence == nil {
 		h.local = lb

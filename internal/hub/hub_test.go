@@ -75,6 +75,12 @@ func (r *recorder) raw() []string {
 
 func newHub(t *testing.T, namespaces ...config.Namespace) *Hub {
 	t.Helper()
+	return newHubWith(t, nil, namespaces...)
+}
+
+// newHubWith is newHub with set (when not nil) changing the options.
+func newHubWith(t *testing.T, set func(*Options), namespaces ...config.Namespace) *Hub {
+	t.Helper()
 	if len(namespaces) == 0 {
 		namespaces = []config.Namespace{{Pattern: "*", Subscribe: "allow", Publish: "subscribers",
 			History: config.History{Size: 100, TTL: config.Duration(time.Minute), MetaTTL: config.Duration(time.Hour)}}}
@@ -87,8 +93,12 @@ func newHub(t *testing.T, namespaces ...config.Namespace) *Hub {
 	if err := node.Registry().Join(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	h, err := New(Options{API: "test", Channels: config.Channels{MaxPerConnection: 8, MaxNameBytes: 64, Namespaces: namespaces},
-		Bus: node.Bus(), History: node.History("test")})
+	o := Options{API: "test", Channels: config.Channels{MaxPerConnection: 8, MaxNameBytes: 64, Namespaces: namespaces},
+		Bus: node.Bus(), History: node.History("test")}
+	if set != nil {
+		set(&o)
+	}
+	h, err := New(o)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -319,7 +319,7 @@ func testMembersCounted(t *testing.T, s *suite) {
 	}
 	for i, n := range c.Nodes {
 		m := cluster.Member{ID: n.Registry.NewID(), User: fmt.Sprint("u", i)}
-		if err := n.Presence.Join(ctx(t), api, ch, m, false); err != nil {
+		if _, err := n.Presence.Join(ctx(t), api, ch, m, false); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -20,6 +20,12 @@ func RunPresence(t *testing.T, f Factory) {
 		{"NoticesOrdered", testNoticesOrdered},
 		{"Users", testUsers},
 		{"RemoveNode", testRemoveNode},
+		{"UserEdges", testUserEdges},
+		{"UsersDistinct", testUsersDistinct},
+		{"EdgesOncePerTransition", testEdgesOncePerTransition},
+		{"DuplicateJoin", testDuplicateJoin},
+		{"LeaveAbsent", testLeaveAbsent},
+		{"RemoveNodeEdges", testRemoveNodeEdges},
 	})
 }
 
@@ -64,7 +70,7 @@ func testJoinLeaveAcrossNodes(t *testing.T, s *suite) {
 	for i, n := range c.Nodes {
 		for k := range 2 {
 			m := cluster.Member{ID: n.Registry.NewID(), User: fmt.Sprintf("u%d", i), Info: json.RawMessage(fmt.Sprintf(`{"k":%d}`, k))}
-			if err := n.Presence.Join(ctx(t), api, ch, m, false); err != nil {
+			if _, err := n.Presence.Join(ctx(t), api, ch, m, false); err != nil {
 				t.Fatal(err)
 			}
 			want = append(want, m.ID)
@@ -86,7 +92,7 @@ func testJoinLeaveAcrossNodes(t *testing.T, s *suite) {
 	// or a reaper); leaving twice is not an error.
 	gone := want[0]
 	for range 2 {
-		if err := c.Nodes[2].Presence.Leave(ctx(t), api, ch, gone, false); err != nil {
+		if _, err := c.Nodes[2].Presence.Leave(ctx(t), api, ch, gone, false); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -105,7 +111,7 @@ func testPaging(t *testing.T, s *suite) {
 	for k := range 1000 {
 		n := c.Nodes[k%2]
 		m := cluster.Member{ID: n.Registry.NewID(), User: "u"}
-		if err := n.Presence.Join(ctx(t), api, ch, m, false); err != nil {
+		if _, err := n.Presence.Join(ctx(t), api, ch, m, false); err != nil {
 			t.Fatal(err)
 		}
 		want = append(want, m.ID)
@@ -119,7 +125,7 @@ func testPaging(t *testing.T, s *suite) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := c.Nodes[1].Presence.Leave(ctx(t), api, ch, p.Next, false); err != nil {
+	if _, err := c.Nodes[1].Presence.Leave(ctx(t), api, ch, p.Next, false); err != nil {
 		t.Fatal(err)
 	}
 	p2, err := c.Nodes[0].Presence.Page(ctx(t), api, ch, p.Next, 7)
@@ -150,17 +156,17 @@ func testNoticesOrdered(t *testing.T, s *suite) {
 	m := cluster.Member{ID: c.Nodes[1].Registry.NewID(), User: "alice", Info: json.RawMessage(`{"a":1}`)}
 	quiet := cluster.Member{ID: c.Nodes[2].Registry.NewID(), User: "bob"}
 	publish(t, c.Nodes[0], api, ch, pub("p1"), long)
-	if err := c.Nodes[1].Presence.Join(ctx(t), api, ch, m, true); err != nil {
+	if _, err := c.Nodes[1].Presence.Join(ctx(t), api, ch, m, true); err != nil {
 		t.Fatal(err)
 	}
-	if err := c.Nodes[2].Presence.Join(ctx(t), api, ch, quiet, false); err != nil {
+	if _, err := c.Nodes[2].Presence.Join(ctx(t), api, ch, quiet, false); err != nil {
 		t.Fatal(err)
 	}
 	publish(t, c.Nodes[2], api, ch, pub("p2"), long)
-	if err := c.Nodes[0].Presence.Leave(ctx(t), api, ch, m.ID, true); err != nil {
+	if _, err := c.Nodes[0].Presence.Leave(ctx(t), api, ch, m.ID, true); err != nil {
 		t.Fatal(err)
 	}
-	if err := c.Nodes[0].Presence.Leave(ctx(t), api, ch, quiet.ID, false); err != nil {
+	if _, err := c.Nodes[0].Presence.Leave(ctx(t), api, ch, quiet.ID, false); err != nil {
 		t.Fatal(err)
 	}
 	publish(t, c.Nodes[1], api, ch, pub("p3"), long)
@@ -178,6 +184,9 @@ func testNoticesOrdered(t *testing.T, s *suite) {
 		for _, k := range []int{1, 3} {
 			if got[k].Member.ID != m.ID || got[k].Member.User != "alice" || string(got[k].Member.Info) != `{"a":1}` {
 				t.Errorf("node %d notice %d: member %+v; want %+v", i, k, got[k].Member, m)
+			}
+			if !got[k].UserEdge {
+				t.Errorf("node %d notice %d: UserEdge false; want true (alice's only connection)", i, k)
 			}
 		}
 		if got[4].Offset != 3 {
@@ -243,7 +252,7 @@ func testRemoveNode(t *testing.T, s *suite) {
 			for k := range 3 {
 				m := cluster.Member{ID: c.Nodes[i].Registry.NewID(), User: "u"}
 				notice := k == 0
-				if err := c.Nodes[i].Presence.Join(ctx(t), api, ch, m, notice); err != nil {
+				if _, err := c.Nodes[i].Presence.Join(ctx(t), api, ch, m, notice); err != nil {
 					t.Fatal(err)
 				}
 				if i == 1 {
@@ -259,13 +268,16 @@ func testRemoveNode(t *testing.T, s *suite) {
 	c.Kill(1)
 	var mu sync.Mutex
 	removed := map[joined]int{}
-	f := func(gotAPI, channel string, m cluster.Member) {
+	f := func(gotAPI, channel string, r cluster.LeaveResult) {
 		mu.Lock()
 		defer mu.Unlock()
 		if gotAPI != api {
 			t.Errorf("RemoveNode reported api %q", gotAPI)
 		}
-		removed[joined{channel, m.ID}]++
+		if !r.Left || r.Member.User != "u" {
+			t.Errorf("RemoveNode reported %+v; want a member of user u that left", r)
+		}
+		removed[joined{channel, r.Member.ID}]++
 	}
 	// Two survivors race to remove the dead node's members: each member
 	// is reported once in all.
@@ -314,7 +326,7 @@ func testRemoveNode(t *testing.T, s *suite) {
 			}
 		}
 	}
-	if err := c.Nodes[0].Presence.RemoveNode(ctx(t), dead, func(string, string, cluster.Member) {
+	if err := c.Nodes[0].Presence.RemoveNode(ctx(t), dead, func(string, string, cluster.LeaveResult) {
 		t.Error("a second RemoveNode reported a member again")
 	}); err != nil {
 		t.Fatal(err)

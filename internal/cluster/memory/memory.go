@@ -70,6 +70,7 @@ type shard struct {
 	mu      sync.Mutex
 	subs    map[key]map[*nodeState]struct{}
 	members map[key]map[string]membership // by connection id
+	users   map[key]map[string]int        // a channel's connections per non-empty user
 }
 
 // Backend is the shared state of an in-process cluster.
@@ -107,6 +108,7 @@ func New(o Options) *Backend {
 	for i := range b.shards {
 		b.shards[i].subs = make(map[key]map[*nodeState]struct{})
 		b.shards[i].members = make(map[key]map[string]membership)
+		b.shards[i].users = make(map[key]map[string]int)
 	}
 	if b.now == nil {
 		b.now = time.Now
@@ -641,54 +643,83 @@ type presence Node
 
 var _ cluster.Presence = (*presence)(nil)
 
-func (p *presence) Join(ctx context.Context, api, channel string, m cluster.Member, notice bool) error {
+func (p *presence) Join(ctx context.Context, api, channel string, m cluster.Member, notice bool) (cluster.JoinResult, error) {
 	if err := (*Node)(p).check(ctx); err != nil {
-		return err
+		return cluster.JoinResult{}, err
 	}
 	k := key{api, channel}
 	sh := p.b.shard(k)
 	sh.mu.Lock()
 	defer sh.mu.Unlock()
 	set := sh.members[k]
+	if _, dup := set[m.ID]; dup {
+		return cluster.JoinResult{Members: len(set), Users: len(sh.users[k])}, nil
+	}
 	if set == nil {
 		set = make(map[string]membership)
 		sh.members[k] = set
 	}
 	set[m.ID] = membership{m: m, notice: notice}
-	if notice {
-		_, err := p.b.publishLocked(ctx, sh, k, cluster.Message{Kind: cluster.Join, Member: m}, nil, nil, nil)
-		return err
+	r := cluster.JoinResult{Joined: true, Members: len(set), Occupied: len(set) == 1}
+	if m.User != "" {
+		us := sh.users[k]
+		if us == nil {
+			us = make(map[string]int)
+			sh.users[k] = us
+		}
+		us[m.User]++
+		r.UserFirst = us[m.User] == 1
 	}
-	return nil
+	r.Users = len(sh.users[k])
+	if notice {
+		_, err := p.b.publishLocked(ctx, sh, k, cluster.Message{Kind: cluster.Join, Member: m, UserEdge: r.UserFirst}, nil, nil, nil)
+		return r, err
+	}
+	return r, nil
 }
 
-func (p *presence) Leave(ctx context.Context, api, channel, id string, notice bool) error {
+func (p *presence) Leave(ctx context.Context, api, channel, id string, notice bool) (cluster.LeaveResult, error) {
 	if err := (*Node)(p).check(ctx); err != nil {
-		return err
+		return cluster.LeaveResult{}, err
 	}
 	k := key{api, channel}
 	sh := p.b.shard(k)
 	sh.mu.Lock()
 	defer sh.mu.Unlock()
-	ms, ok := sh.leave(k, id)
-	if ok && notice {
-		_, err := p.b.publishLocked(ctx, sh, k, cluster.Message{Kind: cluster.Leave, Member: ms.m}, nil, nil, nil)
-		return err
+	ms, r := sh.leave(k, id)
+	if r.Left && notice {
+		_, err := p.b.publishLocked(ctx, sh, k, cluster.Message{Kind: cluster.Leave, Member: ms.m, UserEdge: r.UserLast}, nil, nil, nil)
+		return r, err
 	}
-	return nil
+	return r, nil
 }
 
-// leave removes id from k's members and returns its membership; the caller
-// holds sh.mu.
-func (sh *shard) leave(k key, id string) (membership, bool) {
-	ms, ok := sh.members[k][id]
-	if ok {
-		delete(sh.members[k], id)
-		if len(sh.members[k]) == 0 {
-			delete(sh.members, k)
+// leave removes id from k's members and returns its membership and what
+// the removal changed; the caller holds sh.mu.
+func (sh *shard) leave(k key, id string) (membership, cluster.LeaveResult) {
+	set := sh.members[k]
+	ms, ok := set[id]
+	if !ok {
+		return membership{}, cluster.LeaveResult{}
+	}
+	delete(set, id)
+	if len(set) == 0 {
+		delete(sh.members, k)
+	}
+	r := cluster.LeaveResult{Left: true, Members: len(set), Vacated: len(set) == 0, Member: ms.m}
+	if u := ms.m.User; u != "" {
+		us := sh.users[k]
+		us[u]--
+		if us[u] <= 0 {
+			delete(us, u)
+			r.UserLast = true
+			if len(us) == 0 {
+				delete(sh.users, k)
+			}
 		}
 	}
-	return ms, ok
+	r.Users = len(sh.users[k])
+	return ms, r
 }
 
 func (p *presence) Page(ctx context.Context, api, channel, cursor string, limit int) (cluster.PresencePage, error) {
@@ -776,13 +807,13 @@ func (p *presence) UserConnections(ctx context.Context, api, user string) ([]str
 	return out, nil
 }
 
-func (p *presence) RemoveNode(ctx context.Context, incarnation string, f func(api, channel string, m cluster.Member)) error {
+func (p *presence) RemoveNode(ctx context.Context, incarnation string, f func(api, channel string, r cluster.LeaveResult)) error {
 	if err := (*Node)(p).check(ctx); err != nil {
 		return err
 	}
 	type removed struct {
 		k key
-		m cluster.Member
+		r cluster.LeaveResult
 	}
 	for i := range p.b.shards {
 		sh := &p.b.shards[i]
@@ -794,16 +825,16 @@ func (p *presence) RemoveNode(ctx context.Context, incarnation string, f func(ap
 				if inc, ok := cluster.IncarnationOf(id); !ok || inc != incarnation {
 					continue
 				}
-				ms, _ := sh.leave(k, id)
-				out = append(out, removed{k, ms.m})
+				ms, r := sh.leave(k, id)
+				out = append(out, removed{k, r})
 				if ms.notice && err == nil {
-					_, err = p.b.publishLocked(ctx, sh, k, cluster.Message{Kind: cluster.Leave, Member: ms.m}, nil, nil, nil)
+					_, err = p.b.publishLocked(ctx, sh, k, cluster.Message{Kind: cluster.Leave, Member: ms.m, UserEdge: r.UserLast}, nil, nil, nil)
 				}
 			}
 		}
 		sh.mu.Unlock()
 		for _, r := range out {
-			f(r.k.api, r.k.channel, r.m)
+			f(r.k.api, r.k.channel, r.r)
 		}
 		if err != nil {
 			return err

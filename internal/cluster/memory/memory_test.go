@@ -159,8 +159,11 @@ func TestCutUnavailable(t *testing.T) {
 		"Add":       n.Registry().Add(t.Context(), cluster.Record{ID: n.Registry().NewID()}),
 		"Subscribe": n.Bus().Subscribe(t.Context(), "a", "d"),
 		"Broadcast": n.Bus().Broadcast(t.Context(), "a", cluster.Message{}),
-		"Join":      n.Presence().Join(t.Context(), "a", "c", cluster.Member{ID: n.Registry().NewID()}, true),
-		"AddUser":   n.Presence().AddUser(t.Context(), "a", "u", n.Registry().NewID()),
+		"Join": func() error {
+			_, err := n.Presence().Join(t.Context(), "a", "c", cluster.Member{ID: n.Registry().NewID()}, true)
+			return err
+		}(),
+		"AddUser": n.Presence().AddUser(t.Context(), "a", "u", n.Registry().NewID()),
 	} {
 		if !errors.Is(err, cluster.ErrUnavailable) {
 			t.Errorf("%s on a cut node: %v; want ErrUnavailable", name, err)

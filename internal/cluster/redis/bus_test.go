@@ -303,7 +303,7 @@ func testErrors(t *testing.T, addrs []string, srv *redistest.Server) {
 	if !errors.Is(err, cluster.ErrUnavailable) {
 		t.Errorf("Publish while Redis does not answer: %v; want ErrUnavailable", err)
 	}
-	if err := short.Presence().Join(t.Context(), api, ch, cluster.Member{ID: short.Registry().NewID()}, true); !errors.Is(err, cluster.ErrUnavailable) {
+	if _, err := short.Presence().Join(t.Context(), api, ch, cluster.Member{ID: short.Registry().NewID()}, true); !errors.Is(err, cluster.ErrUnavailable) {
 		t.Errorf("Join while Redis does not answer: %v; want ErrUnavailable", err)
 	}
 	if err := short.Bus().Subscribe(t.Context(), api, unique("other")); !errors.Is(err, cluster.ErrUnavailable) {

@@ -21,7 +21,8 @@ import (
 //	epoch    = the stream's epoch, empty without history (never contains ':')
 //	member   = str(id) str(user) str(info)
 //	exclude  = str(connection id), empty for none
-//	data     = the rest
+//	data     = the rest; for Join and Leave the user edge instead:
+//	           "1" when Message.UserEdge, empty otherwise
 //	str(s)   = uvarint(len(s)) s
 //
 // A member as kept in a channel's :pi hash (presence) is
@@ -30,7 +31,7 @@ import (
 //
 // with flag '1' when its Join asked for notices ('0' otherwise) and inc the
 // 8-character incarnation that holds it, so a script can build a Leave
-// notice from it without decoding: kind "::" .. member .. "\0".
+// notice from it without decoding: kind "::" .. member .. "\0" .. edge.
 
 // maxOffsetDigits bounds the offset field (uint64 has at most 20 digits).
 const maxOffsetDigits = 20
@@ -68,6 +69,12 @@ func encodeEnvelope(m cluster.Message) []byte {
 	b = append(b, m.Epoch...)
 	b = append(b, ':')
 	b = append(b, envelopeMiddle(m)...)
+	if m.Kind == cluster.Join || m.Kind == cluster.Leave {
+		if m.UserEdge {
+			b = append(b, '1')
+		}
+		return b
+	}
 	return append(b, m.Data...)
 }
 
@@ -154,6 +161,16 @@ func decodeEnvelope(s string) (cluster.Message, error) {
 	m.Exclude = d.str()
 	if d.err != nil {
 		return cluster.Message{}, d.err
+	}
+	if m.Kind == cluster.Join || m.Kind == cluster.Leave {
+		switch d.s {
+		case "":
+		case "1":
+			m.UserEdge = true
+		default:
+			return cluster.Message{}, fmt.Errorf("%w: user edge %q", errEnvelope, d.s)
+		}
+		return m, nil
 	}
 	if d.s != "" {
 		m.Data = []byte(d.s)

@@ -16,6 +16,8 @@ var envelopeSamples = []cluster.Message{
 	{Kind: cluster.Publication, Epoch: "e", Offset: 18446744073709551615},
 	{Kind: cluster.Join, Member: cluster.Member{ID: "abc", User: "alice", Info: json.RawMessage(`{"a":1}`)}},
 	{Kind: cluster.Leave, Member: cluster.Member{ID: strings.Repeat("x", 300), User: "bob"}},
+	{Kind: cluster.Join, Member: cluster.Member{ID: "abc", User: "alice"}, UserEdge: true},
+	{Kind: cluster.Leave, Member: cluster.Member{ID: "abc", User: "alice"}, UserEdge: true},
 }
 
 func TestEnvelopeRoundTrip(t *testing.T) {
@@ -42,6 +44,8 @@ func TestEnvelopeRejects(t *testing.T) {
 		"\x01::\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\x01", // varint overflow
 		"\x01::\x00\x00",                                     // truncated member
 		"\x01:" + strings.Repeat("9", 21) + ":\x00\x00\x00\x00",
+		"\x02::\x00\x00\x00\x00x",  // a notice's user edge neither "" nor "1"
+		"\x03::\x00\x00\x00\x0011", // the same
 	} {
 		if m, err := decodeEnvelope(s); err == nil {
 			t.Errorf("decodeEnvelope(%q) = %+v; want an error", s, m)
@@ -59,8 +63,13 @@ func TestStoredMember(t *testing.T) {
 	// exclude, no data.
 	v := string(storedMember(m, "0123abcd", false))
 	env, err := decodeEnvelope(leaveHead + v[1+incLen:] + "\x00")
-	if err != nil || env.Kind != cluster.Leave || !reflect.DeepEqual(env.Member, m) || env.Exclude != "" || env.Data != nil {
+	if err != nil || env.Kind != cluster.Leave || !reflect.DeepEqual(env.Member, m) || env.Exclude != "" || env.Data != nil || env.UserEdge {
 		t.Errorf("notice built from the stored member: %+v, %v", env, err)
+	}
+	// With the user's last connection, the script appends the edge.
+	env, err = decodeEnvelope(leaveHead + v[1+incLen:] + "\x00" + "1")
+	if err != nil || !env.UserEdge || !reflect.DeepEqual(env.Member, m) {
+		t.Errorf("notice with the user edge: %+v, %v", env, err)
 	}
 }
 

@@ -2,6 +2,7 @@ package redcluster
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"strconv"
@@ -11,41 +12,96 @@ import (
 	"github.com/switchboardhq/switchboard/internal/cluster"
 )
 
-// joinScript records a member in a channel and, with notice, orders its
-// Join notice on the channel's shard channel in the same step. KEYS: :pm
-// :pi :pn: (the per-node set's name without the incarnation) :p. ARGV[1]
-// id, ARGV[2] the stored member (flag, incarnation, member), ARGV[3] "1"
-// for a notice, ARGV[4] the notice envelope.
-var joinScript = rueidis.NewLuaScript(`
+// luaUserOf is the Lua that reads the user out of a stored member (flag,
+// incarnation, str(id) str(user) str(info); see envelope.go): the scripts
+// that remove a member keep the channel's user counts (:pu) with it.
+const luaUserOf = `
+local function str(v, i)
+  local n, mul = 0, 1
+  while true do
+    local c = string.byte(v, i)
+    if c == nil then return '', #v + 1 end
+    i = i + 1
+    if c < 128 then
+      n = n + c * mul
+      break
+    end
+    n = n + (c - 128) * mul
+    mul = mul * 128
+  end
+  return string.sub(v, i, i + n - 1), i + n
+end
+local function userOf(v)
+  local _, i = str(v, 10)
+  return (str(v, i))
+end
+-- dropUser takes one connection of the stored member v's user out of the
+-- user counts KEYS[5]; 1 when it was the user's last.
+local function dropUser(v)
+  local u = userOf(v)
+  if u == '' then return 0 end
+  if redis.call('HINCRBY', KEYS[5], u, -1) > 0 then return 0 end
+  redis.call('HDEL', KEYS[5], u)
+  return 1
+end
+local function edge(e)
+  if e == 1 then return '1' end
+  return ''
+end
+`
+
+// joinScript records a member in a channel, counts its user's connections
+// there, and with notice orders its Join notice on the channel's shard
+// channel, in one step: what it reports (a user's first connection, the
+// channel's first) is decided once, cluster-wide. A member already there
+// changes nothing. KEYS: :pm :pi :pn: (the per-node set's name without the
+// incarnation) :p :pu. ARGV[1] id, ARGV[2] the stored member (flag,
+// incarnation, member), ARGV[3] "1" for a notice, ARGV[4] the notice
+// envelope without its user edge, ARGV[5] the user. Returns {joined,
+// members, users, user first, occupied}.
+var joinScript = rueidis.NewLuaScript(luaUserOf + `
+if redis.call('HEXISTS', KEYS[2], ARGV[1]) == 1 then
+  return {0, redis.call('ZCARD', KEYS[1]), redis.call('HLEN', KEYS[5]), 0, 0}
+end
 redis.call('ZADD', KEYS[1], 0, ARGV[1])
 redis.call('HSET', KEYS[2], ARGV[1], ARGV[2])
 redis.call('SADD', KEYS[3] .. string.sub(ARGV[2], 2, 9), ARGV[1])
-if ARGV[3] == '1' then redis.call('SPUBLISH', KEYS[4], ARGV[4]) end
-return 1
+local first = 0
+if ARGV[5] ~= '' and redis.call('HINCRBY', KEYS[5], ARGV[5], 1) == 1 then first = 1 end
+if ARGV[3] == '1' then redis.call('SPUBLISH', KEYS[4], ARGV[4] .. edge(first)) end
+local n = redis.call('ZCARD', KEYS[1])
+local occupied = 0
+if n == 1 then occupied = 1 end
+return {1, n, redis.call('HLEN', KEYS[5]), first, occupied}
 `)
 
 // leaveScript is the reverse of joinScript: it builds the Leave notice from
 // the stored member. KEYS as joinScript's. ARGV[1] id, ARGV[2] "1" for a
-// notice, ARGV[3] the notice's head (kind "::"). Returns 1 when id was a
-// member.
-var leaveScript = rueidis.NewLuaScript(`
+// notice, ARGV[3] the notice's head (kind "::"). Returns {0} when id was
+// not a member, else {1, members, users, user last, vacated, stored
+// member}.
+var leaveScript = rueidis.NewLuaScript(luaUserOf + `
 local v = redis.call('HGET', KEYS[2], ARGV[1])
-if not v then return 0 end
+if not v then return {0} end
 redis.call('ZREM', KEYS[1], ARGV[1])
 redis.call('HDEL', KEYS[2], ARGV[1])
 redis.call('SREM', KEYS[3] .. string.sub(v, 2, 9), ARGV[1])
+local last = dropUser(v)
 if ARGV[2] == '1' then
-  redis.call('SPUBLISH', KEYS[4], ARGV[3] .. string.sub(v, 10) .. string.char(0))
+  redis.call('SPUBLISH', KEYS[4], ARGV[3] .. string.sub(v, 10) .. string.char(0) .. edge(last))
 end
-return 1
+local n = redis.call('ZCARD', KEYS[1])
+local vacated = 0
+if n == 0 then vacated = 1 end
+return {1, n, redis.call('HLEN', KEYS[5]), last, vacated, v}
 `)
 
 // removeNodeScript takes up to ARGV[1] members of one incarnation (ARGV[3])
-// out of a channel, ordering the Leave notices their Joins asked for
-// (ARGV[2] the notice head). KEYS: :pm :pi :pn:<inc> :p. Returns {popped,
-// stored members removed}; SPOP makes concurrent removers take disjoint
-// members.
-var removeNodeScript = rueidis.NewLuaScript(`
+// out of a channel, as leaveScript would one by one, ordering the Leave
+// notices their Joins asked for (ARGV[2] the notice head). KEYS: :pm :pi
+// :pn:<inc> :p :pu. Returns {popped, {{stored member, user last, members,
+// users}, ...}}; SPOP makes concurrent removers take disjoint members.
+var removeNodeScript = rueidis.NewLuaScript(luaUserOf + `
 local ids = redis.call('SPOP', KEYS[3], tonumber(ARGV[1]))
 local out = {}
 for i = 1, #ids do
@@ -54,10 +110,11 @@ for i = 1, #ids do
   if v and string.sub(v, 2, 9) == ARGV[3] then
     redis.call('ZREM', KEYS[1], id)
     redis.call('HDEL', KEYS[2], id)
+    local last = dropUser(v)
     if string.sub(v, 1, 1) == '1' then
-      redis.call('SPUBLISH', KEYS[4], ARGV[2] .. string.sub(v, 10) .. string.char(0))
+      redis.call('SPUBLISH', KEYS[4], ARGV[2] .. string.sub(v, 10) .. string.char(0) .. edge(last))
     end
-    out[#out + 1] = v
+    out[#out + 1] = {v, last, redis.call('ZCARD', KEYS[1]), redis.call('HLEN', KEYS[5])}
   end
 end
 return {#ids, out}
@@ -104,15 +161,15 @@ var (
 
 func (p *presence) channelKeys(api, channel string) []string {
 	base := p.n.keys.channelBase(api, channel)
-	return []string{base + "pm", base + "pi", base + "pn:", base + "p"}
+	return []string{base + "pm", base + "pi", base + "pn:", base + "p", base + "pu"}
 }
 
 // Join adds the channel to the holder's channel set (P{n:<inc>}:chans,
 // another slot, so a command of its own, first: a member is never in a
 // channel its node's set lacks), then runs joinScript.
-func (p *presence) Join(ctx context.Context, api, channel string, m cluster.Member, notice bool) error {
+func (p *presence) Join(ctx context.Context, api, channel string, m cluster.Member, notice bool) (cluster.JoinResult, error) {
 	if err := ctx.Err(); err != nil {
-		return err
+		return cluster.JoinResult{}, err
 	}
 	inc := p.holder(m.ID)
 	_, _, _, chans := p.n.keys.node(inc)
@@ -121,21 +178,27 @@ func (p *presence) Join(ctx context.Context, api, channel string, m cluster.Memb
 	defer cancel()
 	what := "join " + strconv.Quote(channel)
 	if err := c.Do(cctx, c.B().Sadd().Key(chans).Member(api+"\x00"+channel).Build()).Error(); err != nil {
-		return wrap(ctx, what, err)
+		return cluster.JoinResult{}, wrap(ctx, what, err)
 	}
 	flag := "0"
 	if notice {
 		flag = "1"
 	}
 	env := joinHead + string(appendMember(nil, m)) + "\x00"
-	err := joinScript.Exec(cctx, c, p.channelKeys(api, channel),
-		[]string{m.ID, string(storedMember(m, inc, notice)), flag, env}).Error()
-	return wrap(ctx, what, err)
+	res, err := joinScript.Exec(cctx, c, p.channelKeys(api, channel),
+		[]string{m.ID, string(storedMember(m, inc, notice)), flag, env, m.User}).AsIntSlice()
+	if err != nil {
+		return cluster.JoinResult{}, wrap(ctx, what, err)
+	}
+	if len(res) != 5 {
+		return cluster.JoinResult{}, fmt.Errorf("redcluster: %s: script returned %d values, want 5", what, len(res))
+	}
+	return cluster.JoinResult{Joined: res[0] == 1, Members: int(res[1]), Users: int(res[2]), UserFirst: res[3] == 1, Occupied: res[4] == 1}, nil
 }
 
-func (p *presence) Leave(ctx context.Context, api, channel, id string, notice bool) error {
+func (p *presence) Leave(ctx context.Context, api, channel, id string, notice bool) (cluster.LeaveResult, error) {
 	if err := ctx.Err(); err != nil {
-		return err
+		return cluster.LeaveResult{}, err
 	}
 	flag := "0"
 	if notice {
@@ -143,8 +206,35 @@ func (p *presence) Leave(ctx context.Context, api, channel, id string, notice bo
 	}
 	cctx, cancel := p.n.cmdCtx(ctx)
 	defer cancel()
-	err := leaveScript.Exec(cctx, p.n.o.Client, p.channelKeys(api, channel), []string{id, flag, leaveHead}).Error()
-	return wrap(ctx, "leave "+strconv.Quote(channel), err)
+	what := "leave " + strconv.Quote(channel)
+	res, err := leaveScript.Exec(cctx, p.n.o.Client, p.channelKeys(api, channel), []string{id, flag, leaveHead}).ToArray()
+	if err != nil {
+		return cluster.LeaveResult{}, wrap(ctx, what, err)
+	}
+	if len(res) == 1 {
+		return cluster.LeaveResult{}, nil // not a member
+	}
+	if len(res) != 6 {
+		return cluster.LeaveResult{}, fmt.Errorf("redcluster: %s: script returned %d values, want 6", what, len(res))
+	}
+	v, err := res[5].ToString()
+	if err != nil {
+		return cluster.LeaveResult{}, fmt.Errorf("redcluster: %s: bad script reply: %w", what, err)
+	}
+	return leaveResult(what, v, res[3], res[1], res[2])
+}
+
+// leaveResult builds a LeaveResult from a script's reply: the stored
+// member v, and user last, members and users as integers.
+func leaveResult(what, v string, last, members, users rueidis.RedisMessage) (cluster.LeaveResult, error) {
+	m, _, _, err := decodeStored(v)
+	l, err1 := last.AsInt64()
+	n, err2 := members.AsInt64()
+	u, err3 := users.AsInt64()
+	if err := errors.Join(err, err1, err2, err3); err != nil {
+		return cluster.LeaveResult{}, fmt.Errorf("redcluster: %s: bad script reply: %w", what, err)
+	}
+	return cluster.LeaveResult{Left: true, Members: int(n), Users: int(u), UserLast: l == 1, Vacated: n == 0, Member: m}, nil
 }
 
 func (p *presence) Page(ctx context.Context, api, channel, cursor string, limit int) (cluster.PresencePage, error) {
@@ -237,10 +327,10 @@ func (p *presence) UserConnections(ctx context.Context, api, user string) ([]str
 // RemoveNode walks the dead incarnation's channel set; in each channel it
 // takes that incarnation's members out in batches (removeNodeScript), with
 // the Leave notices their Joins asked for, and reports each member it
-// removed to f; then it deletes the set. Two nodes removing the same
-// incarnation at once take disjoint members (SPOP), so each member is
-// reported once in all.
-func (p *presence) RemoveNode(ctx context.Context, incarnation string, f func(api, channel string, m cluster.Member)) error {
+// removed to f with what its removal changed; then it deletes the set. Two
+// nodes removing the same incarnation at once take disjoint members (SPOP),
+// so each member is reported once in all.
+func (p *presence) RemoveNode(ctx context.Context, incarnation string, f func(api, channel string, r cluster.LeaveResult)) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
@@ -275,11 +365,21 @@ func (p *presence) RemoveNode(ctx context.Context, incarnation string, f func(ap
 				return fmt.Errorf("redcluster: %s: script returned %d values, want 2", what, len(res))
 			}
 			popped, _ := res[0].AsInt64()
-			vals, _ := res[1].AsStrSlice()
+			vals, _ := res[1].ToArray()
 			for _, v := range vals {
-				if m, _, _, err := decodeStored(v); err == nil {
-					f(api, channel, m)
+				e, err := v.ToArray()
+				if err != nil || len(e) != 4 {
+					return fmt.Errorf("redcluster: %s: bad script reply", what)
 				}
+				stored, err := e[0].ToString()
+				if err != nil {
+					return fmt.Errorf("redcluster: %s: bad script reply: %w", what, err)
+				}
+				r, err := leaveResult(what, stored, e[1], e[2], e[3])
+				if err != nil {
+					return err
+				}
+				f(api, channel, r)
 			}
 			if popped < removeBatch {
 				break
