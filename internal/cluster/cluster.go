@@ -136,7 +136,12 @@ type Message struct {
 	Offset  uint64 // with history; 0 without
 	Exclude string // connection id left out on every node ("" none): exclude, excludeSelf, excludeSender
 	Member  Member // Join, Leave
-	Data    []byte
+	// Name is a publication's event name and User its publisher's user id
+	// ("" when none): front-ends that name events (Pusher) encode them.
+	// Kept in the history with the data, so a refilled publication has
+	// them too.
+	Name, User string
+	Data       []byte
 }
 
 // Published is what Publish did.
