@@ -6,7 +6,6 @@ import (
 	"github.com/switchboardhq/switchboard/internal/cluster"
 
 	"github.com/switchboardhq/switchboard/internal/event"
-	"github.com/switchboardhq/switchboard/internal/hub"
 	"github.com/switchboardhq/switchboard/internal/ws"
 )
 
@@ -54,8 +53,8 @@ func (g *Gateway) PostToConnection(ctx context.Context, stage, id string, data [
 	if err != nil {
 		return err
 	}
-	f := hub.Frames{Data: data}
-	if err := c.ws.SendMessage(f.For(c.v1)); err != nil {
+	f := a.hub.Frames(data)
+	if err := c.ws.SendMessage(f.For(c.codec)); err != nil {
 		return ErrGone
 	}
 	a.m.deliveries.Inc()

@@ -27,7 +27,7 @@ func (n clusterNode) newID() string { return n.node.Registry().NewID() }
 // member makes a v1 (or raw) member with a fresh id of the node.
 func (n clusterNode) member(v1 bool) (*Member, *recorder) {
 	r := &recorder{}
-	return NewMember(n.newID(), "", nil, v1, r), r
+	return NewMember(n.newID(), "", nil, codecOf(v1), r), r
 }
 
 // newCluster makes n hubs of API "api", one per node of one memory
@@ -364,7 +364,7 @@ func TestSingleNodeRecipientsAreQueued(t *testing.T) {
 	full.frames = [][]byte{nil} // its queue is full from now on
 	a, _ := member("a", "", false)
 	b, _ := member("b", "", false)
-	for _, m := range []*Member{NewMember("full", "", nil, false, full), a, b} {
+	for _, m := range []*Member{NewMember("full", "", nil, Raw, full), a, b} {
 		if _, err := h.Subscribe(ctx, m, "room", SubscribeOptions{}); err != nil {
 			t.Fatal(err)
 		}

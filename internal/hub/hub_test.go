@@ -75,6 +75,12 @@ func (r *recorder) raw() []string {
 
 func newHub(t *testing.T, namespaces ...config.Namespace) *Hub {
 	t.Helper()
+	return newHubWith(t, nil, namespaces...)
+}
+
+// newHubWith is newHub with front-end codecs.
+func newHubWith(t *testing.T, codecs []Codec, namespaces ...config.Namespace) *Hub {
+	t.Helper()
 	if len(namespaces) == 0 {
 		namespaces = []config.Namespace{{Pattern: "*", Subscribe: "allow", Publish: "subscribers",
 			History: config.History{Size: 100, TTL: config.Duration(time.Minute), MetaTTL: config.Duration(time.Hour)}}}
@@ -88,7 +94,7 @@ func newHub(t *testing.T, namespaces ...config.Namespace) *Hub {
 		t.Fatal(err)
 	}
 	h, err := New(Options{API: "test", Channels: config.Channels{MaxPerConnection: 8, MaxNameBytes: 64, Namespaces: namespaces},
-		Bus: node.Bus(), History: node.History("test")})
+		Bus: node.Bus(), History: node.History("test"), Codecs: codecs})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -98,7 +104,7 @@ func newHub(t *testing.T, namespaces ...config.Namespace) *Hub {
 
 func member(id, user string, v1 bool) (*Member, *recorder) {
 	r := &recorder{}
-	return NewMember(id, user, nil, v1, r), r
+	return NewMember(id, user, nil, codecOf(v1), r), r
 }
 
 func TestPublishReachesMembersOnce(t *testing.T) {
@@ -376,7 +382,7 @@ func TestSlowMemberDoesNotStopOthers(t *testing.T) {
 	h := newHub(t)
 	ctx := context.Background()
 	slow := &recorder{limit: 2}
-	s := NewMember("slow", "", nil, false, slow)
+	s := NewMember("slow", "", nil, Raw, slow)
 	fast, rf := member("fast", "", false)
 	for _, m := range []*Member{s, fast} {
 		if _, err := h.Subscribe(ctx, m, "room", SubscribeOptions{}); err != nil {
@@ -412,7 +418,7 @@ func TestPresencePages(t *testing.T) {
 	h := newHub(t)
 	ctx := context.Background()
 	for i := range 25 {
-		m := NewMember(fmt.Sprintf("c%02d", i), "u", []byte(`{"n":1}`), false, &recorder{})
+		m := NewMember(fmt.Sprintf("c%02d", i), "u", []byte(`{"n":1}`), Raw, &recorder{})
 		if _, err := h.Subscribe(ctx, m, "room", SubscribeOptions{}); err != nil {
 			t.Fatal(err)
 		}
@@ -453,4 +459,12 @@ func TestValidNames(t *testing.T) {
 	if ValidUser("") || ValidUser("a,b") || ValidUser("a\nb") || !ValidUser("alice@example.com") {
 		t.Error("ValidUser")
 	}
+}
+
+// codecOf is the codec of a test member that speaks switchboard.v1 or not.
+func codecOf(v1 bool) CodecID {
+	if v1 {
+		return V1
+	}
+	return Raw
 }
