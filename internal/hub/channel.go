@@ -195,8 +195,7 @@ func newLocalCall(h *Hub) *localCall {
 // message's Name and User); a publication whose offset is not past the
 // last one delivered in the same epoch is a duplicate and is dropped; Join
 // and Leave become notices to this node's members whose codec has them;
-// Reset is
-// counted and logged (the Bus fills the gap). Deliver takes no lock of the
+// Reset is counted and logged (the Bus fills the gap). Deliver takes no lock of the
 // Bus and never calls it, so the Bus may call it under its own locks.
 func (h *Hub) Deliver(name string, m cluster.Message) int {
 	n, slow := h.deliver(name, m)
@@ -297,8 +296,18 @@ func (h *Hub) fanout(s *shard, ch *channel, exclude string) (int, []*Member) {
 // encode encodes s.pub with codec c. s.mu is held.
 func (h *Hub) encode(s *shard, c CodecID) *ws.Message {
 	op, b := h.codecs[c].Publication(s.buf[:0], &s.pub)
-	s.buf = b
-	return ws.NewMessage(ws.NewFrame(op, b))
+	m := ws.NewMessage(ws.NewFrame(op, b))
+	s.keep(b)
+	return m
+}
+
+// keep makes b, the last encoding, the shard's scratch, unless it grew
+// past maxScratch (a rare big payload is not held by every shard).
+func (s *shard) keep(b []byte) {
+	if cap(b) > maxScratch {
+		b = nil
+	}
+	s.buf = b[:0]
 }
 
 // ProtocolPosition converts a stream position for switchboard.v1 (nil
@@ -606,8 +615,8 @@ func (h *Hub) add(s *shard, ch *channel, m *Member, ns *Namespace, o SubscribeOp
 		s.pos = history.Position{Epoch: res.Position.Epoch, Offset: p.Offset}
 		s.pub = Publication{Channel: name, Name: p.Name, User: p.User, Data: p.Data, Pos: &s.pos}
 		op, b := h.codecs[m.codec].Publication(s.buf[:0], &s.pub)
-		s.buf = b
 		_ = m.out.Send(ws.NewFrame(op, b))
+		s.keep(b)
 	}
 	s.pub = Publication{}
 	if ns.JoinLeave && h.presence == nil {
@@ -796,11 +805,11 @@ func (h *Hub) noticeOf(s *shard, ch *channel, member cluster.Member, join bool, 
 			edge, edgeKnown = userEdge(ch, member), true
 		}
 		op, b := h.codecs[i].Notice(s.buf[:0], ch.name, member, join, edge)
-		s.buf = b
 		if op != 0 {
 			frames[i] = ws.NewFrame(op, b)
 			some = true
 		}
+		s.keep(b)
 	}
 	if !some {
 		return

@@ -34,6 +34,12 @@ func (n clusterNode) member(v1 bool) (*Member, *recorder) {
 // backend, with cluster Presence: N nodes in one process.
 func newCluster(t *testing.T, n int, namespaces ...config.Namespace) []clusterNode {
 	t.Helper()
+	return newClusterWith(t, n, nil, namespaces...)
+}
+
+// newClusterWith is newCluster with front-end codecs.
+func newClusterWith(t *testing.T, n int, codecs []Codec, namespaces ...config.Namespace) []clusterNode {
+	t.Helper()
 	if len(namespaces) == 0 {
 		namespaces = []config.Namespace{{Pattern: "*", Subscribe: "allow", Publish: "subscribers",
 			History: config.History{Size: 10000, TTL: config.Duration(time.Minute), MetaTTL: config.Duration(time.Hour)}}}
@@ -47,7 +53,7 @@ func newCluster(t *testing.T, n int, namespaces ...config.Namespace) []clusterNo
 			t.Fatal(err)
 		}
 		h, err := New(Options{API: "api", Channels: config.Channels{MaxPerConnection: 8, MaxNameBytes: 64, Namespaces: namespaces},
-			Bus: node.Bus(), Presence: node.Presence(), History: node.History("api")})
+			Bus: node.Bus(), Presence: node.Presence(), History: node.History("api"), Codecs: codecs})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -458,5 +464,45 @@ func TestSubscribeReadsAgainBehindL(t *testing.T) {
 				t.Fatalf("the member got up to offset %v, want %d", next-1, 5+stale+1)
 			}
 		})
+	}
+}
+
+// A named publication on one node reaches the members of another encoded
+// by their codecs with its name and user, and a member recovering on a
+// third node gets it encoded the same way from the history.
+func TestClusterNamedPublication(t *testing.T) {
+	tag := &tagCodec{}
+	nodes := newClusterWith(t, 3, []Codec{tag})
+	ctx := t.Context()
+	live := &recorder{}
+	if _, err := nodes[1].hub.Subscribe(ctx, NewMember(nodes[1].newID(), "", nil, FirstFrontEnd, live), "room", SubscribeOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	v1, v1R := nodes[1].member(true)
+	if _, err := nodes[1].hub.Subscribe(ctx, v1, "room", SubscribeOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	first, err := nodes[0].hub.PublishEvent(ctx, "room", Event{Name: "client-x", User: "u-9", Data: []byte("1")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := nodes[0].hub.Publish(ctx, "room", []byte("2"), ""); err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"pub|room|client-x|u-9|1|1", "pub|room|||2|2"}
+	if got := live.raw(); !slices.Equal(got, want) {
+		t.Errorf("front-end member on node 1 got %q; want %q", got, want)
+	}
+	if got := v1R.messages(t); len(got) != 2 || got[0]["event"] != "client-x" || got[1]["event"] != nil {
+		t.Errorf("v1 member on node 1 got %v; want the first with event client-x", got)
+	}
+	late := &recorder{}
+	res, err := nodes[2].hub.Subscribe(ctx, NewMember(nodes[2].newID(), "", nil, FirstFrontEnd, late), "room",
+		SubscribeOptions{Recover: &history.Position{Epoch: first.Position.Epoch}})
+	if err != nil || !res.Recovered {
+		t.Fatalf("recovery on node 2: %+v, %v", res, err)
+	}
+	if got := late.raw(); !slices.Equal(got, want) {
+		t.Errorf("recovered on node 2: %q; want %q", got, want)
 	}
 }
