@@ -217,7 +217,8 @@ func TestCodecDirect(t *testing.T) {
 		t.Fatal(err)
 	}
 	f := h.Frames([]byte("all"))
-	if f.For(FirstFrontEnd) != f.For(FirstFrontEnd) || tag.directs.Load() != 2 {
+	first := f.For(FirstFrontEnd)
+	if f.For(FirstFrontEnd) != first || tag.directs.Load() != 2 {
 		t.Errorf("Frames encoded %d times for two members of one codec", tag.directs.Load()-1)
 	}
 	if got := r.raw(); !slices.Equal(got, []string{"direct|hi"}) {
