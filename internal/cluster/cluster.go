@@ -140,7 +140,12 @@ type Message struct {
 	// the channel (Join) or its last (Leave), cluster-wide
 	// (JoinResult.UserFirst, LeaveResult.UserLast).
 	UserEdge bool
-	Data     []byte
+	// Name is a publication's event name and User its publisher's user id
+	// ("" when none): front-ends that name events (Pusher) encode them.
+	// Kept in the history with the data, so a refilled publication has
+	// them too.
+	Name, User string
+	Data       []byte
 }
 
 // Published is what Publish did.

@@ -8,7 +8,6 @@ import (
 	"github.com/switchboardhq/switchboard/internal/cluster"
 	"github.com/switchboardhq/switchboard/internal/cluster/memory"
 	"github.com/switchboardhq/switchboard/internal/history"
-	"github.com/switchboardhq/switchboard/internal/hub"
 )
 
 // setupCluster sets the gateway's cluster seams (decision 0024): those of
@@ -132,9 +131,9 @@ func (g *Gateway) broadcast(ctx context.Context, a *API, data []byte, exclude st
 // on.
 func (a *API) broadcastLocal(m cluster.Message) int {
 	n := 0
-	frames := hub.Frames{Data: m.Data}
+	frames := a.hub.Frames(m.Data)
 	a.registry.each(func(c *Conn) {
-		if (m.Exclude == "" || c.info.ID != m.Exclude) && c.ws.SendMessage(frames.For(c.v1)) == nil {
+		if (m.Exclude == "" || c.info.ID != m.Exclude) && c.ws.SendMessage(frames.For(c.codec)) == nil {
 			n++
 		}
 	})

@@ -23,9 +23,11 @@ type Conn struct {
 	seq  uint64 // connection order within the API (set by registry.add)
 	ws   *ws.Conn
 	// member is the connection in the API's hub; v1 is true when it speaks
-	// switchboard.v1 (its messages are protocol commands, not routes).
+	// switchboard.v1 (its messages are protocol commands, not routes);
+	// codec encodes what it is sent (hub.V1 or hub.Raw).
 	member *hub.Member
 	v1     bool
+	codec  hub.CodecID
 	// session, for a connection of a protocol front-end (frontend.go),
 	// gets its messages and its end instead of the API's routes;
 	// protocol names the front-end, drainCode/drainReason its close on

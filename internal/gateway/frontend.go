@@ -34,6 +34,9 @@ type AcceptOptions struct {
 	Stage string
 	// Protocol names the front-end in logs ("pusher").
 	Protocol string
+	// Codec is how the hub encodes for this connection: the id its
+	// front-end's codec got in hub.Options.Codecs (hub.Raw when 0).
+	Codec hub.CodecID
 	// User and Info are the connection's user id and presence info, known
 	// at connect ("" and nil for none).
 	User string
@@ -133,7 +136,8 @@ func (g *Gateway) Accept(w http.ResponseWriter, r *http.Request, o AcceptOptions
 	}
 	c.ws = g.engine.NewConn(c, c.limits)
 	c.ws.NegotiateDeflate(r)
-	c.member = hub.NewMember(c.info.ID, o.User, o.Info, false, c.ws)
+	c.member = hub.NewMember(c.info.ID, o.User, o.Info, o.Codec, c.ws)
+	c.codec = o.Codec
 	s, err := o.NewSession(c)
 	if err != nil {
 		releaseUser()

@@ -151,14 +151,16 @@ func (g *Gateway) ServeWebSocket(w http.ResponseWriter, r *http.Request, a *API)
 		subprotocol = protocol.Subprotocol
 	}
 	c.v1 = subprotocol == protocol.Subprotocol
+	c.codec = hub.Raw
 	if c.v1 {
+		c.codec = hub.V1
 		// A binary frame is a switchboard.v1 error (400), not a close
 		// (docs/protocol.md): the binary setting is for raw routes.
 		c.limits = st.v1Limits
 	}
 	c.ws = g.engine.NewConn(c, c.limits)
 	c.ws.NegotiateDeflate(r) // permessage-deflate, when the API enables it
-	c.member = hub.NewMember(c.info.ID, gr.user, gr.info, c.v1, c.ws)
+	c.member = hub.NewMember(c.info.ID, gr.user, gr.info, c.codec, c.ws)
 	if !userOK {
 		// $connect accepted the connection, so it ends as a failed upgrade
 		// does: $disconnect follows.

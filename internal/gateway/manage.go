@@ -6,7 +6,6 @@ import (
 	"github.com/switchboardhq/switchboard/internal/cluster"
 
 	"github.com/switchboardhq/switchboard/internal/event"
-	"github.com/switchboardhq/switchboard/internal/hub"
 	"github.com/switchboardhq/switchboard/internal/ws"
 )
 
@@ -54,11 +53,11 @@ func (g *Gateway) PostToConnection(ctx context.Context, stage, id string, data [
 	if err != nil {
 		return err
 	}
-	f := hub.Frames{Data: data}
+	f := a.hub.Frames(data)
 	// One recipient: SendMessageDirect writes the frame from this
 	// goroutine when the connection has nothing else waiting, instead of
 	// waking its event loop (fan-out keeps Send).
-	if err := c.ws.SendMessageDirect(f.For(c.v1)); err != nil {
+	if err := c.ws.SendMessageDirect(f.For(c.codec)); err != nil {
 		return ErrGone
 	}
 	a.m.deliveries.Inc()

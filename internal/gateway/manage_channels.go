@@ -182,10 +182,10 @@ func (g *Gateway) PostToUser(ctx context.Context, stage, user string, data []byt
 	if len(data) > a.state.Load().maxPost {
 		return 0, ErrPayloadTooLarge
 	}
-	frames := hub.Frames{Data: data}
+	frames := a.hub.Frames(data)
 	n := 0
 	for _, m := range members {
-		if c := a.registry.get(m.ID()); c != nil && c.ws.SendMessage(frames.For(c.v1)) == nil {
+		if c := a.registry.get(m.ID()); c != nil && c.ws.SendMessage(frames.For(c.codec)) == nil {
 			n++
 		}
 	}

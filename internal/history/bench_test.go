@@ -29,7 +29,7 @@ func BenchmarkMemoryAppend(b *testing.B) {
 		defer m.Close()
 		b.ReportAllocs()
 		for b.Loop() {
-			if _, err := m.Append(ctx, "chat:lobby", data, benchOptions); err != nil {
+			if _, err := m.Append(ctx, "chat:lobby", history.Publication{Data: data}, benchOptions); err != nil {
 				b.Fatal(err)
 			}
 		}
@@ -42,7 +42,7 @@ func BenchmarkMemoryAppend(b *testing.B) {
 		b.ReportAllocs()
 		i := 0
 		for b.Loop() {
-			if _, err := m.Append(ctx, names[i], data, benchOptions); err != nil {
+			if _, err := m.Append(ctx, names[i], history.Publication{Data: data}, benchOptions); err != nil {
 				b.Fatal(err)
 			}
 			if i++; i == len(names) {
@@ -62,7 +62,7 @@ func BenchmarkMemoryAppend(b *testing.B) {
 			base := int(next.Add(1)) * 16
 			i := 0
 			for pb.Next() {
-				if _, err := m.Append(ctx, names[(base+i%16)%len(names)], data, benchOptions); err != nil {
+				if _, err := m.Append(ctx, names[(base+i%16)%len(names)], history.Publication{Data: data}, benchOptions); err != nil {
 					b.Error(err)
 					return
 				}
@@ -77,7 +77,7 @@ func BenchmarkMemoryAppend(b *testing.B) {
 		b.ReportAllocs()
 		b.RunParallel(func(pb *testing.PB) {
 			for pb.Next() {
-				if _, err := m.Append(ctx, "chat:lobby", data, benchOptions); err != nil {
+				if _, err := m.Append(ctx, "chat:lobby", history.Publication{Data: data}, benchOptions); err != nil {
 					b.Error(err)
 					return
 				}
@@ -100,7 +100,7 @@ func BenchmarkMemoryAppend(b *testing.B) {
 				i = 0
 				b.StartTimer()
 			}
-			if _, err := m.Append(ctx, names[i], data, benchOptions); err != nil {
+			if _, err := m.Append(ctx, names[i], history.Publication{Data: data}, benchOptions); err != nil {
 				b.Fatal(err)
 			}
 			i++
@@ -113,7 +113,7 @@ func BenchmarkMemoryRead(b *testing.B) {
 	m := history.NewMemory(history.MemoryOptions{})
 	defer m.Close()
 	for i := range 150 { // wraps the ring of 100
-		m.Append(ctx, "chat:lobby", fmt.Appendf(nil, `{"n":%d}`, i), benchOptions)
+		m.Append(ctx, "chat:lobby", history.Publication{Data: fmt.Appendf(nil, `{"n":%d}`, i)}, benchOptions)
 	}
 	for _, bc := range []struct {
 		name  string

@@ -32,6 +32,11 @@ type Publication struct {
 	Offset uint64
 	// Time is when Append added the publication; TTL counts from it.
 	Time time.Time
+	// Name is the publication's event name ("" when its publisher gave
+	// none) and User the publishing connection's user id ("" when none):
+	// kept so that a replayed publication is encoded like the live one
+	// (Pusher events carry both).
+	Name, User string
 	// Data is the payload exactly as appended.
 	Data []byte
 }
@@ -84,12 +89,13 @@ type ReadResult struct {
 // History keeps channels' publication streams. Implementations are safe for
 // concurrent use; see the package documentation for the ordering guarantees.
 type History interface {
-	// Append adds data to channel's stream, creating the stream (new random
-	// epoch, offset 0) if it does not exist or was forgotten, and returns
-	// the new publication's position. Appends to one channel get
+	// Append adds p's Name, User and Data to channel's stream (p's Offset
+	// and Time are ignored: Append assigns them), creating the stream (new
+	// random epoch, offset 0) if it does not exist or was forgotten, and
+	// returns the new publication's position. Appends to one channel get
 	// consecutive offsets in the order the calls take effect. The caller
-	// must not modify data afterwards: implementations may keep the slice.
-	Append(ctx context.Context, channel string, data []byte, o StreamOptions) (Position, error)
+	// must not modify p.Data afterwards: implementations may keep the slice.
+	Append(ctx context.Context, channel string, p Publication, o StreamOptions) (Position, error)
 
 	// Read returns the publications with offset > since, oldest first, at
 	// most limit of them (limit <= 0: none, only Top and Complete). It

@@ -72,8 +72,9 @@ type stream struct {
 // An entry is a kept publication; its offset follows from its place in the
 // ring.
 type entry struct {
-	at   time.Time
-	data []byte
+	at         time.Time
+	name, user string
+	data       []byte
 }
 
 // NewMemory returns an empty Memory and starts its sweeper goroutine; Close
@@ -115,7 +116,7 @@ func (m *Memory) Close() {
 
 // Append implements History. It does not block; ctx is only checked for
 // cancellation, so that a cancelled caller adds nothing.
-func (m *Memory) Append(ctx context.Context, channel string, data []byte, o StreamOptions) (Position, error) {
+func (m *Memory) Append(ctx context.Context, channel string, p Publication, o StreamOptions) (Position, error) {
 	if err := ctx.Err(); err != nil {
 		return Position{}, err
 	}
@@ -134,7 +135,7 @@ func (m *Memory) Append(ctx context.Context, channel string, data []byte, o Stre
 	s := sh.stream(channel, now, o.MetaTTL)
 	before := s.n
 	s.apply(now, o)
-	s.push(entry{at: now, data: data}, o.Size)
+	s.push(entry{at: now, name: p.Name, user: p.User, data: p.Data}, o.Size)
 	s.top++
 	s.touched = now
 	sh.pubs += s.n - before
@@ -184,7 +185,7 @@ func (m *Memory) Read(ctx context.Context, channel string, since uint64, limit i
 			i -= len(s.ring)
 		}
 		e := &s.ring[i]
-		pubs[j] = Publication{Offset: start + uint64(j), Time: e.at, Data: e.data}
+		pubs[j] = Publication{Offset: start + uint64(j), Time: e.at, Name: e.name, User: e.user, Data: e.data}
 		i++
 	}
 	res.Publications = pubs

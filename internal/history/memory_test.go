@@ -52,7 +52,7 @@ func newMemory(t *testing.T, clk *clock) *history.Memory {
 
 func mustAppend(t *testing.T, m *history.Memory, channel string, data string, o history.StreamOptions) history.Position {
 	t.Helper()
-	pos, err := m.Append(t.Context(), channel, []byte(data), o)
+	pos, err := m.Append(t.Context(), channel, history.Publication{Data: []byte(data)}, o)
 	if err != nil {
 		t.Fatalf("Append(%q): %v", channel, err)
 	}
@@ -221,7 +221,7 @@ func TestMemoryClose(t *testing.T) {
 	mustAppend(t, m, "c", "x", o)
 	m.Close()
 	m.Close()
-	if _, err := m.Append(t.Context(), "c", []byte("x"), o); !errors.Is(err, history.ErrClosed) {
+	if _, err := m.Append(t.Context(), "c", history.Publication{Data: []byte("x")}, o); !errors.Is(err, history.ErrClosed) {
 		t.Errorf("Append after Close: %v, want ErrClosed", err)
 	}
 	if _, err := m.Read(t.Context(), "c", 0, 10, o); !errors.Is(err, history.ErrClosed) {
@@ -259,7 +259,7 @@ func TestMemoryAllocs(t *testing.T) {
 	for range 100 {
 		mustAppend(t, m, "c", "x", o)
 	}
-	if n := testing.AllocsPerRun(1000, func() { m.Append(t.Context(), "c", data, o) }); n != 0 {
+	if n := testing.AllocsPerRun(1000, func() { m.Append(t.Context(), "c", history.Publication{Data: data}, o) }); n != 0 {
 		t.Errorf("Append to a full stream: %v allocations, want 0", n)
 	}
 	if n := testing.AllocsPerRun(1000, func() { m.Read(t.Context(), "c", 90, 10, o) }); n != 1 {

@@ -15,8 +15,8 @@ type prefixed struct {
 	prefix string
 }
 
-func (p *prefixed) Append(ctx context.Context, channel string, data []byte, o StreamOptions) (Position, error) {
-	return p.h.Append(ctx, p.prefix+channel, data, o)
+func (p *prefixed) Append(ctx context.Context, channel string, pub Publication, o StreamOptions) (Position, error) {
+	return p.h.Append(ctx, p.prefix+channel, pub, o)
 }
 
 func (p *prefixed) Read(ctx context.Context, channel string, since uint64, limit int, o StreamOptions) (ReadResult, error) {

@@ -23,7 +23,7 @@ func TestPrefixedNames(t *testing.T) {
 	t.Cleanup(m.Close)
 	o := history.StreamOptions{Size: 10, TTL: time.Minute, MetaTTL: time.Hour}
 	a, b := history.Prefixed(m, "a/"), history.Prefixed(m, "b/")
-	pos, err := a.Append(t.Context(), "room", []byte("x"), o)
+	pos, err := a.Append(t.Context(), "room", history.Publication{Data: []byte("x")}, o)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -38,7 +38,7 @@ func BenchmarkPublish(b *testing.B) {
 					h := benchHub(b, hist)
 					ctx := context.Background()
 					for i := range n {
-						if _, err := h.Subscribe(ctx, NewMember(fmt.Sprint(i), "", nil, v1, discard{}), "room", SubscribeOptions{}); err != nil {
+						if _, err := h.Subscribe(ctx, NewMember(fmt.Sprint(i), "", nil, codecOf(v1), discard{}), "room", SubscribeOptions{}); err != nil {
 							b.Fatal(err)
 						}
 					}
@@ -61,11 +61,11 @@ func BenchmarkSubscribe(b *testing.B) {
 	h := benchHub(b, false)
 	ctx := context.Background()
 	for i := range 10000 {
-		if _, err := h.Subscribe(ctx, NewMember(fmt.Sprint(i), "", nil, true, discard{}), "room", SubscribeOptions{}); err != nil {
+		if _, err := h.Subscribe(ctx, NewMember(fmt.Sprint(i), "", nil, V1, discard{}), "room", SubscribeOptions{}); err != nil {
 			b.Fatal(err)
 		}
 	}
-	m := NewMember("x", "", nil, true, discard{})
+	m := NewMember("x", "", nil, V1, discard{})
 	b.ReportAllocs()
 	for b.Loop() {
 		if _, err := h.Subscribe(ctx, m, "room", SubscribeOptions{ReplyID: 1}); err != nil {

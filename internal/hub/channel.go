@@ -21,10 +21,12 @@ type channel struct {
 	// index finds a member's place in members; built only for channels
 	// with more than indexMin members (small channels are scanned).
 	index map[*Member]int32
-	v1    int // members that speak switchboard.v1
 	// users counts the members per non-empty user, kept only on one node
 	// with Options.OnMembership (localEdges); nil when none.
 	users map[string]int32
+	// codecs counts the members per codec, so that a notice is encoded
+	// only for the protocols present.
+	codecs [MaxCodecs]int32
 
 	// The Bus side. pending counts Subscribes past their Bus step and not
 	// yet committed; busOn says the node is subscribed on the Bus; busOp,
@@ -63,9 +65,7 @@ func (ch *channel) find(m *Member) int {
 
 func (ch *channel) add(m *Member) {
 	ch.members = append(ch.members, m)
-	if m.v1 {
-		ch.v1++
-	}
+	ch.codecs[m.codec]++
 	switch {
 	case ch.index != nil:
 		ch.index[m] = int32(len(ch.members) - 1)
@@ -94,9 +94,7 @@ func (ch *channel) remove(m *Member) bool {
 			ch.index[moved] = int32(i)
 		}
 	}
-	if m.v1 {
-		ch.v1--
-	}
+	ch.codecs[m.codec]--
 	return true
 }
 
@@ -111,19 +109,38 @@ type PublishResult struct {
 	Position *history.Position
 }
 
+// Event is a publication as a publisher gives it.
+type Event struct {
+	// Name is the event name ("" for none) and User the publishing
+	// connection's user id ("" for none); codecs that name events encode
+	// them (Codec.Publication), the history keeps them.
+	Name, User string
+	Data       []byte
+	// Exclude is the connection left out, on every node ("" for none).
+	Exclude string
+}
+
 // Publish sends data to every member of the channel, on every node, except
-// the connection exclude ("" for none), after keeping it in the channel's
-// history when the namespace has one: one Bus.Publish, which orders it and
-// delivers it to every node's handler (this one's included; the hub does
-// not fan out its own publications apart from that). The namespace's
-// publish rule is the caller's business. A Bus error (cluster.ErrUnavailable
-// among them) is returned wrapped, so errors.Is sees it.
+// the connection exclude ("" for none): PublishEvent without a name or
+// user.
 func (h *Hub) Publish(ctx context.Context, name string, data []byte, exclude string) (PublishResult, error) {
+	return h.PublishEvent(ctx, name, Event{Data: data, Exclude: exclude})
+}
+
+// PublishEvent sends e to every member of the channel, on every node,
+// except e.Exclude, after keeping it in the channel's history when the
+// namespace has one: one Bus.Publish, which orders it and delivers it to
+// every node's handler (this one's included; the hub does not fan out its
+// own publications apart from that), where each protocol's codec encodes
+// it once. The namespace's publish rule is the caller's business. A Bus
+// error (cluster.ErrUnavailable among them) is returned wrapped, so
+// errors.Is sees it.
+func (h *Hub) PublishEvent(ctx context.Context, name string, e Event) (PublishResult, error) {
 	ns, _, err := h.Lookup(name)
 	if err != nil {
 		return PublishResult{}, err
 	}
-	msg := cluster.Message{Kind: cluster.Publication, Exclude: exclude, Data: data}
+	msg := cluster.Message{Kind: cluster.Publication, Exclude: e.Exclude, Name: e.Name, User: e.User, Data: e.Data}
 	var res PublishResult
 	var p cluster.Published
 	if h.local != nil {
@@ -177,10 +194,11 @@ func newLocalCall(h *Hub) *localCall {
 // handler calls it (the gateway's, which dispatches by API). It returns how
 // many connections a publication was queued on. Publications are queued
 // under the channel's shard lock, at their position, without the member
-// Message.Exclude names; a publication whose offset is not past the last
-// one delivered in the same epoch is a duplicate and is dropped; Join and
-// Leave become notices to this node's switchboard.v1 members; Reset is
-// counted and logged (the Bus fills the gap). Deliver takes no lock of the
+// Message.Exclude names, encoded once per codec present (with the
+// message's Name and User); a publication whose offset is not past the
+// last one delivered in the same epoch is a duplicate and is dropped; Join
+// and Leave become notices to this node's members whose codec has them;
+// Reset is counted and logged (the Bus fills the gap). Deliver takes no lock of the
 // Bus and never calls it, so the Bus may call it under its own locks.
 func (h *Hub) Deliver(name string, m cluster.Message) int {
 	n, slow := h.deliver(name, m)
@@ -218,35 +236,33 @@ func (h *Hub) deliver(name string, m cluster.Message) (int, []*Member) {
 				return 0, nil // a duplicate
 			}
 			ch.known, ch.epoch, ch.last = true, m.Epoch, m.Offset
-			pos = &history.Position{Epoch: m.Epoch, Offset: m.Offset}
+			s.pos = history.Position{Epoch: m.Epoch, Offset: m.Offset}
+			pos = &s.pos
 		}
 		h.publications.Add(1)
 		if len(ch.members) == 0 {
 			return 0, nil
 		}
-		return h.fanout(s, ch, m.Data, pos, m.Exclude)
+		s.pub = Publication{Channel: ch.name, Name: m.Name, User: m.User, Data: m.Data, Pos: pos}
+		n, slow := h.fanout(s, ch, m.Exclude)
+		s.pub = Publication{} // let the data go
+		return n, slow
 	case cluster.Join, cluster.Leave:
 		if h.presence != nil {
-			h.noticeOf(s, ch, m.Member, m.Kind == cluster.Join)
+			h.noticeOf(s, ch, m.Member, m.Kind == cluster.Join, nil, edgeOf(m.UserEdge))
 		}
 	}
 	return 0, nil
 }
 
-// fanout queues one publication on the channel's members: each frame is
-// encoded once and shared. It returns how many members it was queued on
-// and the members whose queue it overflowed. s.mu is held.
-func (h *Hub) fanout(s *shard, ch *channel, data []byte, pos *history.Position, exclude string) (int, []*Member) {
+// fanout queues the publication s.pub on the channel's members: it is
+// encoded once per codec, by the first member of that codec, and the
+// frame shared. It returns how many members it was queued on and the
+// members whose queue it overflowed. s.mu is held.
+func (h *Hub) fanout(s *shard, ch *channel, exclude string) (int, []*Member) {
 	// A ws.Message is compressed at most once, by the first member
 	// that negotiated permessage-deflate.
-	var raw, v1 *ws.Message
-	if len(ch.members) > ch.v1 {
-		raw = ws.NewMessage(ws.DataFrame(data))
-	}
-	if ch.v1 > 0 {
-		s.buf = protocol.AppendPub(s.buf[:0], ch.name, ProtocolPosition(pos), data, protocol.Classify(data))
-		v1 = ws.NewMessage(ws.TextFrame(s.buf))
-	}
+	var msgs [MaxCodecs]*ws.Message
 	// The excluded member, by id; nil when none is (a pointer compare in
 	// the loop below, as cheap as no exclusion).
 	var ex *Member
@@ -264,9 +280,11 @@ func (h *Hub) fanout(s *shard, ch *channel, data []byte, pos *history.Position, 
 		if m == ex {
 			continue
 		}
-		f := raw
-		if m.v1 {
-			f = v1
+		c := m.codec % MaxCodecs // (no bounds check)
+		f := msgs[c]
+		if f == nil {
+			f = h.encode(s, c)
+			msgs[c] = f
 		}
 		switch err := m.out.SendMessage(f); {
 		case err == nil:
@@ -276,6 +294,23 @@ func (h *Hub) fanout(s *shard, ch *channel, data []byte, pos *history.Position, 
 		}
 	}
 	return n, slow
+}
+
+// encode encodes s.pub with codec c. s.mu is held.
+func (h *Hub) encode(s *shard, c CodecID) *ws.Message {
+	op, b := h.codecs[c].Publication(s.buf[:0], &s.pub)
+	m := ws.NewMessage(ws.NewFrame(op, b))
+	s.keep(b)
+	return m
+}
+
+// keep makes b, the last encoding, the shard's scratch, unless it grew
+// past maxScratch (a rare big payload is not held by every shard).
+func (s *shard) keep(b []byte) {
+	if cap(b) > maxScratch {
+		b = nil
+	}
+	s.buf = b[:0]
 }
 
 // ProtocolPosition converts a stream position for switchboard.v1 (nil
@@ -345,6 +380,9 @@ func (h *Hub) Subscribe(ctx context.Context, m *Member, name string, o Subscribe
 	ns, _, err := h.Lookup(name)
 	if err != nil {
 		return SubscribeResult{}, err
+	}
+	if int(m.codec) >= len(h.codecs) {
+		return SubscribeResult{}, fmt.Errorf("%w: %d", ErrUnknownCodec, m.codec)
 	}
 	s := h.shardOf(name)
 	if h.presence == nil && ns.History == nil {
@@ -569,7 +607,7 @@ func (h *Hub) add(s *shard, ch *channel, m *Member, ns *Namespace, o SubscribeOp
 	h.subscriptions.Add(1)
 	name := ch.name
 
-	if m.v1 {
+	if m.codec == V1 {
 		switch {
 		case o.ReplyID != 0:
 			s.buf = protocol.AppendReply(s.buf[:0], o.ReplyID, protocol.AppendSubscribeResult(nil, protocol.SubscribeResult{
@@ -584,12 +622,17 @@ func (h *Hub) add(s *shard, ch *channel, m *Member, ns *Namespace, o SubscribeOp
 			s.buf = protocol.AppendSubscribed(s.buf[:0], name, ProtocolPosition(res.Position))
 			_ = m.out.Send(ws.TextFrame(s.buf))
 		}
-		for _, p := range missed {
-			pos := protocol.Position{Epoch: res.Position.Epoch, Offset: p.Offset}
-			s.buf = protocol.AppendPub(s.buf[:0], name, &pos, p.Data, protocol.Classify(p.Data))
-			_ = m.out.Send(ws.TextFrame(s.buf))
-		}
 	}
+	// The replay, encoded as the live publications were (name and user
+	// included).
+	for _, p := range missed {
+		s.pos = history.Position{Epoch: res.Position.Epoch, Offset: p.Offset}
+		s.pub = Publication{Channel: name, Name: p.Name, User: p.User, Data: p.Data, Pos: &s.pos}
+		op, b := h.codecs[m.codec].Publication(s.buf[:0], &s.pub)
+		_ = m.out.Send(ws.NewFrame(op, b))
+		s.keep(b)
+	}
+	s.pub = Publication{}
 	if ns.JoinLeave && h.presence == nil {
 		h.notice(s, ch, m, true)
 	}
@@ -683,7 +726,7 @@ func (h *Hub) Unsubscribe(m *Member, name string, notify bool, reason string) (b
 	m.dropChannelLocked(ch)
 	m.mu.Unlock()
 	unsub, ev := h.left(s, ch, m)
-	if notify && m.v1 {
+	if notify && m.codec == V1 {
 		s.buf = protocol.AppendUnsubscribed(s.buf[:0], name, reason)
 		_ = m.out.Send(ws.TextFrame(s.buf))
 	}
@@ -761,31 +804,83 @@ func (h *Hub) afterLeave(s *shard, ch *channel, m *Member, unsub bool, ev Member
 	h.finishUnsubscribe(s, ch, unsub)
 }
 
-// notice sends a join or leave message about m to the channel's other
-// switchboard.v1 members. s.mu is held.
+// notice sends a join or leave message about m, which was just added to
+// or removed from ch, to the channel's other members. s.mu is held.
 func (h *Hub) notice(s *shard, ch *channel, m *Member, join bool) {
-	if ch.v1 == 0 || (ch.v1 == 1 && m.v1 && join) || h.quiet.Load() {
-		return
+	var self *Member
+	if join {
+		self = m // counted in ch
 	}
-	h.noticeOf(s, ch, cluster.Member{ID: m.id, User: m.user, Info: m.info}, join)
+	h.noticeOf(s, ch, cluster.Member{ID: m.id, User: m.user, Info: m.info}, join, self, edgeLocal)
+}
+
+// The user edge of a notice: computed from this node's members (one node,
+// where they are all the members), or given by the cluster Presence step
+// that ordered the notice (cluster.Message.UserEdge).
+const (
+	edgeLocal uint8 = iota
+	edgeYes
+	edgeNo
+)
+
+func edgeOf(b bool) uint8 {
+	if b {
+		return edgeYes
+	}
+	return edgeNo
 }
 
 // noticeOf sends a join or leave message about member to the channel's
-// switchboard.v1 members other than member itself. s.mu is held.
-func (h *Hub) noticeOf(s *shard, ch *channel, member cluster.Member, join bool) {
-	if ch.v1 == 0 || h.quiet.Load() {
+// members other than member itself, encoded once by each codec present
+// that has one. self is member when it is this node's and counted in ch
+// (a join), else nil; how is where its user edge comes from. s.mu is held.
+func (h *Hub) noticeOf(s *shard, ch *channel, member cluster.Member, join bool, self *Member, how uint8) {
+	if h.quiet.Load() {
 		return
 	}
-	pm := protocol.Member{ConnectionID: member.ID, User: member.User, Info: member.Info}
-	if join {
-		s.buf = protocol.AppendJoin(s.buf[:0], ch.name, pm)
-	} else {
-		s.buf = protocol.AppendLeave(s.buf[:0], ch.name, pm)
+	var frames [MaxCodecs]ws.Frame
+	some, edge, edgeKnown := false, how == edgeYes, how != edgeLocal
+	for i := V1; int(i) < len(h.codecs); i++ { // Raw says nothing
+		n := ch.codecs[i]
+		if self != nil && self.codec == i {
+			n-- // not to itself
+		}
+		if n <= 0 {
+			continue
+		}
+		if !edgeKnown {
+			edge, edgeKnown = userEdge(ch, member), true
+		}
+		op, b := h.codecs[i].Notice(s.buf[:0], ch.name, member, join, edge)
+		if op != 0 {
+			frames[i] = ws.NewFrame(op, b)
+			some = true
+		}
+		s.keep(b)
 	}
-	f := ws.TextFrame(s.buf)
+	if !some {
+		return
+	}
 	for _, x := range ch.members {
-		if x.id != member.ID && x.v1 {
+		if f := frames[x.codec%MaxCodecs]; f != nil && x.id != member.ID {
 			_ = x.out.Send(f)
 		}
 	}
+}
+
+// userEdge reports whether member is its user's only connection in ch as
+// this node sees it (member itself aside): its user's first on a join, its
+// last on a leave. A member without a user is its own edge. Used on one
+// node; with cluster Presence the notice brings the cluster-wide edge.
+// s.mu is held.
+func userEdge(ch *channel, member cluster.Member) bool {
+	if member.User == "" {
+		return true
+	}
+	for _, x := range ch.members {
+		if x.user == member.User && x.id != member.ID {
+			return false
+		}
+	}
+	return true
 }

@@ -27,7 +27,7 @@ func (n clusterNode) newID() string { return n.node.Registry().NewID() }
 // member makes a v1 (or raw) member with a fresh id of the node.
 func (n clusterNode) member(v1 bool) (*Member, *recorder) {
 	r := &recorder{}
-	return NewMember(n.newID(), "", nil, v1, r), r
+	return NewMember(n.newID(), "", nil, codecOf(v1), r), r
 }
 
 // newCluster makes n hubs of API "api", one per node of one memory
@@ -375,7 +375,7 @@ func TestSingleNodeRecipientsAreQueued(t *testing.T) {
 	full.frames = [][]byte{nil} // its queue is full from now on
 	a, _ := member("a", "", false)
 	b, _ := member("b", "", false)
-	for _, m := range []*Member{NewMember("full", "", nil, false, full), a, b} {
+	for _, m := range []*Member{NewMember("full", "", nil, Raw, full), a, b} {
 		if _, err := h.Subscribe(ctx, m, "room", SubscribeOptions{}); err != nil {
 			t.Fatal(err)
 		}
@@ -469,5 +469,45 @@ func TestSubscribeReadsAgainBehindL(t *testing.T) {
 				t.Fatalf("the member got up to offset %v, want %d", next-1, 5+stale+1)
 			}
 		})
+	}
+}
+
+// A named publication on one node reaches the members of another encoded
+// by their codecs with its name and user, and a member recovering on a
+// third node gets it encoded the same way from the history.
+func TestClusterNamedPublication(t *testing.T) {
+	tag := &tagCodec{}
+	nodes := newClusterWith(t, 3, func(_ int, o *Options) { o.Codecs = []Codec{tag} })
+	ctx := t.Context()
+	live := &recorder{}
+	if _, err := nodes[1].hub.Subscribe(ctx, NewMember(nodes[1].newID(), "", nil, FirstFrontEnd, live), "room", SubscribeOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	v1, v1R := nodes[1].member(true)
+	if _, err := nodes[1].hub.Subscribe(ctx, v1, "room", SubscribeOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	first, err := nodes[0].hub.PublishEvent(ctx, "room", Event{Name: "client-x", User: "u-9", Data: []byte("1")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := nodes[0].hub.Publish(ctx, "room", []byte("2"), ""); err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"pub|room|client-x|u-9|1|1", "pub|room|||2|2"}
+	if got := live.raw(); !slices.Equal(got, want) {
+		t.Errorf("front-end member on node 1 got %q; want %q", got, want)
+	}
+	if got := v1R.messages(t); len(got) != 2 || got[0]["event"] != "client-x" || got[1]["event"] != nil {
+		t.Errorf("v1 member on node 1 got %v; want the first with event client-x", got)
+	}
+	late := &recorder{}
+	res, err := nodes[2].hub.Subscribe(ctx, NewMember(nodes[2].newID(), "", nil, FirstFrontEnd, late), "room",
+		SubscribeOptions{Recover: &history.Position{Epoch: first.Position.Epoch}})
+	if err != nil || !res.Recovered {
+		t.Fatalf("recovery on node 2: %+v, %v", res, err)
+	}
+	if got := late.raw(); !slices.Equal(got, want) {
+		t.Errorf("recovered on node 2: %q; want %q", got, want)
 	}
 }

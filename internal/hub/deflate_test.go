@@ -37,7 +37,7 @@ func TestPublishSharesOneMessage(t *testing.T) {
 		v1 := i%2 == 0
 		r := &messageRecorder{}
 		recs[v1] = append(recs[v1], r)
-		if _, err := h.Subscribe(ctx, NewMember(fmt.Sprint(i), "", nil, v1, r), "room", SubscribeOptions{}); err != nil {
+		if _, err := h.Subscribe(ctx, NewMember(fmt.Sprint(i), "", nil, codecOf(v1), r), "room", SubscribeOptions{}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -61,7 +61,7 @@ func TestPublishSharesOneMessage(t *testing.T) {
 		t.Fatal("raw and switchboard.v1 members share one Message")
 	}
 	r := &messageRecorder{}
-	if err := NewMember("direct", "", nil, false, r).Send([]byte("hi")); err != nil || len(r.msgs) != 1 {
+	if err := h.Send(NewMember("direct", "", nil, Raw, r), []byte("hi")); err != nil || len(r.msgs) != 1 {
 		t.Fatalf("direct send: %v, %d messages", err, len(r.msgs))
 	}
 }

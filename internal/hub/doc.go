@@ -11,9 +11,8 @@
 // channel's history, assigning its offset) and delivers it to every node
 // with members in the channel, this one included; the Bus's handler calls
 // Deliver, which takes the channel's shard lock, encodes the frames once
-// (one per protocol in use: raw and switchboard.v1) and queues the same
-// bytes on every member but the excluded connection with a non-blocking
-// Send. So every member of a channel, on every node, sees its publications
+// (one per codec in use, see below) and queues the same bytes on every
+// member but the excluded connection with a non-blocking Send. So every member of a channel, on every node, sees its publications
 // in the Bus's one order, publishers to channels in other shards run in
 // parallel, and no publisher ever waits for a slow socket. The writes
 // themselves happen on the WebSocket engine's event loops, which coalesce
@@ -38,6 +37,24 @@
 // it in the order their calls finish, which racing goroutines or nodes may
 // invert: a consumer that acts later on an edge (a delayed
 // channel_vacated) re-reads the channel's count first.
+//
+// Codecs: every member speaks one wire protocol, whose Codec encodes what
+// it is sent: publications, direct messages (Hub.Frames, Hub.Send) and
+// join/leave notices. A member's CodecID indexes the hub's table: Raw (the
+// bytes alone; no notices) and V1 (switchboard.v1), then the front-ends'
+// codecs, registered through Options.Codecs when the hub is made
+// (Options.Codecs[i] is FirstFrontEnd+i; the table never changes after
+// New, so every hub of a process built with the same list gives a codec
+// the same id). The gateway chooses a connection's codec for NewMember. A
+// publication is encoded at most once per codec on a node, into the
+// shard's scratch, by the first member of that codec; a notice once per
+// codec with members in the channel. Codecs run under the shard lock: they
+// never block and never call the hub.
+//
+// Named publications: PublishEvent carries an event name and the
+// publisher's user id with the data, through the Bus (cluster.Message) and
+// the history (history.Publication), to the codecs (Publication), so a
+// recovered publication is encoded exactly like the live one.
 //
 // Subscribing with a recovery position reads the history outside the lock
 // and replays, under the shard lock, what the channel's last delivered

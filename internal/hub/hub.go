@@ -67,6 +67,10 @@ type Options struct {
 	Logger *slog.Logger
 	// Now is the clock. Default time.Now.
 	Now func() time.Time
+	// Codecs are the front-ends' protocols, after the built-in Raw and V1:
+	// Codecs[i] gets the id FirstFrontEnd+i, which the gateway gives
+	// NewMember for that front-end's connections. At most MaxCodecs-2.
+	Codecs []Codec
 }
 
 // Hub is one API's channels and users. It is safe for concurrent use.
@@ -83,6 +87,7 @@ type Hub struct {
 	local        LocalBus // bus, when it is a LocalBus and presence is nil
 	presence     cluster.Presence
 	onMembership func(api, channel string, ev MembershipEvent)
+	codecs       []Codec   // by CodecID: Raw, V1, then Options.Codecs
 	calls        sync.Pool // of *localCall
 
 	shards [shards]shard
@@ -110,7 +115,9 @@ type LocalBus interface {
 type shard struct {
 	mu       sync.Mutex
 	channels map[string]*channel
-	buf      []byte // encoding scratch, guarded by mu
+	buf      []byte           // encoding scratch, guarded by mu
+	pub      Publication      // what codecs are given, guarded by mu
+	pos      history.Position // pub's position, guarded by mu
 }
 
 // New builds a hub.
@@ -124,7 +131,12 @@ func New(o Options) (*Hub, error) {
 	if o.Bus == nil {
 		return nil, errors.New("hub: no cluster Bus was given")
 	}
+	codecs, err := codecTable(o.Codecs)
+	if err != nil {
+		return nil, err
+	}
 	h := &Hub{
+		codecs:       codecs,
 		maxPerConn:   o.Channels.MaxPerConnection,
 		maxNameBytes: o.Channels.MaxNameBytes,
 		history:      o.History,

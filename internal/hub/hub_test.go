@@ -108,7 +108,7 @@ func newHubWith(t *testing.T, set func(*Options), namespaces ...config.Namespace
 
 func member(id, user string, v1 bool) (*Member, *recorder) {
 	r := &recorder{}
-	return NewMember(id, user, nil, v1, r), r
+	return NewMember(id, user, nil, codecOf(v1), r), r
 }
 
 func TestPublishReachesMembersOnce(t *testing.T) {
@@ -386,7 +386,7 @@ func TestSlowMemberDoesNotStopOthers(t *testing.T) {
 	h := newHub(t)
 	ctx := context.Background()
 	slow := &recorder{limit: 2}
-	s := NewMember("slow", "", nil, false, slow)
+	s := NewMember("slow", "", nil, Raw, slow)
 	fast, rf := member("fast", "", false)
 	for _, m := range []*Member{s, fast} {
 		if _, err := h.Subscribe(ctx, m, "room", SubscribeOptions{}); err != nil {
@@ -422,7 +422,7 @@ func TestPresencePages(t *testing.T) {
 	h := newHub(t)
 	ctx := context.Background()
 	for i := range 25 {
-		m := NewMember(fmt.Sprintf("c%02d", i), "u", []byte(`{"n":1}`), false, &recorder{})
+		m := NewMember(fmt.Sprintf("c%02d", i), "u", []byte(`{"n":1}`), Raw, &recorder{})
 		if _, err := h.Subscribe(ctx, m, "room", SubscribeOptions{}); err != nil {
 			t.Fatal(err)
 		}
@@ -463,4 +463,12 @@ func TestValidNames(t *testing.T) {
 	if ValidUser("") || ValidUser("a,b") || ValidUser("a\nb") || !ValidUser("alice@example.com") {
 		t.Error("ValidUser")
 	}
+}
+
+// codecOf is the codec of a test member that speaks switchboard.v1 or not.
+func codecOf(v1 bool) CodecID {
+	if v1 {
+		return V1
+	}
+	return Raw
 }

@@ -18,15 +18,15 @@ type Sender interface {
 }
 
 // Member is one connection as the hub sees it: its id, user and presence
-// info, the protocol it speaks, where its frames go, and the channels it
-// is in.
+// info, the codec of the protocol it speaks, where its frames go, and the
+// channels it is in.
 type Member struct {
 	// Immutable after NewMember.
-	id   string
-	user string
-	info []byte
-	v1   bool
-	out  Sender
+	id    string
+	user  string
+	info  []byte
+	codec CodecID
+	out   Sender
 
 	// Guarded by mu.
 	mu    sync.Mutex
@@ -35,10 +35,11 @@ type Member struct {
 }
 
 // NewMember describes a connection to the hub. info is raw JSON shown in
-// presence (nil for none); v1 is true when the connection speaks
-// switchboard.v1, so that it gets envelopes and notices.
-func NewMember(id, user string, info []byte, v1 bool, out Sender) *Member {
-	return &Member{id: id, user: user, info: info, v1: v1, out: out}
+// presence (nil for none); codec is the id of its protocol's codec in the
+// hub's table (Raw, V1, or a front-end's, see Options.Codecs): what it is
+// sent is encoded by that codec.
+func NewMember(id, user string, info []byte, codec CodecID, out Sender) *Member {
+	return &Member{id: id, user: user, info: info, codec: codec, out: out}
 }
 
 // ID is the connection id.
@@ -47,8 +48,11 @@ func (m *Member) ID() string { return m.id }
 // User is the connection's user id, "" when it has none.
 func (m *Member) User() string { return m.user }
 
+// Codec is the id of the connection's codec.
+func (m *Member) Codec() CodecID { return m.codec }
+
 // V1 reports whether the connection speaks switchboard.v1.
-func (m *Member) V1() bool { return m.v1 }
+func (m *Member) V1() bool { return m.codec == V1 }
 
 // Channels returns the names of the channels the member is in, sorted.
 func (m *Member) Channels() []string {
@@ -72,14 +76,6 @@ func (m *Member) In(channel string) bool {
 		}
 	}
 	return false
-}
-
-// Send queues data for this member alone (a postToConnection): raw
-// connections get the bytes, switchboard.v1 connections a "message"
-// envelope.
-func (m *Member) Send(data []byte) error {
-	f := Frames{Data: data}
-	return m.out.SendMessage(f.For(m.v1))
 }
 
 // dropChannelLocked removes ch from m.chans.

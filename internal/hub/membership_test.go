@@ -39,7 +39,7 @@ func (tl *teller) all() []told {
 
 // userMember makes a raw member of user with presence info.
 func userMember(id, user string) *Member {
-	return NewMember(id, user, []byte(`{"of":"`+id+`"}`), false, &recorder{})
+	return NewMember(id, user, []byte(`{"of":"`+id+`"}`), Raw, &recorder{})
 }
 
 func describe(ev MembershipEvent) string {

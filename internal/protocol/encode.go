@@ -68,13 +68,26 @@ func AppendConnected(dst []byte, connectionID, user string) []byte {
 // without "epoch" and "offset" when pos is nil. kind is
 // Classify(payload) (see AppendPayloadField).
 func AppendPub(dst []byte, channel string, pos *Position, payload []byte, kind PayloadKind) []byte {
+	return AppendPubEvent(dst, channel, "", pos, payload, kind)
+}
+
+// AppendPubEvent is AppendPub for a publication with an event name: it
+// adds "event":".." after "channel" (nothing when event is "").
+func AppendPubEvent(dst []byte, channel, event string, pos *Position, payload []byte, kind PayloadKind) []byte {
 	n := len(`{"type":"pub","channel":"",}`) + len(channel) + payloadFieldLen(payload, kind)
 	if pos != nil {
 		n += len(`,"epoch":"","offset":18446744073709551615`) + len(pos.Epoch)
 	}
+	if event != "" {
+		n += len(`,"event":""`) + len(event)
+	}
 	dst = slices.Grow(dst, n)
 	dst = append(dst, `{"type":"pub","channel":`...)
 	dst = jsonenc.AppendString(dst, channel)
+	if event != "" {
+		dst = append(dst, `,"event":`...)
+		dst = jsonenc.AppendString(dst, event)
+	}
 	dst = appendPosition(dst, pos)
 	dst = append(dst, ',')
 	dst = AppendPayloadField(dst, payload, kind)

@@ -306,6 +306,16 @@ func FuzzAppendPub(f *testing.F) {
 			hasPos && (*p.Offset != offset || utf8.ValidString(epoch) && *p.Epoch != epoch) {
 			t.Fatalf("%q: epoch/offset %v/%v, want %v", pub, p.Epoch, p.Offset, pos)
 		}
+		// With an event name (the epoch's bytes serve as one).
+		named := AppendPubEvent(nil, channel, epoch, pos, payload, kind)
+		checkPub(t, named, channel, payload)
+		var e struct{ Event *string }
+		if err := json.Unmarshal(named, &e); err != nil {
+			t.Fatal(err)
+		}
+		if (e.Event != nil) != (epoch != "") || epoch != "" && utf8.ValidString(epoch) && *e.Event != epoch {
+			t.Fatalf("%q: event %v, want %q", named, e.Event, epoch)
+		}
 		msg := AppendMessage(nil, payload, kind)
 		if !json.Valid(msg) || !utf8.Valid(msg) {
 			t.Fatalf("AppendMessage wrote invalid JSON or UTF-8: %q", msg)

@@ -22,6 +22,7 @@ func RunBus(t *testing.T, f Factory) {
 		{"PublishedPosition", testPublishedPosition},
 		{"ChannelsIndependent", testBusChannelsIndependent},
 		{"ExcludeCarried", testExcludeCarried},
+		{"NameAndUserCarried", testNameAndUserCarried},
 		{"NotSubscribedGetsNothing", testNotSubscribed},
 		{"SubscribeThenPublish", testSubscribeThenPublish},
 		{"Unsubscribe", testUnsubscribe},
@@ -208,6 +209,45 @@ func testExcludeCarried(t *testing.T, s *suite) {
 		waitFor(t, "delivery", func() bool { return r.count(api, ch) == 1 })
 		if got := r.messages(api, ch)[0]; got.Exclude != id {
 			t.Errorf("node %d: Exclude %q; want %q", i, got.Exclude, id)
+		}
+	}
+}
+
+// testNameAndUserCarried: a publication's event name and user reach every
+// node, with and without history and in broadcasts, next to publications
+// without them (which arrive with "").
+func testNameAndUserCarried(t *testing.T, s *suite) {
+	c := s.f(t, 3)
+	rs := handleAll(t, c)
+	api, ch := s.name(t, "api"), s.name(t, "ch")
+	subscribeAll(t, c, api, ch)
+	named := pub("named")
+	named.Name, named.User, named.Exclude = "client-move", "u-7", c.Nodes[0].Registry.NewID()
+	userOnly := pub("user only")
+	userOnly.User = "u-8"
+	for _, o := range []*history.StreamOptions{nil, long} {
+		publish(t, c.Nodes[2], api, ch, named, o)
+		publish(t, c.Nodes[1], api, ch, pub("plain"), o)
+		publish(t, c.Nodes[0], api, ch, userOnly, o)
+	}
+	want := []cluster.Message{named, pub("plain"), userOnly, named, pub("plain"), userOnly}
+	for i, r := range rs {
+		waitFor(t, "6 deliveries", func() bool { return r.count(api, ch) == len(want) })
+		for j, m := range r.messages(api, ch) {
+			if m.Name != want[j].Name || m.User != want[j].User || string(m.Data) != string(want[j].Data) || m.Exclude != want[j].Exclude {
+				t.Errorf("node %d message %d: name %q user %q data %q exclude %q; want %q %q %q %q",
+					i, j, m.Name, m.User, m.Data, m.Exclude, want[j].Name, want[j].User, want[j].Data, want[j].Exclude)
+			}
+		}
+	}
+	subscribeAll(t, c, api, "")
+	if err := c.Nodes[1].Bus.Broadcast(ctx(t), api, named); err != nil {
+		t.Fatal(err)
+	}
+	for i, r := range rs {
+		waitFor(t, "the broadcast", func() bool { return r.count(api, "") == 1 })
+		if m := r.messages(api, "")[0]; m.Name != named.Name || m.User != named.User || string(m.Data) != "named" {
+			t.Errorf("node %d broadcast: name %q user %q data %q; want %q %q %q", i, m.Name, m.User, m.Data, named.Name, named.User, "named")
 		}
 	}
 }

@@ -526,7 +526,7 @@ func (u *bus) PublishLocal(ctx context.Context, api, channel string, m cluster.M
 func (b *Backend) publishLocked(ctx context.Context, sh *shard, k key, m cluster.Message, o *history.StreamOptions, me *nodeState, self func(cluster.Message)) (cluster.Published, error) {
 	var p cluster.Published
 	if o != nil {
-		pos, err := b.hist.Append(ctx, k.api+"/"+k.channel, m.Data, *o)
+		pos, err := b.hist.Append(ctx, k.api+"/"+k.channel, history.Publication{Name: m.Name, User: m.User, Data: m.Data}, *o)
 		if err != nil {
 			return cluster.Published{}, err
 		}

@@ -21,13 +21,14 @@ import (
 // publishHistory orders a publication with history: the stream prelude and
 // append of decision 0023 (shared with redishistory's Append), the member
 // count, and the SPUBLISH of the envelope, all in the channel's slot.
-// KEYS: :m :s :pm :p. ARGV[1..4] Prelude's, 5 data, 6 exclude (kept in the
-// stream entry as x), 7 the kind byte, 8 the envelope's member and exclude.
-// Returns {epoch, offset, members}.
+// KEYS: :m :s :pm :p. ARGV[1..4] Prelude's, 5 data, 6 exclude, 7 name, 8
+// user (kept in the stream entry as x, n and u), 9 the kind byte, 10 the
+// envelope's member, exclude and named sections. Returns {epoch, offset,
+// members}.
 var publishHistory = rueidis.NewLuaScript(redishistory.Prelude + redishistory.AppendBody + `
 local members = redis.call('ZCARD', KEYS[3])
 local o = string.format('%d', off)
-redis.call('SPUBLISH', KEYS[4], ARGV[7] .. o .. ':' .. epoch .. ':' .. ARGV[8] .. ARGV[5])
+redis.call('SPUBLISH', KEYS[4], ARGV[9] .. o .. ':' .. epoch .. ':' .. ARGV[10] .. ARGV[5])
 return {epoch, o, members}
 `)
 
@@ -42,21 +43,26 @@ return members
 // fillScript reads a channel's stream for a node that missed deliveries.
 // KEYS: :m :s. ARGV[1] first entry id, ARGV[2] last ("+" for the top),
 // ARGV[3] count. Returns {epoch, top, flat, b} with flat = id, data,
-// exclude, ... ; epoch "" when the channel has no stream; b the offset the
-// epoch began after (rotateScript), 0 for a new stream. Read-only.
+// exclude, name, user, ... ("" for a field the entry lacks); epoch "" when
+// the channel has no stream; b the offset the epoch began after
+// (rotateScript), 0 for a new stream. Read-only.
 var fillScript = rueidis.NewLuaScriptRetryable(`
 local m = redis.call('HMGET', KEYS[1], 'e', 's', 'b')
 local es = redis.call('XRANGE', KEYS[2], ARGV[1], ARGV[2], 'COUNT', ARGV[3])
 local flat = {}
 for i = 1, #es do
   local f = es[i][2]
-  local d, x = '', ''
+  local d, x, n, u = '', '', '', ''
   for j = 1, #f, 2 do
-    if f[j] == 'd' then d = f[j + 1] elseif f[j] == 'x' then x = f[j + 1] end
+    local k = f[j]
+    if k == 'd' then d = f[j + 1] elseif k == 'x' then x = f[j + 1]
+    elseif k == 'n' then n = f[j + 1] elseif k == 'u' then u = f[j + 1] end
   end
   flat[#flat + 1] = es[i][1]
   flat[#flat + 1] = d
   flat[#flat + 1] = x
+  flat[#flat + 1] = n
+  flat[#flat + 1] = u
 end
 return {m[1] or '', m[2] or '0', flat, m[3] or '0'}
 `)
@@ -81,6 +87,9 @@ var errUnsubscribed = errors.New("unsubscribed while subscribing")
 
 // fillBatch is how many stream entries one fill read returns.
 const fillBatch = 500
+
+// fillFields is how many values fillScript returns per entry.
+const fillFields = 5
 
 // Resubscription backoff after the pub/sub connection failed.
 const (
@@ -171,7 +180,7 @@ func (b *bus) Publish(ctx context.Context, api, channel string, m cluster.Messag
 		}
 		return cluster.Published{Members: int(n)}, nil
 	}
-	args := append(redishistory.PreludeArgs(*o), string(m.Data), m.Exclude, string([]byte{byte(m.Kind)}), string(envelopeMiddle(m)))
+	args := append(redishistory.PreludeArgs(*o), string(m.Data), m.Exclude, m.Name, m.User, string([]byte{kindByte(m)}), string(envelopeMiddle(m)))
 	res, err := publishHistory.Exec(cctx, b.n.o.Client, []string{base + "m", base + "s", base + "pm", base + "p"}, args).ToArray()
 	if err != nil {
 		return cluster.Published{}, wrap(ctx, what, err)
@@ -664,13 +673,13 @@ func (s *sub) fill(upto uint64) {
 			}
 			continue
 		}
-		if len(flat) < 3 {
+		if len(flat) < fillFields {
 			if upto != 0 || s.last < top {
 				lost = true
 			}
 			return
 		}
-		for i := 0; i+2 < len(flat); i += 3 {
+		for i := 0; i+fillFields <= len(flat); i += fillFields {
 			id, _ := flat[i].ToString()
 			offText, _, _ := strings.Cut(id, "-")
 			off, err := strconv.ParseUint(offText, 10, 64)
@@ -682,7 +691,9 @@ func (s *sub) fill(upto uint64) {
 			}
 			data, _ := flat[i+1].ToString()
 			exclude, _ := flat[i+2].ToString()
-			m := cluster.Message{Kind: cluster.Publication, Epoch: epoch, Offset: off, Exclude: exclude}
+			name, _ := flat[i+3].ToString()
+			user, _ := flat[i+4].ToString()
+			m := cluster.Message{Kind: cluster.Publication, Epoch: epoch, Offset: off, Exclude: exclude, Name: name, User: user}
 			if data != "" {
 				m.Data = []byte(data)
 			}
@@ -691,7 +702,7 @@ func (s *sub) fill(upto uint64) {
 			s.last = off
 		}
 		switch {
-		case len(flat) == 3*fillBatch:
+		case len(flat) == fillFields*fillBatch:
 			// a full batch: read on
 		case upto == 0:
 			return

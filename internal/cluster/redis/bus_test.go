@@ -417,7 +417,12 @@ func TestGapAndDuplicate(t *testing.T) {
 		t.Fatal(err)
 	}
 	for k := range 2 {
-		if _, err := store.Append(t.Context(), ch, []byte(fmt.Sprint("store", k)), *long); err != nil {
+		// The second is named: a filled publication keeps its name and user.
+		p := history.Publication{Data: []byte(fmt.Sprint("store", k))}
+		if k == 1 {
+			p.Name, p.User = "ev", "u1"
+		}
+		if _, err := store.Append(t.Context(), ch, p, *long); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -442,6 +447,9 @@ func TestGapAndDuplicate(t *testing.T) {
 	for i, m := range got {
 		if m.Kind != cluster.Publication || m.Offset != uint64(i+1) || string(m.Data) != want[i] || m.Epoch != p.Position.Epoch {
 			t.Errorf("delivery %d: %+v; want %q at offset %d", i, m, want[i], i+1)
+		}
+		if named := i == 4; (m.Name == "ev" && m.User == "u1") != named || (!named && (m.Name != "" || m.User != "")) {
+			t.Errorf("delivery %d (%s): name %q user %q; want ev and u1 on store1 only", i, m.Data, m.Name, m.User)
 		}
 	}
 }

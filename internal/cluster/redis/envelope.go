@@ -15,15 +15,22 @@ import (
 // publish script (offset and epoch, known only there), so its head is text
 // a Lua script can concatenate:
 //
-//	envelope = kind offset ':' epoch ':' member exclude data
-//	kind     = one byte, cluster.Kind (1 Publication, 2 Join, 3 Leave)
+//	envelope = kind offset ':' epoch ':' member exclude [named] data
+//	kind     = one byte, cluster.Kind (1 Publication, 2 Join, 3 Leave),
+//	           plus namedFlag (0x80) when named follows exclude
 //	offset   = decimal digits, empty without history
 //	epoch    = the stream's epoch, empty without history (never contains ':')
 //	member   = str(id) str(user) str(info)
 //	exclude  = str(connection id), empty for none
+//	named    = str(event name) str(publisher's user id), only when the kind
+//	           byte has namedFlag
 //	data     = the rest; for Join and Leave the user edge instead:
 //	           "1" when Message.UserEdge, empty otherwise
 //	str(s)   = uvarint(len(s)) s
+//
+// A message without a name or user is encoded without the flag and the
+// named section, byte for byte as before they existed, so nodes of an
+// earlier release read every publication that does not use them.
 //
 // A member as kept in a channel's :pi hash (presence) is
 //
@@ -32,6 +39,17 @@ import (
 // with flag '1' when its Join asked for notices ('0' otherwise) and inc the
 // 8-character incarnation that holds it, so a script can build a Leave
 // notice from it without decoding: kind "::" .. member .. "\0" .. edge.
+
+// namedFlag marks, in the kind byte, an envelope with the named section.
+const namedFlag = 0x80
+
+// kindByte is the envelope's first byte for m.
+func kindByte(m cluster.Message) byte {
+	if m.Name != "" || m.User != "" {
+		return byte(m.Kind) | namedFlag
+	}
+	return byte(m.Kind)
+}
 
 // maxOffsetDigits bounds the offset field (uint64 has at most 20 digits).
 const maxOffsetDigits = 20
@@ -51,17 +69,22 @@ func appendMember(b []byte, m cluster.Member) []byte {
 	return appendStr(b, m.Info)
 }
 
-// envelopeMiddle is what follows the head for m, without the data: member
-// and exclude.
+// envelopeMiddle is what follows the head for m, without the data: member,
+// exclude and, when kindByte(m) says so, named.
 func envelopeMiddle(m cluster.Message) []byte {
-	b := make([]byte, 0, 8+len(m.Member.ID)+len(m.Member.User)+len(m.Member.Info)+len(m.Exclude))
+	b := make([]byte, 0, 12+len(m.Member.ID)+len(m.Member.User)+len(m.Member.Info)+len(m.Exclude)+len(m.Name)+len(m.User))
 	b = appendMember(b, m.Member)
-	return appendStr(b, []byte(m.Exclude))
+	b = appendStr(b, []byte(m.Exclude))
+	if kindByte(m)&namedFlag != 0 {
+		b = appendStr(b, []byte(m.Name))
+		b = appendStr(b, []byte(m.User))
+	}
+	return b
 }
 
 // encodeEnvelope builds a whole envelope client-side (broadcasts, tests).
 func encodeEnvelope(m cluster.Message) []byte {
-	b := []byte{byte(m.Kind)}
+	b := []byte{kindByte(m)}
 	if m.Offset != 0 {
 		b = strconv.AppendUint(b, m.Offset, 10)
 	}
@@ -132,7 +155,7 @@ func decodeEnvelope(s string) (cluster.Message, error) {
 		return cluster.Message{}, errEnvelope
 	}
 	var m cluster.Message
-	m.Kind = cluster.Kind(s[0])
+	m.Kind = cluster.Kind(s[0] &^ namedFlag)
 	if m.Kind < cluster.Publication || m.Kind > cluster.Leave {
 		return cluster.Message{}, fmt.Errorf("%w: kind %d", errEnvelope, s[0])
 	}
@@ -159,6 +182,9 @@ func decodeEnvelope(s string) (cluster.Message, error) {
 	d := decoder{s: rest}
 	m.Member = d.member()
 	m.Exclude = d.str()
+	if s[0]&namedFlag != 0 {
+		m.Name, m.User = d.str(), d.str()
+	}
 	if d.err != nil {
 		return cluster.Message{}, d.err
 	}

@@ -18,6 +18,23 @@ var envelopeSamples = []cluster.Message{
 	{Kind: cluster.Leave, Member: cluster.Member{ID: strings.Repeat("x", 300), User: "bob"}},
 	{Kind: cluster.Join, Member: cluster.Member{ID: "abc", User: "alice"}, UserEdge: true},
 	{Kind: cluster.Leave, Member: cluster.Member{ID: "abc", User: "alice"}, UserEdge: true},
+	{Kind: cluster.Publication, Epoch: "e", Offset: 7, Exclude: "x", Name: "client-typing", User: "u-1", Data: []byte(`{"a":1}`)},
+	{Kind: cluster.Publication, Name: "ev"},
+	{Kind: cluster.Publication, User: strings.Repeat("u", 200), Data: []byte{0}},
+}
+
+// TestEnvelopeUnnamedUnchanged: a message without a name or user is
+// encoded exactly as before those fields existed (nodes of an earlier
+// release read it), and one with them sets the flag in the kind byte.
+func TestEnvelopeUnnamedUnchanged(t *testing.T) {
+	m := cluster.Message{Kind: cluster.Publication, Epoch: "ep", Offset: 3, Exclude: "ab", Data: []byte("hi")}
+	if got, want := string(encodeEnvelope(m)), "\x013:ep:\x00\x00\x00\x02abhi"; got != want {
+		t.Errorf("unnamed envelope %q; want %q", got, want)
+	}
+	m.Name, m.User = "n", "u"
+	if got, want := string(encodeEnvelope(m)), "\x813:ep:\x00\x00\x00\x02ab\x01n\x01uhi"; got != want {
+		t.Errorf("named envelope %q; want %q", got, want)
+	}
 }
 
 func TestEnvelopeRoundTrip(t *testing.T) {
@@ -43,6 +60,9 @@ func TestEnvelopeRejects(t *testing.T) {
 		"\x01::\x05ab",                                       // member id longer than the rest
 		"\x01::\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\x01", // varint overflow
 		"\x01::\x00\x00",                                     // truncated member
+		"\x81::\x00\x00\x00\x00",                             // named flag without the named section
+		"\x81::\x00\x00\x00\x00\x01n",                        // named section without the user
+		"\x84::\x00\x00\x00\x00\x00\x00",                     // named flag on kind 4
 		"\x01:" + strings.Repeat("9", 21) + ":\x00\x00\x00\x00",
 		"\x02::\x00\x00\x00\x00x",  // a notice's user edge neither "" nor "1"
 		"\x03::\x00\x00\x00\x0011", // the same

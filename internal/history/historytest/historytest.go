@@ -50,6 +50,7 @@ func Run(t *testing.T, newHistory func(t *testing.T) history.History) {
 		{"Remove", testRemove},
 		{"ChannelsIndependent", testChannelsIndependent},
 		{"DataPreserved", testDataPreserved},
+		{"NameAndUser", testNameAndUser},
 		{"ConcurrentAppends", testConcurrentAppends},
 		{"ConcurrentChannels", testConcurrentChannels},
 		{"InvalidOptions", testInvalidOptions},
@@ -78,7 +79,7 @@ var long = history.StreamOptions{Size: 100, TTL: time.Minute, MetaTTL: time.Hour
 // empty epoch.
 func appendData(t *testing.T, h history.History, channel string, data []byte, o history.StreamOptions) history.Position {
 	t.Helper()
-	pos, err := h.Append(t.Context(), channel, data, o)
+	pos, err := h.Append(t.Context(), channel, history.Publication{Data: data}, o)
 	if err != nil {
 		t.Fatalf("Append(%q): %v", channel, err)
 	}
@@ -137,6 +138,9 @@ func checkPubs(t *testing.T, what string, pubs []history.Publication, wantOffset
 	for _, p := range pubs {
 		if !bytes.Equal(p.Data, payload(p.Offset)) {
 			t.Fatalf("%s: offset %d has data %q, want %q", what, p.Offset, p.Data, payload(p.Offset))
+		}
+		if p.Name != "" || p.User != "" {
+			t.Fatalf("%s: offset %d has name %q and user %q, appended without", what, p.Offset, p.Name, p.User)
 		}
 		if d := time.Since(p.Time); d < -time.Minute || d > time.Minute {
 			t.Fatalf("%s: offset %d has time %v, %v from now", what, p.Offset, p.Time, -d)
@@ -514,6 +518,47 @@ func testDataPreserved(t *testing.T, h history.History, s *suite) {
 	}
 }
 
+// testNameAndUser: a publication's event name and user come back from
+// Read exactly as appended, next to publications appended without them
+// (which come back with "").
+func testNameAndUser(t *testing.T, h history.History, s *suite) {
+	ch := s.channel(t, "c")
+	pubs := []history.Publication{
+		{Name: "client-typing", User: "u-42", Data: []byte(`{"a":1}`)},
+		{Data: []byte("plain")},
+		{Name: "ünïcödé ✓ \x00 with spaces", Data: nil},
+		{User: "only-user", Data: []byte{0, 0xff}},
+		{Name: "n", User: "u"},
+	}
+	for i, p := range pubs {
+		// Offset and Time given to Append are ignored.
+		p.Offset, p.Time = 99, time.Unix(1, 0)
+		pos, err := h.Append(t.Context(), ch, p, long)
+		if err != nil || pos.Offset != uint64(i+1) {
+			t.Fatalf("append %d = %+v, %v; want offset %d", i+1, pos, err, i+1)
+		}
+	}
+	res := read(t, h, ch, 0, 100, long)
+	if len(res.Publications) != len(pubs) {
+		t.Fatalf("Read returned %d publications, want %d", len(res.Publications), len(pubs))
+	}
+	for i, p := range res.Publications {
+		w := pubs[i]
+		if p.Offset != uint64(i+1) || p.Name != w.Name || p.User != w.User || !bytes.Equal(p.Data, w.Data) {
+			t.Fatalf("publication %d = {offset %d name %q user %q data %q}, want {offset %d name %q user %q data %q}",
+				i, p.Offset, p.Name, p.User, p.Data, i+1, w.Name, w.User, w.Data)
+		}
+		if d := time.Since(p.Time); d < -time.Minute || d > time.Minute {
+			t.Fatalf("publication %d has time %v, %v from now", i, p.Time, -d)
+		}
+	}
+	// A read from the middle keeps them too.
+	res = read(t, h, ch, 3, 1, long)
+	if len(res.Publications) != 1 || res.Publications[0].Name != "" || res.Publications[0].User != "only-user" {
+		t.Fatalf("Read(since 3, limit 1) = %+v, want offset 4 with user only-user", res.Publications)
+	}
+}
+
 func testConcurrentAppends(t *testing.T, h history.History, s *suite) {
 	ch := s.channel(t, "c")
 	const goroutines, each = 8, 50
@@ -528,7 +573,7 @@ func testConcurrentAppends(t *testing.T, h history.History, s *suite) {
 		wg.Go(func() {
 			for i := range each {
 				data := fmt.Sprintf("g%d-%d", g, i)
-				pos, err := h.Append(t.Context(), ch, []byte(data), o)
+				pos, err := h.Append(t.Context(), ch, history.Publication{Data: []byte(data)}, o)
 				if err != nil {
 					t.Errorf("Append: %v", err)
 					return
@@ -593,7 +638,7 @@ func testConcurrentChannels(t *testing.T, h history.History, s *suite) {
 		ch := s.channel(t, fmt.Sprint(c))
 		wg.Go(func() {
 			for i := uint64(1); i <= each; i++ {
-				pos, err := h.Append(t.Context(), ch, payload(i), long)
+				pos, err := h.Append(t.Context(), ch, history.Publication{Data: payload(i)}, long)
 				if err != nil {
 					t.Errorf("Append %q: %v", ch, err)
 					return
@@ -626,7 +671,7 @@ func testInvalidOptions(t *testing.T, h history.History, s *suite) {
 		{Size: 1, TTL: -time.Second, MetaTTL: time.Second},
 		{Size: 1, TTL: time.Second, MetaTTL: time.Second - 1},
 	} {
-		if _, err := h.Append(t.Context(), ch, []byte("x"), o); !errors.Is(err, history.ErrInvalidOptions) {
+		if _, err := h.Append(t.Context(), ch, history.Publication{Data: []byte("x")}, o); !errors.Is(err, history.ErrInvalidOptions) {
 			t.Errorf("Append with %+v: error %v, want ErrInvalidOptions", o, err)
 		}
 		if _, err := h.Read(t.Context(), ch, 0, 10, o); !errors.Is(err, history.ErrInvalidOptions) {
@@ -646,7 +691,7 @@ func testCancelledContext(t *testing.T, h history.History, s *suite) {
 	ch := s.channel(t, "c")
 	ctx, cancel := context.WithCancel(t.Context())
 	cancel()
-	if _, err := h.Append(ctx, ch, []byte("x"), long); !errors.Is(err, context.Canceled) {
+	if _, err := h.Append(ctx, ch, history.Publication{Data: []byte("x")}, long); !errors.Is(err, context.Canceled) {
 		t.Errorf("Append with a cancelled context: error %v, want context.Canceled", err)
 	}
 	if _, err := h.Read(ctx, ch, 0, 10, long); !errors.Is(err, context.Canceled) {

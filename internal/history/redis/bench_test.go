@@ -31,7 +31,7 @@ func BenchmarkAppend(b *testing.B) {
 		b.ReportAllocs()
 		reportServerTime(b, srv, func() {
 			for b.Loop() {
-				if _, err := s.Append(ctx, "chat:lobby", benchData, benchOptions); err != nil {
+				if _, err := s.Append(ctx, "chat:lobby", history.Publication{Data: benchData}, benchOptions); err != nil {
 					b.Fatal(err)
 				}
 			}
@@ -48,7 +48,7 @@ func BenchmarkAppend(b *testing.B) {
 				base := next.Add(1) * 16
 				i := int64(0)
 				for pb.Next() {
-					if _, err := s.Append(ctx, fmt.Sprintf("chat:room-%d", base+i%16), benchData, benchOptions); err != nil {
+					if _, err := s.Append(ctx, fmt.Sprintf("chat:room-%d", base+i%16), history.Publication{Data: benchData}, benchOptions); err != nil {
 						b.Error(err)
 						return
 					}
@@ -64,7 +64,7 @@ func BenchmarkAppend(b *testing.B) {
 		reportServerTime(b, srv, func() {
 			b.RunParallel(func(pb *testing.PB) {
 				for pb.Next() {
-					if _, err := s.Append(ctx, "chat:hot", benchData, benchOptions); err != nil {
+					if _, err := s.Append(ctx, "chat:hot", history.Publication{Data: benchData}, benchOptions); err != nil {
 						b.Error(err)
 						return
 					}
@@ -79,7 +79,7 @@ func BenchmarkRead(b *testing.B) {
 	s := newStore(b, newClient(b, srv.Addr), "")
 	ctx := context.Background()
 	for i := range 150 { // 100 kept, offsets 51..150
-		if _, err := s.Append(ctx, "chat:lobby", fmt.Appendf(nil, `{"n":%d}`, i), benchOptions); err != nil {
+		if _, err := s.Append(ctx, "chat:lobby", history.Publication{Data: fmt.Appendf(nil, `{"n":%d}`, i)}, benchOptions); err != nil {
 			b.Fatal(err)
 		}
 	}

@@ -27,7 +27,7 @@ func TestFailover(t *testing.T) {
 	var before history.Position
 	var err error
 	for range 5 {
-		if before, err = s.Append(t.Context(), ch, []byte("x"), long); err != nil {
+		if before, err = s.Append(t.Context(), ch, history.Publication{Data: []byte("x")}, long); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -44,7 +44,7 @@ func TestFailover(t *testing.T) {
 	var pos history.Position
 	for {
 		ctx, cancel := context.WithTimeout(t.Context(), 2*time.Second)
-		pos, err = s.Append(ctx, ch, []byte("y"), long)
+		pos, err = s.Append(ctx, ch, history.Publication{Data: []byte("y")}, long)
 		cancel()
 		if err == nil {
 			break

@@ -60,29 +60,34 @@ end
 // script runs alone on its master, so appends to one channel get
 // consecutive offsets with no gap, from every node. The entry id is
 // "<offset>-0", so a Read is one XRANGE by offset. The entry's fields are t
-// (ms) and d (data), then x = ARGV[6] when that is given and not empty (the
-// cluster's publish script keeps the publication's exclude id there, for a
-// node that refills a missed delivery from the stream; Read ignores it).
+// (ms) and d (data), then, each only when given and not empty, x = ARGV[6]
+// (the cluster's publish script keeps the publication's exclude id there,
+// for a node that refills a missed delivery from the stream; Read ignores
+// it), n = ARGV[7] (the event name) and u = ARGV[8] (the publisher's user
+// id). An absent field reads as "", so entries written before n and u
+// existed read as publications without them.
 const AppendBody = `
 local off = redis.call('HINCRBY', KEYS[1], 's', 1)
-if ARGV[6] and ARGV[6] ~= '' then
-  redis.call('XADD', KEYS[2], 'MAXLEN', size, string.format('%d-0', off), 't', now, 'd', ARGV[5], 'x', ARGV[6])
-else
-  redis.call('XADD', KEYS[2], 'MAXLEN', size, string.format('%d-0', off), 't', now, 'd', ARGV[5])
-end
+local fields = {'t', now, 'd', ARGV[5]}
+if ARGV[6] and ARGV[6] ~= '' then fields[#fields + 1] = 'x'; fields[#fields + 1] = ARGV[6] end
+if ARGV[7] and ARGV[7] ~= '' then fields[#fields + 1] = 'n'; fields[#fields + 1] = ARGV[7] end
+if ARGV[8] and ARGV[8] ~= '' then fields[#fields + 1] = 'u'; fields[#fields + 1] = ARGV[8] end
+redis.call('XADD', KEYS[2], 'MAXLEN', size, string.format('%d-0', off), unpack(fields))
 redis.call('HSET', KEYS[1], 'a', now)
 redis.call('PEXPIREAT', KEYS[1], now + metattl)
 redis.call('PEXPIREAT', KEYS[2], now + ttl)
 `
 
-// appendScript appends ARGV[5] and returns {epoch, offset}.
+// appendScript appends ARGV[5] (with the name ARGV[7] and the user ARGV[8];
+// ARGV[6], the exclude id, is "") and returns {epoch, offset}.
 var appendScript = rueidis.NewLuaScript(Prelude + AppendBody + `
 return {epoch, off}
 `)
 
 // readScript trims the stream to size and returns {epoch, top, kept,
 // entries}: kept is how many publications the stream holds (offsets
-// top-kept+1 .. top), entries a flat list id, t, d, id, t, d, … of at most
+// top-kept+1 .. top), entries a flat list id, t, d, n, u, id, t, d, n, u, …
+// (n and u "" when the entry has none) of at most
 // ARGV[6] of them from id ARGV[5] ("<since+1>-0") on (flat: a third of the
 // reply elements that XRANGE's nested entries would cost the client). It
 // writes (it creates the stream and trims), but running it twice is
@@ -95,10 +100,16 @@ local limit = tonumber(ARGV[6])
 if limit > 0 and kept > 0 then
   local entries = redis.call('XRANGE', KEYS[2], ARGV[5], '+', 'COUNT', limit)
   for i = 1, #entries do
-    local e = entries[i]
+    local e, f = entries[i], entries[i][2]
+    local n, u = '', ''
+    for j = 5, #f, 2 do
+      if f[j] == 'n' then n = f[j + 1] elseif f[j] == 'u' then u = f[j + 1] end
+    end
     flat[#flat + 1] = e[1]
-    flat[#flat + 1] = e[2][2]
-    flat[#flat + 1] = e[2][4]
+    flat[#flat + 1] = f[2]
+    flat[#flat + 1] = f[4]
+    flat[#flat + 1] = n
+    flat[#flat + 1] = u
   end
 end
 return {epoch, top, kept, flat}

@@ -74,7 +74,7 @@ func escape(channel string) string {
 }
 
 // Append implements history.History with one script call.
-func (s *Store) Append(ctx context.Context, channel string, data []byte, o history.StreamOptions) (history.Position, error) {
+func (s *Store) Append(ctx context.Context, channel string, p history.Publication, o history.StreamOptions) (history.Position, error) {
 	if err := ctx.Err(); err != nil {
 		return history.Position{}, err
 	}
@@ -82,7 +82,7 @@ func (s *Store) Append(ctx context.Context, channel string, data []byte, o histo
 		return history.Position{}, err
 	}
 	meta, stream := s.Keys(channel)
-	args := append(optionArgs(o), string(data))
+	args := append(optionArgs(o), string(p.Data), "", p.Name, p.User)
 	res, err := appendScript.Exec(ctx, s.client, []string{meta, stream}, args).ToArray()
 	if err != nil {
 		return history.Position{}, fmt.Errorf("redishistory: append to %q: %w", channel, err)
@@ -157,15 +157,15 @@ func parseRead(res []rueidis.RedisMessage, since uint64) (history.ReadResult, er
 		// The kept offsets are top-kept+1 .. top.
 		Complete: since >= top-uint64(kept),
 	}
-	if len(entries)%3 != 0 {
-		return history.ReadResult{}, fmt.Errorf("script returned %d entry fields, not a multiple of 3", len(entries))
+	if len(entries)%entryFields != 0 {
+		return history.ReadResult{}, fmt.Errorf("script returned %d entry fields, not a multiple of %d", len(entries), entryFields)
 	}
 	if len(entries) == 0 {
 		return r, nil
 	}
-	r.Publications = make([]history.Publication, len(entries)/3)
+	r.Publications = make([]history.Publication, len(entries)/entryFields)
 	for i := range r.Publications {
-		p, err := parseEntry(entries[3*i : 3*i+3])
+		p, err := parseEntry(entries[entryFields*i : entryFields*(i+1)])
 		if err != nil {
 			return history.ReadResult{}, err
 		}
@@ -174,8 +174,12 @@ func parseRead(res []rueidis.RedisMessage, since uint64) (history.ReadResult, er
 	return r, nil
 }
 
-// parseEntry turns a stream entry's id, time (ms) and data into a
-// Publication.
+// entryFields is how many values the read script returns per entry: id, t,
+// d, n, u.
+const entryFields = 5
+
+// parseEntry turns a stream entry's id, time (ms), data, name and user into
+// a Publication.
 func parseEntry(e []rueidis.RedisMessage) (history.Publication, error) {
 	id, err := e[0].ToString()
 	if err != nil {
@@ -189,10 +193,12 @@ func parseEntry(e []rueidis.RedisMessage) (history.Publication, error) {
 	msText, err1 := e[1].ToString()
 	data, err2 := e[2].AsBytes()
 	ms, err3 := strconv.ParseInt(msText, 10, 64)
-	if err := errors.Join(err1, err2, err3); err != nil {
+	name, err4 := e[3].ToString()
+	user, err5 := e[4].ToString()
+	if err := errors.Join(err1, err2, err3, err4, err5); err != nil {
 		return history.Publication{}, fmt.Errorf("stream entry %s: %w", id, err)
 	}
-	return history.Publication{Offset: off, Time: time.UnixMilli(ms), Data: data}, nil
+	return history.Publication{Offset: off, Time: time.UnixMilli(ms), Name: name, User: user, Data: data}, nil
 }
 
 // Remove implements history.History: it deletes both keys.

@@ -3,6 +3,7 @@ package redishistory_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -74,7 +75,7 @@ func TestRestart(t *testing.T) {
 			s1 := newStore(t, c1, "")
 			var before history.Position
 			for i := range 5 {
-				if before, err = s1.Append(ctx, ch, []byte{byte('a' + i)}, long); err != nil {
+				if before, err = s1.Append(ctx, ch, history.Publication{Data: []byte{byte('a' + i)}}, long); err != nil {
 					t.Fatal(err)
 				}
 			}
@@ -93,7 +94,7 @@ func TestRestart(t *testing.T) {
 					t.Fatalf("publication %d = %+v", i, p)
 				}
 			}
-			pos, err := s2.Append(ctx, ch, []byte("f"), long)
+			pos, err := s2.Append(ctx, ch, history.Publication{Data: []byte("f")}, long)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -117,7 +118,7 @@ func TestTwoNodes(t *testing.T) {
 	for _, s := range []*redishistory.Store{a, b} {
 		go func() {
 			for range each {
-				pos, err := s.Append(t.Context(), ch, []byte("x"), long)
+				pos, err := s.Append(t.Context(), ch, history.Publication{Data: []byte("x")}, long)
 				if err != nil {
 					errs <- err
 					return
@@ -155,7 +156,7 @@ func TestChannelNames(t *testing.T) {
 	epochs := make(map[string]string)
 	for i, name := range names {
 		for range i + 1 {
-			if _, err := s.Append(t.Context(), name, []byte(name), long); err != nil {
+			if _, err := s.Append(t.Context(), name, history.Publication{Data: []byte(name)}, long); err != nil {
 				t.Fatalf("Append(%q): %v", name, err)
 			}
 		}
@@ -187,7 +188,7 @@ func TestPrefix(t *testing.T) {
 	srv := redistest.StartServer(t)
 	c := newClient(t, srv.Addr)
 	a, b := newStore(t, c, "a:"), newStore(t, c, "b:")
-	if _, err := a.Append(t.Context(), "ch", []byte("x"), long); err != nil {
+	if _, err := a.Append(t.Context(), "ch", history.Publication{Data: []byte("x")}, long); err != nil {
 		t.Fatal(err)
 	}
 	res, err := b.Read(t.Context(), "ch", 0, 10, long)
@@ -217,13 +218,13 @@ func TestNewErrors(t *testing.T) {
 func TestRedisDown(t *testing.T) {
 	srv := redistest.StartServer(t)
 	s := newStore(t, newClient(t, srv.Addr), "")
-	if _, err := s.Append(t.Context(), "down", []byte("x"), long); err != nil {
+	if _, err := s.Append(t.Context(), "down", history.Publication{Data: []byte("x")}, long); err != nil {
 		t.Fatal(err)
 	}
 	srv.Kill()
 	ctx, cancel := context.WithTimeout(t.Context(), 5*time.Second)
 	defer cancel()
-	if _, err := s.Append(ctx, "down", []byte("y"), long); err == nil || !strings.Contains(err.Error(), `append to "down"`) {
+	if _, err := s.Append(ctx, "down", history.Publication{Data: []byte("y")}, long); err == nil || !strings.Contains(err.Error(), `append to "down"`) {
 		t.Fatalf("Append with Redis down: error %v", err)
 	}
 	if _, err := s.Read(ctx, "down", 0, 10, long); err == nil || !strings.Contains(err.Error(), `read "down"`) {
@@ -246,14 +247,14 @@ func TestRedisErrorReply(t *testing.T) {
 	if _, err := srv.Do("SET", meta, "not a hash"); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.Append(t.Context(), "wrongtype", []byte("x"), long); err == nil || !strings.Contains(err.Error(), "WRONGTYPE") {
+	if _, err := s.Append(t.Context(), "wrongtype", history.Publication{Data: []byte("x")}, long); err == nil || !strings.Contains(err.Error(), "WRONGTYPE") {
 		t.Fatalf("Append on a string key: error %v, want WRONGTYPE", err)
 	}
 	if _, err := s.Read(t.Context(), "wrongtype", 0, 10, long); err == nil || !strings.Contains(err.Error(), "WRONGTYPE") {
 		t.Fatalf("Read on a string key: error %v, want WRONGTYPE", err)
 	}
 	var re *rueidis.RedisError
-	_, err := s.Append(t.Context(), "wrongtype", []byte("x"), long)
+	_, err := s.Append(t.Context(), "wrongtype", history.Publication{Data: []byte("x")}, long)
 	if !errors.As(err, &re) {
 		t.Fatalf("Append error %T %v does not wrap a *rueidis.RedisError", err, err)
 	}
@@ -264,7 +265,7 @@ func TestServerTime(t *testing.T) {
 	srv := redistest.StartServer(t)
 	s := newStore(t, newClient(t, srv.Addr), "")
 	before := time.Now().Add(-time.Second)
-	if _, err := s.Append(t.Context(), "time", []byte("x"), long); err != nil {
+	if _, err := s.Append(t.Context(), "time", history.Publication{Data: []byte("x")}, long); err != nil {
 		t.Fatal(err)
 	}
 	res, err := s.Read(t.Context(), "time", 0, 1, long)
@@ -296,7 +297,7 @@ func TestRedisRestart(t *testing.T) {
 			var before history.Position
 			var err error
 			for range 3 {
-				if before, err = s.Append(t.Context(), "ch", []byte("x"), long); err != nil {
+				if before, err = s.Append(t.Context(), "ch", history.Publication{Data: []byte("x")}, long); err != nil {
 					t.Fatal(err)
 				}
 			}
@@ -335,7 +336,7 @@ func TestShorterTTL(t *testing.T) {
 	srv := redistest.StartServer(t)
 	s := newStore(t, newClient(t, srv.Addr), "")
 	for range 3 {
-		if _, err := s.Append(t.Context(), "ttl", []byte("x"), long); err != nil {
+		if _, err := s.Append(t.Context(), "ttl", history.Publication{Data: []byte("x")}, long); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -348,11 +349,51 @@ func TestShorterTTL(t *testing.T) {
 	if len(res.Publications) != 0 || res.Complete || res.Top.Offset != 3 {
 		t.Fatalf("Read with a 10 ms TTL = %+v, want nothing kept, incomplete, top 3", res)
 	}
-	if _, err := s.Append(t.Context(), "ttl", []byte("y"), long); err != nil {
+	if _, err := s.Append(t.Context(), "ttl", history.Publication{Data: []byte("y")}, long); err != nil {
 		t.Fatal(err)
 	}
 	res, err = s.Read(t.Context(), "ttl", 3, 100, long)
 	if err != nil || len(res.Publications) != 1 || res.Publications[0].Offset != 4 || !res.Complete {
 		t.Fatalf("Read after a new Append = %+v, %v, want offset 4, complete", res, err)
+	}
+}
+
+// TestEntryWithoutNameAndUser: a stream entry written before entries
+// carried an event name and a user (fields t and d only, as the append
+// script of earlier releases wrote it) reads as a publication with Name
+// and User "", next to one appended now with both.
+func TestEntryWithoutNameAndUser(t *testing.T) {
+	srv := redistest.StartServer(t)
+	c := newClient(t, srv.Addr)
+	s := newStore(t, c, "")
+	ch := "compat"
+	first, err := s.Append(t.Context(), ch, history.Publication{Data: []byte("new-1")}, long)
+	if err != nil {
+		t.Fatal(err)
+	}
+	meta, stream := s.Keys(ch)
+	// The old layout of offset 2, by hand, as the old script did.
+	ms := time.Now().UnixMilli()
+	if err := c.Do(t.Context(), c.B().Xadd().Key(stream).Id("2-0").FieldValue().FieldValue("t", fmt.Sprint(ms)).FieldValue("d", "old").Build()).Error(); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Do(t.Context(), c.B().Hincrby().Key(meta).Field("s").Increment(1).Build()).Error(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Append(t.Context(), ch, history.Publication{Name: "ev", User: "u1", Data: []byte("new-3")}, long); err != nil {
+		t.Fatal(err)
+	}
+	res, err := s.Read(t.Context(), ch, 0, 10, long)
+	if err != nil {
+		t.Fatal(err)
+	}
+	type got struct{ name, user, data string }
+	var all []got
+	for _, p := range res.Publications {
+		all = append(all, got{p.Name, p.User, string(p.Data)})
+	}
+	want := []got{{"", "", "new-1"}, {"", "", "old"}, {"ev", "u1", "new-3"}}
+	if res.Top.Epoch != first.Epoch || len(all) != 3 || all[0] != want[0] || all[1] != want[1] || all[2] != want[2] {
+		t.Fatalf("Read = %+v (top %+v), want %+v in epoch %s", all, res.Top, want, first.Epoch)
 	}
 }
