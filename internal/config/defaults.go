@@ -115,6 +115,7 @@ func (c *Config) ApplyDefaults() {
 	for i := range c.Pusher.Apps {
 		c.Pusher.Apps[i].applyDefaults()
 	}
+	c.applyPusherNamespaces()
 }
 
 // applyDefaults fills a Pusher app's defaults. A webhook's batchWindow only

@@ -226,3 +226,56 @@ func defaultPusherWebhookEvents(app *PusherApp) []string {
 	}
 	return events
 }
+
+// pusherNamespaces are the channel namespaces a Pusher app adds to its API
+// (ApplyDefaults), most specific first so that they match before the
+// API's own (first match wins). Private, presence and server-to-user
+// channels are the Pusher front-end's to admit, with the app's
+// signatures: switchboard.v1 clients and route actions may neither
+// subscribe to them nor publish to them (the management API may). Cache
+// channels keep their last publication for the app's cacheTTL. Presence
+// channels send join and leave notices (Pusher's member_added and
+// member_removed).
+func pusherNamespaces(app *PusherApp) []Namespace {
+	cache := History{Size: 1, TTL: app.CacheTTL}
+	deny := func(pattern string, joinLeave bool, h History) Namespace {
+		return Namespace{Pattern: pattern, Subscribe: "deny", Publish: "deny", JoinLeave: joinLeave, History: h}
+	}
+	return []Namespace{
+		deny(PusherServerToUserPrefix+"*", false, History{}),
+		deny("presence-cache-*", true, cache),
+		deny("private-encrypted-cache-*", false, cache),
+		deny("private-cache-*", false, cache),
+		{Pattern: "cache-*", Subscribe: "allow", Publish: "deny", History: cache},
+		deny("presence-*", true, History{}),
+		deny("private-*", false, History{}),
+	}
+}
+
+// PusherServerToUserPrefix starts the channel of a signed-in user's
+// server-to-user events.
+const PusherServerToUserPrefix = "#server-to-user-"
+
+// applyPusherNamespaces puts each app's namespaces (pusherNamespaces) in
+// front of its API's, once: a pattern the API already has is left as the
+// API configures it.
+func (c *Config) applyPusherNamespaces() {
+	for i := range c.Pusher.Apps {
+		app := &c.Pusher.Apps[i]
+		api := c.PusherAPI(app)
+		if api < 0 {
+			continue // Validate reports it
+		}
+		ch := &c.APIs[api].Channels
+		var add []Namespace
+		for _, ns := range pusherNamespaces(app) {
+			if !slices.ContainsFunc(ch.Namespaces, func(n Namespace) bool { return n.Pattern == ns.Pattern }) {
+				ns.applyDefaults()
+				add = append(add, ns)
+			}
+		}
+		if len(add) > 0 {
+			ch.Namespaces = append(add, ch.Namespaces...)
+		}
+	}
+}

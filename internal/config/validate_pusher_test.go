@@ -456,6 +456,9 @@ func TestApplyReloadPusher(t *testing.T) {
 `)
 	eff, notes := ApplyReload(cur, next)
 	want := []string{
+		// cacheTTL is the history TTL of the cache namespaces the app adds
+		// to its API (pusherNamespaces): a restart applies it.
+		"apis[chat].channels.namespaces changed; restart to apply",
 		"pusher.apps[2].api changed; restart to apply",
 		"pusher.apps[3] (key three) was removed; restart to apply (it keeps serving until then)",
 		"pusher.apps[4] (key four) was added; restart to apply",

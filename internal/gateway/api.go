@@ -137,7 +137,11 @@ func newAPI(g *Gateway, c *config.API) (_ *API, err error) {
 	// appends to. The seams name the API by its stage (unique; ids are
 	// not).
 	hubOpts := hub.Options{API: c.Stage, Channels: c.Channels, Logger: g.log, Now: g.now,
-		Bus: g.cluster.Bus, Presence: g.cluster.Presence}
+		Bus: g.cluster.Bus, Presence: g.cluster.Presence, Codecs: g.codecs}
+	if g.onMembership != nil {
+		stage, f := c.Stage, g.onMembership
+		hubOpts.OnMembership = func(_, channel string, ev hub.MembershipEvent) { f(stage, channel, ev) }
+	}
 	for _, ns := range c.Channels.Namespaces {
 		if ns.History.Size > 0 {
 			if hubOpts.History, err = g.historyFor(c.Stage); err != nil {

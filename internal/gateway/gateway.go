@@ -13,6 +13,7 @@ import (
 	"github.com/switchboardhq/switchboard/internal/cluster"
 	"github.com/switchboardhq/switchboard/internal/cluster/memory"
 	"github.com/switchboardhq/switchboard/internal/config"
+	"github.com/switchboardhq/switchboard/internal/hub"
 	"github.com/switchboardhq/switchboard/internal/metrics"
 	"github.com/switchboardhq/switchboard/internal/ws"
 )
@@ -35,6 +36,12 @@ type Options struct {
 	// connection ownership, channel delivery, presence and users go through
 	// these seams. The zero value: one node on the in-process backend.
 	Cluster cluster.Seams
+	// Codecs are the protocol front-ends' hub codecs (decision 0025),
+	// given to every API's hub: Codecs[i] gets hub.FirstFrontEnd+i.
+	Codecs []hub.Codec
+	// OnMembership, when set, hears every hub's joins and leaves with their
+	// cluster-wide edges (hub.Options.OnMembership), by stage.
+	OnMembership func(stage, channel string, ev hub.MembershipEvent)
 }
 
 // ErrShutdownStarted is Shutdown's answer to a second call.
@@ -80,6 +87,11 @@ type Gateway struct {
 	handshakes atomic.Int64 // handshakes past the draining check
 
 	cl *nodeCluster // nil: one node (cluster.go)
+
+	// codecs and onMembership are Options.Codecs and OnMembership, for the
+	// hubs.
+	codecs       []hub.Codec
+	onMembership func(stage, channel string, ev hub.MembershipEvent)
 }
 
 // New builds the APIs and starts the WebSocket engine.
@@ -91,14 +103,16 @@ func New(o Options) (*Gateway, error) {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
 	g := &Gateway{
-		log:     o.Logger,
-		metrics: o.Metrics,
-		now:     o.Now,
-		client:  o.HTTPClient,
-		apis:    make(map[string]*API),
-		tls:     o.TLS,
-		fnCreds: o.FunctionCredentials,
-		cl:      newNodeCluster(o.Cluster),
+		codecs:       o.Codecs,
+		onMembership: o.OnMembership,
+		log:          o.Logger,
+		metrics:      o.Metrics,
+		now:          o.Now,
+		client:       o.HTTPClient,
+		apis:         make(map[string]*API),
+		tls:          o.TLS,
+		fnCreds:      o.FunctionCredentials,
+		cl:           newNodeCluster(o.Cluster),
 	}
 	sd := o.Config.Shutdown
 	g.drain.Store(&sd)

@@ -42,6 +42,31 @@ func (g *Gateway) Publish(ctx context.Context, stage, channel string, data []byt
 	return PublishResult{Recipients: res.Recipients, Position: streamPosition(res.Position)}, nil
 }
 
+// PublishEvent is Publish for a named publication (hub.Event: event name,
+// publisher's user, exclude), as protocol front-ends publish (decision
+// 0025). The same limits apply.
+func (g *Gateway) PublishEvent(ctx context.Context, stage, channel string, e hub.Event) (PublishResult, error) {
+	a, err := g.api(stage)
+	if err != nil {
+		return PublishResult{}, err
+	}
+	if len(e.Data) > a.state.Load().maxPost {
+		return PublishResult{}, ErrPayloadTooLarge
+	}
+	if e.Exclude != "" && !event.ValidID(e.Exclude) {
+		return PublishResult{}, ErrInvalidConnectionID
+	}
+	res, err := a.hub.PublishEvent(g.ctx, channel, e)
+	if err != nil {
+		return PublishResult{}, err
+	}
+	a.m.publications.Inc()
+	if !a.hub.Clustered() {
+		a.m.deliveries.Add(float64(res.Recipients))
+	}
+	return PublishResult{Recipients: res.Recipients, Position: streamPosition(res.Position)}, nil
+}
+
 // Broadcast sends data to every connection of the API except exclude. It
 // returns the number of connections it was queued on (one node), or in a
 // cluster the API's connections on every node as of their last lease

@@ -326,6 +326,11 @@ func ProtocolPosition(p *history.Position) *protocol.Position {
 type SubscribeOptions struct {
 	// Recover asks for the publications after this position.
 	Recover *history.Position
+	// Reply, when not nil, is queued on the member when it is added, under
+	// the channel's lock, so before any publication of the channel reaches
+	// it (a front-end's "subscribed" frame, such as Pusher's
+	// subscription_succeeded). Not for switchboard.v1 members (ReplyID).
+	Reply ws.Frame
 	// ReplyID, when not 0, makes the hub queue the switchboard.v1 reply
 	// with this id itself, before any publication of the channel.
 	ReplyID uint64
@@ -607,6 +612,9 @@ func (h *Hub) add(s *shard, ch *channel, m *Member, ns *Namespace, o SubscribeOp
 	h.subscriptions.Add(1)
 	name := ch.name
 
+	if o.Reply != nil && m.codec != V1 {
+		_ = m.out.Send(o.Reply)
+	}
 	if m.codec == V1 {
 		switch {
 		case o.ReplyID != 0:
