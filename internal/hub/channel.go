@@ -27,6 +27,9 @@ type channel struct {
 	// codecs counts the members per codec, so that a notice is encoded
 	// only for the protocols present.
 	codecs [MaxCodecs]int32
+	// as holds the members that joined with their own presence identity
+	// (SubscribeOptions.As); nil when none did.
+	as map[*Member]cluster.Member
 
 	// The Bus side. pending counts Subscribes past their Bus step and not
 	// yet committed; busOn says the node is subscribed on the Bus; busOp,
@@ -47,6 +50,15 @@ type channel struct {
 }
 
 const indexMin = 16
+
+// who is m's presence identity in ch: what it joined as (SubscribeOptions.As)
+// or its connection's.
+func (ch *channel) who(m *Member) cluster.Member {
+	if id, ok := ch.as[m]; ok {
+		return id
+	}
+	return cluster.Member{ID: m.id, User: m.user, Info: m.info}
+}
 
 func (ch *channel) find(m *Member) int {
 	if ch.index != nil {
@@ -326,6 +338,11 @@ func ProtocolPosition(p *history.Position) *protocol.Position {
 type SubscribeOptions struct {
 	// Recover asks for the publications after this position.
 	Recover *history.Position
+	// As, when not nil, is the member's presence identity in this channel
+	// (user and info; its ID is the member's), instead of its connection's:
+	// Pusher presence channels take the user from each subscription's
+	// channel_data.
+	As *cluster.Member
 	// Reply, when not nil, is queued on the member when it is added, under
 	// the channel's lock, so before any publication of the channel reaches
 	// it (a front-end's "subscribed" frame, such as Pusher's
@@ -414,6 +431,9 @@ func (h *Hub) Subscribe(ctx context.Context, m *Member, name string, o Subscribe
 	}
 	if h.presence != nil {
 		cm := cluster.Member{ID: m.id, User: m.user, Info: m.info}
+		if o.As != nil {
+			cm.User, cm.Info = o.As.User, o.As.Info
+		}
 		jr, err := h.presence.Join(ctx, h.api, name, cm, ns.JoinLeave)
 		if err != nil {
 			s.mu.Lock()
@@ -602,6 +622,12 @@ func (h *Hub) add(s *shard, ch *channel, m *Member, ns *Namespace, o SubscribeOp
 	m.mu.Unlock()
 	ch.pending--
 	ch.add(m)
+	if o.As != nil {
+		if ch.as == nil {
+			ch.as = make(map[*Member]cluster.Member)
+		}
+		ch.as[m] = cluster.Member{ID: m.id, User: o.As.User, Info: o.As.Info}
+	}
 	var ev MembershipEvent
 	if h.localEdges() {
 		ev = joinedLocally(ch, m)
@@ -785,6 +811,14 @@ func (h *Hub) left(s *shard, ch *channel, m *Member) (bool, MembershipEvent) {
 	if h.localEdges() {
 		ev = leftLocally(ch, m)
 	}
+	if ch.as != nil {
+		defer func() { // after the leave notice, which names m as it joined
+			delete(ch.as, m)
+			if len(ch.as) == 0 {
+				ch.as = nil
+			}
+		}()
+	}
 	if len(ch.members) == 0 {
 		h.channels.Add(-1)
 		return h.settle(s, ch), ev
@@ -819,7 +853,7 @@ func (h *Hub) notice(s *shard, ch *channel, m *Member, join bool) {
 	if join {
 		self = m // counted in ch
 	}
-	h.noticeOf(s, ch, cluster.Member{ID: m.id, User: m.user, Info: m.info}, join, self, edgeLocal)
+	h.noticeOf(s, ch, ch.who(m), join, self, edgeLocal)
 }
 
 // The user edge of a notice: computed from this node's members (one node,
@@ -886,7 +920,7 @@ func userEdge(ch *channel, member cluster.Member) bool {
 		return true
 	}
 	for _, x := range ch.members {
-		if x.user == member.User && x.id != member.ID {
+		if x.id != member.ID && ch.who(x).User == member.User {
 			return false
 		}
 	}

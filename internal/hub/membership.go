@@ -25,14 +25,14 @@ func (h *Hub) localEdges() bool { return h.onMembership != nil && h.presence == 
 // joinedLocally counts m, just added to ch, among ch's users and returns
 // the event of its join. s.mu is held.
 func joinedLocally(ch *channel, m *Member) MembershipEvent {
-	ev := MembershipEvent{Join: true, Member: cluster.Member{ID: m.id, User: m.user, Info: m.info},
-		Members: len(ch.members), Occupied: len(ch.members) == 1}
-	if m.user != "" {
+	who := ch.who(m)
+	ev := MembershipEvent{Join: true, Member: who, Members: len(ch.members), Occupied: len(ch.members) == 1}
+	if who.User != "" {
 		if ch.users == nil {
 			ch.users = make(map[string]int32)
 		}
-		ch.users[m.user]++
-		ev.UserEdge = ch.users[m.user] == 1
+		ch.users[who.User]++
+		ev.UserEdge = ch.users[who.User] == 1
 	}
 	ev.Users = len(ch.users)
 	return ev
@@ -41,13 +41,13 @@ func joinedLocally(ch *channel, m *Member) MembershipEvent {
 // leftLocally takes m, just removed from ch, out of ch's users and returns
 // the event of its leave. s.mu is held.
 func leftLocally(ch *channel, m *Member) MembershipEvent {
-	ev := MembershipEvent{Member: cluster.Member{ID: m.id, User: m.user, Info: m.info},
-		Members: len(ch.members), Vacated: len(ch.members) == 0}
-	if m.user != "" {
-		if n := ch.users[m.user] - 1; n > 0 {
-			ch.users[m.user] = n
+	who := ch.who(m)
+	ev := MembershipEvent{Member: who, Members: len(ch.members), Vacated: len(ch.members) == 0}
+	if who.User != "" {
+		if n := ch.users[who.User] - 1; n > 0 {
+			ch.users[who.User] = n
 		} else {
-			delete(ch.users, m.user)
+			delete(ch.users, who.User)
 			ev.UserEdge = true
 			if len(ch.users) == 0 {
 				ch.users = nil

@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/switchboardhq/switchboard/internal/cluster"
 	"github.com/switchboardhq/switchboard/internal/history"
 	"github.com/switchboardhq/switchboard/internal/protocol"
 )
@@ -39,13 +40,13 @@ func (h *Hub) Presence(ctx context.Context, name, cursor string, limit int) (Pre
 	s.mu.Lock()
 	ch := s.channels[name]
 	page := PresencePage{Enabled: ns.Presence}
-	var picked []*Member
+	var picked []cluster.Member
 	if ch != nil {
 		page.Members = len(ch.members)
 		if ns.Presence {
 			for _, m := range ch.members {
 				if m.id > cursor {
-					picked = append(picked, m)
+					picked = append(picked, ch.who(m))
 				}
 			}
 		}
@@ -54,14 +55,14 @@ func (h *Hub) Presence(ctx context.Context, name, cursor string, limit int) (Pre
 	if !ns.Presence {
 		return page, nil
 	}
-	slices.SortFunc(picked, func(a, b *Member) int { return strings.Compare(a.id, b.id) })
+	slices.SortFunc(picked, func(a, b cluster.Member) int { return strings.Compare(a.ID, b.ID) })
 	if len(picked) > limit {
 		picked = picked[:limit]
-		page.Next = picked[limit-1].id
+		page.Next = picked[limit-1].ID
 	}
 	page.List = make([]protocol.Member, len(picked))
 	for i, m := range picked {
-		page.List[i] = protocol.Member{ConnectionID: m.id, User: m.user, Info: m.info}
+		page.List[i] = protocol.Member{ConnectionID: m.ID, User: m.User, Info: m.Info}
 	}
 	return page, nil
 }

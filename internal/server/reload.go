@@ -83,6 +83,11 @@ func (s *Server) Reload() error {
 		return err
 	}
 	s.manage.SetAuth(s.manageAuth(eff))
+	if s.pusher != nil {
+		if err := s.pusher.Reload(eff); err != nil {
+			s.log.Error("Pusher apps not reloaded; they keep their running settings", "error", err.Error())
+		}
+	}
 	if s.level != nil {
 		var l slog.Level
 		if l.UnmarshalText([]byte(eff.Log.Level)) == nil {

@@ -37,7 +37,10 @@ import (
 	"github.com/switchboardhq/switchboard/internal/buildinfo"
 	"github.com/switchboardhq/switchboard/internal/cluster"
 	"github.com/switchboardhq/switchboard/internal/config"
+	"github.com/switchboardhq/switchboard/internal/frontend"
+	"github.com/switchboardhq/switchboard/internal/frontend/pusher"
 	"github.com/switchboardhq/switchboard/internal/gateway"
+	"github.com/switchboardhq/switchboard/internal/hub"
 	"github.com/switchboardhq/switchboard/internal/integration/function"
 	"github.com/switchboardhq/switchboard/internal/integration/httpint"
 	"github.com/switchboardhq/switchboard/internal/manage"
@@ -73,6 +76,12 @@ var ErrTerminated = errors.New("terminated")
 
 // Server is one Switchboard process.
 type Server struct {
+	// frontends are the protocol front-ends (decision 0025) and routes
+	// their path prefixes; pusher is the Pusher one, nil without apps.
+	frontends []frontend.Frontend
+	routes    []frontend.Route
+	pusher    *pusher.Frontend
+
 	log      *slog.Logger
 	registry *prometheus.Registry
 	gateway  *gateway.Gateway
@@ -154,8 +163,24 @@ func New(cfg *config.Config, o Options) (*Server, error) {
 			return nil, err
 		}
 	}
+	// Protocol front-ends (decision 0025): their codecs go into every hub;
+	// they are built once the gateway exists, and hear its membership
+	// events through fe.
+	var codecs []hub.Codec
+	var fe atomic.Pointer[pusher.Frontend]
+	var onMembership func(stage, channel string, ev hub.MembershipEvent)
+	if len(cfg.Pusher.Apps) > 0 {
+		codecs = append(codecs, pusher.Codec{})
+		onMembership = func(stage, channel string, ev hub.MembershipEvent) {
+			if f := fe.Load(); f != nil {
+				f.OnMembership(stage, channel, ev)
+			}
+		}
+	}
 	gw, err := gateway.New(gateway.Options{
-		Cluster: seams,
+		Codecs:       codecs,
+		OnMembership: onMembership,
+		Cluster:      seams,
 		FunctionCredentials: func(stage, _ string) (function.Credentials, func(), error) {
 			k, err := workerKeys.Generate(stage)
 			if err != nil {
@@ -197,6 +222,19 @@ func New(cfg *config.Config, o Options) (*Server, error) {
 	}
 	s.cfg.Store(cfg)
 	s.manage = manage.NewHandler(gw, s.manageAuth(cfg), o.Logger)
+	if len(cfg.Pusher.Apps) > 0 {
+		p, err := pusher.New(pusher.Options{Config: cfg, Core: gw, Codec: hub.FirstFrontEnd,
+			Registerer: reg, Logger: o.Logger, Now: o.Now})
+		if err != nil {
+			_ = gw.Shutdown(context.Background())
+			cn.close()
+			return nil, err
+		}
+		fe.Store(p)
+		s.pusher = p
+		s.frontends = append(s.frontends, p)
+		s.routes = append(s.routes, p.Routes()...)
+	}
 	if cfg.HTTP.DemoEnabled() {
 		if s.demo, err = renderDemo(cfg); err != nil {
 			return nil, err
@@ -349,6 +387,11 @@ func (s *Server) Run(ctx context.Context) error {
 	go func() { done <- s.gateway.Shutdown(sctx) }() // refuses handshakes at once
 	herr := s.http.Shutdown(sctx)                    // stops accepting; waits for plain requests
 	gerr := <-done
+	for _, f := range s.frontends { // their webhooks, after the connections' last events
+		if err := f.Shutdown(sctx); err != nil {
+			s.log.Warn("front-end shutdown", "frontend", f.Name(), "error", err.Error())
+		}
+	}
 	if err := <-errc; err != nil && !errors.Is(err, http.ErrServerClosed) {
 		return err
 	}
@@ -377,6 +420,9 @@ func (s *Server) leaseLost(errc <-chan error) error {
 	ctx, cancel := context.WithTimeout(context.Background(), s.cfg.Load().Shutdown.Timeout.Std())
 	defer cancel()
 	_ = s.gateway.Shutdown(ctx)
+	for _, f := range s.frontends {
+		_ = f.Shutdown(ctx)
+	}
 	return ErrLeaseLost
 }
 
@@ -435,6 +481,10 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	case "/favicon.ico":
 		s.serveFavicon(w, r)
+		return
+	}
+	if rt, ok := frontend.Match(s.routes, path); ok {
+		rt.Handler.ServeHTTP(w, r)
 		return
 	}
 	if manage.IsManagementPath(path) {

@@ -4,8 +4,10 @@ import (
 	"crypto/sha1"
 	"encoding/base64"
 	"fmt"
+	"io"
 	"net/http"
 	"strings"
+	"time"
 )
 
 // HandshakeError is a rejected opening handshake: the HTTP status to answer
@@ -110,4 +112,33 @@ func headerHasToken(h http.Header, name, token string) bool {
 		}
 	}
 	return false
+}
+
+// Refuse completes a handshake that CheckRequest accepted only to refuse
+// the connection in the protocol itself: it writes the 101 response, the
+// given frames and a close frame with code and reason, waits up to wait
+// for the client's close (or EOF), and closes the socket. The connection
+// is never attached to the engine. Protocols whose clients act on a close
+// code rather than on an HTTP status use it (Pusher's 4001 unknown app,
+// 4004 over quota).
+func Refuse(w http.ResponseWriter, r *http.Request, frames []Frame, code CloseCode, reason string, wait time.Duration) error {
+	head, err := responseHead(r.Header.Get("Sec-WebSocket-Key"), "", "")
+	if err != nil {
+		return err
+	}
+	nc, _, err := http.NewResponseController(w).Hijack()
+	if err != nil {
+		return err
+	}
+	defer nc.Close()
+	_ = nc.SetDeadline(time.Now().Add(wait))
+	for _, f := range frames {
+		head = append(head, f...)
+	}
+	head = append(head, closeFrame(code, reason)...)
+	if _, err := nc.Write(head); err != nil {
+		return err
+	}
+	_, _ = io.Copy(io.Discard, io.LimitReader(nc, 4096)) // the client's close, until EOF or the deadline
+	return nil
 }

@@ -1,0 +1,292 @@
+package pusher
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/switchboardhq/switchboard/internal/config"
+	"github.com/switchboardhq/switchboard/internal/frontend"
+	"github.com/switchboardhq/switchboard/internal/frontend/pusher/pusherproto"
+	"github.com/switchboardhq/switchboard/internal/frontend/pusher/webhook"
+	"github.com/switchboardhq/switchboard/internal/gateway"
+	"github.com/switchboardhq/switchboard/internal/hub"
+	"github.com/switchboardhq/switchboard/internal/limit"
+	"github.com/switchboardhq/switchboard/internal/ws"
+)
+
+// Core is what the front-end needs of the gateway (frontend.Core and
+// named publications).
+type Core interface {
+	frontend.Core
+	PublishEvent(ctx context.Context, stage, channel string, e hub.Event) (gateway.PublishResult, error)
+}
+
+var _ Core = (*gateway.Gateway)(nil)
+
+// Options configure New.
+type Options struct {
+	// Config holds the apps (config.Pusher) and the APIs they map to. It
+	// must be valid (config.Validate).
+	Config *config.Config
+	// Core is the gateway; Codec the id Codec got in its hubs
+	// (gateway.Options.Codecs).
+	Core  Core
+	Codec hub.CodecID
+	// Registerer takes the front-end's metrics (nil: not registered).
+	Registerer prometheus.Registerer
+	// HTTPClient sends the webhooks (nil: a client of its own).
+	HTTPClient *http.Client
+	Logger     *slog.Logger
+	// Now is the clock of the HTTP API's timestamp check (default
+	// time.Now).
+	Now func() time.Time
+}
+
+// Frontend serves every configured Pusher app: pusher-js connections at
+// /app/{key} and the HTTP API at /apps/{id}/...
+type Frontend struct {
+	core  Core
+	codec hub.CodecID
+	log   *slog.Logger
+	now   func() time.Time
+	hooks *webhook.Sender
+	m     *metrics
+
+	apps atomic.Pointer[appSet] // replaced by Reload
+}
+
+// app is one configured app, ready to serve.
+type app struct {
+	cfg         config.PusherApp
+	stage       string // the API's
+	clientRate  *limit.Rate
+	conns       *limit.Counter // the app's connections on this node
+	hasWebhooks bool
+}
+
+type appSet struct {
+	byKey, byID, byStage map[string]*app
+}
+
+// New builds the front-end.
+func New(o Options) (*Frontend, error) {
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	f := &Frontend{core: o.Core, codec: o.Codec, log: o.Logger.With("frontend", "pusher"), now: o.Now, m: newMetrics(o.Registerer)}
+	set, hookApps, err := buildApps(o.Config, nil)
+	if err != nil {
+		return nil, err
+	}
+	f.apps.Store(set)
+	client := o.HTTPClient
+	if client == nil {
+		client = &http.Client{}
+	}
+	if f.hooks, err = webhook.New(webhook.Options{Client: client, Metrics: webhook.NewMetrics(o.Registerer), Logger: f.log}, hookApps); err != nil {
+		return nil, fmt.Errorf("pusher webhooks: %w", err)
+	}
+	return f, nil
+}
+
+// buildApps prepares cfg's apps; prev, when set, keeps each app's
+// connection counter (a reload must not forget open connections).
+func buildApps(cfg *config.Config, prev *appSet) (*appSet, []webhook.App, error) {
+	set := &appSet{byKey: map[string]*app{}, byID: map[string]*app{}, byStage: map[string]*app{}}
+	var hooks []webhook.App
+	for i := range cfg.Pusher.Apps {
+		c := cfg.Pusher.Apps[i]
+		api := cfg.PusherAPI(&c)
+		if api < 0 {
+			return nil, nil, fmt.Errorf("pusher.apps[%s]: no API %q", c.ID, c.API)
+		}
+		a := &app{cfg: c, stage: cfg.APIs[api].Stage, hasWebhooks: len(c.Webhooks) > 0}
+		var err error
+		if a.clientRate, err = limit.NewRate(float64(c.Limits.ClientEventsPerSecond), c.Limits.ClientEventsPerSecond); err != nil {
+			return nil, nil, fmt.Errorf("pusher.apps[%s].limits.clientEventsPerSecond: %w", c.ID, err)
+		}
+		if old := prev.app(c.ID); old != nil {
+			a.conns = old.conns
+			if err := a.conns.SetLimits(0, c.Limits.Connections); err != nil {
+				return nil, nil, err
+			}
+		} else if a.conns, err = limit.NewCounter(0, c.Limits.Connections); err != nil {
+			return nil, nil, fmt.Errorf("pusher.apps[%s].limits.connections: %w", c.ID, err)
+		}
+		set.byKey[c.Key], set.byID[c.ID], set.byStage[a.stage] = a, a, a
+		h := webhook.App{ID: c.ID, Key: c.Key, Secret: c.Secret}
+		for _, w := range c.Webhooks {
+			h.Targets = append(h.Targets, webhook.Target{URL: w.URL, Events: w.Events, Batch: w.Batching,
+				BatchWindow: w.BatchWindow.Std(), RetryWindow: w.RetryFor.Std(), AttemptTimeout: w.Timeout.Std(), Headers: w.Headers})
+		}
+		hooks = append(hooks, h)
+	}
+	return set, hooks, nil
+}
+
+func (s *appSet) app(id string) *app {
+	if s == nil {
+		return nil
+	}
+	return s.byID[id]
+}
+
+// Reload applies a reloaded configuration: keys, secrets, features,
+// limits and webhooks of the apps the running configuration has
+// (config.ApplyReload keeps the rest for a restart).
+func (f *Frontend) Reload(cfg *config.Config) error {
+	set, hooks, err := buildApps(cfg, f.apps.Load())
+	if err != nil {
+		return err
+	}
+	if err := f.hooks.Reload(hooks); err != nil {
+		return fmt.Errorf("pusher webhooks: %w", err)
+	}
+	f.apps.Store(set)
+	return nil
+}
+
+// Name implements frontend.Frontend.
+func (f *Frontend) Name() string { return "pusher" }
+
+// Routes implements frontend.Frontend: pusher-js connects to /app/{key},
+// the server SDKs call /apps/{id}/...
+func (f *Frontend) Routes() []frontend.Route {
+	return []frontend.Route{
+		{Prefix: "/app/", Handler: http.HandlerFunc(f.serveWebSocket)},
+		{Prefix: "/apps/", Handler: http.HandlerFunc(f.serveAPI)},
+	}
+}
+
+// Shutdown implements frontend.Frontend: the webhooks still queued are
+// delivered until ctx ends.
+func (f *Frontend) Shutdown(ctx context.Context) error {
+	return f.hooks.Close(ctx)
+}
+
+// OnMembership is the gateway's membership callback (gateway.Options.
+// OnMembership): the facts of each join and leave, decided once
+// cluster-wide, become the app's webhooks.
+func (f *Frontend) OnMembership(stage, channel string, ev hub.MembershipEvent) {
+	a := f.apps.Load().byStage[stage]
+	if a == nil || !a.hasWebhooks {
+		return
+	}
+	ch, err := pusherproto.ParseChannel(channel)
+	if err != nil || ch.Type == pusherproto.ServerToUser {
+		return
+	}
+	now := f.now()
+	switch {
+	case ev.Join && ev.Occupied:
+		f.hooks.Emit(a.cfg.ID, webhook.Event{Name: webhook.ChannelOccupied, Channel: channel, Time: now})
+	case !ev.Join && ev.Vacated:
+		f.hooks.Emit(a.cfg.ID, webhook.Event{Name: webhook.ChannelVacated, Channel: channel, Time: now})
+	}
+	if ch.Type == pusherproto.Presence && ev.UserEdge && ev.Member.User != "" {
+		name := webhook.MemberRemoved
+		if ev.Join {
+			name = webhook.MemberAdded
+		}
+		f.hooks.Emit(a.cfg.ID, webhook.Event{Name: name, Channel: channel, UserID: ev.Member.User, Time: now})
+	}
+	if a.cfg.SubscriptionCount && ch.Type != pusherproto.Presence {
+		f.hooks.Emit(a.cfg.ID, webhook.Event{Name: webhook.SubscriptionCount, Channel: channel, Count: ev.Members, Time: now})
+	}
+}
+
+// serveWebSocket answers GET /app/{key}: protocol 7 (reference §1).
+func (f *Frontend) serveWebSocket(w http.ResponseWriter, r *http.Request) {
+	if herr := ws.CheckRequest(r); herr != nil {
+		ws.WriteHandshakeError(w, herr)
+		return
+	}
+	key := strings.TrimPrefix(r.URL.EscapedPath(), "/app/")
+	a := f.apps.Load().byKey[key]
+	if a == nil {
+		f.m.refused.WithLabelValues("app_unknown").Inc()
+		f.refuse(w, r, pusherproto.CodeAppUnknown, fmt.Sprintf("App key %s does not exist", key))
+		return
+	}
+	if p := r.URL.Query().Get("protocol"); p != "" {
+		if n, err := strconv.Atoi(p); err != nil || n < 5 {
+			f.m.refused.WithLabelValues("protocol").Inc()
+			f.refuse(w, r, pusherproto.CodeUnsupportedProtocol, "Unsupported protocol version "+p+": Switchboard speaks protocol 7")
+			return
+		}
+	}
+	release, ok := a.conns.TryAcquire("")
+	if !ok {
+		f.m.refused.WithLabelValues("over_quota").Inc()
+		f.refuse(w, r, pusherproto.CodeOverConnectionQuota, "Application is over connection quota")
+		return
+	}
+	var s *session
+	_, err := f.core.Accept(w, r, gateway.AcceptOptions{
+		Stage:       a.stage,
+		Protocol:    "pusher",
+		Codec:       f.codec,
+		DrainCode:   ws.CloseCode(pusherproto.CodeReconnect),
+		DrainReason: "server shutting down: reconnect",
+		NewSession: func(c *gateway.Conn) (gateway.Session, error) {
+			socketID, err := pusherproto.SocketID(c.ID())
+			if err != nil {
+				return nil, err
+			}
+			s = &session{f: f, app: a, c: c, socketID: socketID, release: release, bucket: limit.NewBucket(a.clientRate)}
+			// Queued before the upgrade: written with the 101 response.
+			_ = c.Send(ws.TextFrame(pusherproto.AppendConnectionEstablished(nil, socketID, a.cfg.ActivityTimeoutSeconds())))
+			return s, nil
+		},
+	})
+	if err != nil {
+		release()
+		if !errors.Is(err, gateway.ErrRefused) {
+			f.log.Warn("pusher connection failed", "app", a.cfg.ID, "error", err.Error())
+		}
+		return
+	}
+	f.m.connections.WithLabelValues(a.cfg.ID).Inc()
+}
+
+// refuse opens the WebSocket only to send pusher:error with code and close
+// with the same code, as pusher-js expects for a refused connection
+// (reference §1.1, §3).
+func (f *Frontend) refuse(w http.ResponseWriter, r *http.Request, code pusherproto.Code, msg string) {
+	frame := ws.TextFrame(pusherproto.AppendError(nil, "", code, msg))
+	_ = ws.Refuse(w, r, []ws.Frame{frame}, ws.CloseCode(code), msg, 2*time.Second)
+}
+
+// metrics of the front-end.
+type metrics struct {
+	connections *prometheus.CounterVec
+	refused     *prometheus.CounterVec
+	events      *prometheus.CounterVec
+}
+
+func newMetrics(reg prometheus.Registerer) *metrics {
+	m := &metrics{
+		connections: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "switchboard_pusher_connections_total",
+			Help: "Pusher connections opened, by app."}, []string{"app"}),
+		refused: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "switchboard_pusher_refused_total",
+			Help: "Pusher connections refused before they opened, by reason (app_unknown, protocol, over_quota)."}, []string{"reason"}),
+		events: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "switchboard_pusher_client_events_total",
+			Help: "Pusher client events, by app and result (sent, rejected)."}, []string{"app", "result"}),
+	}
+	if reg != nil {
+		reg.MustRegister(m.connections, m.refused, m.events)
+	}
+	return m
+}
