@@ -54,6 +54,12 @@ type AcceptOptions struct {
 	// reconnect at once with 4200.
 	DrainCode   ws.CloseCode
 	DrainReason string
+	// Refuse, when set, answers a refusal before the upgrade in the
+	// front-end's own protocol instead of with an HTTP status (pusher-js
+	// acts on close codes, not on statuses): reason is the gateway's
+	// (draining, lease_lost, and the rejection reasons of its metrics),
+	// status the HTTP status it would have answered.
+	Refuse func(w http.ResponseWriter, r *http.Request, status int, reason string)
 	// NewSession makes the session once the connection has its id (the
 	// Conn is usable: ID, Member, Send), before the greeting is queued.
 	NewSession func(c *Conn) (Session, error)
@@ -85,23 +91,19 @@ func (g *Gateway) Accept(w http.ResponseWriter, r *http.Request, o AcceptOptions
 	defer g.handshakes.Add(-1)
 	ip := hostOf(r.RemoteAddr)
 	if g.draining.Load() {
-		http.Error(w, "server is shutting down", http.StatusServiceUnavailable)
-		return nil, fmt.Errorf("%w: shutting down", ErrRefused)
+		return nil, g.refuse(w, r, o, nil, http.StatusServiceUnavailable, "draining", ip)
 	}
 	if g.LeaseLost() {
-		http.Error(w, "node lost its cluster lease", http.StatusServiceUnavailable)
-		return nil, fmt.Errorf("%w: cluster lease lost", ErrRefused)
+		return nil, g.refuse(w, r, o, nil, http.StatusServiceUnavailable, "lease_lost", ip)
 	}
 	st := a.acquire()
 	defer st.release()
 	if maxConns := g.maxConns.Load(); maxConns > 0 && int64(g.engine.Open())+g.handshakes.Load() > maxConns {
-		g.reject(w, a, rejectServerFull, http.StatusServiceUnavailable, ip)
-		return nil, fmt.Errorf("%w: %s", ErrRefused, rejectServerFull)
+		return nil, g.refuse(w, r, o, a, http.StatusServiceUnavailable, rejectServerFull, ip)
 	}
 	release, reason := a.admit(st, ip)
 	if reason != "" {
-		g.reject(w, a, reason, http.StatusTooManyRequests, ip)
-		return nil, fmt.Errorf("%w: %s", ErrRefused, reason)
+		return nil, g.refuse(w, r, o, a, http.StatusTooManyRequests, reason, ip)
 	}
 	registered := false
 	defer func() {
@@ -131,8 +133,7 @@ func (g *Gateway) Accept(w http.ResponseWriter, r *http.Request, o AcceptOptions
 	}
 	releaseUser, userOK := a.admitUser(o.User)
 	if !userOK {
-		g.reject(w, a, rejectPerUser, http.StatusTooManyRequests, ip)
-		return nil, fmt.Errorf("%w: %s", ErrRefused, rejectPerUser)
+		return nil, g.refuse(w, r, o, a, http.StatusTooManyRequests, rejectPerUser, ip)
 	}
 	c.ws = g.engine.NewConn(c, c.limits)
 	c.ws.NegotiateDeflate(r)
@@ -151,10 +152,10 @@ func (g *Gateway) Accept(w http.ResponseWriter, r *http.Request, o AcceptOptions
 		if err := g.recordConnection(c, o.User); err != nil {
 			g.log.Warn("recording a connection in the cluster failed", "api", a.id, "connectionId", c.info.ID,
 				"protocol", o.Protocol, "error", err.Error())
-			g.reject(w, a, rejectCluster, http.StatusServiceUnavailable, ip)
+			err := g.refuse(w, r, o, a, http.StatusServiceUnavailable, rejectCluster, ip)
 			a.m.connections.Inc() // balanced by connectionClosed
 			g.connectionClosed(c, ws.CloseInternalError, reasonClusterUnavailable)
-			return nil, fmt.Errorf("%w: %s", ErrRefused, rejectCluster)
+			return nil, err
 		}
 	}
 	a.registry.add(c)
@@ -181,6 +182,25 @@ func (g *Gateway) Accept(w http.ResponseWriter, r *http.Request, o AcceptOptions
 		c.ws.Close(closeLeaseLost, reasonLeaseLost)
 	}
 	return c, nil
+}
+
+// refuse answers a refused front-end handshake: with o.Refuse when the
+// front-end has one, else with the HTTP status; counted and logged as any
+// rejection when a (the API) is known. It returns the ErrRefused error.
+func (g *Gateway) refuse(w http.ResponseWriter, r *http.Request, o AcceptOptions, a *API, status int, reason, ip string) error {
+	switch {
+	case a != nil && o.Refuse != nil:
+		g.metrics.Rejections.WithLabelValues(a.id, reason).Inc()
+		g.log.Info("handshake rejected", "api", a.id, "protocol", o.Protocol, "reason", reason, "status", status, "sourceIp", ip)
+		o.Refuse(w, r, status, reason)
+	case a != nil:
+		g.reject(w, a, reason, status, ip)
+	case o.Refuse != nil:
+		o.Refuse(w, r, status, reason)
+	default:
+		http.Error(w, reason, status)
+	}
+	return fmt.Errorf("%w: %s", ErrRefused, reason)
 }
 
 // sessionClosed ends a front-end connection on its pool task: after the

@@ -240,6 +240,16 @@ func (f *Frontend) serveWebSocket(w http.ResponseWriter, r *http.Request) {
 		Codec:       f.codec,
 		DrainCode:   ws.CloseCode(pusherproto.CodeReconnect),
 		DrainReason: "server shutting down: reconnect",
+		Refuse: func(w http.ResponseWriter, r *http.Request, _ int, reason string) {
+			// pusher-js reconnects at once on 42xx (another node, behind a
+			// load balancer) and after a second on 41xx (reference §3).
+			code, msg := pusherproto.CodeOverCapacity, "Over capacity: "+reason+"; retry"
+			if reason == "draining" || reason == "lease_lost" {
+				code, msg = pusherproto.CodeReconnect, "This node is shutting down; reconnect"
+			}
+			f.m.refused.WithLabelValues(reason).Inc()
+			f.refuse(w, r, code, msg)
+		},
 		NewSession: func(c *gateway.Conn) (gateway.Session, error) {
 			socketID, err := pusherproto.SocketID(c.ID())
 			if err != nil {

@@ -32,7 +32,11 @@ const (
 // wireConfig is a server with one API and one Pusher app mapped to it;
 // extra is appended to the app (YAML at its indentation).
 func wireConfig(extra string) string {
-	return `
+	top := ""
+	if t, rest, ok := strings.Cut(extra, "\n---\n"); ok { // "top-level YAML\n---\napp YAML"
+		top, extra = t+"\n", rest
+	}
+	return top + `
 listen: 127.0.0.1:0
 management:
   allowLoopback: true
@@ -535,6 +539,21 @@ func TestWireCache(t *testing.T) {
 	b.subscribed("cache-scores", "")
 	if ev := b.expect("message", "cache-scores"); ev.data() != `{"score":3}` {
 		t.Fatalf("cached event %s", ev.data())
+	}
+}
+
+// Over the server's connection limit a Pusher client is told 4100 (retry
+// in a second) in the protocol, not with an HTTP status pusher-js would
+// treat as a broken transport.
+func TestWireOverCapacity(t *testing.T) {
+	s := startWire(t, "http: {maxConnections: 1}\n---\n", nil)
+	s.connect(t)
+	c, err := dialRaw(t, "ws://"+s.addr+"/app/"+wireKey+"?protocol=7")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := closeCode(t, c); got != 4100 {
+		t.Fatalf("over the server's limit: close %d, want 4100", got)
 	}
 }
 
