@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"os"
 	"slices"
 	"strconv"
 	"strings"
@@ -531,6 +532,52 @@ func pusherCluster(t *testing.T, r redisTarget) {
 			}
 		}
 	})
+}
+
+// Pusher's debounce (reference §10) holds member_removed and
+// channel_vacated for 3 s so that a user who reconnects at once produces
+// no webhook. In a cluster the reconnection often lands on another node
+// (a drain's 4200 sends every client back at once), and each node
+// debounces only its own events: the app gets member_added from the new
+// node and then, 3 s later, member_removed from the old one, and believes
+// the user is gone while they are present. Known gap, not fixed here: the
+// Sender would have to check the cluster's presence when a held event
+// comes due (or debounce cluster-wide). Remove the Skip when it is.
+func TestPusherClusterDebounceAcrossNodes(t *testing.T) {
+	if os.Getenv("SWITCHBOARD_E2E_KNOWN_GAPS") == "" {
+		t.Skip("known gap (issue 11.7): member_removed debounced per node; set SWITCHBOARD_E2E_KNOWN_GAPS=1 to run")
+	}
+	srv := redistest.StartServer(t)
+	hooks := newHookReceiver(t)
+	c := startClusterWith(t, 2, redisTarget{mode: "single", addrs: []string{srv.Addr}}, clusterOptions{config: pusherConfig(hooks.srv.URL)})
+	n0, n1 := c.nodes[0], c.nodes[1]
+	const ch = "presence-flap"
+	watcher := dialPusher(t, n0)
+	watcher.subscribe(ch, "w", "Watcher")
+	before := dialPusher(t, n0)
+	before.subscribe(ch, "r", "Reconnecting")
+	watcher.next("pusher_internal:member_added", ch)
+	hooks.wait("member_added r", member("member_added", ch, "r"))
+	before.close()
+	if got := events(t, watcher.upTo("pusher_internal:member_removed", ch)); !slices.Equal(got, []string{"pusher_internal:member_removed r"}) {
+		t.Fatalf("watcher saw %v", got)
+	}
+	after := dialPusher(t, n1) // within the debounce, on the other node
+	after.subscribe(ch, "r", "Reconnecting")
+	hooks.barrier(c, n0, n1)
+	// The user is present: the last member event the app got for r must
+	// say so.
+	hooks.mu.Lock()
+	defer hooks.mu.Unlock()
+	last := ""
+	for _, e := range hooks.events {
+		if e.Channel == ch && e.UserID == "r" {
+			last = e.Name
+		}
+	}
+	if last != "member_added" {
+		t.Errorf("the app's last member webhook for r is %q while r is in %s; events: %+v", last, ch, hooks.events)
+	}
 }
 
 // An HTTP API event with socket_id is not delivered to that connection,
