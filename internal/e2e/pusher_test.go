@@ -141,7 +141,7 @@ func member(name, channel, user string) func(hookEvent) bool {
 // debounce, which holds each vacated and member_removed for the same
 // delay: so an event a node emitted before the marker's vacated arrives
 // before it.
-func (h *hookReceiver) barrier(c *testCluster, nodes ...*node) {
+func (h *hookReceiver) barrier(nodes ...*node) {
 	h.t.Helper()
 	var markers []string
 	for _, nd := range nodes {
@@ -425,7 +425,7 @@ func pusherCluster(t *testing.T, r redisTarget) {
 		}
 		w.close()
 		hooks.wait("vacated "+ch, named("channel_vacated", ch))
-		hooks.barrier(c, n0, n1, n2)
+		hooks.barrier(n0, n1, n2)
 		hooks.exactlyOnce("channel_occupied "+ch, named("channel_occupied", ch))
 		hooks.exactlyOnce("channel_vacated "+ch, named("channel_vacated", ch))
 		for _, u := range []string{"u1", "u2", "u3"} {
@@ -457,7 +457,7 @@ func pusherCluster(t *testing.T, r redisTarget) {
 			t.Fatalf("the sender got %v, want only the reply (not its own event)", got)
 		}
 		hooks.wait("client_event", func(e hookEvent) bool { return e.Name == "client_event" && e.Event == "client-reply" })
-		hooks.barrier(c, n0, n1, n2)
+		hooks.barrier(n0, n1, n2)
 		hooks.exactlyOnce("client_event client-hello", func(e hookEvent) bool {
 			return e.Name == "client_event" && e.Channel == ch && e.Event == "client-hello" && e.SocketID == sender.socketID && e.Data == `{"from":"n0"}`
 		})
@@ -478,7 +478,7 @@ func pusherCluster(t *testing.T, r redisTarget) {
 		second.close()
 		third.close() // the last one anywhere
 		hooks.wait("vacated "+ch, named("channel_vacated", ch))
-		hooks.barrier(c, n0, n1, n2)
+		hooks.barrier(n0, n1, n2)
 		hooks.exactlyOnce("channel_occupied "+ch, named("channel_occupied", ch))
 		hooks.exactlyOnce("channel_vacated "+ch, named("channel_vacated", ch))
 	})
@@ -511,7 +511,7 @@ func pusherCluster(t *testing.T, r redisTarget) {
 		}
 		hooks.wait("member_removed d", member("member_removed", ch, "d"))
 		hooks.wait("vacated "+solo, named("channel_vacated", solo))
-		hooks.barrier(c, n0, n1)
+		hooks.barrier(n0, n1)
 		hooks.exactlyOnce("member_removed d", member("member_removed", ch, "d"))
 		hooks.exactlyOnce("member_removed d in "+solo, member("member_removed", solo, "d"))
 		hooks.exactlyOnce("channel_vacated "+solo, named("channel_vacated", solo))
@@ -564,7 +564,7 @@ func TestPusherClusterDebounceAcrossNodes(t *testing.T) {
 	}
 	after := dialPusher(t, n1) // within the debounce, on the other node
 	after.subscribe(ch, "r", "Reconnecting")
-	hooks.barrier(c, n0, n1)
+	hooks.barrier(n0, n1)
 	// The user is present: the last member event the app got for r must
 	// say so.
 	hooks.mu.Lock()
