@@ -45,6 +45,12 @@ type Record struct {
 	// Connection is event.Connection of the CONNECT event, JSON (identity,
 	// authorizer, connectedAt, stage, domainName).
 	Connection []byte
+	// Protocol names the protocol front-end the connection speaks
+	// ("pusher"; decision 0025), "" for the API's own connections (raw
+	// and switchboard.v1). A survivor delivers $disconnect only for the
+	// latter: a front-end connection never ran the API's routes. A record
+	// written before the field existed reads as "".
+	Protocol string
 }
 
 // Registry knows which node holds a connection and keeps this node's lease.

@@ -283,7 +283,7 @@ func (g *Gateway) recordConnection(c *Conn, user string) error {
 	if user != "" && cl.pres != nil {
 		wg.Go(func() { userErr = cl.pres.AddUser(ctx, c.api.stage, user, c.info.ID) })
 	}
-	err = cl.reg.Add(ctx, cluster.Record{API: c.api.stage, ID: c.info.ID, User: user, Connection: conn})
+	err = cl.reg.Add(ctx, cluster.Record{API: c.api.stage, ID: c.info.ID, User: user, Connection: conn, Protocol: c.protocol})
 	wg.Wait()
 	if err == nil && userErr == nil {
 		cl.records.Add(1)
@@ -657,7 +657,8 @@ func (g *Gateway) reaped(api, channel string, r cluster.LeaveResult) {
 // node claims, its channel memberships go (Presence.RemoveNode orders the
 // leave notices), then each of its connections leaves the user index and
 // gets its $disconnect (1006 "Switchboard node lost", the deterministic
-// requestId, the API's retries), then its record is deleted.
+// requestId, the API's retries) unless it was a protocol front-end's
+// (Record.Protocol), then its record is deleted.
 func (g *Gateway) reap(ctx context.Context) {
 	for {
 		err := g.cl.reg.Reap(ctx, g.reapNode)
@@ -742,6 +743,12 @@ func (g *Gateway) reapRecord(ctx context.Context, rec cluster.Record, rs cluster
 	case err != nil:
 		g.log.Error("a lost node's connection record is unreadable; its $disconnect is dropped",
 			"api", rec.API, "connectionId", rec.ID, "error", err.Error())
+	case rec.Protocol != "":
+		// A front-end's connection never ran the API's routes, so it gets
+		// no $disconnect (decision 0025): its front-end heard of its leaves
+		// from RemoveNode (hub.Reaped, OnMembership: Pusher's webhooks).
+		g.log.Info("disconnect", "api", a.id, "connectionId", rec.ID, "protocol", rec.Protocol, "code", int(ws.CloseAbnormal),
+			"reason", reasonNodeLost, "reaped", true)
 	default:
 		st := a.acquire()
 		c := &Conn{g: g, api: a, info: info}

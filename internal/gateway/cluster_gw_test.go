@@ -28,6 +28,7 @@ import (
 	"github.com/switchboardhq/switchboard/internal/cluster/memory"
 	"github.com/switchboardhq/switchboard/internal/config"
 	"github.com/switchboardhq/switchboard/internal/gateway"
+	"github.com/switchboardhq/switchboard/internal/hub"
 	"github.com/switchboardhq/switchboard/internal/manage"
 	"github.com/switchboardhq/switchboard/internal/metrics"
 	"github.com/switchboardhq/switchboard/internal/ws"
@@ -257,6 +258,20 @@ type registryFunc func(cluster.Registry) cluster.Registry
 
 func newTestCluster(t *testing.T, n int, wrap registryFunc) *testCluster {
 	t.Helper()
+	return newTestClusterWith(t, n, wrap, clusterExtras{})
+}
+
+// clusterExtras add to what newTestClusterWith builds.
+type clusterExtras struct {
+	// apiYAML is appended to the API's configuration (4-space indented
+	// keys, such as a channels section).
+	apiYAML string
+	// onMembership, when set, is node name's gateway.Options.OnMembership.
+	onMembership func(node, stage, channel string, ev hub.MembershipEvent)
+}
+
+func newTestClusterWith(t *testing.T, n int, wrap registryFunc, x clusterExtras) *testCluster {
+	t.Helper()
 	clk := &fakeClock{t: time.Unix(1_700_000_000, 0)}
 	tc := &testCluster{
 		t:    t,
@@ -282,7 +297,7 @@ apis:
       be: {type: http, url: "%s/%s", timeout: 5s}
     limits: {maxMessageBytes: 1KiB}
     disconnect: {attempts: 3, backoff: 10ms}
-`, tc.be.srv.URL, name)), nil)
+%s`, tc.be.srv.URL, name, x.apiYAML)), nil)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -294,10 +309,15 @@ apis:
 		if wrap != nil {
 			reg = wrap(reg)
 		}
+		var onMembership func(stage, channel string, ev hub.MembershipEvent)
+		if x.onMembership != nil {
+			onMembership = func(stage, channel string, ev hub.MembershipEvent) { x.onMembership(name, stage, channel, ev) }
+		}
 		gw, err := gateway.New(gateway.Options{
 			Config: cfg, Metrics: metrics.New(prometheus.NewRegistry()), HTTPClient: http.DefaultClient,
 			Logger: slog.New(tc.logs), Engine: ws.Options{Tick: 20 * time.Millisecond},
-			Cluster: cluster.Seams{Registry: reg, Bus: mn.Bus(), Presence: mn.Presence(), Forwarder: tc.fwd.Forwarder()},
+			Cluster:      cluster.Seams{Registry: reg, Bus: mn.Bus(), Presence: mn.Presence(), Forwarder: tc.fwd.Forwarder()},
+			OnMembership: onMembership,
 		})
 		if err != nil {
 			t.Fatal(err)

@@ -32,7 +32,10 @@ type AcceptOptions struct {
 	// Stage is the API the connection belongs to: its hub channels, its
 	// registry (so the management API reaches it), its limits.
 	Stage string
-	// Protocol names the front-end in logs ("pusher").
+	// Protocol names the front-end in logs ("pusher") and in the
+	// connection's cluster record, where it tells a node reaping a dead
+	// node's connections not to run the API's $disconnect for it.
+	// Required.
 	Protocol string
 	// Codec is how the hub encodes for this connection: the id its
 	// front-end's codec got in hub.Options.Codecs (hub.Raw when 0).
@@ -82,6 +85,10 @@ func (g *Gateway) Accept(w http.ResponseWriter, r *http.Request, o AcceptOptions
 	if a == nil {
 		http.Error(w, "unknown stage", http.StatusInternalServerError)
 		return nil, fmt.Errorf("%w: no API with stage %q", ErrRefused, o.Stage)
+	}
+	if o.Protocol == "" {
+		http.Error(w, "front-end without a protocol name", http.StatusInternalServerError)
+		return nil, fmt.Errorf("%w: AcceptOptions.Protocol is empty", ErrRefused)
 	}
 	if herr := ws.CheckRequest(r); herr != nil {
 		ws.WriteHandshakeError(w, herr)

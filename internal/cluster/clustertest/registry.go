@@ -122,14 +122,16 @@ func testLapsedLeaseGone(t *testing.T, s *suite) {
 	}
 }
 
-// addRecords adds n records on node i and returns their ids, sorted.
+// addRecords adds n records on node i and returns their ids, sorted. The
+// records of odd k are a front-end's (recordProtocol).
 func addRecords(t *testing.T, s *suite, c Cluster, i, n int) []string {
 	t.Helper()
 	r := c.Nodes[i].Registry
 	var ids []string
 	for k := range n {
 		id := r.NewID()
-		rec := cluster.Record{API: s.name(t, "api"), ID: id, User: fmt.Sprint("u", k), Connection: []byte(`{"stage":"test"}`)}
+		user := fmt.Sprint("u", k)
+		rec := cluster.Record{API: s.name(t, "api"), ID: id, User: user, Connection: []byte(`{"stage":"test"}`), Protocol: recordProtocol(user)}
 		if err := r.Add(ctx(t), rec); err != nil {
 			t.Fatal(err)
 		}
@@ -137,6 +139,15 @@ func addRecords(t *testing.T, s *suite, c Cluster, i, n int) []string {
 	}
 	slices.Sort(ids)
 	return ids
+}
+
+// recordProtocol is the Protocol addRecords gives the record of user
+// "u<k>": "pusher" for odd k, "" (the API's own) for even k.
+func recordProtocol(user string) string {
+	if n := len(user); n > 0 && (user[n-1]-'0')%2 == 1 {
+		return "pusher"
+	}
+	return ""
 }
 
 // reaping collects what a set of reapers did.
@@ -331,7 +342,7 @@ func testReapAddRemove(t *testing.T, s *suite) {
 	var got []string
 	for _, r := range recs {
 		got = append(got, r.ID)
-		if r.API != api || string(r.Connection) != `{"stage":"test"}` || r.User == "" {
+		if r.API != api || string(r.Connection) != `{"stage":"test"}` || r.User == "" || r.Protocol != recordProtocol(r.User) {
 			t.Errorf("record %+v: fields not kept", r)
 		}
 	}

@@ -55,6 +55,9 @@ type storedRecord struct {
 	API        string          `json:"api"`
 	User       string          `json:"user,omitempty"`
 	Connection json.RawMessage `json:"connection,omitempty"`
+	// Protocol is cluster.Record.Protocol; absent (records of older
+	// nodes) for the API's own connections.
+	Protocol string `json:"protocol,omitempty"`
 }
 
 // nodesInfo is the HASH of every joined node's nodeInfo: P{nodes}:info.
@@ -544,7 +547,7 @@ func (r *registry) Add(ctx context.Context, rec cluster.Record) error {
 	if !r.live() {
 		return ErrNotLive
 	}
-	b, err := json.Marshal(storedRecord{API: rec.API, User: rec.User, Connection: rec.Connection})
+	b, err := json.Marshal(storedRecord{API: rec.API, User: rec.User, Connection: rec.Connection, Protocol: rec.Protocol})
 	if err != nil {
 		return fmt.Errorf("redcluster: add %s: %w", rec.ID, err)
 	}
@@ -881,7 +884,7 @@ func (rs *records) Next(ctx context.Context, n int) ([]cluster.Record, error) {
 				dcancel()
 				continue
 			}
-			out = append(out, cluster.Record{API: sr.API, ID: batch[i], User: sr.User, Connection: []byte(sr.Connection)})
+			out = append(out, cluster.Record{API: sr.API, ID: batch[i], User: sr.User, Connection: []byte(sr.Connection), Protocol: sr.Protocol})
 		}
 	}
 	return out, nil

@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"maps"
 	"net"
 	"slices"
 	"strconv"
@@ -725,4 +726,83 @@ func TestRegistryCutReaperLosesClaim(t *testing.T) {
 		defer mu.Unlock()
 		return slices.Equal(got, want)
 	})
+}
+
+// TestRegistryRecordProtocol: a record's Protocol is stored in the conns
+// hash as "protocol" only when set, and a record written without it (by a
+// node older than the field) reads back as the API's own connection ("").
+func TestRegistryRecordProtocol(t *testing.T) {
+	srv := redistest.StartServer(t)
+	c := regClient(t, []string{srv.Addr}, true)
+	prefix := regPrefix()
+	a := regNode(t, c, prefix, redcluster.Options{})
+	b := regNode(t, c, prefix, redcluster.Options{})
+	for _, n := range []*redcluster.Node{a, b} {
+		if err := n.Registry().Join(t.Context()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	api, pusher, old := b.Registry().NewID(), b.Registry().NewID(), b.Registry().NewID()
+	for _, rec := range []cluster.Record{
+		{API: "api", ID: api, Connection: []byte(`{"n":1}`)},
+		{API: "api", ID: pusher, Connection: []byte(`{"n":2}`), Protocol: "pusher"},
+	} {
+		if err := b.Registry().Add(t.Context(), rec); err != nil {
+			t.Fatal(err)
+		}
+	}
+	dead := b.Registry().Self().Incarnation
+	_, _, conns, _ := redcluster.NodeKeys(prefix, dead)
+	stored := func(id string) string {
+		s, err := c.Do(t.Context(), c.B().Hget().Key(conns).Field(id).Build()).ToString()
+		if err != nil {
+			t.Fatalf("HGET %s %s: %v", conns, id, err)
+		}
+		return s
+	}
+	if s := stored(api); strings.Contains(s, "protocol") {
+		t.Errorf("the API's own record is stored as %s; want no protocol field", s)
+	}
+	if s := stored(pusher); !strings.Contains(s, `"protocol":"pusher"`) {
+		t.Errorf("the front-end's record is stored as %s; want \"protocol\":\"pusher\"", s)
+	}
+	// What a node without the field wrote.
+	if err := c.Do(t.Context(), c.B().Hset().Key(conns).FieldValue().FieldValue(old, `{"api":"api","connection":{"n":3}}`).Build()).Error(); err != nil {
+		t.Fatal(err)
+	}
+	b.Kill()
+	got := map[string]string{}
+	reaped := make(chan struct{})
+	var once sync.Once
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	go func() {
+		_ = a.Registry().Reap(ctx, func(ctx context.Context, _ cluster.Node, rs cluster.Records) error {
+			for {
+				recs, err := rs.Next(ctx, 10)
+				if err != nil {
+					return err
+				}
+				if len(recs) == 0 {
+					once.Do(func() { close(reaped) })
+					return nil
+				}
+				for _, r := range recs {
+					got[r.ID] = r.Protocol
+					if err := rs.Done(ctx, r.ID); err != nil {
+						return err
+					}
+				}
+			}
+		})
+	}()
+	select {
+	case <-reaped:
+	case <-time.After(regWait):
+		t.Fatal("the dead node was not reaped")
+	}
+	want := map[string]string{api: "", pusher: "pusher", old: ""}
+	if !maps.Equal(got, want) {
+		t.Errorf("reaped protocols %v; want %v", got, want)
+	}
 }
