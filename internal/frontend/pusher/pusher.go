@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -49,6 +50,10 @@ type Options struct {
 	// Now is the clock of the HTTP API's timestamp check (default
 	// time.Now).
 	Now func() time.Time
+	// Debounce holds channel_vacated and member_removed webhooks this long
+	// and sends them only if the channel is still empty (the user still
+	// absent) cluster-wide then (default 3s, as Pusher; < 0: at once).
+	Debounce time.Duration
 }
 
 // Frontend serves every configured Pusher app: pusher-js connections at
@@ -60,6 +65,13 @@ type Frontend struct {
 	now   func() time.Time
 	hooks *webhook.Sender
 	m     *metrics
+
+	// Held vacated and member_removed webhooks (later): each is checked
+	// again when its timer fires, or at Shutdown.
+	debounce time.Duration
+	heldMu   sync.Mutex
+	held     map[*time.Timer]func()
+	heldWG   sync.WaitGroup
 
 	apps atomic.Pointer[appSet] // replaced by Reload
 }
@@ -85,7 +97,11 @@ func New(o Options) (*Frontend, error) {
 	if o.Now == nil {
 		o.Now = time.Now
 	}
-	f := &Frontend{core: o.Core, codec: o.Codec, log: o.Logger.With("frontend", "pusher"), now: o.Now, m: newMetrics(o.Registerer)}
+	f := &Frontend{core: o.Core, codec: o.Codec, log: o.Logger.With("frontend", "pusher"), now: o.Now, m: newMetrics(o.Registerer),
+		debounce: o.Debounce, held: map[*time.Timer]func(){}}
+	if f.debounce == 0 {
+		f.debounce = 3 * time.Second
+	}
 	set, hookApps, err := buildApps(o.Config, nil)
 	if err != nil {
 		return nil, err
@@ -95,7 +111,10 @@ func New(o Options) (*Frontend, error) {
 	if client == nil {
 		client = &http.Client{}
 	}
-	if f.hooks, err = webhook.New(webhook.Options{Client: client, Metrics: webhook.NewMetrics(o.Registerer), Logger: f.log}, hookApps); err != nil {
+	// The front-end debounces vacated and member_removed itself, against the
+	// cluster-wide state (later); the Sender's own debounce, per process,
+	// would send a member_removed for a user who came back on another node.
+	if f.hooks, err = webhook.New(webhook.Options{Client: client, Metrics: webhook.NewMetrics(o.Registerer), Logger: f.log, Debounce: -1}, hookApps); err != nil {
 		return nil, fmt.Errorf("pusher webhooks: %w", err)
 	}
 	return f, nil
@@ -170,10 +189,77 @@ func (f *Frontend) Routes() []frontend.Route {
 	}
 }
 
-// Shutdown implements frontend.Frontend: the webhooks still queued are
-// delivered until ctx ends.
+// Shutdown implements frontend.Frontend: the held webhooks are checked
+// now, and what is queued is delivered until ctx ends.
 func (f *Frontend) Shutdown(ctx context.Context) error {
+	f.heldMu.Lock()
+	held := f.held
+	f.held = nil // later runs its checks at once from now on
+	f.heldMu.Unlock()
+	for t, run := range held {
+		if t.Stop() { // else its timer fired and runs it
+			go run()
+		}
+	}
+	f.heldWG.Wait()
 	return f.hooks.Close(ctx)
+}
+
+// later runs check after the debounce delay (at once when there is none,
+// or after Shutdown began).
+func (f *Frontend) later(check func()) {
+	f.heldMu.Lock()
+	defer f.heldMu.Unlock()
+	if f.debounce < 0 || f.held == nil {
+		f.heldWG.Go(check)
+		return
+	}
+	f.heldWG.Add(1)
+	var t *time.Timer
+	run := func() {
+		defer f.heldWG.Done()
+		check()
+	}
+	// The timer runs it, or Shutdown does when it stops the timer first.
+	t = time.AfterFunc(f.debounce, func() {
+		f.heldMu.Lock()
+		delete(f.held, t) // a no-op once Shutdown took the map
+		f.heldMu.Unlock()
+		run()
+	})
+	f.held[t] = run
+}
+
+// stillVacant reports whether channel has no connection, cluster-wide; on
+// an error it says yes (the webhook goes out: a spurious vacated is
+// better than a lost one).
+func (f *Frontend) stillVacant(stage, channel string) bool {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	info, err := f.core.Channel(ctx, stage, channel, "", 1)
+	return err != nil || info.Members == 0
+}
+
+// userAbsent reports whether user has no connection in channel,
+// cluster-wide (yes on an error, as stillVacant).
+func (f *Frontend) userAbsent(stage, channel, user string) bool {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	for cursor := ""; ; {
+		info, err := f.core.Channel(ctx, stage, channel, cursor, 1000)
+		if err != nil {
+			return true
+		}
+		for _, m := range info.Presence {
+			if m.User == user {
+				return false
+			}
+		}
+		if info.Next == "" {
+			return true
+		}
+		cursor = info.Next
+	}
 }
 
 // OnMembership is the gateway's membership callback (gateway.Options.
@@ -188,19 +274,31 @@ func (f *Frontend) OnMembership(stage, channel string, ev hub.MembershipEvent) {
 	if err != nil || ch.Type == pusherproto.ServerToUser {
 		return
 	}
-	now := f.now()
+	now, id := f.now(), a.cfg.ID
 	switch {
 	case ev.Join && ev.Occupied:
-		f.hooks.Emit(a.cfg.ID, webhook.Event{Name: webhook.ChannelOccupied, Channel: channel, Time: now})
+		f.hooks.Emit(id, webhook.Event{Name: webhook.ChannelOccupied, Channel: channel, Time: now})
 	case !ev.Join && ev.Vacated:
-		f.hooks.Emit(a.cfg.ID, webhook.Event{Name: webhook.ChannelVacated, Channel: channel, Time: now})
+		// Held, then sent only if the channel is still empty everywhere:
+		// a client that came back within the delay, on any node, cancels
+		// it (reference §10). Its channel_occupied has gone out meanwhile.
+		f.later(func() {
+			if f.stillVacant(stage, channel) {
+				f.hooks.Emit(id, webhook.Event{Name: webhook.ChannelVacated, Channel: channel, Time: now})
+			}
+		})
 	}
 	if ch.Type == pusherproto.Presence && ev.UserEdge && ev.Member.User != "" {
-		name := webhook.MemberRemoved
+		user := ev.Member.User
 		if ev.Join {
-			name = webhook.MemberAdded
+			f.hooks.Emit(id, webhook.Event{Name: webhook.MemberAdded, Channel: channel, UserID: user, Time: now})
+		} else {
+			f.later(func() {
+				if f.userAbsent(stage, channel, user) {
+					f.hooks.Emit(id, webhook.Event{Name: webhook.MemberRemoved, Channel: channel, UserID: user, Time: now})
+				}
+			})
 		}
-		f.hooks.Emit(a.cfg.ID, webhook.Event{Name: name, Channel: channel, UserID: ev.Member.User, Time: now})
 	}
 	if a.cfg.SubscriptionCount && ch.Type != pusherproto.Presence {
 		f.hooks.Emit(a.cfg.ID, webhook.Event{Name: webhook.SubscriptionCount, Channel: channel, Count: ev.Members, Time: now})
