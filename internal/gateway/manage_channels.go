@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"slices"
+	"strings"
 
 	"github.com/switchboardhq/switchboard/internal/cluster"
 	"github.com/switchboardhq/switchboard/internal/event"
@@ -158,6 +159,42 @@ func (g *Gateway) Channel(ctx context.Context, stage, channel, cursor string, li
 		return ChannelInfo{}, err
 	}
 	return info, nil
+}
+
+// ChannelCount is one occupied channel and its member count.
+type ChannelCount struct {
+	Channel string
+	Members int
+}
+
+// Channels lists the occupied channels of stage whose name starts with
+// prefix, sorted by name, each with its member count. The counts are
+// cluster-wide (the cluster Presence, as Channel reads them), but the
+// list is of the channels with members on this node: no cluster seam
+// lists channels yet, so in a cluster a channel occupied only on other
+// nodes is missing from the list (issue 11, point 4).
+func (g *Gateway) Channels(ctx context.Context, stage, prefix string) ([]ChannelCount, error) {
+	a, err := g.api(stage)
+	if err != nil {
+		return nil, err
+	}
+	local := a.hub.LocalChannels(prefix)
+	out := make([]ChannelCount, 0, len(local))
+	for _, c := range local {
+		n := c.Members
+		if a.hub.Clustered() {
+			page, err := a.hub.Presence(ctx, c.Channel, "", 1)
+			if err != nil {
+				return nil, err
+			}
+			n = page.Members
+		}
+		if n > 0 {
+			out = append(out, ChannelCount{Channel: c.Channel, Members: n})
+		}
+	}
+	slices.SortFunc(out, func(x, y ChannelCount) int { return strings.Compare(x.Channel, y.Channel) })
+	return out, nil
 }
 
 // History reads a channel's kept publications.
