@@ -32,11 +32,13 @@ const (
 )
 
 // apiTestConfig serves one Pusher app on the API chat, whose namespace
-// "*" admits public channels (the app adds private-, presence-, cache-
-// and #server-to-user-). The limits are small so that the tests reach
+// "room*" admits the public channels room... (the app adds private-,
+// presence-, cache- and #server-to-user-; no namespace admits "lobby"). The limits are small so that the tests reach
 // them with the SDK (which checks 10 KB and 100 channels itself).
 const apiTestConfig = `
 listen: 127.0.0.1:0
+shutdown:
+  drainWindow: 100ms # the connections left at the end close at once
 apis:
   - id: chat
     stage: production
@@ -45,7 +47,7 @@ apis:
       $default: {action: {type: echo}}
     channels:
       namespaces:
-        - pattern: "*"
+        - pattern: "room*"
           subscribe: allow
           publish: deny
 pusher:
@@ -410,9 +412,14 @@ func TestAPIErrors(t *testing.T) {
 	c.expect("bad", "room", "nope") // the good one, after none of the others
 
 	wantStatus(t, "data over eventBytes", api.Trigger("room", "big", strings.Repeat("x", 1025)), http.StatusRequestEntityTooLarge)
-	wantStatus(t, "4 channels", api.TriggerMulti([]string{"room", "r2", "r3", "r4"}, "e", "d"), http.StatusBadRequest)
+	wantStatus(t, "4 channels", api.TriggerMulti([]string{"room", "room2", "room3", "room4"}, "e", "d"), http.StatusBadRequest)
+	err := api.Trigger("lobby", "e", "d")
+	wantStatus(t, "a channel no namespace admits", err, http.StatusBadRequest)
+	if err == nil || !strings.Contains(err.Error(), "lobby") {
+		t.Errorf("the error %v does not name the channel lobby", err)
+	}
 	bad := "99999999999.1" // the SDK's regexp accepts it; it names no connection id
-	_, err := api.TriggerWithParams("room", "e", "d", pushersdk.TriggerParams{SocketID: &bad})
+	_, err = api.TriggerWithParams("room", "e", "d", pushersdk.TriggerParams{SocketID: &bad})
 	wantStatus(t, "invalid socket_id", err, http.StatusBadRequest)
 	other := sdk(addr)
 	other.AppID = "999"
@@ -436,6 +443,19 @@ func TestAPIErrors(t *testing.T) {
 		if st, msg := signed(t, addr, "POST", "/apps/123/events", nil, tc.body, appSecret, now, ""); st != http.StatusBadRequest {
 			t.Errorf("%s: %d %s, want 400", tc.what, st, msg)
 		}
+	}
+	huge := `{"name":"e","channel":"room","data":"` + strings.Repeat("x", 64<<10) + `"}`
+	if st, msg := signed(t, addr, "POST", "/apps/123/events", nil, huge, appSecret, now, ""); st != http.StatusRequestEntityTooLarge {
+		t.Errorf("a body over the app's bound: %d %.100s, want 413", st, msg)
+	}
+	if st, msg := signed(t, addr, "GET", "/apps/123/events", nil, "", appSecret, now, ""); st != http.StatusMethodNotAllowed {
+		t.Errorf("GET events: %d %s, want 405", st, msg)
+	}
+	if st, msg := signed(t, addr, "GET", "/apps/123/nothing", nil, "", appSecret, now, ""); st != http.StatusNotFound {
+		t.Errorf("an unknown endpoint: %d %s, want 404", st, msg)
+	}
+	if st, msg := signed(t, addr, "GET", "/apps/123/nothing", nil, "", "not-the-secret-0123456789", now, ""); st != http.StatusUnauthorized {
+		t.Errorf("an unknown endpoint, unsigned: %d %s, want 401 first", st, msg)
 	}
 	if err := api.Trigger("room", "marker", "m"); err != nil {
 		t.Fatal(err)
@@ -471,9 +491,9 @@ func TestAPIChannels(t *testing.T) {
 	if !ch.Occupied || ch.SubscriptionCount != 2 {
 		t.Errorf("room = %+v, want occupied with 2 subscriptions", ch)
 	}
-	ch, err = api.Channel("empty", pushersdk.ChannelParams{})
+	ch, err = api.Channel("room-empty", pushersdk.ChannelParams{})
 	if err != nil || ch.Occupied {
-		t.Errorf("empty = %+v %v, want not occupied", ch, err)
+		t.Errorf("room-empty = %+v %v, want not occupied", ch, err)
 	}
 	_, err = api.Channel("room", pushersdk.ChannelParams{Info: ptr("user_count")})
 	wantStatus(t, "user_count on a public channel", err, http.StatusBadRequest)
