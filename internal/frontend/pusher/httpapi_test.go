@@ -237,7 +237,9 @@ func (c *client) subscribe(channel, channelData string) {
 	}
 }
 
-// signin signs the connection in as user and waits for signin_success.
+// signin signs the connection in as user and waits for signin_success;
+// then, as pusher-js does, it subscribes to the user's channel: its
+// subscription_succeeded says the server has the connection in it.
 func (c *client) signin(user string) {
 	c.t.Helper()
 	userData := `{"id":"` + user + `"}`
@@ -248,6 +250,7 @@ func (c *client) signin(user string) {
 	if f := c.next(); f.Event != "pusher:signin_success" {
 		c.t.Fatalf("signin %s: got %s %s", user, f.Event, f.Data)
 	}
+	c.subscribe(pusherproto.ServerToUserChannel(user), "")
 }
 
 // waitClosed waits for the server to close the connection.
@@ -461,6 +464,22 @@ func TestAPIErrors(t *testing.T) {
 		t.Fatal(err)
 	}
 	c.expect("marker", "room", "m") // nothing of the refused requests came first
+
+	resp, err := http.Get("http://" + addr + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	metrics, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	for _, want := range []string{
+		`switchboard_pusher_api_requests_total{app="123",endpoint="events",status="401"} 3`,
+		`switchboard_pusher_api_requests_total{app="unknown",endpoint="events",status="404"} 1`,
+		`switchboard_pusher_api_requests_total{app="123",endpoint="batch_events",status="400"} 1`,
+	} {
+		if !strings.Contains(string(metrics), want+"\n") {
+			t.Errorf("/metrics has no line %s", want)
+		}
+	}
 }
 
 // Channel state after known subscribes: occupied, user_count,
@@ -473,6 +492,7 @@ func TestAPIChannels(t *testing.T) {
 	p1.subscribe("presence-room", member("1"))
 	p1b.subscribe("presence-room", member("1")) // the same user twice
 	p2.subscribe("presence-room", member("2"))
+	p1.expect("pusher_internal:member_added", "presence-room", member("2")) // user 2 joined; user 1 again did not
 	p1.subscribe("room", "")
 	p2.subscribe("room", "")
 	p2.subscribe("private-x", "")
