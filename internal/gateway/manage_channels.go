@@ -161,6 +161,19 @@ func (g *Gateway) Channel(ctx context.Context, stage, channel, cursor string, li
 	return info, nil
 }
 
+// Admits checks that channel is a valid name that a namespace of stage's
+// API admits (hub.ErrInvalidChannel, hub.ErrNoNamespace), without acting:
+// a front-end checks every channel of a multi-channel publication first,
+// so that a refused one stops it before any is sent.
+func (g *Gateway) Admits(stage, channel string) error {
+	a, err := g.api(stage)
+	if err != nil {
+		return err
+	}
+	_, _, err = a.hub.Lookup(channel)
+	return err
+}
+
 // ChannelCount is one occupied channel and its member count.
 type ChannelCount struct {
 	Channel string

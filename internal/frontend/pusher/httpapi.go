@@ -327,15 +327,29 @@ func checkEvent(ej eventJSON, lim eventLimits, where string) (apiEvent, error) {
 	return ev, nil
 }
 
-// publish sends ev on each of its channels, in order. A channel that no
-// namespace of the API admits stops it (the channels before it got the
-// event) with a 400 that names it.
+// admitted checks that a namespace of the API admits every channel of
+// the events, before any is published: a refused channel is a 400 that
+// names it, and nothing was sent.
+func (f *Frontend) admitted(a *app, events ...apiEvent) error {
+	for _, ev := range events {
+		for _, name := range ev.channels {
+			if err := f.core.Admits(a.stage, name); err != nil {
+				if errors.Is(err, hub.ErrNoNamespace) || errors.Is(err, hub.ErrInvalidChannel) {
+					return apiErrorf(http.StatusBadRequest, "no channel namespace of the API admits channel %s", name)
+				}
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// publish sends ev on each of its channels, in order (admitted checked
+// them).
 func (f *Frontend) publish(ctx context.Context, a *app, ev apiEvent) error {
 	for _, name := range ev.channels {
 		_, err := f.core.PublishEvent(ctx, a.stage, name, hub.Event{Name: ev.name, Data: ev.data, Exclude: ev.exclude})
 		switch {
-		case errors.Is(err, hub.ErrNoNamespace), errors.Is(err, hub.ErrInvalidChannel):
-			return apiErrorf(http.StatusBadRequest, "no channel namespace of the API admits channel %s", name)
 		case errors.Is(err, gateway.ErrPayloadTooLarge):
 			return apiErrorf(http.StatusRequestEntityTooLarge, "event data of %d bytes is over the API's message limit", len(ev.data))
 		case err != nil:
@@ -392,6 +406,9 @@ func (f *Frontend) apiEvents(ctx context.Context, c apiCall) (any, error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := f.admitted(c.app, ev); err != nil {
+		return nil, err
+	}
 	if err := f.publish(ctx, c.app, ev); err != nil {
 		return nil, err
 	}
@@ -413,6 +430,9 @@ func (f *Frontend) apiEvents(ctx context.Context, c apiCall) (any, error) {
 func (f *Frontend) apiBatchEvents(ctx context.Context, c apiCall) (any, error) {
 	batch, err := decodeBatch(c.body, c.app.eventLimits())
 	if err != nil {
+		return nil, err
+	}
+	if err := f.admitted(c.app, batch...); err != nil {
 		return nil, err
 	}
 	withInfo := false

@@ -29,6 +29,7 @@ import (
 type Core interface {
 	frontend.Core
 	PublishEvent(ctx context.Context, stage, channel string, e hub.Event) (gateway.PublishResult, error)
+	Admits(stage, channel string) error
 	Channels(ctx context.Context, stage, prefix string) ([]gateway.ChannelCount, error)
 	History(ctx context.Context, stage, channel string, q gateway.HistoryQuery) (gateway.HistoryPage, error)
 	DeleteConnection(ctx context.Context, stage, id string) error
