@@ -22,6 +22,13 @@
 // config.pusherNamespaces); webhooks (package webhook), fired once
 // cluster-wide from the hub's membership events (OnMembership).
 //
+// The HTTP API (httpapi.go) is a translation onto the gateway's data
+// methods: triggers, socket_id exclusion, occupancy, subscription_count,
+// user_count, users and terminate_connections act cluster-wide; the list
+// of GET /apps/{id}/channels is of the channels with members on the node
+// that answers (their counts are cluster-wide): no cluster seam lists
+// channels yet.
+//
 // Concurrency: a session's methods run on its connection's pool task (one
 // message at a time); the Frontend's handlers run on HTTP goroutines; the
 // apps are an immutable set swapped by Reload.
