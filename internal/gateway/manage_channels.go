@@ -181,29 +181,50 @@ type ChannelCount struct {
 }
 
 // Channels lists the occupied channels of stage whose name starts with
-// prefix, sorted by name, each with its member count. The counts are
-// cluster-wide (the cluster Presence, as Channel reads them), but the
-// list is of the channels with members on this node: no cluster seam
-// lists channels yet, so in a cluster a channel occupied only on other
-// nodes is missing from the list (issue 11, point 4).
+// prefix, sorted by name, each with its member count, cluster-wide. On one
+// node the hub knows them. In a cluster no seam lists channels, so the
+// names come from walking every node's connections (ListConnections, the
+// Forwarder: each connection reports its channels) and the counts from the
+// cluster Presence, as Channel reads them. That costs a walk of the API's
+// connections per call: meant for the occasional listing (Pusher's GET
+// channels), not for a hot path.
 func (g *Gateway) Channels(ctx context.Context, stage, prefix string) ([]ChannelCount, error) {
 	a, err := g.api(stage)
 	if err != nil {
 		return nil, err
 	}
-	local := a.hub.LocalChannels(prefix)
-	out := make([]ChannelCount, 0, len(local))
-	for _, c := range local {
-		n := c.Members
-		if a.hub.Clustered() {
-			page, err := a.hub.Presence(ctx, c.Channel, "", 1)
+	var out []ChannelCount
+	if g.cl == nil {
+		for _, c := range a.hub.LocalChannels(prefix) {
+			out = append(out, ChannelCount{Channel: c.Channel, Members: c.Members})
+		}
+	} else {
+		names := map[string]bool{}
+		for cursor := ""; ; {
+			page, err := g.ListConnections(ctx, stage, cursor, 1000)
 			if err != nil {
 				return nil, err
 			}
-			n = page.Members
+			for _, c := range page.Connections {
+				for _, ch := range c.Channels {
+					if strings.HasPrefix(ch, prefix) {
+						names[ch] = true
+					}
+				}
+			}
+			if page.Next == "" {
+				break
+			}
+			cursor = page.Next
 		}
-		if n > 0 {
-			out = append(out, ChannelCount{Channel: c.Channel, Members: n})
+		for name := range names {
+			page, err := a.hub.Presence(ctx, name, "", 1)
+			if err != nil {
+				return nil, err
+			}
+			if page.Members > 0 {
+				out = append(out, ChannelCount{Channel: name, Members: page.Members})
+			}
 		}
 	}
 	slices.SortFunc(out, func(x, y ChannelCount) int { return strings.Compare(x.Channel, y.Channel) })

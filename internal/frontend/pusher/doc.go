@@ -23,11 +23,10 @@
 // cluster-wide from the hub's membership events (OnMembership).
 //
 // The HTTP API (httpapi.go) is a translation onto the gateway's data
-// methods: triggers, socket_id exclusion, occupancy, subscription_count,
-// user_count, users and terminate_connections act cluster-wide; the list
-// of GET /apps/{id}/channels is of the channels with members on the node
-// that answers (their counts are cluster-wide): no cluster seam lists
-// channels yet.
+// methods, which act cluster-wide: triggers, socket_id exclusion,
+// occupancy, subscription_count, user_count, users, the channel list
+// (gateway.Channels walks the nodes' connections for it) and
+// terminate_connections.
 //
 // Concurrency: a session's methods run on its connection's pool task (one
 // message at a time); the Frontend's handlers run on HTTP goroutines; the

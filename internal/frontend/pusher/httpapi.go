@@ -459,9 +459,8 @@ func (f *Frontend) apiBatchEvents(ctx context.Context, c apiCall) (any, error) {
 }
 
 // apiChannels serves GET /apps/{id}/channels: the occupied channels,
-// optionally by prefix, with user_count for presence channels. The list
-// is of the channels with members on this node (gateway.Channels: no
-// cluster seam lists channels yet); their counts are cluster-wide.
+// optionally by prefix, with user_count for presence channels, all
+// cluster-wide (gateway.Channels).
 func (f *Frontend) apiChannels(ctx context.Context, c apiCall) (any, error) {
 	prefix := c.params.Get("filter_by_prefix")
 	info, err := parseInfo(c.params.Get("info"), false)
