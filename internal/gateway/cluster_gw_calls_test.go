@@ -547,3 +547,41 @@ func TestClusterLocalNeverForwards(t *testing.T) {
 		t.Fatalf("client got %q", m)
 	}
 }
+
+// Channels lists the occupied channels of every node, by prefix, with
+// their cluster-wide member counts: a channel with members on one node
+// only is listed by the others, and a channel its last member left is
+// not listed.
+func TestClusterChannels(t *testing.T) {
+	tc := newTestCluster(t, 3, nil)
+	join := func(n *testNode, channel, id string) {
+		t.Helper()
+		if r := tc.call(n, http.MethodPut, "/prod/@channels/"+channel+"/connections/"+id, ""); r.status/100 != 2 {
+			t.Fatalf("join %s: %d %s", channel, r.status, r.body)
+		}
+	}
+	_, a := tc.dial(tc.nodes[0], "")
+	_, b := tc.dial(tc.nodes[1], "")
+	_, c := tc.dial(tc.nodes[1], "")
+	join(tc.nodes[0], "room-1", a)
+	join(tc.nodes[0], "room-1", b) // forwarded to node 1
+	join(tc.nodes[2], "room-2", c)
+	join(tc.nodes[2], "lobby", c)
+	join(tc.nodes[2], "room-3", c)
+	if r := tc.call(tc.nodes[0], http.MethodDelete, "/prod/@channels/room-3/connections/"+c, ""); r.status/100 != 2 {
+		t.Fatalf("leave room-3: %d %s", r.status, r.body)
+	}
+	want := []gateway.ChannelCount{{Channel: "room-1", Members: 2}, {Channel: "room-2", Members: 1}}
+	for _, n := range tc.nodes { // node 2 has no connection at all
+		got, err := n.gw.Channels(context.Background(), "prod", "room-")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !slices.Equal(got, want) {
+			t.Errorf("node %s: Channels(room-) = %+v, want %+v", n.name, got, want)
+		}
+	}
+	if _, err := tc.nodes[0].gw.Channels(context.Background(), "nope", ""); !errors.Is(err, gateway.ErrNoSuchStage) {
+		t.Errorf("unknown stage: %v", err)
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"slices"
+	"strings"
 
 	"github.com/switchboardhq/switchboard/internal/cluster"
 	"github.com/switchboardhq/switchboard/internal/event"
@@ -158,6 +159,76 @@ func (g *Gateway) Channel(ctx context.Context, stage, channel, cursor string, li
 		return ChannelInfo{}, err
 	}
 	return info, nil
+}
+
+// Admits checks that channel is a valid name that a namespace of stage's
+// API admits (hub.ErrInvalidChannel, hub.ErrNoNamespace), without acting:
+// a front-end checks every channel of a multi-channel publication first,
+// so that a refused one stops it before any is sent.
+func (g *Gateway) Admits(stage, channel string) error {
+	a, err := g.api(stage)
+	if err != nil {
+		return err
+	}
+	_, _, err = a.hub.Lookup(channel)
+	return err
+}
+
+// ChannelCount is one occupied channel and its member count.
+type ChannelCount struct {
+	Channel string
+	Members int
+}
+
+// Channels lists the occupied channels of stage whose name starts with
+// prefix, sorted by name, each with its member count, cluster-wide. On one
+// node the hub knows them. In a cluster no seam lists channels, so the
+// names come from walking every node's connections (ListConnections, the
+// Forwarder: each connection reports its channels) and the counts from the
+// cluster Presence, as Channel reads them. That costs a walk of the API's
+// connections per call: meant for the occasional listing (Pusher's GET
+// channels), not for a hot path.
+func (g *Gateway) Channels(ctx context.Context, stage, prefix string) ([]ChannelCount, error) {
+	a, err := g.api(stage)
+	if err != nil {
+		return nil, err
+	}
+	var out []ChannelCount
+	if g.cl == nil {
+		for _, c := range a.hub.LocalChannels(prefix) {
+			out = append(out, ChannelCount{Channel: c.Channel, Members: c.Members})
+		}
+	} else {
+		names := map[string]bool{}
+		for cursor := ""; ; {
+			page, err := g.ListConnections(ctx, stage, cursor, 1000)
+			if err != nil {
+				return nil, err
+			}
+			for _, c := range page.Connections {
+				for _, ch := range c.Channels {
+					if strings.HasPrefix(ch, prefix) {
+						names[ch] = true
+					}
+				}
+			}
+			if page.Next == "" {
+				break
+			}
+			cursor = page.Next
+		}
+		for name := range names {
+			page, err := a.hub.Presence(ctx, name, "", 1)
+			if err != nil {
+				return nil, err
+			}
+			if page.Members > 0 {
+				out = append(out, ChannelCount{Channel: name, Members: page.Members})
+			}
+		}
+	}
+	slices.SortFunc(out, func(x, y ChannelCount) int { return strings.Compare(x.Channel, y.Channel) })
+	return out, nil
 }
 
 // History reads a channel's kept publications.

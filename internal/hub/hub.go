@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -190,6 +191,30 @@ func (h *Hub) Quiet() { h.quiet.Store(true) }
 
 // Channels reports how many channels have at least one member.
 func (h *Hub) Channels() int { return int(h.channels.Load()) }
+
+// ChannelCount is one channel with members on this node.
+type ChannelCount struct {
+	Channel string
+	Members int // members on this node
+}
+
+// LocalChannels returns the channels whose name starts with prefix and
+// that have at least one member on this node, with that node-local count,
+// in no particular order.
+func (h *Hub) LocalChannels(prefix string) []ChannelCount {
+	var out []ChannelCount
+	for i := range h.shards {
+		s := &h.shards[i]
+		s.mu.Lock()
+		for name, ch := range s.channels {
+			if len(ch.members) > 0 && strings.HasPrefix(name, prefix) {
+				out = append(out, ChannelCount{Channel: name, Members: len(ch.members)})
+			}
+		}
+		s.mu.Unlock()
+	}
+	return out
+}
 
 // Subscriptions reports the number of memberships over all channels.
 func (h *Hub) Subscriptions() int { return int(h.subscriptions.Load()) }

@@ -472,3 +472,30 @@ func codecOf(v1 bool) CodecID {
 	}
 	return Raw
 }
+
+// LocalChannels lists the channels with members on this node, by prefix,
+// with their counts; a channel its last member left is not listed.
+func TestLocalChannels(t *testing.T) {
+	h := newHub(t)
+	ctx := context.Background()
+	a, _ := member("a", "", true)
+	b, _ := member("b", "", false)
+	for _, sub := range []struct {
+		m    *Member
+		name string
+	}{{a, "room-1"}, {b, "room-1"}, {a, "room-2"}, {b, "lobby"}} {
+		if _, err := h.Subscribe(ctx, sub.m, sub.name, SubscribeOptions{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := h.Unsubscribe(a, "room-2", false, ""); err != nil {
+		t.Fatal(err)
+	}
+	got := h.LocalChannels("room-")
+	if len(got) != 1 || got[0] != (ChannelCount{Channel: "room-1", Members: 2}) {
+		t.Errorf("LocalChannels(room-) = %+v, want room-1 with 2 members", got)
+	}
+	if got := h.LocalChannels(""); len(got) != 2 {
+		t.Errorf("LocalChannels() = %+v, want room-1 and lobby", got)
+	}
+}

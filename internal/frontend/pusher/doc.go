@@ -22,6 +22,12 @@
 // config.pusherNamespaces); webhooks (package webhook), fired once
 // cluster-wide from the hub's membership events (OnMembership).
 //
+// The HTTP API (httpapi.go) is a translation onto the gateway's data
+// methods, which act cluster-wide: triggers, socket_id exclusion,
+// occupancy, subscription_count, user_count, users, the channel list
+// (gateway.Channels walks the nodes' connections for it) and
+// terminate_connections.
+//
 // Concurrency: a session's methods run on its connection's pool task (one
 // message at a time); the Frontend's handlers run on HTTP goroutines; the
 // apps are an immutable set swapped by Reload.

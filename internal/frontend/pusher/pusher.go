@@ -24,11 +24,16 @@ import (
 	"github.com/switchboardhq/switchboard/internal/ws"
 )
 
-// Core is what the front-end needs of the gateway (frontend.Core and
-// named publications).
+// Core is what the front-end needs of the gateway (frontend.Core, named
+// publications, and for the HTTP API: the channel list, a cache channel's
+// last event and closing a connection on whichever node holds it).
 type Core interface {
 	frontend.Core
 	PublishEvent(ctx context.Context, stage, channel string, e hub.Event) (gateway.PublishResult, error)
+	Admits(stage, channel string) error
+	Channels(ctx context.Context, stage, prefix string) ([]gateway.ChannelCount, error)
+	History(ctx context.Context, stage, channel string, q gateway.HistoryQuery) (gateway.HistoryPage, error)
+	DeleteConnection(ctx context.Context, stage, id string) error
 }
 
 var _ Core = (*gateway.Gateway)(nil)
@@ -382,6 +387,7 @@ type metrics struct {
 	connections *prometheus.CounterVec
 	refused     *prometheus.CounterVec
 	events      *prometheus.CounterVec
+	api         *prometheus.CounterVec
 }
 
 func newMetrics(reg prometheus.Registerer) *metrics {
@@ -392,9 +398,11 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 			Help: "Pusher connections refused before they opened, by reason (app_unknown, protocol, over_quota)."}, []string{"reason"}),
 		events: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "switchboard_pusher_client_events_total",
 			Help: "Pusher client events, by app and result (sent, rejected)."}, []string{"app", "result"}),
+		api: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "switchboard_pusher_api_requests_total",
+			Help: "Pusher HTTP API requests, by app (\"unknown\" for an unknown id), endpoint and status."}, []string{"app", "endpoint", "status"}),
 	}
 	if reg != nil {
-		reg.MustRegister(m.connections, m.refused, m.events)
+		reg.MustRegister(m.connections, m.refused, m.events, m.api)
 	}
 	return m
 }
