@@ -11,7 +11,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
-	"os"
 	"slices"
 	"strconv"
 	"strings"
@@ -540,13 +539,9 @@ func pusherCluster(t *testing.T, r redisTarget) {
 // (a drain's 4200 sends every client back at once), and each node
 // debounces only its own events: the app gets member_added from the new
 // node and then, 3 s later, member_removed from the old one, and believes
-// the user is gone while they are present. Known gap, not fixed here: the
-// Sender would have to check the cluster's presence when a held event
-// comes due (or debounce cluster-wide). Remove the Skip when it is.
+// the user is gone while they are present. The front-end therefore checks
+// the cluster's presence when a held event comes due (Frontend.later).
 func TestPusherClusterDebounceAcrossNodes(t *testing.T) {
-	if os.Getenv("SWITCHBOARD_E2E_KNOWN_GAPS") == "" {
-		t.Skip("known gap (issue 11.7): member_removed debounced per node; set SWITCHBOARD_E2E_KNOWN_GAPS=1 to run")
-	}
 	srv := redistest.StartServer(t)
 	hooks := newHookReceiver(t)
 	c := startClusterWith(t, 2, redisTarget{mode: "single", addrs: []string{srv.Addr}}, clusterOptions{config: pusherConfig(hooks.srv.URL)})

@@ -68,6 +68,13 @@ type Options struct {
 	LogLevel *slog.LevelVar
 }
 
+// closeFrontends stops the front-ends of a server New gives up on.
+func (s *Server) closeFrontends() {
+	for _, f := range s.frontends {
+		_ = f.Shutdown(context.Background())
+	}
+}
+
 // ErrTerminated is the cause (context.WithCancelCause) with which the CLI
 // cancels Run's context on SIGTERM: Run then keeps serving, with /readyz
 // failing, for shutdown.readinessDelay before it drains. Any other cause
@@ -237,6 +244,9 @@ func New(cfg *config.Config, o Options) (*Server, error) {
 	}
 	if cfg.HTTP.DemoEnabled() {
 		if s.demo, err = renderDemo(cfg); err != nil {
+			_ = gw.Shutdown(context.Background())
+			cn.close()
+			s.closeFrontends()
 			return nil, err
 		}
 	}
@@ -246,6 +256,7 @@ func New(cfg *config.Config, o Options) (*Server, error) {
 		if ln, err = net.Listen("tcp", cfg.Listen); err != nil {
 			_ = gw.Shutdown(context.Background())
 			cn.close()
+			s.closeFrontends()
 			return nil, fmt.Errorf("listen on %s: %w", cfg.Listen, err)
 		}
 	}
@@ -256,6 +267,7 @@ func New(cfg *config.Config, o Options) (*Server, error) {
 			ln.Close()
 			_ = gw.Shutdown(context.Background())
 			cn.close()
+			s.closeFrontends()
 			return nil, fmt.Errorf("tls: %w", err)
 		}
 		ln = tlsListener(ln, &tls.Config{
@@ -270,6 +282,7 @@ func New(cfg *config.Config, o Options) (*Server, error) {
 			ln.Close()
 			_ = gw.Shutdown(context.Background())
 			cn.close()
+			s.closeFrontends()
 			return nil, fmt.Errorf("metrics.listen on %s: %w", addr, err)
 		}
 		mux := http.NewServeMux()

@@ -71,12 +71,15 @@ type Frontend struct {
 	hooks *webhook.Sender
 	m     *metrics
 
-	// Held vacated and member_removed webhooks (later): each is checked
-	// again when its timer fires, or at Shutdown.
+	// Held vacated and member_removed webhooks (later), in the order they
+	// happened, checked again by one goroutine when each is due (at once
+	// after Shutdown began: flush).
 	debounce time.Duration
 	heldMu   sync.Mutex
-	held     map[*time.Timer]func()
-	heldWG   sync.WaitGroup
+	heldQ    []heldCheck
+	heldWake chan struct{} // a check was queued
+	flush    chan struct{} // closed by Shutdown
+	heldDone chan struct{} // the goroutine has ended
 
 	apps atomic.Pointer[appSet] // replaced by Reload
 }
@@ -103,7 +106,7 @@ func New(o Options) (*Frontend, error) {
 		o.Now = time.Now
 	}
 	f := &Frontend{core: o.Core, codec: o.Codec, log: o.Logger.With("frontend", "pusher"), now: o.Now, m: newMetrics(o.Registerer),
-		debounce: o.Debounce, held: map[*time.Timer]func(){}}
+		debounce: o.Debounce, heldWake: make(chan struct{}, 1), flush: make(chan struct{}), heldDone: make(chan struct{})}
 	if f.debounce == 0 {
 		f.debounce = 3 * time.Second
 	}
@@ -122,6 +125,7 @@ func New(o Options) (*Frontend, error) {
 	if f.hooks, err = webhook.New(webhook.Options{Client: client, Metrics: webhook.NewMetrics(o.Registerer), Logger: f.log, Debounce: -1}, hookApps); err != nil {
 		return nil, fmt.Errorf("pusher webhooks: %w", err)
 	}
+	go f.runHeld()
 	return f, nil
 }
 
@@ -197,42 +201,69 @@ func (f *Frontend) Routes() []frontend.Route {
 // Shutdown implements frontend.Frontend: the held webhooks are checked
 // now, and what is queued is delivered until ctx ends.
 func (f *Frontend) Shutdown(ctx context.Context) error {
-	f.heldMu.Lock()
-	held := f.held
-	f.held = nil // later runs its checks at once from now on
-	f.heldMu.Unlock()
-	for t, run := range held {
-		if t.Stop() { // else its timer fired and runs it
-			go run()
-		}
-	}
-	f.heldWG.Wait()
+	close(f.flush)
+	<-f.heldDone
 	return f.hooks.Close(ctx)
 }
 
-// later runs check after the debounce delay (at once when there is none,
-// or after Shutdown began).
+// heldCheck is a held webhook: check runs when due.
+type heldCheck struct {
+	due   time.Time
+	check func()
+}
+
+// later queues check to run after the debounce delay (at once when there
+// is none, or after Shutdown began).
 func (f *Frontend) later(check func()) {
 	f.heldMu.Lock()
-	defer f.heldMu.Unlock()
-	if f.debounce < 0 || f.held == nil {
-		f.heldWG.Go(check)
-		return
+	f.heldQ = append(f.heldQ, heldCheck{due: time.Now().Add(max(f.debounce, 0)), check: check})
+	f.heldMu.Unlock()
+	select {
+	case f.heldWake <- struct{}{}:
+	default:
 	}
-	f.heldWG.Add(1)
-	var t *time.Timer
-	run := func() {
-		defer f.heldWG.Done()
-		check()
-	}
-	// The timer runs it, or Shutdown does when it stops the timer first.
-	t = time.AfterFunc(f.debounce, func() {
+}
+
+// runHeld runs the held checks in order, each when due, until Shutdown;
+// then the rest at once.
+func (f *Frontend) runHeld() {
+	defer close(f.heldDone)
+	flushing := false
+	for {
 		f.heldMu.Lock()
-		delete(f.held, t) // a no-op once Shutdown took the map
+		var next *heldCheck
+		if len(f.heldQ) > 0 {
+			next = &f.heldQ[0]
+		}
 		f.heldMu.Unlock()
-		run()
-	})
-	f.held[t] = run
+		if next == nil {
+			if flushing {
+				return
+			}
+			select {
+			case <-f.heldWake:
+			case <-f.flush:
+				flushing = true
+			}
+			continue
+		}
+		if d := time.Until(next.due); d > 0 && !flushing {
+			t := time.NewTimer(d)
+			select {
+			case <-t.C:
+			case <-f.flush:
+				flushing = true
+				t.Stop()
+			}
+			continue
+		}
+		f.heldMu.Lock()
+		h := f.heldQ[0]
+		f.heldQ[0] = heldCheck{}
+		f.heldQ = f.heldQ[1:]
+		f.heldMu.Unlock()
+		h.check()
+	}
 }
 
 // stillVacant reports whether channel has no connection, cluster-wide; on
