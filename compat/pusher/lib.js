@@ -49,7 +49,8 @@ function memberFor(socketId) {
 // Channel authorization and user authentication call the server SDK in
 // process (customHandler), so no auth endpoint is needed. opts: key,
 // secret (to sign with a wrong one), member(socketId) (presence
-// identity), user(socketId) (sign-in identity).
+// identity), user(socketId) (sign-in identity), options (more pusher-js
+// options).
 function client(opts = {}) {
   const sdk = server(opts.secret || env.secret);
   const p = new Pusher(opts.key || env.key, {
@@ -58,6 +59,7 @@ function client(opts = {}) {
     wsPort: env.port,
     forceTLS: false,
     enabledTransports: ['ws'],
+    ...(opts.options || {}),
     channelAuthorization: {
       customHandler: ({ socketId, channelName }, cb) => {
         try {

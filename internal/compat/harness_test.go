@@ -54,7 +54,10 @@ const (
 // serverConfig is the YAML of the server. %[1]s listen (serve --listen
 // overrides it), %[2]s webhook URL.
 // The app 123 has client events and a webhook; the app 124 admits one
-// connection. The management API admits loopback callers, so the tests
+// connection. The webhook's retryFor must exceed the 3 s that
+// channel_vacated and member_removed are held: the retry window is
+// counted from the event's time, so with retryFor: 1s they are all
+// dropped as expired before a first attempt (reported on issue 11). The management API admits loopback callers, so the tests
 // publish with it while the Pusher HTTP API is not in this build.
 const serverConfig = `
 listen: %[1]s
@@ -88,8 +91,8 @@ pusher:
       clientEvents: true
       webhooks:
         - url: %[2]s
-          retryFor: 1s
-          timeout: 1s
+          retryFor: 10s
+          timeout: 2s
     - id: "` + quotaID + `"
       key: ` + quotaKey + `
       secret: compat-quota-secret-0123456789

@@ -142,6 +142,11 @@ describe('presence channels', () => {
 
       await hooks.find((e) => e.name === 'member_added' && e.channel === name && e.user_id === 'alice', 'member_added of alice');
       await hooks.find((e) => e.name === 'channel_occupied' && e.channel === name, 'channel_occupied');
+      // member_removed is held 3 s (as Pusher debounces it) before it is sent.
+      await hooks.find((e) => e.name === 'member_removed' && e.channel === name && e.user_id === 'alice', 'member_removed of alice')
+        .catch((err) => assert.fail(err.message + '; webhooks of the channel: ' + JSON.stringify(hooks.events.filter((e) => e.channel === name))));
+      const ofAlice = hooks.events.filter((e) => e.channel === name && e.user_id === 'alice').map((e) => e.name);
+      assert.deepEqual(ofAlice, ['member_added', 'member_removed'], 'one webhook per user, not per socket');
     } finally {
       a1.disconnect();
       a2.disconnect();
@@ -189,6 +194,41 @@ describe('client events', () => {
     assert.equal(e.data.code, 4301);
     assert.equal(p1.connection.state, 'connected', 'the connection stays open');
     p1.unsubscribe(name);
+  });
+});
+
+describe('limits and keepalive', () => {
+  test('client events past the rate limit: error 4301, the connection stays open', async () => {
+    const name = uniq('private-integration_rate');
+    const p1 = await connected(client()); // with a full bucket
+    const [ch1] = await subscribed(p1, name);
+    const [ch2] = await subscribed(p2, name);
+    let received = 0;
+    ch2.bind('client-burst', () => received++);
+    const rejected = [];
+    const onError = (e) => e.data && e.data.code === 4301 && rejected.push(e);
+    p1.connection.bind('error', onError);
+    const burst = 15; // limits.clientEventsPerSecond is 10 (the default), burst 10
+    for (let i = 0; i < burst; i++) ch1.trigger('client-burst', { i });
+    await barrier(p1); // every answer to the burst is in
+    await barrier(p2);
+    p1.connection.unbind('error', onError);
+    assert.ok(rejected.length >= 1 && rejected.length <= burst - 10, `${rejected.length} of ${burst} refused`);
+    assert.equal(received, burst - rejected.length, 'every event not refused reached the other connection');
+    assert.equal(p1.connection.state, 'connected');
+    p1.disconnect();
+    p2.unsubscribe(name);
+  });
+
+  test('pusher:ping is answered with pusher:pong', async () => {
+    // pusher-js pings after activityTimeout without traffic: 100 ms here.
+    const p = await connected(client({ options: { activityTimeout: 100, pongTimeout: 5000 } }));
+    try {
+      await waitUntil(() => p.frames.some((m) => m.event === 'pusher:pong'), 'pusher:pong');
+      assert.equal(p.connection.state, 'connected');
+    } finally {
+      p.disconnect();
+    }
   });
 });
 

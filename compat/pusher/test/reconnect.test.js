@@ -3,9 +3,18 @@
 // on drain (reconnect at once and resubscribe), 4001 for an unknown key
 // and 4004 over the app's connection quota (give up, no retry).
 
-const { test } = require('node:test');
+const { test, before, after } = require('node:test');
 const assert = require('node:assert/strict');
-const { env, client, next, connected, subscribed, uniq, publish, restart, waitUntil } = require('../lib');
+const { env, client, next, connected, subscribed, uniq, publish, restart, waitUntil, Webhooks } = require('../lib');
+
+// The app's webhooks keep a receiver, so that the drained server finds
+// nothing left to deliver.
+const hooks = new Webhooks();
+before(() => hooks.listen());
+after(async () => {
+  await hooks.close();
+  assert.deepEqual(hooks.invalid, [], 'every webhook request passes the server SDK\'s isValid()');
+});
 
 // idle reports that pusher-js has given up: no connection, no strategy
 // running and no retry timer armed (connection_manager's own fields), so
