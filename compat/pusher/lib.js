@@ -27,6 +27,7 @@ const env = {
   key: need('PUSHER_KEY'),
   secret: need('PUSHER_SECRET'),
   quotaKey: need('PUSHER_QUOTA_KEY'), // an app with limits.connections: 1
+  capKey: need('PUSHER_CAP_KEY'), // an app whose API has limits.maxConnections: 1
   control: need('SB_CONTROL_URL'), // POST /restart: SIGTERM, wait for exit, start again
   webhookPort: Number(need('PUSHER_WEBHOOK_PORT')),
 };

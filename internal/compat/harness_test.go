@@ -49,12 +49,15 @@ const (
 	quotaID    = "124"
 	quotaKey   = "compat-quota-key"
 	quotaStage = "quota"
+	capID      = "125" // its API admits one connection (limits.maxConnections)
+	capKey     = "compat-cap-key"
 )
 
 // serverConfig is the YAML of the server. %[1]s listen (serve --listen
 // overrides it), %[2]s webhook URL.
 // The app 123 has client events and a webhook; the app 124 admits one
-// connection. The webhook's retryFor must exceed the 3 s that
+// connection (its limits.connections); the API of app 125 admits one
+// (apis[].limits.maxConnections). The webhook's retryFor must exceed the 3 s that
 // channel_vacated and member_removed are held: the retry window is
 // counted from the event's time, so with retryFor: 1s they are all
 // dropped as expired before a first attempt (reported on issue 11). The management API admits loopback callers, so the tests
@@ -82,6 +85,15 @@ apis:
       namespaces:
         - pattern: "*"
           subscribe: allow
+  - id: cap
+    stage: cap
+    routeSelectionExpression: \$default
+    limits:
+      maxConnections: 1
+    channels:
+      namespaces:
+        - pattern: "*"
+          subscribe: allow
 pusher:
   apps:
     - id: "` + appID + `"
@@ -99,6 +111,10 @@ pusher:
       api: quota
       limits:
         connections: 1
+    - id: "` + capID + `"
+      key: ` + capKey + `
+      secret: compat-cap-secret-0123456789
+      api: cap
 `
 
 // server is `switchboard serve` behind a TCP front door (a load balancer
