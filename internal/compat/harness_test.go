@@ -101,6 +101,7 @@ pusher:
       secret: ` + appSecret + `
       api: chat
       clientEvents: true
+      subscriptionCount: true
       webhooks:
         - url: %[2]s
           retryFor: 10s

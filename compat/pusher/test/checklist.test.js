@@ -491,6 +491,36 @@ describe('cache channels', () => {
   });
 });
 
+describe('subscription count (subscriptionCount: true)', () => {
+  test('the subscription_count webhook follows the channel\'s subscribers', async () => {
+    const name = uniq('integration_count');
+    await subscribed(p1, name);
+    await subscribed(p2, name);
+    await hooks.find((e) => e.name === 'subscription_count' && e.channel === name && e.subscription_count === 2, 'subscription_count 2')
+      .catch((err) => assert.fail(err.message + '; webhooks of the channel: ' + JSON.stringify(hooks.events.filter((e) => e.channel === name))));
+    p1.unsubscribe(name);
+    p2.unsubscribe(name);
+  });
+
+  // docs/configuration.md says subscriptionCount "sends
+  // pusher_internal:subscription_count to the subscribers of non-presence
+  // channels when their count changes"; the front-end does not send it
+  // yet (pusherproto.AppendSubscriptionCount has no caller).
+  test('subscribers get pusher:subscription_count', { todo: 'the Pusher front-end does not send pusher_internal:subscription_count yet' }, async () => {
+    const name = uniq('integration_count');
+    const [ch1] = await subscribed(p1, name);
+    const two = withTimeout(new Promise((resolve) => ch1.bind('pusher:subscription_count', (d) => d.subscription_count === 2 && resolve())), 'subscription_count 2', 3000);
+    try {
+      await subscribed(p2, name);
+      await two;
+      assert.equal(ch1.subscriptionCount, 2);
+    } finally {
+      p1.unsubscribe(name);
+      p2.unsubscribe(name);
+    }
+  });
+});
+
 describe('user authentication', () => {
   test('signin, then #server-to-user- events reach pusher.user', async () => {
     const u = await connected(client({ user: () => ({ id: 'carol', user_info: { name: 'Carol' } }) }));
