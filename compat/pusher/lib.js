@@ -36,8 +36,8 @@ const env = {
 const bound = 10000;
 
 // The server SDK, pointed at Switchboard (reference §14.2).
-function server(secret = env.secret) {
-  return new PusherServer({ appId: env.appId, key: env.key, secret, host: env.host, port: String(env.port), useTLS: false });
+function server(secret = env.secret, extra = {}) {
+  return new PusherServer({ appId: env.appId, key: env.key, secret, host: env.host, port: String(env.port), useTLS: false, ...extra });
 }
 
 // userFor is the presence identity a client signs, as the pusher-js
@@ -51,9 +51,9 @@ function memberFor(socketId) {
 // process (customHandler), so no auth endpoint is needed. opts: key,
 // secret (to sign with a wrong one), member(socketId) (presence
 // identity), user(socketId) (sign-in identity), options (more pusher-js
-// options).
+// options), sdk (the server SDK that signs).
 function client(opts = {}) {
-  const sdk = server(opts.secret || env.secret);
+  const sdk = opts.sdk || server(opts.secret || env.secret);
   const p = new Pusher(opts.key || env.key, {
     cluster: 'mt1',
     wsHost: env.host,

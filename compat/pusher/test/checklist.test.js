@@ -466,6 +466,35 @@ describe('authorization failures reach pusher:subscription_error', () => {
   }
 });
 
+describe('end-to-end encrypted channels', () => {
+  test('private-encrypted-: subscribe with the shared secret, get an event the server SDK encrypted', async () => {
+    // The app's master key is the app's business, as on Pusher: the SDK
+    // derives the channel's secret for the client (shared_secret in the
+    // authorization) and encrypts; Switchboard only relays the ciphertext.
+    const sdk = server(env.secret, { encryptionMasterKeyBase64: require('node:crypto').randomBytes(32).toString('base64') });
+    const p = await connected(client({ sdk }));
+    try {
+      const name = uniq('private-encrypted-integration');
+      const [ch] = await subscribed(p, name);
+      // The event the SDK's trigger would POST, taken before it is sent,
+      // and published through the management API instead.
+      sdk.post = async ({ body }) => body;
+      const event = await sdk.trigger(name, 'secret', { text: 'for subscribers only' });
+      const ciphertext = JSON.parse(event.data);
+      assert.ok(ciphertext.nonce && ciphertext.ciphertext, 'the SDK encrypted the data');
+      const got = next(ch, 'message');
+      const res = await fetch(`http://${env.host}:${env.port}/${env.stage}/@channels/${name}`, { method: 'POST', body: event.data });
+      assert.equal(res.status, 200);
+      assert.deepEqual(await got, { text: 'for subscribers only' }, 'pusher-js decrypted it');
+      const wire = framesOn(p, name, 'message');
+      assert.equal(wire.length, 1);
+      assert.deepEqual(wire[0].data, ciphertext, 'the wire carried the ciphertext as published');
+    } finally {
+      p.disconnect();
+    }
+  });
+});
+
 describe('cache channels', () => {
   test('pusher:cache_miss on an empty cache channel, then the cached event to a later subscriber', async () => {
     const name = uniq('cache-integration');
