@@ -26,7 +26,9 @@ const env = {
   appId: need('PUSHER_APP_ID'),
   key: need('PUSHER_KEY'),
   secret: need('PUSHER_SECRET'),
-  quotaKey: need('PUSHER_QUOTA_KEY'), // an app with limits.connections: 1
+  quotaKey: need('PUSHER_QUOTA_KEY'), // app 124: limits.connections: 1, a webhook with retryFor: 1s
+  quotaSecret: need('PUSHER_QUOTA_SECRET'),
+  quotaId: '124',
   capKey: need('PUSHER_CAP_KEY'), // an app whose API has limits.maxConnections: 1
   control: need('SB_CONTROL_URL'), // POST /restart: SIGTERM, wait for exit, start again
   webhookPort: Number(need('PUSHER_WEBHOOK_PORT')),
@@ -174,9 +176,10 @@ function framesOn(p, channel, event) {
   return p.frames.filter((m) => m.channel === channel && (event === undefined || m.event === event));
 }
 
-// webhooks runs the app's webhook receiver on env.webhookPort: every
-// request is checked with the server SDK (pusher.webhook(...).isValid())
-// and its events are kept in order.
+// webhooks runs the apps' webhook receiver on env.webhookPort: every
+// request is checked with the server SDK of its app (X-Pusher-Key), with
+// pusher.webhook(...).isValid(), and its events are kept in order, each
+// with its app's id (app).
 class Webhooks {
   constructor() {
     this.events = [];
@@ -187,11 +190,15 @@ class Webhooks {
       req.on('data', (c) => chunks.push(c));
       req.on('end', () => {
         const rawBody = Buffer.concat(chunks).toString('utf8');
-        const wh = server().webhook({ headers: req.headers, rawBody });
+        const quota = req.headers['x-pusher-key'] === env.quotaKey;
+        const sdk = quota
+          ? new PusherServer({ appId: env.quotaId, key: env.quotaKey, secret: env.quotaSecret, host: env.host, port: String(env.port) })
+          : server();
+        const wh = sdk.webhook({ headers: req.headers, rawBody });
         if (!wh.isValid()) {
           this.invalid.push({ headers: req.headers, rawBody });
         } else {
-          for (const e of wh.getEvents()) this.events.push(e);
+          for (const e of wh.getEvents()) this.events.push({ ...e, app: quota ? env.quotaId : env.appId });
           this.waiters = this.waiters.filter((w) => !w());
         }
         res.writeHead(200).end();

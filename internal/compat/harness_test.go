@@ -42,26 +42,31 @@ func TestMain(m *testing.M) {
 
 // The Pusher apps of the configuration.
 const (
-	appID      = "123"
-	appKey     = "compat-key"
-	appSecret  = "compat-secret-0123456789abcdef" // test only
-	appStage   = "prod"
-	quotaID    = "124"
-	quotaKey   = "compat-quota-key"
-	quotaStage = "quota"
-	capID      = "125" // its API admits one connection (limits.maxConnections)
-	capKey     = "compat-cap-key"
+	appID       = "123"
+	appKey      = "compat-key"
+	appSecret   = "compat-secret-0123456789abcdef" // test only
+	appStage    = "prod"
+	quotaID     = "124"
+	quotaKey    = "compat-quota-key"
+	quotaSecret = "compat-quota-secret-0123456789" // test only
+	quotaStage  = "quota"
+	capID       = "125" // its API admits one connection (limits.maxConnections)
+	capKey      = "compat-cap-key"
 )
 
 // serverConfig is the YAML of the server. %[1]s listen (serve --listen
-// overrides it), %[2]s webhook URL.
-// The app 123 has client events and a webhook; the app 124 admits one
-// connection (its limits.connections); the API of app 125 admits one
-// (apis[].limits.maxConnections). The webhook's retryFor must exceed the 3 s that
-// channel_vacated and member_removed are held: the retry window is
-// counted from the event's time, so with retryFor: 1s they are all
-// dropped as expired before a first attempt (reported on issue 11). The management API admits loopback callers, so the tests
-// publish with it while the Pusher HTTP API is not in this build.
+// overrides it), %[2]s webhook URL. The management API admits loopback
+// callers, so the tests publish with it while the Pusher HTTP API is not
+// in this build.
+//
+// App 123 has client events, subscription counts and a webhook; app 124
+// admits one connection (its limits.connections); the API of app 125
+// admits one (apis[].limits.maxConnections). App 123's webhook has
+// retryFor: 10s because it must exceed the 3 s that channel_vacated and
+// member_removed are held: the sender counts the retry window from the
+// event's time, so with retryFor: 1s (as app 124 has, for a todo test)
+// they are dropped as expired before a first attempt (reported on issue
+// 11).
 const serverConfig = `
 listen: %[1]s
 management:
@@ -108,10 +113,13 @@ pusher:
           timeout: 2s
     - id: "` + quotaID + `"
       key: ` + quotaKey + `
-      secret: compat-quota-secret-0123456789
+      secret: ` + quotaSecret + `
       api: quota
       limits:
         connections: 1
+      webhooks:
+        - url: %[2]s
+          retryFor: 1s
     - id: "` + capID + `"
       key: ` + capKey + `
       secret: compat-cap-secret-0123456789

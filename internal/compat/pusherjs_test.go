@@ -38,7 +38,7 @@ func TestPusherJS(t *testing.T) {
 	cmd.Env = append(os.Environ(),
 		"SB_HOST="+host, "SB_PORT="+port, "SB_STAGE="+appStage, "SB_CONTROL_URL="+control.URL,
 		"PUSHER_APP_ID="+appID, "PUSHER_KEY="+appKey, "PUSHER_SECRET="+appSecret,
-		"PUSHER_QUOTA_KEY="+quotaKey, "PUSHER_CAP_KEY="+capKey, "PUSHER_WEBHOOK_PORT="+hookPort,
+		"PUSHER_QUOTA_KEY="+quotaKey, "PUSHER_QUOTA_SECRET="+quotaSecret, "PUSHER_CAP_KEY="+capKey, "PUSHER_WEBHOOK_PORT="+hookPort,
 		"NO_COLOR=1",
 	)
 	out, err := cmd.CombinedOutput()
