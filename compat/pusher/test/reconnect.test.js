@@ -97,13 +97,11 @@ test('over the connection quota: 4004, pusher-js gives up (no retry storm)', asy
 });
 
 // Issue 11 wants 4100 ("over capacity": pusher-js retries after 1 s) when
-// the server is over capacity. Switchboard's gateway refuses a handshake
-// over the API's limits.maxConnections with HTTP 429 before the upgrade,
-// so pusher-js sees no close code: it stays "connecting", turns
-// "unavailable" after 10 s and tries again after its strategy's timeout.
-// This test shows what issue 11 asks for; it is a todo until the Pusher
-// front-end answers that refusal with pusher:error 4100 and close 4100.
-test('over the API\'s capacity: 4100, pusher-js retries after 1 s', { todo: 'the gateway answers HTTP 429 before the upgrade; issue 11 wants close 4100' }, async () => {
+// the server is over capacity. The gateway's refusal of a handshake over
+// the API's limits.maxConnections reaches pusher-js as pusher:error 4100
+// and close 4100 (gateway.AcceptOptions.Refuse), not as an HTTP status it
+// would take for a broken transport.
+test('over the API\'s capacity: 4100, pusher-js retries after 1 s', async () => {
   const first = await connected(client({ key: env.capKey }));
   const p = client({ key: env.capKey });
   try {

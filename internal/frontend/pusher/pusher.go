@@ -320,7 +320,9 @@ func (f *Frontend) OnMembership(stage, channel string, ev hub.MembershipEvent) {
 		// it (reference §10). Its channel_occupied has gone out meanwhile.
 		f.later(func() {
 			if f.stillVacant(stage, channel) {
-				f.hooks.Emit(id, webhook.Event{Name: webhook.ChannelVacated, Channel: channel, Time: now})
+				// Timed when decided: the retry window (retryFor) starts
+				// now, not at the leave 3 s ago.
+				f.hooks.Emit(id, webhook.Event{Name: webhook.ChannelVacated, Channel: channel, Time: f.now()})
 			}
 		})
 	}
@@ -331,7 +333,7 @@ func (f *Frontend) OnMembership(stage, channel string, ev hub.MembershipEvent) {
 		} else {
 			f.later(func() {
 				if f.userAbsent(stage, channel, user) {
-					f.hooks.Emit(id, webhook.Event{Name: webhook.MemberRemoved, Channel: channel, UserID: user, Time: now})
+					f.hooks.Emit(id, webhook.Event{Name: webhook.MemberRemoved, Channel: channel, UserID: user, Time: f.now()})
 				}
 			})
 		}
