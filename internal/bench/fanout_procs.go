@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"os/exec"
+	"slices"
 	"strings"
 	"time"
 )
@@ -179,7 +180,16 @@ func (ws *workerSet) connect(ctx context.Context, opts FanoutOptions) error {
 			Concurrency: opts.Concurrency, Loops: opts.Loops, Deadline: deadline,
 		}
 		if len(opts.URLs) > 1 {
-			c.URL, c.URLs = "", opts.URLs
+			c.URL, c.URLs = "", slices.Clone(opts.URLs)
+		}
+		if opts.PusherKey != "" {
+			c.Pusher = true
+			if c.URL != "" {
+				c.URL = pusherURL(mustParse(c.URL), opts.PusherKey).String()
+			}
+			for i, u := range c.URLs {
+				c.URLs[i] = pusherURL(mustParse(u), opts.PusherKey).String()
+			}
 		}
 		return c
 	}, "ready")
