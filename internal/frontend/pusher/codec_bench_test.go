@@ -12,8 +12,8 @@ import (
 	"github.com/switchboardhq/switchboard/internal/ws"
 )
 
-// benchPayload is the fan-out benchmark's publication (bench fanout's
-// 100-byte body).
+// benchPayload is the publication of the hub's BenchmarkPublish (108
+// bytes of JSON, shaped like bench fanout's).
 var benchPayload = []byte(`{"t":1764225600000000000,"seq":12345,"pad":"xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"}`)
 
 // discard is a Sender that drops frames, so the benchmarks measure the
@@ -24,8 +24,7 @@ func (discard) Send(ws.Frame) error { return nil }
 
 func (discard) SendMessage(*ws.Message) error { return nil }
 
-// BenchmarkCodecPublication encodes one publication of the 100-byte
-// payload as a Pusher channel event and as a switchboard.v1 envelope
+// BenchmarkCodecPublication encodes one publication of benchPayload as a Pusher channel event and as a switchboard.v1 envelope
 // (through a one-member hub, since the v1 codec is the hub's own):
 // the cost of each encoding per publication.
 func BenchmarkCodecPublication(b *testing.B) {
