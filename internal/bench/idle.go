@@ -146,7 +146,7 @@ func Idle(ctx context.Context, opts IdleOptions) (IdleResult, error) {
 		opts.Sources = []string{""}
 	}
 	if opts.PusherKey != "" && (opts.Message || opts.Deflate) {
-		return IdleResult{}, errors.New("Pusher connections: without Message and Deflate")
+		return IdleResult{}, errors.New("the Message and Deflate options are not for Pusher connections (PusherKey)")
 	}
 	if opts.Channel != "" && opts.PusherKey == "" {
 		return IdleResult{}, errors.New("a channel needs the Pusher key (PusherKey)")
