@@ -66,6 +66,12 @@ type FanoutOptions struct {
 	// (reference pusher-channels.md §12.2), event name "bench".
 	PusherAppID  string
 	PusherSecret string
+	// PusherWorkers, with PusherKey, makes only the first PusherWorkers
+	// workers' connections Pusher connections and the others'
+	// switchboard.v1, on the same channel(s): each step then also reports
+	// the latency of each protocol's deliveries, measured on the same
+	// publications (FanoutStep.Protocols). 0: every worker's are Pusher.
+	PusherWorkers int
 	// Connections is how many subscribers to open. Default 1000.
 	Connections int
 	// Workers is how many worker processes hold the connections. Default
@@ -163,6 +169,9 @@ func (o *FanoutOptions) applyDefaults() error {
 	o.Manage = strings.TrimSuffix(cmp.Or(o.Manage, "http://"+mustParse(o.URLs[0]).Host), "/")
 	if (o.PusherAppID != "") != (o.PusherSecret != "") {
 		return errors.New("give the Pusher app id and secret together")
+	}
+	if o.PusherWorkers < 0 || o.PusherWorkers > o.Workers || (o.PusherWorkers > 0 && o.PusherKey == "") {
+		return fmt.Errorf("pusher workers %d: want 0 to the number of workers (%d), with the Pusher key", o.PusherWorkers, o.Workers)
 	}
 	if o.PusherAppID != "" && o.PusherKey == "" {
 		return errors.New("publishing through the Pusher HTTP API needs the app's key too")
@@ -398,6 +407,18 @@ type FanoutStep struct {
 	Nodes []NodeStep `json:"nodes,omitempty"`
 	// Redis, with FanoutOptions.Redis, is what the Redis servers did.
 	Redis *RedisStep `json:"redis,omitempty"`
+	// Protocols, with some workers speaking Pusher and others
+	// switchboard.v1 (FanoutOptions.PusherWorkers), are each protocol's
+	// deliveries of the same publications.
+	Protocols []ProtocolStep `json:"protocols,omitempty"`
+}
+
+// ProtocolStep is one protocol's share of a step.
+type ProtocolStep struct {
+	Protocol    string    `json:"protocol"` // switchboard.v1 or pusher
+	Subscribers int       `json:"subscribers"`
+	Received    uint64    `json:"received"`
+	Latency     Latencies `json:"latency"`
 }
 
 // Latencies summarise a Histogram, in milliseconds.
@@ -459,6 +480,12 @@ CPU              server %s, tool %.2f cores (workers %.2f, coordinator %.2f) ove
 	if s.Redis != nil {
 		str += "\n" + s.Redis.String()
 	}
+	if len(s.Protocols) > 0 {
+		str += "\nper protocol"
+		for _, p := range s.Protocols {
+			str += fmt.Sprintf("\n  %s: %d subscribers, %d received\n    latency %s", p.Protocol, p.Subscribers, p.Received, p.Latency)
+		}
+	}
 	if len(s.Nodes) > 0 {
 		str += "\nper node"
 		for _, n := range s.Nodes {
@@ -491,6 +518,9 @@ func Fanout(ctx context.Context, opts FanoutOptions) (FanoutResult, error) {
 	res.Opts.Protocol, res.Opts.Publish = "switchboard.v1", "management API"
 	if opts.PusherKey != "" {
 		res.Opts.Protocol = "pusher"
+		if opts.PusherWorkers > 0 && opts.PusherWorkers < opts.Workers {
+			res.Opts.Protocol = fmt.Sprintf("pusher (%d workers) and switchboard.v1 (%d)", opts.PusherWorkers, opts.Workers-opts.PusherWorkers)
+		}
 	}
 	if opts.PusherAppID != "" {
 		res.Opts.Publish = "Pusher HTTP API"
@@ -709,6 +739,7 @@ func runStep(ctx context.Context, opts FanoutOptions, ws *workerSet, pub *publis
 	}
 	st.PerSecond = float64(st.Received) / st.Seconds
 	st.Latency = latencies(rep.Histogram)
+	st.Protocols = ws.byProtocol
 	st.FirstError = cmp.Or(ps.firstErr, rep.Error)
 	if len(opts.URLs) > 1 {
 		for i, u := range opts.URLs {

@@ -145,6 +145,43 @@ func TestFanoutPusher(t *testing.T) {
 	checkPusherRun(t, res, 20, 100)
 }
 
+// Pusher and switchboard.v1 subscribers of one channel in the same run
+// (one worker each): both get every publication, and the step reports
+// each protocol's deliveries.
+func TestFanoutMixed(t *testing.T) {
+	base, _ := startPusherServer(t)
+	res, err := Fanout(context.Background(), testWorkers(t, FanoutOptions{
+		URL:           "ws://" + base + "/production",
+		PusherKey:     testPusherKey,
+		PusherWorkers: 1,
+		Connections:   100,
+		Workers:       2,
+		Sources:       []string{"127.0.0.1", "127.0.0.2"},
+		Rates:         []float64{40},
+		Duration:      500 * time.Millisecond,
+		Settle:        50 * time.Millisecond,
+		Grace:         20 * time.Second,
+		Timeout:       time.Minute,
+	}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	st := res.Steps[0]
+	t.Logf("\n%s\n\n%s", res.Setup, st)
+	if st.Sent != 20 || st.Received != 20*100 || st.Other != 0 || st.Errors != 0 || len(st.Protocols) != 2 {
+		t.Fatalf("sent %d received %d other %d errors %d protocols %+v (%s)", st.Sent, st.Received, st.Other, st.Errors, st.Protocols, st.FirstError)
+	}
+	for i, want := range []string{"switchboard.v1", "pusher"} {
+		p := st.Protocols[i]
+		if p.Protocol != want || p.Subscribers != 50 || p.Received != 20*50 || p.Latency.Count != p.Received {
+			t.Errorf("protocol %d: %+v, want %s with 50 subscribers and 1000 deliveries", i, p, want)
+		}
+	}
+	if _, err := Fanout(context.Background(), FanoutOptions{URL: "ws://" + base + "/production", Workers: 2, Connections: 2, PusherWorkers: 1}); err == nil {
+		t.Error("PusherWorkers without the key accepted")
+	}
+}
+
 func checkPusherRun(t *testing.T, res FanoutResult, pubs, subs int) {
 	t.Helper()
 	t.Logf("\n%s", res.Setup)
