@@ -25,6 +25,12 @@
 // figures; Fanout can read the Redis servers' INFO around each step
 // (redisinfo.go: a few RESP commands by hand, not a client).
 //
+// Idle and Fanout speak switchboard.v1 by default (raw for idle), or
+// Pusher protocol 7 with a Pusher app's key (fanout_pusher.go: /app/{key},
+// connection_established, pusher:subscribe to a public channel); Fanout
+// can mix both protocols on one channel (one protocol per worker) and
+// publish through the Pusher HTTP API, signed with the app's secret.
+//
 // Concurrency: each measurement runs on its own; results are plain data.
 // A fan-out worker's event loop owns its sockets and guards its counters
 // with one mutex (see fanLoop); the coordinator talks to each worker over

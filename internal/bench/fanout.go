@@ -54,6 +54,24 @@ type FanoutOptions struct {
 	// APIKey, when set, is sent as "Authorization: Bearer <APIKey>" to the
 	// management API.
 	APIKey string
+	// PusherKey, when set, makes the subscribers Pusher connections of the
+	// app with that key: they connect to ws://host:port/app/{key}?protocol=7
+	// on the host of each URL (whose path still names the stage of the
+	// API the app maps to, for the management API) and subscribe to the
+	// channel(s) as public Pusher channels.
+	PusherKey string
+	// PusherAppID and PusherSecret, with PusherKey, send the publications
+	// through the Pusher HTTP API instead of the management API: POST
+	// {Manage}/apps/{id}/events, signed with the app's key and secret
+	// (reference pusher-channels.md §12.2), event name "bench".
+	PusherAppID  string
+	PusherSecret string
+	// PusherWorkers, with PusherKey, makes only the first PusherWorkers
+	// workers' connections Pusher connections and the others'
+	// switchboard.v1, on the same channel(s): each step then also reports
+	// the latency of each protocol's deliveries, measured on the same
+	// publications (FanoutStep.Protocols). 0: every worker's are Pusher.
+	PusherWorkers int
 	// Connections is how many subscribers to open. Default 1000.
 	Connections int
 	// Workers is how many worker processes hold the connections. Default
@@ -149,6 +167,15 @@ func (o *FanoutOptions) applyDefaults() error {
 		return errors.New("give Manage or PublishRoundRobin, not both")
 	}
 	o.Manage = strings.TrimSuffix(cmp.Or(o.Manage, "http://"+mustParse(o.URLs[0]).Host), "/")
+	if (o.PusherAppID != "") != (o.PusherSecret != "") {
+		return errors.New("give the Pusher app id and secret together")
+	}
+	if o.PusherWorkers < 0 || o.PusherWorkers > o.Workers || (o.PusherWorkers > 0 && o.PusherKey == "") {
+		return fmt.Errorf("pusher workers %d: want 0 to the number of workers (%d), with the Pusher key", o.PusherWorkers, o.Workers)
+	}
+	if o.PusherAppID != "" && o.PusherKey == "" {
+		return errors.New("publishing through the Pusher HTTP API needs the app's key too")
+	}
 	o.Connections = cmp.Or(o.Connections, 1000)
 	o.Workers = cmp.Or(o.Workers, (o.Connections+8999)/9000)
 	if o.Connections < 1 || o.Workers < 1 {
@@ -220,6 +247,8 @@ type FanoutResult struct {
 // FanoutSummary repeats the options that shape the figures.
 type FanoutSummary struct {
 	URL      string   `json:"url"`
+	Protocol string   `json:"protocol"`       // the subscribers': switchboard.v1 or pusher
+	Publish  string   `json:"publish"`        // through the management API or the Pusher HTTP API
 	URLs     []string `json:"urls,omitempty"` // with several nodes
 	Manage   []string `json:"manage"`         // where the publications went, in turn
 	Workers  int      `json:"workers"`
@@ -232,6 +261,7 @@ type FanoutSummary struct {
 // what they cost the server. Memory figures are the server's own, from its
 // /metrics, before the first connection and Settle after the last.
 type FanoutSetup struct {
+	Protocol         string  `json:"protocol"`    // switchboard.v1 or pusher
 	Connections      int     `json:"connections"` // subscribed
 	Failed           int     `json:"failed"`
 	FirstError       string  `json:"firstError,omitempty"`
@@ -308,12 +338,12 @@ func (s FanoutSetup) HeapPerConn() (perConn float64, ok bool) {
 // String formats the setup for people.
 func (s FanoutSetup) String() string {
 	n := float64(max(s.Connections, 1))
-	str := fmt.Sprintf(`connections      %d subscribed to %d channel(s) by %d worker(s), %d failed, in %.2fs (%.0f/s)
+	str := fmt.Sprintf(`connections      %d %s subscribed to %d channel(s) by %d worker(s), %d failed, in %.2fs (%.0f/s)
 %s
 %s
 goroutines       %.0f -> %.0f: %.3f per connection
 tool CPU         %.2fs to connect`,
-		s.Connections, s.Channels, s.Workers, s.Failed, s.ConnectSeconds, s.ConnectsPerSec,
+		s.Connections, cmp.Or(s.Protocol, "switchboard.v1"), s.Channels, s.Workers, s.Failed, s.ConnectSeconds, s.ConnectsPerSec,
 		memLine("server RSS", s.RSSBefore, s.RSSAfter, s.Connections, ""),
 		heapLine(s.HeapMetric, s.HeapBefore, s.HeapAfter, s.Connections),
 		s.GoroutinesBefore, s.GoroutinesAfter, (s.GoroutinesAfter-s.GoroutinesBefore)/n,
@@ -377,6 +407,18 @@ type FanoutStep struct {
 	Nodes []NodeStep `json:"nodes,omitempty"`
 	// Redis, with FanoutOptions.Redis, is what the Redis servers did.
 	Redis *RedisStep `json:"redis,omitempty"`
+	// Protocols, with some workers speaking Pusher and others
+	// switchboard.v1 (FanoutOptions.PusherWorkers), are each protocol's
+	// deliveries of the same publications.
+	Protocols []ProtocolStep `json:"protocols,omitempty"`
+}
+
+// ProtocolStep is one protocol's share of a step.
+type ProtocolStep struct {
+	Protocol    string    `json:"protocol"` // switchboard.v1 or pusher
+	Subscribers int       `json:"subscribers"`
+	Received    uint64    `json:"received"`
+	Latency     Latencies `json:"latency"`
 }
 
 // Latencies summarise a Histogram, in milliseconds.
@@ -438,6 +480,12 @@ CPU              server %s, tool %.2f cores (workers %.2f, coordinator %.2f) ove
 	if s.Redis != nil {
 		str += "\n" + s.Redis.String()
 	}
+	if len(s.Protocols) > 0 {
+		str += "\nper protocol"
+		for _, p := range s.Protocols {
+			str += fmt.Sprintf("\n  %s: %d subscribers, %d received\n    latency %s", p.Protocol, p.Subscribers, p.Received, p.Latency)
+		}
+	}
 	if len(s.Nodes) > 0 {
 		str += "\nper node"
 		for _, n := range s.Nodes {
@@ -467,6 +515,16 @@ func Fanout(ctx context.Context, opts FanoutOptions) (FanoutResult, error) {
 	if len(opts.URLs) > 1 {
 		res.Opts.URLs = opts.URLs
 	}
+	res.Opts.Protocol, res.Opts.Publish = "switchboard.v1", "management API"
+	if opts.PusherKey != "" {
+		res.Opts.Protocol = "pusher"
+		if opts.PusherWorkers > 0 && opts.PusherWorkers < opts.Workers {
+			res.Opts.Protocol = fmt.Sprintf("pusher (%d workers) and switchboard.v1 (%d)", opts.PusherWorkers, opts.Workers-opts.PusherWorkers)
+		}
+	}
+	if opts.PusherAppID != "" {
+		res.Opts.Publish = "Pusher HTTP API"
+	}
 	progress := func(format string, args ...any) {
 		if opts.Progress != nil {
 			fmt.Fprintf(opts.Progress, format+"\n", args...)
@@ -477,7 +535,7 @@ func Fanout(ctx context.Context, opts FanoutOptions) (FanoutResult, error) {
 		return res, err
 	}
 	s := &res.Setup
-	s.Workers, s.Channels = opts.Workers, opts.Channels
+	s.Workers, s.Channels, s.Protocol = opts.Workers, opts.Channels, res.Opts.Protocol
 
 	ws, err := startWorkers(opts)
 	defer ws.stop()
@@ -574,6 +632,9 @@ func Fanout(ctx context.Context, opts FanoutOptions) (FanoutResult, error) {
 		for _, m := range manage {
 			pub.urls[i] = append(pub.urls[i], m+"/"+url.PathEscape(stage)+"/@channels/"+url.PathEscape(name))
 		}
+	}
+	if opts.PusherAppID != "" {
+		pub.pusher = &pusherPublisher{appID: opts.PusherAppID, key: opts.PusherKey, secret: opts.PusherSecret, channels: names, bases: manage}
 	}
 	for i, rate := range opts.Rates {
 		progress("step %d of %d: %g publications/s for %s", i+1, len(opts.Rates), rate, opts.Duration)
@@ -678,6 +739,7 @@ func runStep(ctx context.Context, opts FanoutOptions, ws *workerSet, pub *publis
 	}
 	st.PerSecond = float64(st.Received) / st.Seconds
 	st.Latency = latencies(rep.Histogram)
+	st.Protocols = ws.byProtocol
 	st.FirstError = cmp.Or(ps.firstErr, rep.Error)
 	if len(opts.URLs) > 1 {
 		for i, u := range opts.URLs {

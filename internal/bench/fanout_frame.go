@@ -102,26 +102,37 @@ var (
 	dataKey = []byte(`"data":`)
 	tKey    = []byte(`"t":`)
 	tFirst  = []byte(`{"t":`)
+	// A Pusher channel event carries the publication as a JSON string
+	// ("data":"{\"t\":…"), so its keys are escaped.
+	tKeyEscaped   = []byte(`\"t\":`)
+	tFirstEscaped = []byte(`"{\"t\":`)
 )
 
 // extractT finds the publication time in a pub message without decoding
 // it: the integer after the first `"t":` inside `"data":` (or anywhere,
 // for a message without "data": a raw connection receives the payload
-// alone). It reports false when there is none. The payload the publisher
-// sends is {"t":<unix nanos>,"seq":…,"pad":…}, so the key is the first
-// thing after `"data":{` and the search is short.
+// alone). A Pusher channel event's data is a JSON string holding the
+// payload, so there the key is `\"t\":`, found the same way. It reports
+// false when there is none. The payload the publisher sends is
+// {"t":<unix nanos>,"seq":…,"pad":…}, so the key is the first thing after
+// `"data":{` (or `"data":"{`) and the search is short.
 func extractT(msg []byte) (int64, bool) {
 	if i := bytes.Index(msg, dataKey); i >= 0 {
 		msg = msg[i+len(dataKey):]
 	}
-	if bytes.HasPrefix(msg, tFirst) { // what the publisher sends
+	switch {
+	case bytes.HasPrefix(msg, tFirst): // what the publisher sends
 		msg = msg[len(tFirst):]
-	} else {
-		j := bytes.Index(msg, tKey)
-		if j < 0 {
+	case bytes.HasPrefix(msg, tFirstEscaped): // the same, in a Pusher event
+		msg = msg[len(tFirstEscaped):]
+	default:
+		if j := bytes.Index(msg, tKey); j >= 0 {
+			msg = msg[j+len(tKey):]
+		} else if j := bytes.Index(msg, tKeyEscaped); j >= 0 {
+			msg = msg[j+len(tKeyEscaped):]
+		} else {
 			return 0, false
 		}
-		msg = msg[j+len(tKey):]
 	}
 	for len(msg) > 0 && (msg[0] == ' ' || msg[0] == '\t' || msg[0] == '\n' || msg[0] == '\r') {
 		msg = msg[1:]

@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/switchboardhq/switchboard/internal/frontend/pusher/pusherproto"
 )
 
 // serverFrame encodes an unmasked server frame.
@@ -33,6 +35,11 @@ func serverFrame(fin bool, op byte, payload []byte) []byte {
 // pubMsg is a pub message as a switchboard.v1 server sends it.
 func pubMsg(t int64, size int) []byte {
 	return []byte(`{"type":"pub","channel":"bench","data":` + pubBody(t, 1, size) + `}`)
+}
+
+// pusherPubMsg is a publication as a Pusher subscriber receives it.
+func pusherPubMsg(t int64, size int) []byte {
+	return pusherproto.AppendChannelEvent(nil, "message", "bench", []byte(pubBody(t, 1, size)), "")
 }
 
 func TestNextFrame(t *testing.T) {
@@ -128,6 +135,12 @@ func TestExtractT(t *testing.T) {
 		{`{"type":"pub","data":{"t":"soon"}}`, 0, false},
 		{`{"type":"pub","data":{"t":99999999999999999999}}`, 0, false}, // overflows int64
 		{`{"type":"pub","data":{"t":`, 0, false},
+		// Pusher channel events, as the front-end encodes them.
+		{string(pusherPubMsg(now, 100)), now, true},
+		{`{"event":"message","channel":"c","data":"{\"seq\":1,\"t\":12}"}`, 12, true},
+		{`{"event":"message","channel":"c","data":"{\"seq\":1}"}`, 0, false},
+		{`{"event":"pusher:ping","data":{}}`, 0, false},
+		{`{"event":"message","channel":"c","data":"{\"t\":`, 0, false},
 	} {
 		got, ok := extractT([]byte(tc.msg))
 		if got != tc.want || ok != tc.ok {

@@ -34,6 +34,7 @@ type fanLoop struct {
 	quit atomic.Bool
 
 	mu         sync.Mutex
+	pusher     bool       // the connections speak Pusher protocol 7 (set before the first add)
 	closed     bool       // the loop has stopped: add closes the socket instead
 	conns      []*fanConn // by file descriptor; nil where none
 	rbuf       []byte     // loopReadBuf bytes
@@ -106,6 +107,12 @@ func (l *fanLoop) consumeLocked(c *fanConn, data []byte, now int64) bool {
 		case opText:
 			t, ok := extractT(f.payload)
 			switch {
+			case !ok && l.pusher && f.fin && isPusherPing(f.payload):
+				// The server's activity check (reference §3): answer it
+				// as pusher-js does, or it closes the connection.
+				if !l.pongLocked(c, opText, pusherPong) {
+					return false
+				}
 			case !ok || !f.fin:
 				l.other++
 			case t < l.floor:
@@ -120,7 +127,7 @@ func (l *fanLoop) consumeLocked(c *fanConn, data []byte, now int64) bool {
 				}
 			}
 		case opPing:
-			if !l.pongLocked(c, f.payload) {
+			if !l.pongLocked(c, opPong, f.payload) {
 				return false
 			}
 		case opPong:
@@ -133,4 +140,18 @@ func (l *fanLoop) consumeLocked(c *fanConn, data []byte, now int64) bool {
 	}
 	c.pending = nil
 	return true
+}
+
+// setPusher says whether the loop's connections speak Pusher protocol 7
+// (before the first add).
+func (l *fanLoop) setPusher(on bool) {
+	l.mu.Lock()
+	l.pusher = on
+	l.mu.Unlock()
+}
+
+func (l *fanLoop) isPusher() bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.pusher
 }

@@ -182,11 +182,12 @@ func (l *fanLoop) readLocked(c *fanConn) {
 	}
 }
 
-// pongLocked answers a ping. The socket's send buffer is empty (the
+// pongLocked answers a ping (op opPong) or a Pusher pusher:ping (op
+// opText, the pusher:pong event). The socket's send buffer is empty (the
 // client sends nothing else), so a short write means the connection is
 // broken.
-func (l *fanLoop) pongLocked(c *fanConn, payload []byte) bool {
-	l.wbuf = appendClientFrame(l.wbuf[:0], opPong, payload)
+func (l *fanLoop) pongLocked(c *fanConn, op byte, payload []byte) bool {
+	l.wbuf = appendClientFrame(l.wbuf[:0], op, payload)
 	for {
 		n, err := unix.Write(c.fd, l.wbuf)
 		if err == unix.EINTR {

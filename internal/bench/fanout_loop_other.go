@@ -21,7 +21,7 @@ func (l *fanLoop) add(nc net.Conn, ch, node int, leftover []byte) error {
 	return errNeedsLinux
 }
 
-func (l *fanLoop) pongLocked(c *fanConn, payload []byte) bool { return false }
+func (l *fanLoop) pongLocked(c *fanConn, op byte, payload []byte) bool { return false }
 
 func (l *fanLoop) loseLocked(c *fanConn, why string) {}
 

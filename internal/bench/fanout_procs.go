@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"os/exec"
+	"slices"
 	"strings"
 	"time"
 )
@@ -29,6 +30,7 @@ type workerProc struct {
 	waitErr error         // set before exited is closed
 
 	first, n int      // its connections' global indexes: first … first+n-1
+	pusher   bool     // its connections speak Pusher (FanoutOptions.PusherKey, PusherWorkers)
 	sources  []string // the local addresses it dials from
 	cpu      int64    // its CPU time (ns) as of its last reply
 	cpuSeen  int64    // cpu as of the last cpuDelta
@@ -42,6 +44,9 @@ type workerSet struct {
 	firstErr  string
 	firstDial int64 // unix ns
 	lastSub   int64 // unix ns
+	// byProtocol, when the workers are mixed, is the last report's
+	// figures by protocol.
+	byProtocol []ProtocolStep
 }
 
 // startWorkers starts opts.Workers worker processes and shares the
@@ -68,6 +73,7 @@ func startWorkers(opts FanoutOptions) (*workerSet, error) {
 			return ws, err
 		}
 		p.first, p.n, p.sources = first, n, sources
+		p.pusher = opts.PusherKey != "" && (opts.PusherWorkers == 0 || i < opts.PusherWorkers)
 		first += n
 		ws.procs = append(ws.procs, p)
 	}
@@ -179,7 +185,16 @@ func (ws *workerSet) connect(ctx context.Context, opts FanoutOptions) error {
 			Concurrency: opts.Concurrency, Loops: opts.Loops, Deadline: deadline,
 		}
 		if len(opts.URLs) > 1 {
-			c.URL, c.URLs = "", opts.URLs
+			c.URL, c.URLs = "", slices.Clone(opts.URLs)
+		}
+		if p.pusher {
+			c.Pusher = true
+			if c.URL != "" {
+				c.URL = pusherURL(mustParse(c.URL), opts.PusherKey).String()
+			}
+			for i, u := range c.URLs {
+				c.URLs[i] = pusherURL(mustParse(u), opts.PusherKey).String()
+			}
 		}
 		return c
 	}, "ready")
@@ -243,6 +258,7 @@ func (ws *workerSet) report(ctx context.Context, floor int64) (workerReply, erro
 	if err != nil {
 		return workerReply{}, err
 	}
+	ws.byProtocol = nil
 	sum := workerReply{Type: "stats", Histogram: &Histogram{}}
 	var errs []string
 	first := true
@@ -280,7 +296,36 @@ func (ws *workerSet) report(ctx context.Context, floor int64) (workerReply, erro
 		}
 	}
 	sum.Error = strings.Join(errs, "; ")
+	if ws.mixed() {
+		for _, proto := range []string{"switchboard.v1", "pusher"} {
+			ps := ProtocolStep{Protocol: proto}
+			h := &Histogram{}
+			for i, r := range rs {
+				if ws.procs[i].pusher != (proto == "pusher") {
+					continue
+				}
+				ps.Subscribers += ws.procs[i].n
+				ps.Received += r.Received
+				if r.Histogram != nil {
+					h.Merge(r.Histogram)
+				}
+			}
+			ps.Latency = latencies(h)
+			ws.byProtocol = append(ws.byProtocol, ps)
+		}
+	}
 	return sum, nil
+}
+
+// mixed reports whether some workers hold Pusher connections and others
+// switchboard.v1 connections.
+func (ws *workerSet) mixed() bool {
+	var pusher, v1 bool
+	for _, p := range ws.procs {
+		pusher = pusher || p.pusher
+		v1 = v1 || !p.pusher
+	}
+	return pusher && v1
 }
 
 // cpuDelta is the workers' CPU time, in ns, since the last call, as of

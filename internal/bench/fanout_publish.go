@@ -1,6 +1,7 @@
 package bench
 
 import (
+	"bytes"
 	"cmp"
 	"context"
 	"fmt"
@@ -24,6 +25,23 @@ type publisher struct {
 	apiKey   string
 	size     int // body bytes
 	inFlight int // POSTs in flight at most
+	// pusher, when set, sends through the Pusher HTTP API instead of urls.
+	pusher *pusherPublisher
+}
+
+// pusherPublisher is where and how publications go through the Pusher
+// HTTP API.
+type pusherPublisher struct {
+	appID, key, secret string
+	channels           []string // by channel index
+	bases              []string // base URLs, by node
+}
+
+// target is publication i's URL and body: {"name":"bench","channel",
+// "data": body}, signed now.
+func (pp *pusherPublisher) target(i, ch int, body string, now time.Time) (string, []byte) {
+	pathQuery, b := pusherEventsRequest(pp.appID, pp.key, pp.secret, "bench", pp.channels[ch], body, now)
+	return pp.bases[(i/len(pp.channels))%len(pp.bases)] + pathQuery, b
 }
 
 // pubStats is what one publishing step did.
@@ -114,7 +132,11 @@ func (p *publisher) run(ctx context.Context, rate float64, d time.Duration) pubS
 func (p *publisher) post(ctx context.Context, i int, due time.Time, ch int, mu *sync.Mutex, st *pubStats) {
 	body := pubBody(due.UnixNano(), i, p.size)
 	target := p.urls[ch][(i/len(p.urls))%len(p.urls[ch])]
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, target, strings.NewReader(body))
+	reqBody := []byte(body)
+	if p.pusher != nil {
+		target, reqBody = p.pusher.target(i, ch, body, time.Now())
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, target, bytes.NewReader(reqBody))
 	if err != nil {
 		mu.Lock()
 		st.failed++

@@ -50,6 +50,12 @@ type workerCommand struct {
 	Concurrency int      `json:"concurrency,omitempty"` // handshakes in flight
 	Loops       int      `json:"loops,omitempty"`       // epoll event loops
 	Deadline    int64    `json:"deadline,omitempty"`    // unix ns: the worker exits then, whatever happens
+	// Pusher: the connections speak Pusher protocol 7 (URL is then
+	// ws://host:port/app/{key}?protocol=7): after connection_established
+	// each sends pusher:subscribe and waits for
+	// pusher_internal:subscription_succeeded, answers pusher:ping with
+	// pusher:pong, and counts the channel events carrying a publication.
+	Pusher bool `json:"pusher,omitempty"`
 
 	// report: deliveries whose publication time is before Floor (unix
 	// ns) belong to an earlier step and are counted as stale.
@@ -207,9 +213,15 @@ func (w *worker) connect(ctx context.Context, c workerCommand) (workerReply, err
 		}
 		w.loops = append(w.loops, l)
 	}
+	for _, l := range w.loops {
+		l.setPusher(c.Pusher)
+	}
 	frames := make([][]byte, len(c.Channels))
 	for i, ch := range c.Channels {
 		msg, _ := json.Marshal(map[string]any{"type": "subscribe", "id": 1, "channel": ch})
+		if c.Pusher {
+			msg = pusherSubscribe(ch)
+		}
 		frames[i] = msg
 	}
 	var (
@@ -341,8 +353,9 @@ func (w *worker) close() {
 	w.loops = nil
 }
 
-// dialSubscribe opens one switchboard.v1 connection from source, reads
-// its connected message, subscribes it to channel ch (sub is the
+// dialSubscribe opens one connection from source (switchboard.v1, or
+// Pusher when the loop's connections are), reads its connected message
+// (connection_established), subscribes it to channel ch (sub is the
 // subscribe message), and hands its socket to the loop. The setup is
 // blocking, on the calling goroutine; afterwards the connection has no
 // goroutine.
@@ -355,7 +368,7 @@ func (l *fanLoop) dialSubscribe(ctx context.Context, u *url.URL, source string, 
 	if err != nil {
 		return err
 	}
-	leftover, err := handshakeSubscribe(c, u, sub)
+	leftover, err := handshakeSubscribe(c, u, sub, l.isPusher())
 	if err != nil {
 		c.Close()
 		return err
@@ -364,16 +377,21 @@ func (l *fanLoop) dialSubscribe(ctx context.Context, u *url.URL, source string, 
 }
 
 // handshakeSubscribe runs the client side of the handshake and the
-// subscription on a blocking connection. It returns the bytes read past
-// the subscription's reply (the start of later frames).
-func handshakeSubscribe(c net.Conn, u *url.URL, sub []byte) ([]byte, error) {
+// subscription on a blocking connection: switchboard.v1 (sub is its
+// subscribe message), or Pusher protocol 7 when pusher (sub is the
+// pusher:subscribe event). It returns the bytes read past the
+// subscription's reply (the start of later frames).
+func handshakeSubscribe(c net.Conn, u *url.URL, sub []byte, pusher bool) ([]byte, error) {
 	_ = c.SetDeadline(time.Now().Add(10 * time.Second))
 	key := make([]byte, 16)
 	_, _ = rand.Read(key)
 	req := "GET " + u.RequestURI() + " HTTP/1.1\r\nHost: " + u.Host +
 		"\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: " +
-		base64.StdEncoding.EncodeToString(key) +
-		"\r\nSec-WebSocket-Protocol: switchboard.v1\r\nUser-Agent: switchboard-bench\r\n\r\n"
+		base64.StdEncoding.EncodeToString(key) + "\r\n"
+	if !pusher {
+		req += "Sec-WebSocket-Protocol: switchboard.v1\r\n"
+	}
+	req += "User-Agent: switchboard-bench\r\n\r\n"
 	if _, err := io.WriteString(c, req); err != nil {
 		return nil, err
 	}
@@ -386,13 +404,34 @@ func handshakeSubscribe(c net.Conn, u *url.URL, sub []byte) ([]byte, error) {
 	if resp.StatusCode != http.StatusSwitchingProtocols {
 		return nil, fmt.Errorf("handshake: %s", resp.Status)
 	}
-	if p := resp.Header.Get("Sec-WebSocket-Protocol"); p != "switchboard.v1" {
-		return nil, fmt.Errorf("handshake: the server selected subprotocol %q, not switchboard.v1", p)
+	step := pusherSetup(sub)
+	if !pusher {
+		if p := resp.Header.Get("Sec-WebSocket-Protocol"); p != "switchboard.v1" {
+			return nil, fmt.Errorf("handshake: the server selected subprotocol %q, not switchboard.v1", p)
+		}
+		step = v1Setup(sub)
 	}
+	rest, err := awaitSetup(c, br, step)
+	if err != nil {
+		return nil, err
+	}
+	_ = c.SetDeadline(time.Time{})
+	return rest, nil
+}
+
+// setupStep handles one text message of a connection's setup (the
+// messages after the handshake until the subscription's reply): it
+// returns a message to send in answer, if any, and done once the setup is
+// complete.
+type setupStep func(msg []byte) (send []byte, done bool, err error)
+
+// awaitSetup reads the frames after the handshake from br, answering
+// pings, and hands each text message to step until it is done. It returns
+// the bytes read past the last message of the setup.
+func awaitSetup(c net.Conn, br *bufio.Reader, step setupStep) ([]byte, error) {
 	var (
-		buf       []byte
-		tmp       [1024]byte
-		connected bool
+		buf []byte
+		tmp [1024]byte
 	)
 	for frames := 0; frames < 64; {
 		f, size, _, err := nextFrame(buf)
@@ -418,42 +457,60 @@ func handshakeSubscribe(c net.Conn, u *url.URL, sub []byte) ([]byte, error) {
 		case opClose:
 			return nil, fmt.Errorf("subscribe: the server closed the connection: %s", closeReason(p))
 		case opText:
-			// The setup is not the hot path: decode the messages properly.
-			var m struct {
-				Type  string `json:"type"`
-				ID    int64  `json:"id"`
-				Error *struct {
-					Code    int    `json:"code"`
-					Message string `json:"message"`
-				} `json:"error"`
+			send, done, err := step(p)
+			if err != nil {
+				return nil, err
 			}
-			if err := json.Unmarshal(p, &m); err != nil {
-				return nil, fmt.Errorf("subscribe: %w in %.200s", err, p)
-			}
-			switch {
-			case !connected:
-				if m.Type != "connected" {
-					return nil, fmt.Errorf("subscribe: the first message is not \"connected\": %.200s", p)
-				}
-				connected = true
-				if _, err := c.Write(appendClientFrame(nil, opText, sub)); err != nil {
+			if len(send) > 0 {
+				if _, err := c.Write(appendClientFrame(nil, opText, send)); err != nil {
 					return nil, err
 				}
-			case m.Type == "reply" && m.ID == 1:
-				if m.Error != nil {
-					return nil, fmt.Errorf("subscribe: %d %s", m.Error.Code, m.Error.Message)
-				}
+			}
+			if done {
 				rest := append([]byte(nil), buf...)
 				if n := br.Buffered(); n > 0 {
 					b, _ := br.Peek(n)
 					rest = append(rest, b...)
 				}
-				_ = c.SetDeadline(time.Time{})
 				return rest, nil
 			}
 		}
 	}
 	return nil, errors.New("subscribe: no reply within 64 frames")
+}
+
+// v1Setup is the setup of a switchboard.v1 connection: the connected
+// message, then the reply to sub (id 1). The setup is not the hot path:
+// it decodes the messages properly.
+func v1Setup(sub []byte) setupStep {
+	connected := false
+	return func(p []byte) ([]byte, bool, error) {
+		var m struct {
+			Type  string `json:"type"`
+			ID    int64  `json:"id"`
+			Error *struct {
+				Code    int    `json:"code"`
+				Message string `json:"message"`
+			} `json:"error"`
+		}
+		if err := json.Unmarshal(p, &m); err != nil {
+			return nil, false, fmt.Errorf("subscribe: %w in %.200s", err, p)
+		}
+		switch {
+		case !connected:
+			if m.Type != "connected" {
+				return nil, false, fmt.Errorf("subscribe: the first message is not \"connected\": %.200s", p)
+			}
+			connected = true
+			return sub, false, nil
+		case m.Type == "reply" && m.ID == 1:
+			if m.Error != nil {
+				return nil, false, fmt.Errorf("subscribe: %d %s", m.Error.Code, m.Error.Message)
+			}
+			return nil, true, nil
+		}
+		return nil, false, nil
+	}
 }
 
 // closeReason formats a close frame's payload.

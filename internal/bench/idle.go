@@ -54,6 +54,14 @@ type IdleOptions struct {
 	// Message goes compressed, so that any compression state a server
 	// kept per connection would show (idle_deflate.go).
 	Deflate bool
+	// PusherKey, when set, makes the connections Pusher connections of the
+	// app with that key: each connects to ws://host:port/app/{key}?protocol=7
+	// on the host of URL (its path is not used) and reads
+	// pusher:connection_established. Not with Message or Deflate.
+	PusherKey string
+	// Channel, with PusherKey, subscribes each connection to that public
+	// channel and waits for pusher_internal:subscription_succeeded.
+	Channel string
 }
 
 // IdleResult is what an idle-connection measurement found. Memory figures
@@ -137,6 +145,12 @@ func Idle(ctx context.Context, opts IdleOptions) (IdleResult, error) {
 	if len(opts.Sources) == 0 {
 		opts.Sources = []string{""}
 	}
+	if opts.PusherKey != "" && (opts.Message || opts.Deflate) {
+		return IdleResult{}, errors.New("the Message and Deflate options are not for Pusher connections (PusherKey)")
+	}
+	if opts.Channel != "" && opts.PusherKey == "" {
+		return IdleResult{}, errors.New("a channel needs the Pusher key (PusherKey)")
+	}
 	ctx, cancel := context.WithTimeout(ctx, opts.Timeout)
 	defer cancel()
 	raw, metrics := []string{opts.URL}, []string(nil)
@@ -194,7 +208,13 @@ func Idle(ctx context.Context, opts IdleOptions) (IdleResult, error) {
 				if i >= opts.Connections || ctx.Err() != nil {
 					return
 				}
-				c, err := dialWS(ctx, us[i%len(us)], opts.Sources[i%len(opts.Sources)], opts.Deflate)
+				var c net.Conn
+				var err error
+				if opts.PusherKey != "" {
+					c, err = dialPusher(ctx, pusherURL(us[i%len(us)], opts.PusherKey), opts.Sources[i%len(opts.Sources)], opts.Channel)
+				} else {
+					c, err = dialWS(ctx, us[i%len(us)], opts.Sources[i%len(opts.Sources)], opts.Deflate)
+				}
 				if err == nil && opts.Message {
 					err = sendIdleMessage(c, opts.Deflate)
 				}
@@ -321,6 +341,32 @@ func dialWS(ctx context.Context, u *url.URL, source string, deflate bool) (net.C
 	if br.Buffered() > 0 {
 		c.Close()
 		return nil, errors.New("handshake: unexpected bytes after the 101 response")
+	}
+	_ = c.SetDeadline(time.Time{})
+	return c, nil
+}
+
+// dialPusher opens a Pusher connection by hand, reads
+// connection_established and, when channel is set, subscribes to it and
+// waits for the subscription's success; then leaves it idle as dialWS
+// does (a pusher:ping would go unanswered: the server sends one after the
+// app's activity timeout, 120 s by default).
+func dialPusher(ctx context.Context, u *url.URL, source, channel string) (net.Conn, error) {
+	c, br, _, err := upgrade(ctx, u, source, "")
+	if err != nil {
+		return nil, err
+	}
+	var sub []byte
+	if channel != "" {
+		sub = pusherSubscribe(channel)
+	}
+	rest, err := awaitSetup(c, br, pusherSetup(sub))
+	if err == nil && len(rest) > 0 {
+		err = fmt.Errorf("pusher setup: unexpected bytes after the last setup message: %.200q", rest)
+	}
+	if err != nil {
+		c.Close()
+		return nil, err
 	}
 	_ = c.SetDeadline(time.Time{})
 	return c, nil

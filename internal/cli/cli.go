@@ -115,13 +115,15 @@ type benchIdleCmd struct {
 	Message     bool          `help:"Send one 1 KiB text message per connection after the handshake."`
 	Deflate     bool          `help:"Offer permessage-deflate (the API must enable compression); with --message the message goes compressed."`
 	Redis       []string      `help:"redis-server addresses (host:port, no password) whose used_memory is read before and after: what a cluster keeps in Redis per connection." placeholder:"ADDR"`
+	PusherKey   string        `name:"pusher-key" help:"Open Pusher connections of the app with this key instead (ws://host:port/app/{key}?protocol=7 on the host of --url), each reading connection_established." placeholder:"KEY"`
+	Channel     string        `help:"With --pusher-key: subscribe each connection to this public channel and wait for subscription_succeeded." placeholder:"NAME"`
 }
 
 func (b *benchIdleCmd) Run(ctx context.Context, e *env) error {
 	o := bench.IdleOptions{
 		Connections: b.Connections,
 		Sources:     b.Sources, Concurrency: b.Concurrency, Settle: b.Settle, Message: b.Message, Deflate: b.Deflate,
-		Redis: b.Redis,
+		Redis: b.Redis, PusherKey: b.PusherKey, Channel: b.Channel,
 	}
 	if len(b.URL) == 1 {
 		o.URL = b.URL[0]
@@ -140,27 +142,31 @@ func (b *benchIdleCmd) Run(ctx context.Context, e *env) error {
 }
 
 type benchFanoutCmd struct {
-	URL         []string      `default:"ws://127.0.0.1:8080/production" help:"WebSocket endpoint; its first path segment is the stage. For a cluster, repeat it or separate with commas, one per node (same stage): connections go to the nodes round robin and the figures are also given per node."`
-	Manage      string        `help:"Management API base URL; publications go to {manage}/{stage}/@channels/{channel} (default: http:// and the host of the first --url: every publication goes through that node)." placeholder:"URL"`
-	RoundRobin  bool          `name:"publish-round-robin" help:"Send publication i through node i mod N's management API (http:// and the host of each --url) instead of one node."`
-	Metrics     []string      `help:"The server's Prometheus endpoint, one per --url (default: /metrics on the host of each --url)." placeholder:"URL"`
-	Redis       []string      `help:"redis-server addresses (host:port, no password) whose INFO commandstats and cpu are read around each step, to report Redis commands and CPU per publication; repeat or separate with commas (every master of a Redis Cluster)." placeholder:"ADDR"`
-	APIKey      string        `name:"api-key" env:"SWITCHBOARD_BENCH_API_KEY" help:"Management API key, sent as a bearer token (not needed from loopback by default)." placeholder:"KEY"`
-	Connections int           `short:"n" default:"5000" help:"Subscribers to open."`
-	Workers     int           `help:"Worker processes holding the connections, at most 18000 each (default: one per 9000)."`
-	Sources     []string      `default:"127.0.0.2,127.0.0.3,127.0.0.4,127.0.0.5" help:"Local addresses to dial from, shared among the workers in turn."`
-	Channel     string        `default:"bench" help:"Channel name (with --channels k > 1: name-0 … name-(k-1))."`
-	Channels    int           `default:"1" help:"Channels; the subscribers are spread evenly and the publications go to each in turn."`
-	Rate        []float64     `default:"10" help:"Publications per second; repeat or separate with commas for several steps, run in order on the same connections."`
-	Duration    time.Duration `default:"10s" help:"Publishing time of each step."`
-	Size        int           `default:"100" help:"Bytes of each publication's body."`
-	Settle      time.Duration `default:"3s" help:"Wait after the last subscription before reading memory."`
-	Grace       time.Duration `default:"5s" help:"Wait after a step's last publication for deliveries still on their way."`
-	Timeout     time.Duration `default:"5m" help:"Bound on the whole run."`
-	Concurrency int           `default:"64" help:"Handshakes in flight per worker."`
-	Loops       int           `default:"1" help:"Event loops per worker."`
-	InFlight    int           `default:"512" help:"Publications in flight."`
-	JSON        bool          `name:"json" help:"Print the result as one JSON object instead of text."`
+	URL           []string      `default:"ws://127.0.0.1:8080/production" help:"WebSocket endpoint; its first path segment is the stage. For a cluster, repeat it or separate with commas, one per node (same stage): connections go to the nodes round robin and the figures are also given per node."`
+	Manage        string        `help:"Management API base URL; publications go to {manage}/{stage}/@channels/{channel} (default: http:// and the host of the first --url: every publication goes through that node)." placeholder:"URL"`
+	RoundRobin    bool          `name:"publish-round-robin" help:"Send publication i through node i mod N's management API (http:// and the host of each --url) instead of one node."`
+	Metrics       []string      `help:"The server's Prometheus endpoint, one per --url (default: /metrics on the host of each --url)." placeholder:"URL"`
+	Redis         []string      `help:"redis-server addresses (host:port, no password) whose INFO commandstats and cpu are read around each step, to report Redis commands and CPU per publication; repeat or separate with commas (every master of a Redis Cluster)." placeholder:"ADDR"`
+	APIKey        string        `name:"api-key" env:"SWITCHBOARD_BENCH_API_KEY" help:"Management API key, sent as a bearer token (not needed from loopback by default)." placeholder:"KEY"`
+	PusherKey     string        `name:"pusher-key" help:"Subscribe Pusher connections of the app with this key instead (ws://host:port/app/{key}?protocol=7 on the host of each --url, whose path still names the stage of the app's API), to the channel(s) as public channels." placeholder:"KEY"`
+	PusherAppID   string        `name:"pusher-app-id" help:"With --pusher-key and --pusher-secret: publish through the Pusher HTTP API (POST {manage}/apps/{id}/events, signed) instead of the management API." placeholder:"ID"`
+	PusherSecret  string        `name:"pusher-secret" env:"SWITCHBOARD_BENCH_PUSHER_SECRET" help:"The Pusher app's secret, to sign the HTTP API requests." placeholder:"SECRET"`
+	PusherWorkers int           `name:"pusher-workers" help:"With --pusher-key: only the first N workers' connections are Pusher, the others' switchboard.v1, on the same channel; each step also gives each protocol's latency for the same publications (0: all Pusher)." placeholder:"N"`
+	Connections   int           `short:"n" default:"5000" help:"Subscribers to open."`
+	Workers       int           `help:"Worker processes holding the connections, at most 18000 each (default: one per 9000)."`
+	Sources       []string      `default:"127.0.0.2,127.0.0.3,127.0.0.4,127.0.0.5" help:"Local addresses to dial from, shared among the workers in turn."`
+	Channel       string        `default:"bench" help:"Channel name (with --channels k > 1: name-0 … name-(k-1))."`
+	Channels      int           `default:"1" help:"Channels; the subscribers are spread evenly and the publications go to each in turn."`
+	Rate          []float64     `default:"10" help:"Publications per second; repeat or separate with commas for several steps, run in order on the same connections."`
+	Duration      time.Duration `default:"10s" help:"Publishing time of each step."`
+	Size          int           `default:"100" help:"Bytes of each publication's body."`
+	Settle        time.Duration `default:"3s" help:"Wait after the last subscription before reading memory."`
+	Grace         time.Duration `default:"5s" help:"Wait after a step's last publication for deliveries still on their way."`
+	Timeout       time.Duration `default:"5m" help:"Bound on the whole run."`
+	Concurrency   int           `default:"64" help:"Handshakes in flight per worker."`
+	Loops         int           `default:"1" help:"Event loops per worker."`
+	InFlight      int           `default:"512" help:"Publications in flight."`
+	JSON          bool          `name:"json" help:"Print the result as one JSON object instead of text."`
 }
 
 func (b *benchFanoutCmd) Run(ctx context.Context, e *env) error {
@@ -168,6 +174,7 @@ func (b *benchFanoutCmd) Run(ctx context.Context, e *env) error {
 	defer stop()
 	opts := bench.FanoutOptions{
 		Manage: b.Manage, PublishRoundRobin: b.RoundRobin, Redis: b.Redis, APIKey: b.APIKey,
+		PusherKey: b.PusherKey, PusherAppID: b.PusherAppID, PusherSecret: b.PusherSecret, PusherWorkers: b.PusherWorkers,
 		Connections: b.Connections, Workers: b.Workers, Sources: b.Sources,
 		Channel: b.Channel, Channels: b.Channels, Rates: b.Rate,
 		Duration: b.Duration, Size: b.Size, Settle: b.Settle, Grace: b.Grace, Timeout: b.Timeout,
