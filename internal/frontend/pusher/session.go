@@ -275,17 +275,19 @@ func (s *session) signin(data []byte) {
 	}
 	first := s.user == nil
 	s.user = &u
-	s.send(pusherproto.AppendSigninSuccess(nil, si.UserData))
 	if first {
-		// The connection joins its user's server-to-user channel itself
-		// (pusher-js subscribes to it next, which is then answered as a
-		// duplicate): sendToUser reaches it, and the channel's members are
-		// the connections terminate_connections closes, cluster-wide.
+		// The connection joins its user's server-to-user channel itself,
+		// before signin_success, so that a sendToUser or terminate that
+		// follows the success reaches it (pusher-js subscribes to the
+		// channel next, which is then answered as a duplicate). The
+		// channel's members are the connections terminate_connections
+		// closes, cluster-wide.
 		name := pusherproto.ServerToUserChannel(u.ID)
 		if _, err := s.c.Hub().Subscribe(context.Background(), s.c.Member(), name, hub.SubscribeOptions{As: &cluster.Member{User: u.ID, Info: u.Info}}); err != nil && !errors.Is(err, hub.ErrAlreadySubscribed) {
 			s.f.log.Warn("pusher: joining the server-to-user channel failed", "app", s.app.cfg.ID, "user", u.ID, "error", err.Error())
 		}
 	}
+	s.send(pusherproto.AppendSigninSuccess(nil, si.UserData))
 	if len(u.Watchlist) > pusherproto.MaxWatchlist {
 		s.error("", pusherproto.CodeWatchlistTooLong, fmt.Sprintf("watchlist longer than %d users: the rest is ignored", pusherproto.MaxWatchlist))
 	}
