@@ -216,6 +216,7 @@ func Dial(ctx context.Context, rawURL string, opts Options) (*Client, error) {
 		c.cancel()
 		return nil, err
 	}
+	c.adopt(cn)
 	c.wg.Add(2)
 	go func() { defer c.wg.Done(); c.q.run(c.ctx) }()
 	go func() { defer c.wg.Done(); c.run(cn) }()
@@ -334,6 +335,7 @@ func (c *Client) run(cn *conn) {
 			cn, err = c.connect(dctx)
 			cancel()
 			if err == nil {
+				c.adopt(cn)
 				break
 			}
 			if c.ctx.Err() != nil {
@@ -451,16 +453,9 @@ type conn struct {
 	ended   bool
 }
 
-// serve makes cn the current connection, reads it until it ends, and
-// returns why it ended.
-func (c *Client) serve(cn *conn) error {
-	ctx, cancel := context.WithCancel(c.ctx)
-	var wg sync.WaitGroup
-	defer func() {
-		cancel()
-		cn.ws.CloseNow()
-		wg.Wait()
-	}()
+// adopt makes cn the current connection and renews the subscriptions on
+// it.
+func (c *Client) adopt(cn *conn) {
 	c.mu.Lock()
 	c.cur = cn
 	c.state = StateConnected
@@ -474,6 +469,18 @@ func (c *Client) serve(cn *conn) error {
 	for _, s := range subs {
 		s.send(cn)
 	}
+}
+
+// serve reads cn, the current connection, until it ends, and returns why
+// it ended.
+func (c *Client) serve(cn *conn) error {
+	ctx, cancel := context.WithCancel(c.ctx)
+	var wg sync.WaitGroup
+	defer func() {
+		cancel()
+		cn.ws.CloseNow()
+		wg.Wait()
+	}()
 	wg.Add(1)
 	go func() { defer wg.Done(); c.pinger(ctx, cn) }()
 	if c.opts.GetToken != nil && c.opts.Mode == ModeV1 {
@@ -498,7 +505,7 @@ func (c *Client) serve(cn *conn) error {
 	if c.ctx.Err() == nil {
 		c.state = StateConnecting
 	}
-	subs = subs[:0]
+	subs := make([]*Subscription, 0, len(c.subs))
 	for _, s := range c.subs {
 		subs = append(subs, s)
 	}
