@@ -218,7 +218,7 @@ func Dial(ctx context.Context, rawURL string, opts Options) (*Client, error) {
 	}
 	c.adopt(cn)
 	c.wg.Add(2)
-	go func() { defer c.wg.Done(); c.q.run(c.ctx) }()
+	go func() { defer c.wg.Done(); c.dispatch() }()
 	go func() { defer c.wg.Done(); c.run(cn) }()
 	return c, nil
 }
@@ -252,12 +252,13 @@ func setDefaults(o *Options) {
 	}
 }
 
-// Close closes the connection (1000) and stops every goroutine of the
-// client. It is idempotent. Pending requests fail with ErrClosed.
+// Close closes the connection with 1000 (waiting for the server's close
+// frame, at most 10 s) and stops every goroutine of the client; callbacks
+// not yet run are dropped. It is idempotent. Pending requests fail with
+// ErrClosed.
 func (c *Client) Close() error {
-	c.cancel()
-	c.wg.Wait()
 	c.stop(ErrClosed)
+	c.wg.Wait()
 	return nil
 }
 
@@ -292,22 +293,46 @@ func (c *Client) ConnectionID() string {
 }
 
 // stop records why the client stopped, once.
+// The dispatcher tells OnState once it has exited.
 func (c *Client) stop(err error) {
 	c.closed.Do(func() {
-		c.cancel()
 		c.mu.Lock()
 		c.err = err
 		c.state = StateClosed
+		cn := c.cur
 		c.mu.Unlock()
 		close(c.done)
+		if cn != nil {
+			// The reader gets the server's close frame and ends.
+			cn.ws.Close(websocket.StatusNormalClosure, "")
+		}
+		c.cancel()
 		if !errors.Is(err, ErrClosed) {
 			c.log.Warn("switchboard client stopped", "url", c.url, "error", err.Error())
 		}
-		if f := c.opts.OnState; f != nil {
-			// The dispatcher may be gone: tell the application directly.
-			f(StateEvent{State: StateClosed, Err: err})
-		}
 	})
+}
+
+// stopped reports whether the client stopped.
+func (c *Client) stopped() bool {
+	select {
+	case <-c.done:
+		return true
+	default:
+		return false
+	}
+}
+
+// dispatch runs the callbacks until the client stops, then tells OnState.
+func (c *Client) dispatch() {
+	c.q.run(c.ctx)
+	if f := c.opts.OnState; f != nil {
+		err := c.Err()
+		if errors.Is(err, ErrClosed) {
+			err = nil
+		}
+		f(StateEvent{State: StateClosed, Err: err})
+	}
 }
 
 // run serves cn, then reconnects until the client is closed or told to
@@ -315,11 +340,11 @@ func (c *Client) stop(err error) {
 func (c *Client) run(cn *conn) {
 	for {
 		err := c.serve(cn)
-		if c.ctx.Err() != nil {
+		if c.stopped() {
 			return
 		}
 		if c.isStop(err) {
-			go c.stop(fmt.Errorf("%w: %w", ErrStopped, err))
+			c.stop(fmt.Errorf("%w: %w", ErrStopped, err))
 			return
 		}
 		c.log.Info("switchboard connection lost, reconnecting", "url", c.url, "error", err.Error())
@@ -335,14 +360,17 @@ func (c *Client) run(cn *conn) {
 			cn, err = c.connect(dctx)
 			cancel()
 			if err == nil {
-				c.adopt(cn)
+				if !c.adopt(cn) {
+					cn.ws.CloseNow() // Close came first
+					return
+				}
 				break
 			}
-			if c.ctx.Err() != nil {
+			if c.stopped() {
 				return
 			}
 			if c.isStop(err) {
-				go c.stop(fmt.Errorf("%w: %w", ErrStopped, err))
+				c.stop(fmt.Errorf("%w: %w", ErrStopped, err))
 				return
 			}
 			c.log.Info("switchboard reconnect failed", "url", c.url, "attempt", attempt+1, "error", err.Error())
@@ -454,9 +482,13 @@ type conn struct {
 }
 
 // adopt makes cn the current connection and renews the subscriptions on
-// it.
-func (c *Client) adopt(cn *conn) {
+// it; it reports false when the client stopped meanwhile.
+func (c *Client) adopt(cn *conn) bool {
 	c.mu.Lock()
+	if c.state == StateClosed {
+		c.mu.Unlock()
+		return false
+	}
 	c.cur = cn
 	c.state = StateConnected
 	close(c.up)
@@ -469,6 +501,7 @@ func (c *Client) adopt(cn *conn) {
 	for _, s := range subs {
 		s.send(cn)
 	}
+	return true
 }
 
 // serve reads cn, the current connection, until it ends, and returns why
@@ -488,9 +521,6 @@ func (c *Client) serve(cn *conn) error {
 		go func() { defer wg.Done(); c.refresher(ctx, cn) }()
 	}
 	err := c.read(ctx, cn)
-	if c.ctx.Err() != nil {
-		cn.ws.Close(websocket.StatusNormalClosure, "")
-	}
 	cn.mu.Lock()
 	cn.ended = true
 	pending := cn.pending
@@ -502,7 +532,8 @@ func (c *Client) serve(cn *conn) error {
 	c.mu.Lock()
 	c.cur = nil
 	c.up = make(chan struct{})
-	if c.ctx.Err() == nil {
+	live := c.state != StateClosed
+	if live {
 		c.state = StateConnecting
 	}
 	subs := make([]*Subscription, 0, len(c.subs))
@@ -510,7 +541,7 @@ func (c *Client) serve(cn *conn) error {
 		subs = append(subs, s)
 	}
 	c.mu.Unlock()
-	if c.ctx.Err() == nil {
+	if live {
 		c.emitState(StateEvent{State: StateConnecting, Err: err})
 		for _, s := range subs {
 			s.lost(cn)
@@ -678,6 +709,9 @@ func (c *Client) send(ctx context.Context, cn *conn, msg map[string]any, onReply
 		if !still {
 			return nil // the reply, or the end of cn, already came
 		}
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
 		return ErrDisconnected
 	}
 	return nil
@@ -699,7 +733,7 @@ func (c *Client) call(ctx context.Context, msg map[string]any) (json.RawMessage,
 	select {
 	case m := <-ch:
 		if m.gone {
-			if c.ctx.Err() != nil {
+			if c.stopped() {
 				return nil, c.closedErr()
 			}
 			return nil, ErrDisconnected

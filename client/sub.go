@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"time"
 )
 
 // SubState is a subscription's state.
@@ -124,7 +125,9 @@ func (c *Client) Subscribe(ctx context.Context, channel string, handler func(Pub
 		}
 		return s, nil
 	case <-ctx.Done():
-		s.Unsubscribe(context.Background())
+		uctx, cancel := context.WithTimeout(c.ctx, time.Second)
+		s.Unsubscribe(uctx)
+		cancel()
 		return nil, ctx.Err()
 	case <-c.done:
 		return nil, c.closedErr()
@@ -164,11 +167,12 @@ func (s *Subscription) send(cn *conn) {
 		msg["recover"] = map[string]any{"epoch": s.pos.Epoch, "offset": s.pos.Offset}
 	}
 	s.mu.Unlock()
-	err := s.c.send(s.c.ctx, cn, msg, func(m inMsg) { s.reply(cn, m, recovering) })
-	if err != nil {
-		// cn ended: the next connection asks again.
-		return
-	}
+	// Bounded: a write stuck on a dead socket must not hold up the
+	// reconnect loop (a timed-out write closes cn, and the next
+	// connection asks again).
+	ctx, cancel := context.WithTimeout(s.c.ctx, s.c.opts.LivenessTimeout)
+	defer cancel()
+	s.c.send(ctx, cn, msg, func(m inMsg) { s.reply(cn, m, recovering) })
 }
 
 // subscribeResult is a subscribe reply's result.
@@ -293,8 +297,9 @@ func (s *Subscription) event(e SubEvent) {
 	}
 }
 
-// Unsubscribe leaves the channel; the subscription is final. The
-// server is told when the client is connected.
+// Unsubscribe leaves the channel; the subscription is final. When the
+// client is connected it waits for the server's answer; when it is not,
+// it returns at once (the next connection does not subscribe).
 func (s *Subscription) Unsubscribe(ctx context.Context) error {
 	s.mu.Lock()
 	if s.final {
@@ -306,11 +311,29 @@ func (s *Subscription) Unsubscribe(ctx context.Context) error {
 	s.c.forget(s)
 	s.event(SubEvent{State: SubUnsubscribed})
 	s.once.Do(func() { s.first <- fmt.Errorf("switchboard: unsubscribed from %q", s.channel) })
-	_, err := s.c.call(ctx, map[string]any{"type": "unsubscribe", "channel": s.channel})
-	if errors.Is(err, ErrDisconnected) || errors.Is(err, ErrClosed) {
-		return nil // the connection that had it is gone
+	c := s.c
+	c.mu.Lock()
+	cn := c.cur
+	c.mu.Unlock()
+	if cn == nil {
+		return nil
 	}
-	return err
+	ch := make(chan inMsg, 1)
+	if err := c.send(ctx, cn, map[string]any{"type": "unsubscribe", "channel": s.channel}, func(m inMsg) { ch <- m }); err != nil {
+		if errors.Is(err, ErrDisconnected) {
+			return nil // the connection that had it is gone
+		}
+		return err
+	}
+	select {
+	case m := <-ch:
+		if m.Error != nil {
+			return m.Error
+		}
+		return nil // answered, or the connection is gone
+	case <-ctx.Done():
+		return ctx.Err()
+	}
 }
 
 // forget removes s from the client's subscriptions.
