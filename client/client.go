@@ -253,7 +253,7 @@ func setDefaults(o *Options) {
 }
 
 // Close closes the connection with 1000 (waiting for the server's close
-// frame, at most 10 s) and stops every goroutine of the client; callbacks
+// frame, at most LivenessTimeout) and stops every goroutine of the client; callbacks
 // not yet run are dropped. It is idempotent. Pending requests fail with
 // ErrClosed.
 func (c *Client) Close() error {
@@ -303,8 +303,18 @@ func (c *Client) stop(err error) {
 		c.mu.Unlock()
 		close(c.done)
 		if cn != nil {
-			// The reader gets the server's close frame and ends.
-			cn.ws.Close(websocket.StatusNormalClosure, "")
+			// The reader gets the server's close frame and ends; a server
+			// that does not answer gets LivenessTimeout, as a ping would.
+			closed := make(chan struct{})
+			go func() { cn.ws.Close(websocket.StatusNormalClosure, ""); close(closed) }()
+			t := time.NewTimer(c.opts.LivenessTimeout)
+			select {
+			case <-closed:
+			case <-t.C:
+				cn.ws.CloseNow()
+				<-closed
+			}
+			t.Stop()
 		}
 		c.cancel()
 		if !errors.Is(err, ErrClosed) {
