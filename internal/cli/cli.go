@@ -39,6 +39,7 @@ type cli struct {
 	Serve       serveCmd    `cmd:"" help:"Run the gateway (the seed chat API on 127.0.0.1:8080 when no config is given)."`
 	Validate    validateCmd `cmd:"" help:"Check a configuration file and explain each mistake."`
 	Bench       benchCmd    `cmd:"" help:"Measure a running server."`
+	Client      clientCmd   `cmd:"" help:"Connect to a stage interactively: send lines, subscribe, print frames; reconnects and recovers on its own."`
 	Version     versionCmd  `cmd:"" help:"Print the version, commit and build date."`
 	Help        helpCmd     `cmd:"" help:"Show this help, or a command's (switchboard help serve)."`
 	VersionFlag versionFlag `name:"version" help:"Print the version, commit and build date, and exit."`
@@ -213,6 +214,7 @@ func (benchFanoutWorkerCmd) Run(ctx context.Context, e *env) error {
 }
 
 type env struct {
+	stdin          io.Reader
 	stdout, stderr io.Writer
 	getenv         func(string) (string, bool)
 }
@@ -261,7 +263,7 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) (err erro
 	}
 	kctx.BindTo(ctx, (*context.Context)(nil))
 	kctx.Bind(parser)
-	return kctx.Run(&env{stdout: stdout, stderr: stderr, getenv: os.LookupEnv})
+	return kctx.Run(&env{stdin: os.Stdin, stdout: stdout, stderr: stderr, getenv: os.LookupEnv})
 }
 
 type serveCmd struct {
