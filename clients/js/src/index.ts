@@ -179,8 +179,7 @@ async function defaultWebSocket(): Promise<WebSocketConstructor> {
 }
 
 interface Pending {
-  resolve: (v: any) => void;
-  reject: (e: Error) => void;
+  done: (err: SwitchboardError | undefined, result?: any) => void;
   timer: ReturnType<typeof setTimeout>;
 }
 
@@ -339,18 +338,23 @@ export class Client extends Emitter {
 
   /** v1: sends a request and waits for its reply. */
   request(msg: Record<string, unknown>): Promise<any> {
-    if (this.o.mode !== "v1") return Promise.reject(new SwitchboardError(0, "requests need mode v1"));
-    if (this._state !== "connected" || !this.ws) return Promise.reject(new SwitchboardError(0, "not connected"));
+    return new Promise((resolve, reject) => this.call(msg, (err, result) => (err ? reject(err) : resolve(result))));
+  }
+
+  // call sends a request; done runs synchronously when its reply is read,
+  // before the frames after it (a promise's then would run after every frame
+  // of the same chunk, too late for a subscription to take the recovered
+  // publications that follow its reply).
+  private call(msg: Record<string, unknown>, done: (err: SwitchboardError | undefined, result?: any) => void): void {
+    if (this.o.mode !== "v1") return done(new SwitchboardError(0, "requests need mode v1"));
+    if (this._state !== "connected" || !this.ws) return done(new SwitchboardError(0, "not connected"));
     const id = this.nextId++;
-    const ws = this.ws;
-    return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => {
-        this.pending.delete(id);
-        reject(new SwitchboardError(0, `no reply to ${msg.type} within ${this.o.requestTimeout} ms`));
-      }, this.o.requestTimeout);
-      this.pending.set(id, { resolve, reject, timer });
-      ws.send(JSON.stringify({ ...msg, id }));
-    });
+    const timer = setTimeout(() => {
+      this.pending.delete(id);
+      done(new SwitchboardError(0, `no reply to ${msg.type} within ${this.o.requestTimeout} ms`));
+    }, this.o.requestTimeout);
+    this.pending.set(id, { done, timer });
+    this.ws.send(JSON.stringify({ ...msg, id }));
   }
 
   // --- connection machinery ---
@@ -442,8 +446,8 @@ export class Client extends Emitter {
         if (!p) return;
         this.pending.delete(m.id);
         clearTimeout(p.timer);
-        if (m.error) p.reject(new SwitchboardError(m.error.code, m.error.message));
-        else p.resolve(m.result ?? {});
+        if (m.error) p.done(new SwitchboardError(m.error.code, m.error.message));
+        else p.done(undefined, m.result ?? {});
         break;
       }
       case "error":
@@ -509,28 +513,8 @@ export class Client extends Emitter {
     if (recovering) msg.recover = { epoch: sub.epoch, offset: sub.offset };
     sub.setState("subscribing");
     const gen = this.generation;
-    this.request(msg).then(
-      (r) => {
-        if (gen !== this.generation || !sub.wanted) return;
-        sub.attempt = 0;
-        const ev: SubscribedEvent = { channel: sub.channel, epoch: r.epoch, offset: r.offset };
-        if (recovering) {
-          ev.recovered = r.recovered === true;
-          if (r.recovered) {
-            ev.missed = r.missed;
-            // The missed publications follow, from the position we had.
-          } else {
-            ev.reason = r.reason ?? "unknown";
-          }
-        }
-        if (!recovering || !r.recovered) {
-          sub.epoch = r.epoch;
-          sub.offset = r.offset;
-        }
-        sub.setState("subscribed");
-        sub.fire("subscribed", ev);
-      },
-      (e: SwitchboardError) => {
+    this.call(msg, (e, r) => {
+      if (e) {
         if (gen !== this.generation || !sub.wanted) return;
         if (e.code === 0 && this._state !== "connected") return; // the connection went: it comes back with it
         const retry = e.code === 0 || e.code === 429 || e.code >= 500;
@@ -539,8 +523,27 @@ export class Client extends Emitter {
           const d = backoff(sub.attempt++, this.o.minDelay, this.o.maxDelay, this.o.jitter, this.o.random);
           setTimeout(() => gen === this.generation && sub.wanted && sub.state === "error" && this.sendSubscribe(sub), d);
         }
-      },
-    );
+        return;
+      }
+      if (gen !== this.generation || !sub.wanted) return;
+      sub.attempt = 0;
+      const ev: SubscribedEvent = { channel: sub.channel, epoch: r.epoch, offset: r.offset };
+      if (recovering) {
+        ev.recovered = r.recovered === true;
+        if (r.recovered) {
+          ev.missed = r.missed;
+          // The missed publications follow, from the position we had.
+        } else {
+          ev.reason = r.reason ?? "unknown";
+        }
+      }
+      if (!recovering || !r.recovered) {
+        sub.epoch = r.epoch;
+        sub.offset = r.offset;
+      }
+      sub.setState("subscribed");
+      sub.fire("subscribed", ev);
+    });
   }
 
   private alive(): void {
@@ -603,7 +606,7 @@ export class Client extends Emitter {
     }
     for (const [, p] of this.pending) {
       clearTimeout(p.timer);
-      p.reject(new SwitchboardError(0, "not connected"));
+      p.done(new SwitchboardError(0, "not connected"));
     }
     this.pending.clear();
     for (const sub of this.subs.values()) if (sub.state === "subscribing" || sub.state === "subscribed") sub.setState("subscribing");
