@@ -398,8 +398,9 @@ export class Client extends Emitter {
         if (handshakeStatus !== undefined) this.onClose(4000 + handshakeStatus, `handshake refused: HTTP ${handshakeStatus}`);
         else this.onClose(ev.code, ev.reason);
       };
-      // ws (Node) shows the server's WebSocket pings: they prove the server is alive.
+      // ws (Node) shows WebSocket pings and pongs: they prove the server is alive.
       (ws as any).on?.("ping", () => gen === this.generation && this.alive());
+      (ws as any).on?.("pong", () => gen === this.generation && this.alive());
     } catch (e) {
       if (gen !== this.generation) return;
       this.emit("error", e);
@@ -546,20 +547,26 @@ export class Client extends Emitter {
     });
   }
 
+  // alive restarts the liveness clock: called for every frame, and for
+  // WebSocket pings and pongs where they are visible (ws in Node).
   private alive(): void {
     clearTimeout(this.liveTimer);
     clearTimeout(this.pingTimer);
     const gen = this.generation;
-    const canPing = this.o.mode === "v1" || this.o.rawPing !== undefined;
-    if (this.o.pingInterval > 0 && canPing) {
+    const ws = this.ws as any;
+    // How an idle connection makes the server answer: a v1 ping, the app's
+    // raw ping message, or a WebSocket ping where the socket can send one.
+    const canPing = this.o.mode === "v1" || this.o.rawPing !== undefined || typeof ws?.ping === "function";
+    if (!canPing) return; // a browser's raw connection: silence proves nothing
+    if (this.o.pingInterval > 0) {
       this.pingTimer = setTimeout(() => {
         if (gen !== this.generation || this._state !== "connected") return;
         if (this.o.mode === "v1") this.ping().catch(() => {});
-        else this.ws?.send(this.o.rawPing!);
+        else if (this.o.rawPing !== undefined) this.ws?.send(this.o.rawPing);
+        else ws.ping();
       }, this.o.pingInterval);
     }
-    const visiblePings = typeof (this.ws as any)?.on === "function";
-    if (this.o.livenessTimeout > 0 && (canPing || visiblePings)) {
+    if (this.o.livenessTimeout > 0) {
       this.liveTimer = setTimeout(() => {
         if (gen !== this.generation) return;
         this.onClose(4408, "liveness timeout");

@@ -33,3 +33,25 @@ test("a stalled connection is left after livenessTimeout; the client comes back 
   if (pubs.length === 0) await once(sub, "publication");
   assert.deepEqual(pubs, [{ during: "stall" }]);
 });
+
+test("raw mode (ws in Node): WebSocket pings keep an idle connection, and a stalled one is left", async (t) => {
+  const c = new Client(url(env("SB_STAGE"), env("SB_PROXY")), { mode: "raw", livenessTimeout: 1000, pingInterval: 300, minDelay: 50, maxDelay: 200 });
+  t.after(() => c.close());
+  const closes = [];
+  c.on("disconnected", (i) => closes.push(i.code));
+  c.connect();
+  await once(c, "connected");
+  // Idle but alive: one and a half liveness timeouts with nothing to
+  // receive but the pongs of the client's pings, and no drop.
+  await new Promise((r) => setTimeout(r, 1500));
+  const got = once(c, "message");
+  await manage("prod/@broadcast", "still here");
+  assert.equal(await got, "still here");
+  assert.deepEqual(closes, []);
+
+  const lost = once(c, "disconnected");
+  const back = once(c, "connected");
+  await control("stall");
+  assert.equal((await lost).code, 4408);
+  await back;
+});
