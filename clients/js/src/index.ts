@@ -387,7 +387,16 @@ export class Client extends Emitter {
         this.alive();
         if (this.o.mode === "raw") this.onConnected();
       };
-      ws.onmessage = (ev) => gen === this.generation && this.onFrame(ev.data);
+      ws.onmessage = (ev) => {
+        if (gen !== this.generation) return;
+        try {
+          this.onFrame(ev.data);
+        } catch (e) {
+          // A frame the client cannot read (a wrong type, bad base64) is
+          // reported, never thrown into the socket's event loop.
+          this.emit("error", new SwitchboardError(0, `unreadable frame: ${(e as Error)?.message ?? e}`));
+        }
+      };
       ws.onerror = (ev: any) => {
         // ws reports a refused handshake as "Unexpected server response: 401"; browsers say nothing.
         const m = /Unexpected server response: (\d+)/.exec(String(ev?.message ?? ev?.error?.message ?? ""));
