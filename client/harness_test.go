@@ -5,8 +5,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"math/rand/v2"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -17,27 +15,14 @@ import (
 	"time"
 
 	"go.uber.org/goleak"
+
+	"github.com/switchboardhq/switchboard/internal/testproc"
 )
 
 // bin is the switchboard binary TestMain builds once.
 var bin string
 
-func TestMain(m *testing.M) {
-	dir, err := os.MkdirTemp("", "switchboard-client-")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	bin = filepath.Join(dir, "switchboard")
-	if out, err := exec.Command("go", "build", "-o", bin, "../cmd/switchboard").CombinedOutput(); err != nil {
-		fmt.Fprintf(os.Stderr, "go build: %v\n%s", err, out)
-		os.RemoveAll(dir)
-		os.Exit(1)
-	}
-	code := m.Run()
-	os.RemoveAll(dir)
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { testproc.Main(m, &bin, "../cmd/switchboard") }
 
 // waitTimeout bounds every wait for an event.
 const waitTimeout = 30 * time.Second
@@ -69,40 +54,8 @@ func noLeaks(t *testing.T) func() {
 // httpc makes no idle connections, so no transport goroutines outlive a call.
 var httpc = &http.Client{Transport: &http.Transport{DisableKeepAlives: true}, Timeout: 10 * time.Second}
 
-// freeAddr returns a free loopback host:port below the ephemeral range, so
-// that an outgoing connection cannot take it between the check and the
-// server's bind (see internal/e2e).
-func freeAddr(t testing.TB) string {
-	t.Helper()
-	portsMu.Lock()
-	defer portsMu.Unlock()
-	for range 1000 {
-		p := 20000 + rand.IntN(12768)
-		if portsGiven[p] {
-			continue
-		}
-		ok := true
-		for _, a := range []string{fmt.Sprintf("127.0.0.1:%d", p), fmt.Sprintf(":%d", p)} {
-			ln, err := net.Listen("tcp", a)
-			if err != nil {
-				ok = false
-				break
-			}
-			ln.Close()
-		}
-		if ok {
-			portsGiven[p] = true
-			return fmt.Sprintf("127.0.0.1:%d", p)
-		}
-	}
-	t.Fatal("no free port in 20000-32767")
-	return ""
-}
-
-var (
-	portsMu    sync.Mutex
-	portsGiven = map[int]bool{}
-)
+// freeAddr is testproc.FreeAddr.
+func freeAddr(t testing.TB) string { return testproc.FreeAddr(t) }
 
 // syncBuffer is a log sink safe for the process's writer and the test.
 type syncBuffer struct {

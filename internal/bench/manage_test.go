@@ -2,14 +2,13 @@ package bench
 
 import (
 	"context"
-	"net"
 	"os"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/switchboardhq/switchboard/internal/config"
 	"github.com/switchboardhq/switchboard/internal/server"
+	"github.com/switchboardhq/switchboard/internal/servertest"
 )
 
 // noopEnv makes the test binary bench manage's no-op server (see
@@ -37,28 +36,8 @@ apis:
 // manageTestConfig and returns its address.
 func startManageServer(t *testing.T) string {
 	t.Helper()
-	cfg, err := config.Parse("bench.yaml", []byte(manageTestConfig), func(string) (string, bool) { return "", false })
-	if err != nil {
-		t.Fatal(err)
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv, err := server.New(cfg, server.Options{Listener: ln})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- srv.Run(ctx) }()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Error(err)
-		}
-	})
-	return ln.Addr().String()
+	s := servertest.Start(t, manageTestConfig, server.Options{})
+	return s.Addr
 }
 
 // bench manage against a real Switchboard and the no-op floor (the test

@@ -7,8 +7,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"math/rand/v2"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -21,28 +19,13 @@ import (
 	"time"
 
 	"github.com/switchboardhq/switchboard/internal/redistest"
+	"github.com/switchboardhq/switchboard/internal/testproc"
 )
 
 // bin is the switchboard binary TestMain builds once.
 var bin string
 
-func TestMain(m *testing.M) {
-	dir, err := os.MkdirTemp("", "switchboard-e2e-")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	bin = filepath.Join(dir, "switchboard")
-	if out, err := exec.Command("go", "build", "-o", bin, "../../cmd/switchboard").CombinedOutput(); err != nil {
-		fmt.Fprintf(os.Stderr, "go build: %v\n%s", err, out)
-		os.RemoveAll(dir)
-		os.Exit(1)
-	}
-	code := m.Run()
-	redistest.CloseShared()
-	os.RemoveAll(dir)
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { testproc.Main(m, &bin, "../../cmd/switchboard", redistest.CloseShared) }
 
 // waitTimeout bounds every wait for an event.
 const waitTimeout = 20 * time.Second
@@ -264,45 +247,8 @@ type redisTarget struct {
 	addrs []string
 }
 
-// freeAddr returns a free loopback host:port for a node to listen on. The
-// port is below Linux's ephemeral range (32768 and up), which port-0
-// listeners and every outgoing connection on the machine draw from: a port
-// from that range, free when checked, was often taken by an outgoing
-// connection before the node bound it (its internal listener binds every
-// interface), and the node exited with "address already in use". A port is
-// handed out once per test process, and only if both the loopback address
-// and every interface accept it.
-func freeAddr(t testing.TB) string {
-	t.Helper()
-	portsMu.Lock()
-	defer portsMu.Unlock()
-	for range 1000 {
-		p := 20000 + rand.IntN(12768)
-		if portsGiven[p] {
-			continue
-		}
-		ok := true
-		for _, a := range []string{fmt.Sprintf("127.0.0.1:%d", p), fmt.Sprintf(":%d", p)} {
-			ln, err := net.Listen("tcp", a)
-			if err != nil {
-				ok = false
-				break
-			}
-			ln.Close()
-		}
-		if ok {
-			portsGiven[p] = true
-			return fmt.Sprintf("127.0.0.1:%d", p)
-		}
-	}
-	t.Fatal("no free port in 20000-32767")
-	return ""
-}
-
-var (
-	portsMu    sync.Mutex
-	portsGiven = map[int]bool{}
-)
+// freeAddr is testproc.FreeAddr.
+func freeAddr(t testing.TB) string { return testproc.FreeAddr(t) }
 
 // startCluster starts n nodes and waits until each answers /readyz.
 func startCluster(t *testing.T, n int, r redisTarget) *testCluster {

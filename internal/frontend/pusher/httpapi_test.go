@@ -8,7 +8,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"net/url"
 	"slices"
@@ -20,9 +19,9 @@ import (
 	"github.com/coder/websocket"
 	pushersdk "github.com/pusher/pusher-http-go/v5"
 
-	"github.com/switchboardhq/switchboard/internal/config"
 	"github.com/switchboardhq/switchboard/internal/frontend/pusher/pusherproto"
 	"github.com/switchboardhq/switchboard/internal/server"
+	"github.com/switchboardhq/switchboard/internal/servertest"
 )
 
 const (
@@ -66,28 +65,8 @@ pusher:
 // returns its address.
 func startServer(t *testing.T) string {
 	t.Helper()
-	cfg, err := config.Parse("pusher.yaml", []byte(apiTestConfig), func(string) (string, bool) { return "", false })
-	if err != nil {
-		t.Fatal(err)
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv, err := server.New(cfg, server.Options{Listener: ln})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- srv.Run(ctx) }()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Error(err)
-		}
-	})
-	return ln.Addr().String()
+	s := servertest.Start(t, apiTestConfig, server.Options{})
+	return s.Addr
 }
 
 // sdk is the official Go server SDK pointed at addr.

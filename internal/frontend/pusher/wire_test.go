@@ -9,19 +9,17 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"net"
 	"net/http"
 	"regexp"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/coder/websocket"
 
-	"github.com/switchboardhq/switchboard/internal/config"
 	"github.com/switchboardhq/switchboard/internal/frontend/pusher/pusherproto"
 	"github.com/switchboardhq/switchboard/internal/server"
+	"github.com/switchboardhq/switchboard/internal/servertest"
 )
 
 const (
@@ -67,32 +65,8 @@ func fixedClock() time.Time { return time.Unix(1_800_000_000, 0) }
 
 func startWire(t *testing.T, extra string, now func() time.Time) *wireServer {
 	t.Helper()
-	cfg, err := config.Parse("pusher.yaml", []byte(wireConfig(extra)), func(string) (string, bool) { return "", false })
-	if err != nil {
-		t.Fatal(err)
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv, err := server.New(cfg, server.Options{Listener: ln, Now: now})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- srv.Run(ctx) }()
-	var once sync.Once
-	stop := func() {
-		once.Do(func() {
-			cancel()
-			if err := <-done; err != nil {
-				t.Error(err)
-			}
-		})
-	}
-	t.Cleanup(stop)
-	return &wireServer{addr: ln.Addr().String(), stop: stop}
+	s := servertest.Start(t, wireConfig(extra), server.Options{Now: now})
+	return &wireServer{addr: s.Addr, stop: s.Stop}
 }
 
 // wireClient is a Pusher protocol client on a real socket.
