@@ -2,7 +2,7 @@
 STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 FUZZTIME ?= 30s
 
-.PHONY: build run test lint bench fuzz clean node-deps
+.PHONY: build run test lint bench fuzz clean node-deps demo-js
 
 # The npm packages of examples/lambda-chat, for its end-to-end test (which
 # skips, outside CI, when node or npm is missing).
@@ -35,6 +35,15 @@ node-deps:
 	  test $(LAMBDA_CHAT)/node_modules/.package-lock.json -nt $(LAMBDA_CHAT)/package-lock.json 2>/dev/null || \
 	  npm ci --prefix $(LAMBDA_CHAT) --no-audit --no-fund --loglevel=error; \
 	else echo "npm not found: the lambda-chat end-to-end test will skip"; fi
+
+# The demo page's copy of the TypeScript client's browser build, which the
+# binary embeds (committed, so that `make run` needs no npm). Run it after
+# changing clients/js/src; internal/jsclient TestDemoBundleFresh fails
+# until the copy matches a fresh build.
+demo-js:
+	npm ci --prefix clients/js --no-audit --no-fund --loglevel=error
+	npm run build --prefix clients/js
+	cp clients/js/dist/browser/switchboard.min.js internal/server/demo/switchboard.min.js
 
 lint:
 	@test -z "$$(gofmt -l .)" || { echo "gofmt needed:"; gofmt -l .; exit 1; }

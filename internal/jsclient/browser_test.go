@@ -11,7 +11,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -57,19 +56,7 @@ c.connect();
 // recovering when it is online again.
 func TestBrowser(t *testing.T) {
 	execPath := browserPath(t)
-	node, npm := nodeTools(t)
-	dir, err := filepath.Abs("../../clients/js")
-	if err != nil {
-		t.Fatal(err)
-	}
-	npmCI(t, npm, dir)
-	if out, err := exec.Command(node, filepath.Join(dir, "build.mjs")).CombinedOutput(); err != nil {
-		t.Fatalf("build: %v\n%s", err, out)
-	}
-	script, err := os.ReadFile(filepath.Join(dir, "dist/browser/switchboard.min.js"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	script := buildBundle(t)
 	srv := startServer(t)
 	const ch = "browser"
 	cfg, _ := json.Marshal(map[string]string{"url": "ws://" + srv.addr + "/" + stage, "channel": ch})

@@ -13,9 +13,10 @@ import (
 // gzipped (docs/BENCHMARKS.md has the measured size).
 const maxBundleGzip = 8 << 10
 
-// TestBundleSize builds the browser bundle and fails when it grows past
-// maxBundleGzip once gzipped (best compression, as a CDN serves it).
-func TestBundleSize(t *testing.T) {
+// buildBundle builds clients/js (npm ci when needed, then build.mjs) and
+// returns the browser build, switchboard.min.js.
+func buildBundle(t *testing.T) []byte {
+	t.Helper()
 	node, npm := nodeTools(t)
 	dir, err := filepath.Abs("../../clients/js")
 	if err != nil {
@@ -29,6 +30,13 @@ func TestBundleSize(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return bundle
+}
+
+// TestBundleSize builds the browser bundle and fails when it grows past
+// maxBundleGzip once gzipped (best compression, as a CDN serves it).
+func TestBundleSize(t *testing.T) {
+	bundle := buildBundle(t)
 	var z bytes.Buffer
 	w, _ := gzip.NewWriterLevel(&z, gzip.BestCompression)
 	if _, err := w.Write(bundle); err != nil {
@@ -40,5 +48,23 @@ func TestBundleSize(t *testing.T) {
 	t.Logf("switchboard.min.js: %d bytes, %d gzipped", len(bundle), z.Len())
 	if z.Len() > maxBundleGzip {
 		t.Fatalf("the browser bundle is %d bytes gzipped (%d minified), over the %d-byte budget", z.Len(), len(bundle), maxBundleGzip)
+	}
+}
+
+// demoBundle is the copy of the browser build that the binary embeds for
+// the demo page, committed so that `make run` needs no npm.
+const demoBundle = "../../internal/server/demo/switchboard.min.js"
+
+// TestDemoBundleFresh fails when the committed demo bundle is not what the
+// client's source builds to today (the build is deterministic: same
+// esbuild, same source, same bytes).
+func TestDemoBundleFresh(t *testing.T) {
+	bundle := buildBundle(t)
+	committed, err := os.ReadFile(demoBundle)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(committed, bundle) {
+		t.Fatalf("internal/server/demo/switchboard.min.js (%d bytes) is not the build of clients/js/src (%d bytes): run `make demo-js` and commit the result", len(committed), len(bundle))
 	}
 }

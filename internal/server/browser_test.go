@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"io"
 	"maps"
+	"net"
 	"net/http"
 	"net/url"
 	"os"
@@ -97,6 +98,39 @@ func browserProcesses(dir string) []string {
 	return pids
 }
 
+// startBrowser starts a headless Chromium for ctx's lifetime. Cancelling
+// the context it returns (or ctx) stops the browser and waits for it; the
+// test's cleanup then checks that none of its processes is left, and dumps
+// its output if the test failed.
+func startBrowser(t *testing.T, ctx context.Context, execPath string) (context.Context, *browserLog) {
+	t.Helper()
+	logs := &browserLog{t: t, prefix: "chromedp: "}
+	dataDir := filepath.Join(t.TempDir(), "profile")
+	allocCtx, cancelAlloc := chromedp.NewExecAllocator(ctx,
+		chromedp.ExecPath(execPath),
+		chromedp.Headless,
+		chromedp.NoSandbox, // the CI and this machine run as root
+		chromedp.DisableGPU,
+		chromedp.NoFirstRun,
+		chromedp.NoDefaultBrowserCheck,
+		chromedp.Flag("disable-quic", true),
+		chromedp.Flag("disable-background-networking", true),
+		chromedp.Flag("disable-component-update", true),
+		chromedp.Flag("disable-sync", true),
+		chromedp.Flag("disable-dev-shm-usage", true),
+		chromedp.UserDataDir(dataDir),
+		chromedp.CombinedOutput(logs),
+	)
+	t.Cleanup(func() {
+		cancelAlloc() // waits for the browser process and chromedp's goroutines
+		// No process of this browser may be left, or it would outlive
+		// the test and write in dataDir.
+		waitFor(t, "the browser's processes to exit", func() bool { return len(browserProcesses(dataDir)) == 0 })
+		logs.dump()
+	})
+	return allocCtx, logs
+}
+
 // TestDemoPage: two tabs of the demo page connect; a message typed in the
 // first reaches both tabs' lists with its sender id, and a plain Go client
 // receives it as {"message","sender","timestamp"}: the page and a raw
@@ -117,32 +151,8 @@ func TestDemoPage(t *testing.T) {
 	step := func(what string) { t.Logf("%6.3fs %s", time.Since(start).Seconds(), what) } // where the 30 s went
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	logs := &browserLog{t: t, prefix: "chromedp: "}
-	defer logs.dump()
-	dataDir := filepath.Join(t.TempDir(), "profile")
-	defer func() {
-		// The deferred cancels below ran: no process of this browser may
-		// be left, or it would outlive the test and write in dataDir.
-		waitFor(t, "the browser's processes to exit", func() bool { return len(browserProcesses(dataDir)) == 0 })
-	}()
-	allocCtx, cancelAlloc := chromedp.NewExecAllocator(ctx,
-		chromedp.ExecPath(execPath),
-		chromedp.Headless,
-		chromedp.NoSandbox, // the CI and this machine run as root
-		chromedp.DisableGPU,
-		chromedp.NoFirstRun,
-		chromedp.NoDefaultBrowserCheck,
-		chromedp.Flag("disable-quic", true),
-		chromedp.Flag("disable-background-networking", true),
-		chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true),
-		chromedp.Flag("disable-dev-shm-usage", true),
-		chromedp.UserDataDir(dataDir),
-		chromedp.CombinedOutput(logs),
-	)
+	allocCtx, logs := startBrowser(t, ctx, execPath)
 	defer step("browser gone")
-	defer cancelAlloc() // waits for the browser process and chromedp's goroutines
-
 	tab1, cancel1 := chromedp.NewContext(allocCtx, chromedp.WithErrorf(logs.logf), chromedp.WithLogf(logs.logf))
 	defer cancel1() // the browser's first tab: closes the browser
 	page := e.base + "/"
@@ -231,4 +241,75 @@ func TestDemoPage(t *testing.T) {
 		t.Errorf("close the browser: %v", err)
 	}
 	step("browser closed")
+}
+
+// TestDemoPageSurvivesRestart: the demo page runs on the TypeScript
+// client's browser build, so when the server restarts (a drain: 1001) it
+// shows the disconnect, connects again by itself to the new server on the
+// same address, without a reload, and chats on: a message typed after the
+// restart reaches a Go client of the new server and the page's own list.
+func TestDemoPageSurvivesRestart(t *testing.T) {
+	execPath := browserPath(t)
+	before := goleak.IgnoreCurrent()
+	t.Cleanup(func() { goleak.VerifyNone(t, before) })
+
+	e := startServer(t, "")
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	allocCtx, logs := startBrowser(t, ctx, execPath)
+	tab, cancelTab := chromedp.NewContext(allocCtx, chromedp.WithErrorf(logs.logf), chromedp.WithLogf(logs.logf))
+	defer cancelTab()
+	if err := chromedp.Do(tab, chromedp.Navigate(e.base+"/")); err != nil {
+		t.Fatalf("navigate to %s/: %v", e.base, err)
+	}
+	poll := []chromedp.PollOption{chromedp.WithPollingInterval(20 * time.Millisecond), chromedp.WithPollingTimeout(20 * time.Second)}
+	waitStatus := func(what, cond string) {
+		t.Helper()
+		if _, err := chromedp.Run(tab, chromedp.Poll[bool](cond, poll...)); err != nil {
+			status, _ := chromedp.Run(tab, chromedp.Text(chromedp.ID("status")))
+			t.Fatalf("page status %q, waiting for %s: %v", status, what, err)
+		}
+	}
+	const connected = `document.getElementById("status").textContent === "connected"`
+	waitStatus("connected", connected)
+	// A reload would lose these: a mark, and the close codes the page's
+	// client reports (client is the page's own top-level const).
+	if _, err := chromedp.Run(tab, chromedp.Evaluate[string](`window.closeCodes = []; client.on("disconnected", (e) => window.closeCodes.push(e.code)); window.sameLoad = "yes"`)); err != nil {
+		t.Fatal(err)
+	}
+
+	addr := strings.TrimPrefix(e.base, "http://")
+	e.shutdown()
+	// The drain's 1001 first; then, while nothing listens, failed
+	// attempts (1006) with growing delays.
+	waitStatus("the disconnect", `window.closeCodes.length > 0`)
+	if first, err := chromedp.Run(tab, chromedp.Evaluate[int](`window.closeCodes[0]`)); err != nil || first != 1001 {
+		t.Fatalf("the page's first close code is %d (%v), want 1001 (going away) from the drain", first, err)
+	}
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		t.Fatalf("listen again on %s: %v", addr, err)
+	}
+	e2 := startServerOn(t, ln, "")
+	raw := e2.dial("production", nil)
+	waitStatus("connected again", connected)
+	same, err := chromedp.Run(tab, chromedp.Evaluate[string](`window.sameLoad`))
+	if err != nil || same != "yes" {
+		t.Fatalf("the page was reloaded (window.sameLoad = %q, %v)", same, err)
+	}
+
+	msg := "after the restart, " + event.NewID()
+	if err := chromedp.Do(tab, chromedp.SendKeys(chromedp.ID("text"), msg+"\n")); err != nil {
+		t.Fatalf("type the message: %v", err)
+	}
+	for got := readJSON(t, raw); got["message"] != msg; got = readJSON(t, raw) {
+	}
+	if _, err := chromedp.Run(tab, chromedp.PollFunction[bool](`(msg) => [...document.querySelectorAll("#messages li")].some((li) => li.children.length === 2 && li.children[1].textContent === msg)`,
+		append(poll, chromedp.WithPollingArgs(msg))...)); err != nil {
+		list, _ := chromedp.Run(tab, chromedp.Text(chromedp.ID("messages")))
+		t.Fatalf("message %q not listed after the restart (%v); the list holds %q", msg, err, list)
+	}
+	if err := chromedp.Cancel(tab); err != nil {
+		t.Errorf("close the browser: %v", err)
+	}
 }

@@ -72,14 +72,21 @@ func (l *logBuffer) lines(msg string) []map[string]any {
 // backendURL.
 func startServer(t *testing.T, yaml string, mutate ...func(*config.Config)) *env {
 	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return startServerOn(t, ln, yaml, mutate...)
+}
+
+// startServerOn is startServer on ln (a restart listens on the address of
+// the server it replaces).
+func startServerOn(t *testing.T, ln net.Listener, yaml string, mutate ...func(*config.Config)) *env {
+	t.Helper()
 	var cfg *config.Config
 	var err error
 	if yaml == "" {
 		yaml = config.SeedYAML
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
 	}
 	// "{{base}}" in yaml is the server's own base URL (for handlers that
 	// call the management API).

@@ -2,6 +2,7 @@ package server
 
 import (
 	"bufio"
+	"bytes"
 	"fmt"
 	"io"
 	"net"
@@ -50,9 +51,33 @@ func TestDemoPageSwitch(t *testing.T) {
 	if status != 200 || ctype != "image/svg+xml" || !strings.HasPrefix(body, "<svg ") {
 		t.Fatalf("GET /favicon.ico: %d %q %q", status, ctype, body)
 	}
+	// The page loads the embedded client; a browser revalidates it by ETag.
+	if status, _, page := get(t, e.base+"/"); status != 200 || !strings.Contains(page, `<script src="`+demoClientPath+`"></script>`) {
+		t.Fatalf("GET /: %d, no script tag for %s", status, demoClientPath)
+	}
+	resp, err := http.Get(e.base + demoClientPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	js, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	etag := resp.Header.Get("ETag")
+	if resp.StatusCode != 200 || resp.Header.Get("Content-Type") != "text/javascript; charset=utf-8" || !bytes.Equal(js, demoClient) || len(js) == 0 || etag == "" {
+		t.Fatalf("GET %s: %d %q, %d bytes, ETag %q", demoClientPath, resp.StatusCode, resp.Header.Get("Content-Type"), len(js), etag)
+	}
+	req, _ := http.NewRequest(http.MethodGet, e.base+demoClientPath, nil)
+	req.Header.Set("If-None-Match", etag)
+	resp, err = http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusNotModified {
+		t.Errorf("GET %s with If-None-Match %s: %d, want 304", demoClientPath, etag, resp.StatusCode)
+	}
 
 	off := startServer(t, config.SeedYAML+"http:\n  demo: false\n")
-	for _, path := range []string{"/", "/favicon.ico"} {
+	for _, path := range []string{"/", "/favicon.ico", demoClientPath} {
 		if status, _, _ := get(t, off.base+path); status != http.StatusNotFound {
 			t.Errorf("http.demo false: GET %s: %d, want 404", path, status)
 		}

@@ -1,7 +1,7 @@
 // Package server assembles a Switchboard process: one HTTP listener whose
 // router sends each request to the WebSocket handshake of an API
 // (/{stage}), the management API (/{stage}/@connections...), the demo page
-// (/ and /favicon.ico, unless http.demo is false), health checks
+// (/, /favicon.ico and the client it loads, unless http.demo is false), health checks
 // (/healthz, /readyz) or metrics (/metrics, or on a listener of its own
 // with metrics.listen), the configuration reload (Reload, on SIGHUP) and
 // the phased shutdown that drains it all, after a readiness delay on
@@ -16,8 +16,10 @@ import (
 	"bytes"
 	"cmp"
 	"context"
+	"crypto/sha256"
 	"crypto/tls"
 	"embed"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"html/template"
@@ -134,6 +136,24 @@ var demoFS embed.FS
 
 //go:embed demo/favicon.svg
 var favicon []byte
+
+// demoClient is the TypeScript client's browser build (clients/js), which
+// the demo page loads from demoClientPath: a committed copy, so that the
+// binary builds without npm (`make demo-js` refreshes it; internal/jsclient
+// TestDemoBundleFresh fails while it differs from a fresh build).
+//
+//go:embed demo/switchboard.min.js
+var demoClient []byte
+
+// demoClientPath is under _switchboard, a stage no API may take.
+const demoClientPath = "/_switchboard/switchboard.min.js"
+
+// demoClientETag lets a browser revalidate the bundle (it is served with
+// no-cache, so a new binary's bundle is picked up at once).
+var demoClientETag = func() string {
+	sum := sha256.Sum256(demoClient)
+	return `"` + hex.EncodeToString(sum[:16]) + `"`
+}()
 
 // New builds a server from a validated configuration and opens its
 // listener, so Addr is known before Run.
@@ -495,6 +515,9 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	case "/favicon.ico":
 		s.serveFavicon(w, r)
 		return
+	case demoClientPath:
+		s.serveDemoAsset(w, r, demoClient, "text/javascript; charset=utf-8", "no-cache", demoClientETag)
+		return
 	}
 	if rt, ok := frontend.Match(s.routes, path); ok {
 		rt.Handler.ServeHTTP(w, r)
@@ -513,18 +536,19 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) serveDemo(w http.ResponseWriter, r *http.Request) {
-	s.serveDemoAsset(w, r, s.demo, "text/html; charset=utf-8", "no-cache")
+	s.serveDemoAsset(w, r, s.demo, "text/html; charset=utf-8", "no-cache", "")
 }
 
 // serveFavicon serves the demo page's icon (an SVG), so that browsers
 // asking for /favicon.ico get it instead of a 404.
 func (s *Server) serveFavicon(w http.ResponseWriter, r *http.Request) {
-	s.serveDemoAsset(w, r, favicon, "image/svg+xml", "max-age=86400")
+	s.serveDemoAsset(w, r, favicon, "image/svg+xml", "max-age=86400", "")
 }
 
 // serveDemoAsset answers GET and HEAD with body, or 404 when the demo page
-// is off (http.demo: false).
-func (s *Server) serveDemoAsset(w http.ResponseWriter, r *http.Request, body []byte, contentType, cacheControl string) {
+// is off (http.demo: false). With an etag, a request that has it in
+// If-None-Match gets 304.
+func (s *Server) serveDemoAsset(w http.ResponseWriter, r *http.Request, body []byte, contentType, cacheControl, etag string) {
 	if s.demo == nil {
 		http.NotFound(w, r)
 		return
@@ -534,8 +558,15 @@ func (s *Server) serveDemoAsset(w http.ResponseWriter, r *http.Request, body []b
 		http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
 		return
 	}
-	w.Header().Set("Content-Type", contentType)
 	w.Header().Set("Cache-Control", cacheControl)
+	if etag != "" {
+		w.Header().Set("ETag", etag)
+		if r.Header.Get("If-None-Match") == etag {
+			w.WriteHeader(http.StatusNotModified)
+			return
+		}
+	}
+	w.Header().Set("Content-Type", contentType)
 	_, _ = w.Write(body)
 }
 
