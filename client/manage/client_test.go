@@ -207,6 +207,11 @@ func TestOperations(t *testing.T) {
 			if code := b.closed(); code != websocket.StatusNormalClosure {
 				t.Fatalf("b closed with %d, want 1000", code)
 			}
+			for deadline := time.Now().Add(10 * time.Second); !f.b.gotDisconnect(b.ID); time.Sleep(5 * time.Millisecond) {
+				if time.Now().After(deadline) {
+					t.Fatal("no $disconnect for b")
+				}
+			}
 			err = c.PostToConnection(ctx, b.ID, []byte("late"))
 			if e := apiError(t, err, 410, manage.TypeGone); e.RequestID == "" {
 				t.Fatalf("no request id in %+v", e)
