@@ -104,7 +104,9 @@ Examples:
 }
 
 func (connectionsGetCmd) Help() string {
-	return `Example:
+	return `With -o json, one id prints an object and several an array.
+
+Example:
 
     switchboard connections get L0SM9cOFvHcCIhw= -o json`
 }

@@ -137,7 +137,7 @@ type sendResult struct {
 }
 
 func (s *sendCmd) Run(ctx context.Context, e *env) error {
-	data, err := s.message(e.stdin)
+	data, err := s.message(e.stdin, maxStdinMessage)
 	if err != nil {
 		return err
 	}
@@ -168,8 +168,9 @@ func (s *sendCmd) Run(ctx context.Context, e *env) error {
 	})
 }
 
-// message returns the argument, or stdin's bytes when it is absent or -.
-func (s *sendCmd) message(stdin io.Reader) ([]byte, error) {
+// message returns the argument, or stdin's bytes (at most limit) when it
+// is absent or -.
+func (s *sendCmd) message(stdin io.Reader, limit int) ([]byte, error) {
 	if s.Message != "" && s.Message != "-" {
 		return []byte(s.Message), nil
 	}
@@ -178,12 +179,12 @@ func (s *sendCmd) message(stdin io.Reader) ([]byte, error) {
 			return nil, usageError("no message: give it as an argument, or pipe it on stdin (printf '%%s' \"$MSG\" | switchboard send ...)")
 		}
 	}
-	data, err := io.ReadAll(io.LimitReader(stdin, maxStdinMessage+1))
+	data, err := io.ReadAll(io.LimitReader(stdin, int64(limit)+1))
 	if err != nil {
 		return nil, fmt.Errorf("reading the message from stdin: %w", err)
 	}
-	if len(data) > maxStdinMessage {
-		return nil, usageError("the message on stdin is larger than %d bytes", maxStdinMessage)
+	if len(data) > limit {
+		return nil, usageError("the message on stdin is larger than %d bytes", limit)
 	}
 	return data, nil
 }

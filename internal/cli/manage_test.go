@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -552,18 +551,18 @@ func TestManageCommandErrors(t *testing.T) {
 // would wait for input nobody knows is expected.
 func TestSendReadsStdin(t *testing.T) {
 	s := &sendCmd{}
-	data, err := s.message(strings.NewReader("a\x00b\n"))
+	data, err := s.message(strings.NewReader("a\x00b\n"), 4)
 	if err != nil || string(data) != "a\x00b\n" {
 		t.Fatalf("message = %q, %v", data, err)
 	}
-	_, err = s.message(io.MultiReader(strings.NewReader(strings.Repeat("x", maxStdinMessage)), strings.NewReader("y")))
+	_, err = s.message(strings.NewReader("12345"), 4)
 	var ee *ExitError
 	if !errors.As(err, &ee) || ee.Code != 2 {
 		t.Fatalf("too large: %v", err)
 	}
 	if tty, err := os.Open("/dev/tty"); err == nil {
 		defer tty.Close()
-		if _, err := s.message(tty); err == nil || !strings.Contains(err.Error(), "pipe it on stdin") {
+		if _, err := s.message(tty, 4); err == nil || !strings.Contains(err.Error(), "pipe it on stdin") {
 			t.Fatalf("terminal: %v", err)
 		}
 	}
