@@ -92,3 +92,24 @@ func FuzzPayload(f *testing.F) {
 		}
 	})
 }
+
+// A publication's JSON carries its exact bytes, and reads back as them
+// (written by an encoder that does not escape HTML, as the CLI's).
+func TestPublicationJSON(t *testing.T) {
+	for _, data := range [][]byte{[]byte(`{"a":"<b>&"}`), []byte(` {"a": 1} `), []byte("text"), {0xff}, {}} {
+		b, err := marshal(Publication{Offset: 3, Data: data})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var p Publication
+		if err := json.Unmarshal(b, &p); err != nil || !bytes.Equal(p.Data, data) || p.Offset != 3 {
+			t.Errorf("%q -> %s -> %+v, %v", data, b, p, err)
+		}
+	}
+	var p Publication
+	for _, bad := range []string{`{"offset":1}`, `{"offset":1,"text":"a","b64":"YQ=="}`, `{"offset":1,"b64":"!"}`} {
+		if err := json.Unmarshal([]byte(bad), &p); err == nil {
+			t.Errorf("%s: no error", bad)
+		}
+	}
+}

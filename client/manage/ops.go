@@ -135,9 +135,11 @@ type publicationJSON struct {
 }
 
 // MarshalJSON renders the publication as the API does: offset, time and
-// the data in "data", "text" or "b64".
+// the data in "data", "text" or "b64". json.Marshal escapes <, > and & in
+// what it returns, changing the bytes of "data"; an Encoder with
+// SetEscapeHTML(false) keeps them.
 func (p Publication) MarshalJSON() ([]byte, error) {
-	return json.Marshal(publicationJSON{Offset: p.Offset, Time: p.Time, payload: encodePayload(p.Data)})
+	return marshal(publicationJSON{Offset: p.Offset, Time: p.Time, payload: encodePayload(p.Data)})
 }
 
 // UnmarshalJSON reads a publication as the API sends it.
