@@ -90,6 +90,8 @@ func FuzzPayload(f *testing.F) {
 		if json.Unmarshal(wire, &q) == nil {
 			_, _ = q.bytes()
 		}
+		var pub Publication
+		_ = json.Unmarshal(wire, &pub)
 	})
 }
 
