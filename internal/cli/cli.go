@@ -43,6 +43,13 @@ type cli struct {
 	Version     versionCmd  `cmd:"" help:"Print the version, commit and build date."`
 	Help        helpCmd     `cmd:"" help:"Show this help, or a command's (switchboard help serve)."`
 	VersionFlag versionFlag `name:"version" help:"Print the version, commit and build date, and exit."`
+
+	// The management API's commands (manage.go) and completion scripts
+	// (completion.go).
+	Send        sendCmd        `cmd:"" help:"Send a message to a connection, a channel, a user or every connection, through the management API."`
+	Connections connectionsCmd `cmd:"" help:"List, describe and close connections, through the management API."`
+	Channels    channelsCmd    `cmd:"" help:"A channel's members, presence and history, through the management API (there is no list of channels: the API has none)."`
+	Completion  completionCmd  `cmd:"" help:"Print a shell completion script for bash, zsh or fish."`
 }
 
 // versionFlag is --version: it prints what the version command prints and
