@@ -1,6 +1,7 @@
 package manage
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -401,10 +402,16 @@ type listedConnection struct {
 
 // writeJSON writes a 200 with v as its JSON body.
 func writeJSON(w *statusWriter, v any) error {
-	body, err := json.Marshal(v)
-	if err != nil {
+	// Not json.Marshal: it rewrites <, > and & in embedded JSON (a
+	// publication's data) as \u003c..., which is the same value but not
+	// the bytes that were published.
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
 		return fmt.Errorf("encode response: %w", err)
 	}
+	body := bytes.TrimSuffix(b.Bytes(), []byte("\n"))
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Content-Length", strconv.Itoa(len(body)))
 	w.WriteHeader(http.StatusOK)

@@ -258,6 +258,17 @@ func TestHistory(t *testing.T) {
 			checkJSON(t, do(t, srv, "GET", tt.target, nil, nil), tt.want)
 		})
 	}
+	// JSON data comes back as the same value, with <, > and & as they
+	// were published (not as \u003c...).
+	t.Run("html characters", func(t *testing.T) {
+		if _, err := b.Publish(t.Context(), "prod", "chat:html", []byte(`{"a": "<b> & c"}`), ""); err != nil {
+			t.Fatal(err)
+		}
+		r := do(t, srv, "GET", "/prod/@channels/chat:html/history", nil, nil)
+		if want := `"data":{"a":"<b> & c"}`; r.status != 200 || !bytes.Contains(r.body, []byte(want)) {
+			t.Fatalf("history: %d %s, want it to hold %s", r.status, r.body, want)
+		}
+	})
 	t.Run("errors", func(t *testing.T) {
 		for _, q := range []string{"since=-1", "since=+1", "since=x", "since=", "since=1.0", "since=0x1", "since=18446744073709551616", "since=1&since=1"} {
 			checkError(t, do(t, srv, "GET", "/prod/@channels/chat:h/history?"+q, nil, nil), 400, "BadRequestException", "Invalid since")
