@@ -8,7 +8,8 @@
 # DIST/switchboard_<version>_linux_<ARCH>/switchboard. With several, each
 # image is tagged IMAGE-ARCH. Uses podman if installed, else buildah;
 # CONTAINER_GLOBAL_FLAGS goes before the subcommand (such as
-# "--storage-driver vfs" where overlay mounts are not allowed).
+# "--storage-driver vfs" where overlay mounts are not allowed). No
+# intermediate images are kept (--layers=false): the image is one layer.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -50,6 +51,6 @@ done
 for arch in "${archs[@]}"; do
   tag=$image
   ((${#archs[@]} == 1)) || tag=$image-$arch
-  "${build[@]}" --file build/Containerfile --arch "$arch" --build-arg TARGETARCH="$arch" \
+  "${build[@]}" --layers=false --file build/Containerfile --arch "$arch" --build-arg TARGETARCH="$arch" \
     --build-arg VERSION="$version" --tag "$tag" "$ctx"
 done

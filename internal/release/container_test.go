@@ -126,6 +126,7 @@ func TestContainerImage(t *testing.T) {
 		Entrypoint   []string
 		Cmd          []string
 		ExposedPorts map[string]struct{}
+		Labels       map[string]string
 	}
 	if err := json.Unmarshal([]byte(run(t, "podman", "image", "inspect", "--format", "{{json .Config}}", image)), &cfg); err != nil {
 		t.Fatal(err)
@@ -136,6 +137,12 @@ func TestContainerImage(t *testing.T) {
 	}
 	if _, ok := cfg.ExposedPorts["8080/tcp"]; !ok {
 		t.Errorf("image exposes %v, not 8080/tcp", cfg.ExposedPorts)
+	}
+	if v := cfg.Labels["org.opencontainers.image.version"]; v != testVersion {
+		t.Errorf("label org.opencontainers.image.version %q, want %q", v, testVersion)
+	}
+	if n := strings.TrimSpace(run(t, "podman", "image", "inspect", "--format", "{{len .RootFS.Layers}}", image)); n != "1" {
+		t.Errorf("the image has %s layers, want 1", n)
 	}
 
 	// Every file of the image: the binary of the release and the CA
@@ -205,10 +212,10 @@ func TestContainerImage(t *testing.T) {
 
 	run(t, "podman", "stop", "--time", "45", ctr)
 	if code := strings.TrimSpace(run(t, "podman", "inspect", "--format", "{{.State.ExitCode}}", ctr)); code != "0" {
-		t.Errorf("exit code after SIGTERM: %s, want 0\n%s", code, run(t, "podman", "logs", ctr))
+		t.Errorf("exit code after SIGTERM: %s, want 0\n%s", code, logs(t, ctr))
 	}
-	if logs := run(t, "podman", "logs", ctr); !strings.Contains(logs, `"msg":"shut down"`) {
-		t.Errorf("no drain in the logs:\n%s", logs)
+	if out := logs(t, ctr); !strings.Contains(out, `"msg":"shut down"`) {
+		t.Errorf("no drain in the logs:\n%s", out)
 	}
 }
 
@@ -227,10 +234,10 @@ func waitHealthy(t *testing.T, ctr, url string) {
 			err = fmt.Errorf("status %s", resp.Status)
 		}
 		if state := strings.TrimSpace(run(t, "podman", "inspect", "--format", "{{.State.Status}}", ctr)); state != "running" && state != "created" {
-			t.Fatalf("container %s: %s\n%s", ctr, state, run(t, "podman", "logs", ctr))
+			t.Fatalf("container %s: %s\n%s", ctr, state, logs(t, ctr))
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("%s: %v\n%s", url, err, run(t, "podman", "logs", ctr))
+			t.Fatalf("%s: %v\n%s", url, err, logs(t, ctr))
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
@@ -247,4 +254,15 @@ func run(t *testing.T, name string, args ...string) string {
 		t.Fatalf("%s %s: %v\n%s%s", name, strings.Join(args, " "), err, stdout.String(), stderr.String())
 	}
 	return stdout.String()
+}
+
+// logs returns what the container wrote: the server logs to stderr,
+// which podman logs passes on as its own stderr.
+func logs(t *testing.T, ctr string) string {
+	t.Helper()
+	out, err := exec.Command("podman", "logs", ctr).CombinedOutput()
+	if err != nil {
+		t.Fatalf("podman logs: %v\n%s", err, out)
+	}
+	return string(out)
 }
