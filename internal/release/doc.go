@@ -5,11 +5,13 @@
 // linux/amd64 one prints when run); build the FROM scratch container
 // image of build/Containerfile with podman and run it (the health
 // endpoint answers, the server runs as a non-root user, the image holds
-// the binary and the CA certificates only, SIGTERM exits 0); and check
-// examples/systemd/switchboard.service with systemd-analyze.
+// the binary and the CA certificates only, SIGTERM exits 0); check
+// examples/systemd/switchboard.service with systemd-analyze; and run the
+// haproxy snippet of docs/operating.md in front of a server, with a
+// WebSocket client over TLS.
 //
 // Tools the tests need (make, tar, sha256sum, podman, runc,
-// systemd-analyze) are installed by .ci/run; outside CI a test whose tool
+// systemd-analyze, haproxy) are installed by .ci/run; outside CI a test whose tool
 // is missing skips, in CI it fails. `go test -short` skips the builds.
 // Why the artefacts look the way they do: decision 0033.
 package release
