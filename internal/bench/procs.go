@@ -1,6 +1,7 @@
 package bench
 
 import (
+	"bufio"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -142,4 +143,32 @@ func shareOut(i, workers, total int, sources []string) (first, n int, mine []str
 		mine = []string{sources[i%len(sources)]}
 	}
 	return first, n, mine
+}
+
+// readCommands is a worker's side of the JSON lines: it decodes one
+// command per line of in (the coordinator's pipe) and hands each over on
+// the first channel until ctx ends. When in closes (the coordinator is
+// gone) or a line is not a command, it calls cancel and sends the read
+// error (nil at the end of in) on the second channel.
+func readCommands[C any](ctx context.Context, cancel context.CancelFunc, in io.Reader) (<-chan C, <-chan error) {
+	cmds := make(chan C)
+	readErr := make(chan error, 1)
+	go func() {
+		defer cancel()
+		sc := bufio.NewScanner(in)
+		for sc.Scan() {
+			var c C
+			if err := json.Unmarshal(sc.Bytes(), &c); err != nil {
+				readErr <- fmt.Errorf("worker command: %w", err)
+				return
+			}
+			select {
+			case cmds <- c:
+			case <-ctx.Done():
+				return
+			}
+		}
+		readErr <- sc.Err()
+	}()
+	return cmds, readErr
 }
