@@ -216,8 +216,8 @@ type StormResult struct {
 
 	// ServerConnects is the new server's switchboard_connects_total by
 	// outcome at the end; the peaks are of its handshakes, all outcomes,
-	// in its busiest 100 ms (scaled to 100 ms from the scrape interval)
-	// and in its busiest second (10 consecutive scrapes).
+	// between two scrapes (per 100 ms when they were further apart) and
+	// over 10 consecutive scrapes (per second when further apart).
 	ServerConnects map[string]float64 `json:"serverConnects"`
 	PeakPer100ms   float64            `json:"peakPer100ms"`
 	PeakPerSecond  float64            `json:"peakPerSecond"`
@@ -574,9 +574,11 @@ func peaks(samples []StormSample, startMs float64) (per100ms, perSecond float64)
 	prev := StormSample{AtMs: startMs}
 	pts := append([]StormSample{prev}, samples...)
 	for i := 1; i < len(pts); i++ {
-		if dt := pts[i].AtMs - pts[i-1].AtMs; dt > 0 {
-			per100ms = max(per100ms, (pts[i].Handshakes-pts[i-1].Handshakes)*ms(stormTick)/dt)
-		}
+		// A longer interval (a late scrape) gives its average per 100 ms;
+		// a shorter one (a scrape right after a late one) its count, not
+		// its rate scaled up: a burst of 50 in 5 ms is not 1,000 per 100 ms.
+		dt := pts[i].AtMs - pts[i-1].AtMs
+		per100ms = max(per100ms, (pts[i].Handshakes-pts[i-1].Handshakes)*ms(stormTick)/max(dt, ms(stormTick)))
 	}
 	// The busiest second: the largest increase over 10 consecutive
 	// intervals (or over all of them when there are fewer), per second.

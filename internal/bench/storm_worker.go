@@ -1,6 +1,7 @@
 package bench
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -170,6 +171,7 @@ func RunStormWorker(ctx context.Context, in io.Reader, out io.Writer) error {
 type stormWorker struct {
 	clients []*client.Client
 	counts  handshakeCounts
+	lastUp  []atomic.Int64 // by client: its last upgraded handshake (unix ns)
 
 	mu       sync.Mutex
 	armed    bool
@@ -188,7 +190,7 @@ type stormWorker struct {
 type stormClient struct {
 	state       client.State
 	dropped     bool  // its connection was lost after arm
-	connectedAt int64 // unix ns of its last StateConnected event
+	connectedAt int64 // unix ns of its current connection's handshake
 	counted     bool  // counted in back
 }
 
@@ -208,36 +210,43 @@ func (h *handshakeCounts) fail(msg string) {
 	h.mu.Unlock()
 }
 
-// countingRT is the clients' HTTP transport: it counts every handshake
-// by outcome once armed.
+// countingRT is a client's HTTP transport: it counts every handshake by
+// outcome once armed, and notes when the client's last one was upgraded
+// (the client's OnState event comes later, from its dispatcher, by as
+// much as the worker's CPU is behind).
 type countingRT struct {
-	rt http.RoundTripper
-	h  *handshakeCounts
+	rt     http.RoundTripper
+	h      *handshakeCounts
+	lastUp *atomic.Int64 // unix ns
 }
 
 func (t countingRT) RoundTrip(req *http.Request) (*http.Response, error) {
 	resp, err := t.rt.RoundTrip(req)
+	up := err == nil && resp.StatusCode == http.StatusSwitchingProtocols
+	if up {
+		t.lastUp.Store(time.Now().UnixNano())
+	}
 	if !t.h.armed.Load() {
 		return resp, err
 	}
 	t.h.attempts.Add(1)
 	switch {
+	case up:
+		t.h.upgraded.Add(1)
 	case err != nil && errors.Is(err, syscall.ECONNREFUSED):
 		t.h.refused.Add(1)
 	case err != nil:
 		t.h.errors.Add(1)
 		t.h.fail(err.Error())
-	case resp.StatusCode != http.StatusSwitchingProtocols:
+	default:
 		t.h.rejected.Add(1)
 		t.h.fail("handshake answered " + resp.Status)
-	default:
-		t.h.upgraded.Add(1)
 	}
 	return resp, err
 }
 
-// httpClient dials from source (a local IP address; "" for any).
-func (w *stormWorker) httpClient(source string) (*http.Client, error) {
+// transport dials from source (a local IP address; "" for any).
+func transport(source string) (http.RoundTripper, error) {
 	d := &net.Dialer{Timeout: 10 * time.Second}
 	if source != "" {
 		ip := net.ParseIP(source)
@@ -248,8 +257,7 @@ func (w *stormWorker) httpClient(source string) (*http.Client, error) {
 	}
 	// No proxy from the environment, no keep-alive: each handshake is a
 	// connection of its own, as each client's would be.
-	tr := &http.Transport{DialContext: d.DialContext, DisableKeepAlives: true, DisableCompression: true}
-	return &http.Client{Transport: countingRT{rt: tr, h: &w.counts}}, nil
+	return &http.Transport{DialContext: d.DialContext, DisableKeepAlives: true, DisableCompression: true}, nil
 }
 
 func (w *stormWorker) connect(ctx context.Context, c stormCommand) (stormReply, error) {
@@ -259,10 +267,10 @@ func (w *stormWorker) connect(ctx context.Context, c stormCommand) (stormReply, 
 	if len(c.Sources) == 0 {
 		c.Sources = []string{""}
 	}
-	hcs := make([]*http.Client, len(c.Sources))
+	trs := make([]http.RoundTripper, len(c.Sources))
 	for i, s := range c.Sources {
 		var err error
-		if hcs[i], err = w.httpClient(s); err != nil {
+		if trs[i], err = transport(s); err != nil {
 			return stormReply{}, err
 		}
 	}
@@ -280,6 +288,7 @@ func (w *stormWorker) connect(ctx context.Context, c stormCommand) (stormReply, 
 		return stormReply{}, fmt.Errorf("jitter %q: want %s or %s", c.Jitter, JitterFull, JitterNone)
 	}
 	w.state = make([]stormClient, c.Connections)
+	w.lastUp = make([]atomic.Int64, c.Connections)
 	clients := make([]*client.Client, c.Connections)
 	var (
 		mu       sync.Mutex
@@ -297,7 +306,7 @@ func (w *stormWorker) connect(ctx context.Context, c stormCommand) (stormReply, 
 			break
 		}
 		o := base
-		o.HTTPClient = hcs[i%len(hcs)]
+		o.HTTPClient = &http.Client{Transport: countingRT{rt: trs[i%len(trs)], h: &w.counts, lastUp: &w.lastUp[i]}}
 		if c.Jitter == JitterNone {
 			o.Rand = rand.New(topSource{}) // a Rand is not safe for concurrent use: one per client
 		}
@@ -353,7 +362,9 @@ func (w *stormWorker) event(i int, e client.StateEvent) {
 			w.back--
 		}
 	case client.StateConnected:
-		s.connectedAt = now
+		// The time of its handshake's 101, rather than of this event,
+		// which can be late (countingRT).
+		s.connectedAt = cmp.Or(w.lastUp[i].Load(), now)
 		w.count(s)
 	}
 }
