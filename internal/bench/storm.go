@@ -221,6 +221,13 @@ type StormResult struct {
 	ServerConnects map[string]float64 `json:"serverConnects"`
 	PeakPer100ms   float64            `json:"peakPer100ms"`
 	PeakPerSecond  float64            `json:"peakPerSecond"`
+	// AcceptSpanMs bounds the time the new server took to accept the
+	// clients that came back: from its last scrape with no handshake
+	// accepted (or its start) to its first with all of them. A server
+	// too busy to answer a scrape every 100 ms makes the peaks averages
+	// over longer intervals; Back/AcceptSpanMs is then the better figure:
+	// its accept rate was at least that, on average.
+	AcceptSpanMs float64 `json:"acceptSpanMs"`
 	// ReconnectsPer100ms[i] is how many clients came back between
 	// i·100 ms and (i+1)·100 ms after the signal.
 	ReconnectsPer100ms []int `json:"reconnectsPer100ms"`
@@ -380,6 +387,7 @@ func Storm(ctx context.Context, opts StormOptions) (StormResult, error) {
 	res.ServerConnects = sc.outcomes()
 	res.UpMs = sc.upMs()
 	res.PeakPer100ms, res.PeakPerSecond = peaks(samples, res.StartMs)
+	res.AcceptSpanMs = acceptSpan(samples, res.StartMs, res.Back)
 	res.LoadAverage = loadAverage()
 	if err != nil {
 		return res, err
@@ -595,6 +603,21 @@ func peaks(samples []StormSample, startMs float64) (per100ms, perSecond float64)
 	return per100ms, perSecond
 }
 
+// acceptSpan is how long the server started at startMs took to accept n
+// handshakes, at most, as its scrapes show (0 when they never showed n).
+func acceptSpan(samples []StormSample, startMs float64, n int) float64 {
+	from := startMs
+	for _, s := range samples {
+		if s.Accepted == 0 {
+			from = s.AtMs
+		}
+		if s.Accepted >= float64(n) {
+			return s.AtMs - from
+		}
+	}
+	return 0
+}
+
 // deadlineOf is ctx's deadline (Storm's ctx always has one).
 func deadlineOf(ctx context.Context) time.Time {
 	d, ok := ctx.Deadline()
@@ -623,6 +646,9 @@ func (r StormResult) String() string {
 		fmt.Fprintf(&b, "%d back, %d MISSING at the timeout\n", r.Back, r.Missing)
 	}
 	fmt.Fprintf(&b, "new server's handshakes: peak %.0f per 100 ms, %.0f per second; by outcome %v\n", r.PeakPer100ms, r.PeakPerSecond, r.ServerConnects)
+	if r.AcceptSpanMs > 0 {
+		fmt.Fprintf(&b, "it accepted the %d within %.0f ms (at least %.0f per second on average)\n", r.Back, r.AcceptSpanMs, float64(r.Back)*1000/r.AcceptSpanMs)
+	}
 	fmt.Fprintf(&b, "clients' handshakes after the signal: %d (upgraded %d, refused %d, rejected %d, errors %d)", r.Attempts, r.Upgraded, r.Refused, r.Rejected, r.Errors)
 	if r.FirstFail != "" {
 		fmt.Fprintf(&b, "; first failure: %s", r.FirstFail)

@@ -95,6 +95,9 @@ func checkStorm(t *testing.T, res StormResult, n int) {
 	if last.Handshakes != total || last.Accepted != accepted || res.PeakPer100ms <= 0 || res.PeakPerSecond <= 0 {
 		t.Fatalf("last sample %+v, outcomes %v, peaks %v and %v", last, res.ServerConnects, res.PeakPer100ms, res.PeakPerSecond)
 	}
+	if res.AcceptSpanMs <= 0 {
+		t.Fatalf("accept span %v", res.AcceptSpanMs)
+	}
 	if res.BackP50Ms > res.BackP90Ms || res.BackP90Ms > res.BackP99Ms || res.BackP99Ms > res.AllBackMs {
 		t.Fatalf("quantiles out of order: %v %v %v %v", res.BackP50Ms, res.BackP90Ms, res.BackP99Ms, res.AllBackMs)
 	}
@@ -216,6 +219,19 @@ func TestPeaks(t *testing.T) {
 	}
 	if p100, p1s := peaks(nil, 0); p100 != 0 || p1s != 0 {
 		t.Fatalf("no samples: %v %v", p100, p1s)
+	}
+}
+
+func TestAcceptSpan(t *testing.T) {
+	samples := []StormSample{{AtMs: 100}, {AtMs: 300, Accepted: 0}, {AtMs: 1300, Accepted: 40}, {AtMs: 2300, Accepted: 100}, {AtMs: 2400, Accepted: 100}}
+	if got := acceptSpan(samples, 50, 100); got != 2000 {
+		t.Fatalf("span %v, want 2000 (from 300 to 2300 ms)", got)
+	}
+	if got := acceptSpan(samples[2:], 50, 100); got != 2250 {
+		t.Fatalf("span %v, want 2250 (from the start)", got)
+	}
+	if got := acceptSpan(samples, 50, 101); got != 0 {
+		t.Fatalf("span %v, want 0: never all", got)
 	}
 }
 
