@@ -308,7 +308,7 @@ func (w *stormWorker) connect(ctx context.Context, c stormCommand) (stormReply, 
 		o := base
 		o.HTTPClient = &http.Client{Transport: countingRT{rt: trs[i%len(trs)], h: &w.counts, lastUp: &w.lastUp[i]}}
 		if c.Jitter == JitterNone {
-			o.Rand = rand.New(topSource{}) // a Rand is not safe for concurrent use: one per client
+			o.Rand = rand.New(topSource{}) // one per client, as a Rand is not documented safe for concurrent use
 		}
 		o.OnState = func(e client.StateEvent) { w.event(i, e) }
 		wg.Go(func() {
