@@ -3,7 +3,7 @@
 // server, not the tool, is what gets measured: a client connection is a
 // socket and a few bytes of state, with no goroutine while it is idle.
 //
-// Three measurements:
+// The measurements:
 //   - Idle opens connections and reads the server's memory per
 //     connection (`bench idle`).
 //   - Fanout opens subscribers in several worker processes (the
@@ -19,6 +19,15 @@
 //     connections with pre-built (pre-signed) requests, in rounds that
 //     alternate with a no-op net/http server it starts as a child
 //     process, and reports the ratio (`bench manage`).
+//   - Storm starts a server itself (this binary's serve), connects Go
+//     clients (package client) to it from several worker processes,
+//     restarts it on the same port (SIGTERM or SIGKILL) and measures how
+//     the clients come back, with the client's full jitter or plain
+//     exponential backoff: the time until all are back, the new server's
+//     peak handshake rate, the clients' failed handshakes and a timeline
+//     (`bench storm`). Unlike the other measurements' connections, each
+//     of its clients is the real Go client, goroutines and all: what it
+//     measures is the client's reconnect behaviour.
 //
 // Idle and Fanout also drive a cluster: given several nodes' URLs they
 // spread the connections over them round robin and report each node's
@@ -31,8 +40,14 @@
 // can mix both protocols on one channel (one protocol per worker) and
 // publish through the Pusher HTTP API, signed with the app's secret.
 //
+// The fan-out and storm workers are child processes that speak JSON
+// lines on stdin and stdout (procs.go: childProc, readCommands); a worker
+// exits when its stdin closes, so a coordinator that dies leaves none.
+//
 // Concurrency: each measurement runs on its own; results are plain data.
 // A fan-out worker's event loop owns its sockets and guards its counters
 // with one mutex (see fanLoop); the coordinator talks to each worker over
 // its stdin and stdout, one command and one reply at a time.
+// A storm worker's clients report their state changes from their own
+// goroutines into one mutex-guarded table (stormWorker).
 package bench

@@ -2,32 +2,16 @@ package bench
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
-	"io"
-	"os"
-	"os/exec"
 	"slices"
 	"strings"
 	"time"
 )
 
-// workerStopWait is how long a worker may take to exit after its stdin
-// closed before it is killed.
-const workerStopWait = 5 * time.Second
-
-// workerProc is one worker process as the coordinator sees it. Only the
-// coordinator's goroutine uses it, except the reader goroutine, which owns
-// the worker's stdout and ends when the worker exits.
+// workerProc is one fan-out worker process as the coordinator sees it.
+// Only the coordinator's goroutine uses it (see childProc).
 type workerProc struct {
-	id      int
-	cmd     *exec.Cmd
-	stdin   io.WriteCloser
-	enc     *json.Encoder
-	replies chan workerReply
-	closing chan struct{} // closed by stop: the reader drops further replies
-	exited  chan struct{} // closed after cmd.Wait returned
-	waitErr error         // set before exited is closed
+	*childProc[workerReply]
 
 	first, n int      // its connections' global indexes: first … first+n-1
 	pusher   bool     // its connections speak Pusher (FanoutOptions.PusherKey, PusherWorkers)
@@ -54,104 +38,40 @@ type workerSet struct {
 // even with an error, must be stopped.
 func startWorkers(opts FanoutOptions) (*workerSet, error) {
 	ws := &workerSet{}
-	first := 0
 	for i := range opts.Workers {
-		n := opts.Connections / opts.Workers
-		if i < opts.Connections%opts.Workers {
-			n++
-		}
-		var sources []string
-		if len(opts.Sources) > opts.Workers {
-			for j := i; j < len(opts.Sources); j += opts.Workers {
-				sources = append(sources, opts.Sources[j])
-			}
-		} else {
-			sources = []string{opts.Sources[i%len(opts.Sources)]}
-		}
 		p, err := startWorker(i, opts)
 		if err != nil {
 			return ws, err
 		}
-		p.first, p.n, p.sources = first, n, sources
+		p.first, p.n, p.sources = shareOut(i, opts.Workers, opts.Connections, opts.Sources)
 		p.pusher = opts.PusherKey != "" && (opts.PusherWorkers == 0 || i < opts.PusherWorkers)
-		first += n
 		ws.procs = append(ws.procs, p)
 	}
 	return ws, nil
 }
 
 func startWorker(id int, opts FanoutOptions) (*workerProc, error) {
-	cmd := exec.Command(opts.WorkerCommand[0], opts.WorkerCommand[1:]...)
-	cmd.Env = append(os.Environ(), opts.WorkerEnv...)
-	cmd.Stderr = opts.Stderr
-	stdin, err := cmd.StdinPipe()
+	cp, err := startChild[workerReply](id, opts.WorkerCommand, opts.WorkerEnv, opts.Stderr)
 	if err != nil {
 		return nil, err
 	}
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		return nil, err
-	}
-	if err := cmd.Start(); err != nil {
-		return nil, fmt.Errorf("start worker %d: %w", id, err)
-	}
-	p := &workerProc{
-		id: id, cmd: cmd, stdin: stdin, enc: json.NewEncoder(stdin),
-		replies: make(chan workerReply),
-		closing: make(chan struct{}),
-		exited:  make(chan struct{}),
-	}
-	go func() {
-		dec := json.NewDecoder(stdout)
-		for {
-			var r workerReply
-			if err := dec.Decode(&r); err != nil {
-				break
-			}
-			select {
-			case p.replies <- r:
-			case <-p.closing:
-			}
-		}
-		close(p.replies)
-		_, _ = io.Copy(io.Discard, stdout)
-		p.waitErr = cmd.Wait()
-		close(p.exited)
-	}()
-	return p, nil
-}
-
-// send writes one command to the worker.
-func (p *workerProc) send(c workerCommand) error {
-	if err := p.enc.Encode(c); err != nil {
-		return fmt.Errorf("worker %d: %w", p.id, err)
-	}
-	return nil
+	return &workerProc{childProc: cp}, nil
 }
 
 // recv waits for the worker's next reply, which must be of type want.
 func (p *workerProc) recv(ctx context.Context, want string) (workerReply, error) {
-	select {
-	case r, ok := <-p.replies:
-		if !ok {
-			select {
-			case <-p.exited:
-				return r, fmt.Errorf("worker %d exited: %v", p.id, p.waitErr)
-			case <-ctx.Done():
-				return r, fmt.Errorf("worker %d closed its output: %w", p.id, ctx.Err())
-			}
-		}
-		p.cpu = r.CPUUser + r.CPUSys
-		if r.Type == "error" {
-			return r, fmt.Errorf("worker %d: %s", p.id, r.Error)
-		}
-		if r.Type != want {
-			return r, fmt.Errorf("worker %d answered %q, want %q", p.id, r.Type, want)
-		}
-		return r, nil
-	case <-ctx.Done():
-		return workerReply{}, fmt.Errorf("waiting for worker %d: %w", p.id, ctx.Err())
+	r, err := p.next(ctx)
+	if err != nil {
+		return r, err
 	}
+	p.cpu = r.CPUUser + r.CPUSys
+	if r.Type == "error" {
+		return r, fmt.Errorf("worker %d: %s", p.id, r.Error)
+	}
+	if r.Type != want {
+		return r, fmt.Errorf("worker %d answered %q, want %q", p.id, r.Type, want)
+	}
+	return r, nil
 }
 
 // all sends c to every worker (mk makes each one's command), then
@@ -345,21 +265,6 @@ func (ws *workerSet) stop() {
 	if ws == nil {
 		return
 	}
-	for _, p := range ws.procs {
-		close(p.closing)
-		_ = p.send(workerCommand{Cmd: cmdStop})
-		p.stdin.Close()
-	}
-	deadline := time.Now().Add(workerStopWait)
-	for _, p := range ws.procs {
-		t := time.NewTimer(time.Until(deadline))
-		select {
-		case <-p.exited:
-		case <-t.C:
-			_ = p.cmd.Process.Kill()
-			<-p.exited
-		}
-		t.Stop()
-	}
+	stopChildren(ws.procs, workerCommand{Cmd: cmdStop}, func(p *workerProc) *childProc[workerReply] { return p.childProc })
 	ws.procs = nil
 }

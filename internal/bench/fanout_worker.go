@@ -100,25 +100,7 @@ type workerReply struct {
 func RunFanoutWorker(ctx context.Context, in io.Reader, out io.Writer) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	cmds := make(chan workerCommand)
-	readErr := make(chan error, 1)
-	go func() {
-		defer cancel() // stdin closed: the coordinator is gone
-		sc := bufio.NewScanner(in)
-		for sc.Scan() {
-			var c workerCommand
-			if err := json.Unmarshal(sc.Bytes(), &c); err != nil {
-				readErr <- fmt.Errorf("worker command: %w", err)
-				return
-			}
-			select {
-			case cmds <- c:
-			case <-ctx.Done():
-				return
-			}
-		}
-		readErr <- sc.Err()
-	}()
+	cmds, readErr := readCommands[workerCommand](ctx, cancel, in)
 	enc := json.NewEncoder(out)
 	w := &worker{}
 	defer w.close()

@@ -4,7 +4,10 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"path/filepath"
 	"testing"
+
+	"github.com/switchboardhq/switchboard/internal/testproc"
 
 	"go.uber.org/goleak"
 )
@@ -28,8 +31,29 @@ func TestMain(m *testing.M) {
 		}
 		os.Exit(0)
 	}
-	goleak.VerifyTestMain(m)
+	if os.Getenv(stormWorkerEnv) != "" {
+		if err := RunStormWorker(context.Background(), os.Stdin, os.Stdout); err != nil {
+			fmt.Fprintln(os.Stderr, "storm worker:", err)
+			os.Exit(1)
+		}
+		os.Exit(0)
+	}
+	// The storm tests run the real server, which testproc builds; the
+	// goroutine check runs after the tests, as goleak.VerifyTestMain's.
+	testproc.Main(m, &switchboardBin, "../../cmd/switchboard", func() {
+		if err := goleak.Find(); err != nil {
+			fmt.Fprintln(os.Stderr, "goleak:", err)
+			os.RemoveAll(filepath.Dir(switchboardBin))
+			os.Exit(1)
+		}
+	})
 }
+
+// stormWorkerEnv makes the test binary a storm worker.
+const stormWorkerEnv = "SWITCHBOARD_BENCH_TEST_STORM_WORKER"
+
+// switchboardBin is the switchboard binary TestMain builds.
+var switchboardBin string
 
 // testWorkers fills in the options that run the workers in tests.
 func testWorkers(t *testing.T, o FanoutOptions) FanoutOptions {

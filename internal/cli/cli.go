@@ -83,6 +83,8 @@ type benchCmd struct {
 	Forward      benchForwardCmd      `cmd:"" help:"Cluster: time management POSTs to a connection through the node that holds it and through another node (forwarded), and report the latency forwarding adds."`
 	Manage       benchManageCmd       `cmd:"" help:"POST to a connection in a closed loop on keep-alive connections and compare with a no-op net/http server driven the same way."`
 	NoopServer   benchNoopServerCmd   `cmd:"" name:"noop-server" hidden:"" help:"The no-op net/http server of bench manage (started by it; prints its address as JSON)."`
+	Storm        benchStormCmd        `cmd:"" help:"Start a server, connect Go clients to it from several processes, restart the server and report how the clients come back (time, handshake rate, with or without jitter)."`
+	StormWorker  benchStormWorkerCmd  `cmd:"" name:"storm-worker" hidden:"" help:"A worker process of bench storm (started by it, speaks JSON lines on stdin/stdout)."`
 }
 
 type benchForwardCmd struct {
