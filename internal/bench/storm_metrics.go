@@ -10,8 +10,14 @@ import (
 	"strings"
 )
 
-// connectsMetric is the server's handshake counter, by api and outcome.
-const connectsMetric = "switchboard_connects_total"
+// connectsMetric is the server's counter of the handshakes that reached
+// the API (by api and outcome); rejectionsMetric counts those that a limit
+// or authentication refused before (by api and reason), which a storm
+// against a rate-limited server is mostly made of.
+const (
+	connectsMetric   = "switchboard_connects_total"
+	rejectionsMetric = "switchboard_handshake_rejections_total"
+)
 
 // scrapeConnects reads the server's handshakes by outcome (summed over
 // its APIs) from its Prometheus endpoint.
@@ -31,29 +37,34 @@ func scrapeConnects(ctx context.Context, hc *http.Client, metricsURL string) (ma
 	return parseConnects(resp.Body)
 }
 
-// parseConnects reads the samples of switchboard_connects_total from a
-// Prometheus text exposition and sums them by their outcome label. Other
-// lines are skipped; a sample of the counter that does not parse is an
-// error.
+// parseConnects reads the samples of switchboard_connects_total and
+// switchboard_handshake_rejections_total from a Prometheus text exposition
+// and sums them by outcome: the first by its outcome label, the second as
+// "refused:" and its reason label. Other lines are skipped; a sample of
+// either counter that does not parse is an error.
 func parseConnects(r io.Reader) (map[string]float64, error) {
 	out := map[string]float64{}
 	sc := bufio.NewScanner(r)
 	sc.Buffer(make([]byte, 0, 64<<10), 1<<20)
 	for n := 1; sc.Scan(); n++ {
 		line := sc.Text()
+		metric, label, prefix := connectsMetric, "outcome", ""
 		rest, ok := strings.CutPrefix(line, connectsMetric+"{")
 		if !ok {
-			continue
+			metric, label, prefix = rejectionsMetric, "reason", "refused:"
+			if rest, ok = strings.CutPrefix(line, rejectionsMetric+"{"); !ok {
+				continue
+			}
 		}
 		labels, value, err := splitSample(rest)
 		if err != nil {
-			return nil, fmt.Errorf("metrics line %d: %s: %w", n, connectsMetric, err)
+			return nil, fmt.Errorf("metrics line %d: %s: %w", n, metric, err)
 		}
-		outcome, ok := labels["outcome"]
+		outcome, ok := labels[label]
 		if !ok {
-			return nil, fmt.Errorf("metrics line %d: %s without an outcome label", n, connectsMetric)
+			return nil, fmt.Errorf("metrics line %d: %s without a%s %s label", n, metric, map[bool]string{true: "n", false: ""}[label == "outcome"], label)
 		}
-		out[outcome] += value
+		out[prefix+outcome] += value
 	}
 	if err := sc.Err(); err != nil {
 		return nil, fmt.Errorf("read server metrics: %w", err)

@@ -15,9 +15,11 @@ switchboard_connects_total{api="a",outcome="rejected_429"} 2 1700000000000
 switchboard_connects_total{api="we\"ird,}",outcome="upgrade_failed"} 1e2
 switchboard_connections{api="a"} 7
 process_cpu_seconds_total 1.5
+switchboard_handshake_rejections_total{api="a",reason="connection_rate"} 40
+switchboard_handshake_rejections_total{api="b",reason="connection_rate"} 2
 `
 	got, err := parseConnects(strings.NewReader(in))
-	want := map[string]float64{"accepted": 15, "rejected_429": 2, "upgrade_failed": 100}
+	want := map[string]float64{"accepted": 15, "rejected_429": 2, "upgrade_failed": 100, "refused:connection_rate": 42}
 	if err != nil || !maps.Equal(got, want) {
 		t.Fatalf("got %v, %v; want %v", got, err, want)
 	}
@@ -28,6 +30,7 @@ process_cpu_seconds_total 1.5
 		`switchboard_connects_total{outcome="accepted} 1`,
 		`switchboard_connects_total{outcome=accepted} 1`,
 		`switchboard_connects_total{outcome="accepted"} 1 2 3`,
+		`switchboard_handshake_rejections_total{api="a"} 1`,
 	} {
 		if m, err := parseConnects(strings.NewReader(bad)); err == nil {
 			t.Errorf("%s: %v, want an error", bad, m)
