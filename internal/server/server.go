@@ -127,6 +127,9 @@ type Server struct {
 
 	// cluster is this node's membership of a cluster; nil on a lone node.
 	cluster *clusterNode
+
+	// admin is the admin console; nil when admin.enabled is false.
+	admin *adminServer
 }
 
 //go:embed demo/index.html
@@ -295,6 +298,16 @@ func New(cfg *config.Config, o Options) (*Server, error) {
 			ErrorLog:          slog.NewLogLogger(o.Logger.Handler(), slog.LevelWarn),
 		}
 	}
+	if s.admin, err = s.newAdmin(cfg, o.Logger); err != nil {
+		s.ln.Close()
+		if s.metricsLn != nil {
+			s.metricsLn.Close()
+		}
+		_ = gw.Shutdown(context.Background())
+		cn.close()
+		s.closeFrontends()
+		return nil, err
+	}
 	s.http = &http.Server{
 		Handler:           s,
 		ReadHeaderTimeout: cmp.Or(cfg.HTTP.ReadHeaderTimeout.Std(), 10*time.Second),
@@ -373,6 +386,7 @@ func (s *Server) Run(ctx context.Context) error {
 		defer s.metricsHTTP.Close()
 	}
 	defer s.cluster.close()
+	defer s.startAdmin(s.cfg.Load())()
 	var lost <-chan struct{}
 	if s.cluster != nil {
 		lost = s.cluster.node.Registry().Lost()
@@ -494,6 +508,10 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	case "/favicon.ico":
 		s.serveFavicon(w, r)
+		return
+	}
+	if s.admin != nil && s.admin.http == nil && s.admin.console.Owns(path) {
+		s.admin.console.ServeHTTP(w, r)
 		return
 	}
 	if rt, ok := frontend.Match(s.routes, path); ok {
