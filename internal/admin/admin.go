@@ -2,6 +2,7 @@ package admin
 
 import (
 	"context"
+	"crypto/sha256"
 	"embed"
 	"encoding/json"
 	"errors"
@@ -185,13 +186,20 @@ func peer(r *http.Request) string {
 	return host
 }
 
-// sessionOf returns the request's live session, or nil.
+// sessionOf returns the request's live session, or nil. A session signed
+// in with a key that a reload removed is ended.
 func (c *Console) sessionOf(r *http.Request) (*session, string) {
 	ck, err := r.Cookie(cookieName)
 	if err != nil {
 		return nil, ""
 	}
-	return c.sessions.get(c.o.Now(), ck.Value), ck.Value
+	s := c.sessions.get(c.o.Now(), ck.Value)
+	if s != nil && !c.dev && !keyConfigured(c.o.Config().Management.APIKeys, s.digest) {
+		c.sessions.remove(ck.Value)
+		c.log.Info("admin console: session ended, its key is no longer configured", "session", s.tag, "key", s.key)
+		return nil, ""
+	}
+	return s, ck.Value
 }
 
 // sessionJSON is what GET and POST api/session answer.
@@ -218,7 +226,7 @@ func (c *Console) serveSession(w http.ResponseWriter, r *http.Request) {
 	case http.MethodGet, http.MethodHead:
 		s, _ := c.sessionOf(r)
 		if s == nil && c.dev {
-			id, ns := c.sessions.create(now, "development", nil)
+			id, ns := c.sessions.create(now, "development", [32]byte{}, nil)
 			http.SetCookie(w, sessionCookie(r, c.prefix, id, ns.expires))
 			c.log.Warn("admin console: development session opened without credentials", "remote", peer(r), "session", ns.tag)
 			s = ns
@@ -284,7 +292,7 @@ func (c *Console) signIn(w http.ResponseWriter, r *http.Request, now time.Time) 
 		apiError(w, http.StatusUnauthorized, "that is not a management API key of this server")
 		return
 	}
-	id, s := c.sessions.create(now, k.Name, k.Stages)
+	id, s := c.sessions.create(now, k.Name, sha256.Sum256([]byte(k.Key)), k.Stages)
 	http.SetCookie(w, sessionCookie(r, c.prefix, id, s.expires))
 	c.log.Info("admin console: signed in", "remote", addr, "key", k.Name, "session", s.tag)
 	writeJSON(w, http.StatusOK, c.sessionBody(s))

@@ -22,8 +22,11 @@ const csrfHeader = "X-Csrf-Token"
 
 // session is one signed-in operator.
 type session struct {
-	tag     string // a short, non-secret name for logs: hex of the id's digest
-	key     string // the API key's name ("development" in development mode)
+	tag string // a short, non-secret name for logs: hex of the id's digest
+	key string // the API key's name ("development" in development mode)
+	// digest is the SHA-256 of the key signed in with (zero in development
+	// mode): the session lasts only while that key is configured.
+	digest  [sha256.Size]byte
 	csrf    string
 	stages  map[string]bool // nil: every stage
 	created time.Time
@@ -58,12 +61,13 @@ func randomToken() string {
 
 // create starts a session and returns its cookie value. When the store is
 // full, expired sessions go first, then the oldest.
-func (s *sessions) create(now time.Time, key string, stages []string) (string, *session) {
+func (s *sessions) create(now time.Time, key string, digest [sha256.Size]byte, stages []string) (string, *session) {
 	id := randomToken()
 	sum := sha256.Sum256([]byte(id))
 	ses := &session{
 		tag:     hex.EncodeToString(sum[:4]),
 		key:     key,
+		digest:  digest,
 		csrf:    randomToken(),
 		created: now,
 		expires: now.Add(s.ttl),
@@ -281,4 +285,14 @@ func (l *limiter) pruneLocked(now time.Time) {
 			delete(l.m, k)
 		}
 	}
+}
+
+// keyConfigured reports whether a key with this digest is among keys.
+func keyConfigured(keys []config.APIKey, digest [sha256.Size]byte) bool {
+	found := 0
+	for i := range keys {
+		ks := sha256.Sum256([]byte(keys[i].Key))
+		found |= subtle.ConstantTimeCompare(ks[:], digest[:])
+	}
+	return found == 1
 }

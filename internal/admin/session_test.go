@@ -45,7 +45,7 @@ func (s *syncBuffer) String() string { s.mu.Lock(); defer s.mu.Unlock(); return 
 
 // newTestConsole is a console with one key and no data behind it: enough
 // for sign-in, sessions and CSRF, which never reach the data.
-func newTestConsole(t *testing.T, edit func(*config.Config)) (*Console, *clock, *syncBuffer) {
+func newTestConsole(t testing.TB, edit func(*config.Config)) (*Console, *clock, *syncBuffer) {
 	t.Helper()
 	cfg := &config.Config{Listen: "127.0.0.1:0"}
 	cfg.Management.APIKeys = []config.APIKey{{Name: "ops", Key: testKey}, {Name: "limited", Key: testKey + "-limited", Stages: []string{"b"}}}
@@ -332,5 +332,24 @@ func TestAssets(t *testing.T) {
 		if want == http.StatusOK && !strings.Contains(w.Header().Get("Content-Security-Policy"), "script-src 'self'") {
 			t.Errorf("GET %s: no CSP", path)
 		}
+	}
+}
+
+// TestKeyRemovedEndsSession: a session lasts only while the key it signed
+// in with is configured (a reload that removes or rotates the key signs
+// its sessions out).
+func TestKeyRemovedEndsSession(t *testing.T) {
+	var cfg *config.Config
+	c, _, _ := newTestConsole(t, func(c *config.Config) { cfg = c })
+	ck := sessionCookieOf(t, signIn(c, testKey, nil))
+	if w := request(c, http.MethodGet, "/admin/api/stages", ck, nil); w.Code != http.StatusOK {
+		t.Fatalf("stages: %d", w.Code)
+	}
+	cfg.Management.APIKeys = []config.APIKey{{Name: "ops", Key: testKey + "-rotated"}}
+	if w := request(c, http.MethodGet, "/admin/api/stages", ck, nil); w.Code != http.StatusUnauthorized {
+		t.Fatalf("stages after the key was rotated: %d, want 401", w.Code)
+	}
+	if n := c.sessions.len(); n != 0 {
+		t.Fatalf("%d sessions left", n)
 	}
 }
