@@ -3,9 +3,10 @@
 // (/{stage}), the management API (/{stage}/@connections...), the demo page
 // (/ and /favicon.ico, unless http.demo is false), health checks
 // (/healthz, /readyz) or metrics (/metrics, or on a listener of its own
-// with metrics.listen), the configuration reload (Reload, on SIGHUP) and
-// the phased shutdown that drains it all, after a readiness delay on
-// SIGTERM.
+// with metrics.listen), the admin console (internal/admin, at admin.path
+// or on admin.listen with /metrics and pprof), the configuration reload
+// (Reload, on SIGHUP) and the phased shutdown that drains it all, after a
+// readiness delay on SIGTERM.
 //
 // Concurrency: a Server is started once with Run; its router, Reload and
 // SkipReadinessDelay are safe for concurrent use. Reloads are serialized;
