@@ -193,6 +193,21 @@ function stagePicker(id: string, onChange: () => void): HTMLElement {
   return h("label", { for: id }, "Stage", sel);
 }
 
+// replaceKeepingFocus replaces el's children, and gives the focus back to
+// the new element that matches the one focused before (same id, or same
+// aria-label): the live views re-render every poll, and a keyboard user
+// must not lose their place.
+function replaceKeepingFocus(el: HTMLElement, ...nodes: Node[]): void {
+  const active = document.activeElement;
+  let selector = "";
+  if (active && el.contains(active)) {
+    if (active.id) selector = `#${CSS.escape(active.id)}`;
+    else if (active.getAttribute("aria-label")) selector = `[aria-label="${CSS.escape(active.getAttribute("aria-label")!)}"]`;
+  }
+  el.replaceChildren(...nodes);
+  if (selector) (el.querySelector(selector) as HTMLElement | null)?.focus();
+}
+
 function table(caption: string, heads: string[], rows: Node[][], id?: string): HTMLElement {
   return h("table", { id },
     h("caption", { class: "muted" }, caption),
@@ -284,7 +299,7 @@ async function refreshConnections(): Promise<void> {
     document.createTextNode((c.channels as string[]).join(", ")), document.createTextNode(age(c.connectedAt)),
     h("button", { type: "button", class: "secondary", "data-inspect": c.connectionId, "aria-label": `Inspect ${c.connectionId}`, onclick: () => inspectConnection(currentStage, c) }, "Inspect"),
   ]);
-  out.replaceChildren(rows.length
+  replaceKeepingFocus(out, rows.length
     ? table(`${rows.length} connection${rows.length === 1 ? "" : "s"}${data.truncated ? " (more not shown; narrow the search)" : ""}`,
       ["Connection id", "User", "Source IP", "Channels", "Age", "Action"], rows, "conn-table")
     : h("p", { class: "muted", id: "conn-none" }, "No connection matches."));
@@ -346,7 +361,7 @@ async function refreshChannels(): Promise<void> {
   const data = await get(`api/channels?stage=${seg(currentStage)}&prefix=${seg(chanPrefix)}`);
   const rows = (data.channels as any[]).map((c) => [h("code", {}, c.channel), document.createTextNode(String(c.members)),
     h("button", { type: "button", class: "secondary", "aria-label": `Open ${c.channel}`, onclick: () => openChannel(currentStage, c.channel).catch((e) => say(e.message)) }, "Open")]);
-  out.replaceChildren(rows.length ? table(`${rows.length} occupied channel${rows.length === 1 ? "" : "s"}`, ["Channel", "Members", "Action"], rows, "chan-table")
+  replaceKeepingFocus(out, rows.length ? table(`${rows.length} occupied channel${rows.length === 1 ? "" : "s"}`, ["Channel", "Members", "Action"], rows, "chan-table")
     : h("p", { class: "muted" }, "No occupied channel."));
 }
 
@@ -406,7 +421,7 @@ async function refreshUsers(): Promise<void> {
   const data = await get(`api/users?stage=${seg(currentStage)}&q=${seg(userQuery)}`);
   const rows = (data.users as any[]).map((u) => [h("code", {}, u.user), document.createTextNode(String(u.connections)),
     h("button", { type: "button", class: "secondary", "aria-label": `Open user ${u.user}`, onclick: () => openUser(currentStage, u.user).catch((e) => say(e.message)) }, "Open")]);
-  out.replaceChildren(rows.length ? table(`${rows.length} user${rows.length === 1 ? "" : "s"}; ${data.anonymous} connection(s) without a user`, ["User", "Connections", "Action"], rows, "user-table")
+  replaceKeepingFocus(out, rows.length ? table(`${rows.length} user${rows.length === 1 ? "" : "s"}; ${data.anonymous} connection(s) without a user`, ["User", "Connections", "Action"], rows, "user-table")
     : h("p", { class: "muted" }, `No user. ${data.anonymous} connection(s) without a user.`));
 }
 

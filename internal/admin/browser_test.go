@@ -288,6 +288,11 @@ func TestConsoleInBrowser(t *testing.T) {
 	waitJS(t, tab, "the client in the list", fmt.Sprintf(`!!document.querySelector('[data-inspect=%q]')`, id))
 	do(t, tab, "search by user", chromedp.SetValue(chromedp.ID("conn-field"), "user"), chromedp.SendKeys(chromedp.ID("conn-q"), "alice"), chromedp.Click(chromedp.ID("conn-search")))
 	waitJS(t, tab, "the client found by user", fmt.Sprintf(`!!document.querySelector('[data-inspect=%q]') && document.getElementById("conn-table").textContent.includes("room:lobby")`, id))
+	// The list refreshes itself; a keyboard user's focus stays on their row.
+	do(t, tab, "focus a row", chromedp.Evaluate[chromedp.Void](fmt.Sprintf(`window.oldTable = document.getElementById("conn-table");
+		document.querySelector('[data-inspect=%q]').focus()`, id)))
+	waitJS(t, tab, "the list refreshed", `document.getElementById("conn-table") !== window.oldTable && !!document.getElementById("conn-table")`)
+	waitJS(t, tab, "the focus kept", fmt.Sprintf(`document.activeElement.getAttribute("data-inspect") === %q`, id))
 	do(t, tab, "inspect", chromedp.Click(chromedp.CSS(fmt.Sprintf(`[data-inspect=%q]`, id))))
 	waitJS(t, tab, "the connection's panel", `!!document.getElementById("conn-panel")`)
 	checkAxe(t, tab, axe, "connections")
