@@ -141,8 +141,8 @@ type View = { title: string; render: (root: HTMLElement) => Promise<void> | void
 
 const views: Record<string, View> = {
   overview: { title: "Overview", render: renderOverview, poll: refreshOverview },
-  connections: { title: "Connections", render: renderConnections, poll: () => refreshConnections() },
-  channels: { title: "Channels", render: renderChannels, poll: () => refreshChannels() },
+  connections: { title: "Connections", render: renderConnections, poll: async () => { await refreshConnections(); await refreshConnection(); } },
+  channels: { title: "Channels", render: renderChannels, poll: async () => { await refreshChannels(); await refreshChannel(); } },
   users: { title: "Users", render: renderUsers, poll: () => refreshUsers() },
   nodes: { title: "Nodes", render: renderNodes, poll: refreshNodes },
   config: { title: "Configuration", render: renderConfig },
@@ -156,6 +156,8 @@ function stopPolling(): void {
 async function route(): Promise<void> {
   if (!session) return;
   stopPolling();
+  openConn = null;
+  openChan = null;
   const name = location.hash.replace(/^#/, "") || "overview";
   const view = views[name] ?? views.overview;
   for (const a of document.querySelectorAll("#nav a")) {
@@ -305,9 +307,23 @@ async function refreshConnections(): Promise<void> {
     : h("p", { class: "muted", id: "conn-none" }, "No connection matches."));
 }
 
+// openConn is the connection whose panel is open; the poll refreshes it.
+let openConn: { stage: string; id: string } | null = null;
+
+function connectionFacts(c: any): HTMLElement {
+  return h("dl", { class: "facts" },
+    h("dt", {}, "User"), h("dd", {}, c.user || "(none)"),
+    h("dt", {}, "Source IP"), h("dd", {}, c.sourceIp),
+    h("dt", {}, "User agent"), h("dd", {}, c.userAgent || "(none)"),
+    h("dt", {}, "Connected"), h("dd", {}, `${c.connectedAt} (${age(c.connectedAt)} ago)`),
+    h("dt", {}, "Last active"), h("dd", {}, c.lastActiveAt),
+    h("dt", {}, "Channels"), h("dd", {}, (c.channels as string[]).join(", ") || "(none)"));
+}
+
 function inspectConnection(stage: string, c: any): void {
   const detail = document.getElementById("conn-detail");
   if (!detail) return;
+  openConn = { stage, id: c.connectionId };
   const msg = h("textarea", { id: "send-data", name: "data" }) as HTMLTextAreaElement;
   const send = h("form", { class: "row", "aria-label": "Send a message" },
     h("label", { for: "send-data" }, "Message to send", msg),
@@ -319,21 +335,25 @@ function inspectConnection(stage: string, c: any): void {
   });
   const disconnect = h("button", { type: "button", class: "danger", id: "disconnect", onclick: async () => {
     if (!window.confirm(`Disconnect ${c.connectionId}?`)) return;
-    try { await call("DELETE", manage(stage, `@connections/${seg(c.connectionId)}`)); say(`Disconnected ${c.connectionId}.`); detail.replaceChildren(); await refreshConnections(); }
+    try { await call("DELETE", manage(stage, `@connections/${seg(c.connectionId)}`)); say(`Disconnected ${c.connectionId}.`); openConn = null; detail.replaceChildren(); await refreshConnections(); }
     catch (e) { say(`Disconnect failed: ${(e as Error).message}`); }
   } }, "Disconnect");
   detail.replaceChildren(h("section", { class: "panel", "aria-labelledby": "conn-detail-h", id: "conn-panel" },
-    h("h2", { id: "conn-detail-h" }, "Connection ", h("code", {}, c.connectionId)),
-    h("dl", { class: "facts" },
-      h("dt", {}, "User"), h("dd", {}, c.user || "(none)"),
-      h("dt", {}, "Source IP"), h("dd", {}, c.sourceIp),
-      h("dt", {}, "User agent"), h("dd", {}, c.userAgent || "(none)"),
-      h("dt", {}, "Connected"), h("dd", {}, `${c.connectedAt} (${age(c.connectedAt)} ago)`),
-      h("dt", {}, "Last active"), h("dd", {}, c.lastActiveAt),
-      h("dt", {}, "Channels"), h("dd", {}, (c.channels as string[]).join(", ") || "(none)")),
+    h("h2", { id: "conn-detail-h", tabindex: "-1" }, "Connection ", h("code", {}, c.connectionId)),
+    h("div", { id: "conn-live" }, connectionFacts(c)),
     send, h("p", {}, disconnect)));
-  (detail.querySelector("h2") as HTMLElement).setAttribute("tabindex", "-1");
   (detail.querySelector("h2") as HTMLElement).focus();
+}
+
+// refreshConnection updates the open connection's facts, or says it closed.
+async function refreshConnection(): Promise<void> {
+  const live = document.getElementById("conn-live");
+  if (!live || !openConn) return;
+  const { stage, id } = openConn;
+  const data = await get(`api/connections?stage=${seg(stage)}&field=id&q=${seg(id)}`);
+  const c = (data.connections as any[]).find((x) => x.connectionId === id);
+  if (openConn?.id !== id) return;
+  live.replaceChildren(c ? connectionFacts(c) : h("p", { class: "error", id: "conn-closed" }, "This connection is closed."));
 }
 
 // ---- channels ----------------------------------------------------------
@@ -365,13 +385,16 @@ async function refreshChannels(): Promise<void> {
     : h("p", { class: "muted" }, "No occupied channel."));
 }
 
+// openChan is the channel whose panel is open; the poll refreshes it.
+let openChan: { stage: string; channel: string } | null = null;
+
+// HISTORY_SHOWN publications, the newest, are shown in a channel's panel.
+const HISTORY_SHOWN = 50;
+
 async function openChannel(stage: string, channel: string): Promise<void> {
   const detail = document.getElementById("chan-detail");
   if (!detail) return;
-  const info = await get(manage(stage, `@channels/${seg(channel)}`));
-  let history: any = null, historyNote = "";
-  try { history = await get(manage(stage, `@channels/${seg(channel)}/history?limit=50`)); }
-  catch (e) { historyNote = (e as Error).message; }
+  openChan = { stage, channel };
   const data = h("textarea", { id: "publish-data", name: "data" }) as HTMLTextAreaElement;
   const pub = h("form", { class: "row", "aria-label": "Publish to the channel" },
     h("label", { for: "publish-data" }, "Message to publish", data), h("button", { type: "submit", id: "publish" }, "Publish"));
@@ -381,12 +404,35 @@ async function openChannel(stage: string, channel: string): Promise<void> {
       const r = await call("POST", manage(stage, `@channels/${seg(channel)}`), data.value, "text/plain");
       say(`Published to ${channel}: ${r.recipients} recipient${r.recipients === 1 ? "" : "s"}${r.offset ? `, offset ${r.offset}` : ""}.`);
       data.value = "";
-      await openChannel(stage, channel);
+      await refreshChannel();
     } catch (e) { say(`Publish failed: ${(e as Error).message}`); }
   });
-  const presence = info.presence as any[] | undefined;
   detail.replaceChildren(h("section", { class: "panel", id: "chan-panel", "aria-labelledby": "chan-detail-h" },
-    h("h2", { id: "chan-detail-h" }, "Channel ", h("code", {}, channel)),
+    h("h2", { id: "chan-detail-h", tabindex: "-1" }, "Channel ", h("code", {}, channel)),
+    h("div", { id: "chan-live" }), h("h3", {}, "Publish"), pub));
+  await refreshChannel();
+  (detail.querySelector("h2") as HTMLElement).focus();
+}
+
+// refreshChannel reads the open channel's members, presence and newest
+// history through the management API.
+async function refreshChannel(): Promise<void> {
+  const live = document.getElementById("chan-live");
+  if (!live || !openChan) return;
+  const { stage, channel } = openChan;
+  const info = await get(manage(stage, `@channels/${seg(channel)}`));
+  let history: any = null, historyNote = "";
+  if (info.epoch) {
+    const since = Math.max(0, info.offset - HISTORY_SHOWN);
+    try { history = await get(manage(stage, `@channels/${seg(channel)}/history?since=${since}&limit=${HISTORY_SHOWN}`)); }
+    catch (e) { historyNote = (e as Error).message; }
+  } else {
+    historyNote = "This channel's namespace keeps no history.";
+  }
+  if (openChan?.channel !== channel || openChan.stage !== stage) return;
+  const presence = info.presence as any[] | undefined;
+  const pubs = (history?.publications ?? []) as any[];
+  replaceKeepingFocus(live,
     h("dl", { class: "facts" },
       h("dt", {}, "Members"), h("dd", {}, String(info.members)),
       h("dt", {}, "Stream"), h("dd", {}, info.epoch ? `epoch ${info.epoch}, offset ${info.offset}` : "no history kept")),
@@ -395,10 +441,9 @@ async function openChannel(stage: string, channel: string): Promise<void> {
       presence.map((m) => [h("code", {}, m.connectionId), document.createTextNode(m.user ?? ""), document.createTextNode(m.info ? JSON.stringify(m.info) : "")]), "presence-table")
       : h("p", { class: "muted" }, "Nobody.")) : h("p", { class: "muted" }, "This channel's namespace keeps no presence."),
     h("h3", {}, "History"),
-    history ? (history.publications.length ? table(`Last ${history.publications.length} publication(s)${history.truncated ? "; older ones were dropped" : ""}`,
-      ["Offset", "Time", "Data"], (history.publications as any[]).map((p) => [document.createTextNode(String(p.offset)), document.createTextNode(p.time), h("code", {}, payloadText(p))]), "history-table")
-      : h("p", { class: "muted" }, "No publication kept.")) : h("p", { class: "muted" }, historyNote || "No history."),
-    h("h3", {}, "Publish"), pub));
+    history ? (pubs.length ? table(`The newest ${pubs.length} publication(s), offsets ${pubs[0].offset} to ${pubs[pubs.length - 1].offset}${history.truncated ? "; older ones were dropped" : ""}`,
+      ["Offset", "Time", "Data"], pubs.map((p) => [document.createTextNode(String(p.offset)), document.createTextNode(p.time), h("code", {}, payloadText(p))]), "history-table")
+      : h("p", { class: "muted" }, "No publication kept.")) : h("p", { class: "muted" }, historyNote));
 }
 
 // ---- users -------------------------------------------------------------

@@ -309,6 +309,13 @@ func TestConsoleInBrowser(t *testing.T) {
 	do(t, tab, "publish", chromedp.SendKeys(chromedp.ID("publish-data"), "published from console"), chromedp.Click(chromedp.ID("publish")))
 	ws.await(t, `"type":"pub"`, `"channel":"room:lobby"`, `published from console`)
 	waitJS(t, tab, "the publication in the history", `!!document.getElementById("history-table") && document.getElementById("history-table").textContent.includes("published from console")`)
+	// The open channel's panel follows the channel: a publication by the
+	// client appears without a click.
+	if err := ws.conn.Write(context.Background(), websocket.MessageText, []byte(`{"type":"publish","id":7,"channel":"room:lobby","text":"published by the client"}`)); err != nil {
+		t.Fatal(err)
+	}
+	ws.await(t, `"type":"reply"`, `"id":7`)
+	waitJS(t, tab, "the client's publication in the history", `document.getElementById("history-table").textContent.includes("published by the client")`)
 	checkAxe(t, tab, axe, "channels")
 
 	do(t, tab, "open users", chromedp.Navigate(base+"#users"))
