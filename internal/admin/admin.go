@@ -227,7 +227,7 @@ func (c *Console) serveSession(w http.ResponseWriter, r *http.Request) {
 		s, _ := c.sessionOf(r)
 		if s == nil && c.dev {
 			id, ns := c.sessions.create(now, "development", [32]byte{}, nil)
-			http.SetCookie(w, sessionCookie(r, c.prefix, id, ns.expires))
+			http.SetCookie(w, sessionCookie(r, c.prefix, id, ns))
 			c.log.Warn("admin console: development session opened without credentials", "remote", peer(r), "session", ns.tag)
 			s = ns
 		}
@@ -293,7 +293,7 @@ func (c *Console) signIn(w http.ResponseWriter, r *http.Request, now time.Time) 
 		return
 	}
 	id, s := c.sessions.create(now, k.Name, sha256.Sum256([]byte(k.Key)), k.Stages)
-	http.SetCookie(w, sessionCookie(r, c.prefix, id, s.expires))
+	http.SetCookie(w, sessionCookie(r, c.prefix, id, s))
 	c.log.Info("admin console: signed in", "remote", addr, "key", k.Name, "session", s.tag)
 	writeJSON(w, http.StatusOK, c.sessionBody(s))
 }

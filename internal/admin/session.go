@@ -149,14 +149,15 @@ func secureRequest(r *http.Request) bool {
 	return r.TLS != nil || r.Header.Get("X-Forwarded-Proto") == "https"
 }
 
-// sessionCookie is the cookie that carries id, scoped to the console.
-func sessionCookie(r *http.Request, path, id string, expires time.Time) *http.Cookie {
+// sessionCookie is the cookie that carries the id of s, scoped to the
+// console; it expires with the session.
+func sessionCookie(r *http.Request, path, id string, s *session) *http.Cookie {
 	return &http.Cookie{
 		Name:     cookieName,
 		Value:    id,
 		Path:     path,
-		Expires:  expires,
-		MaxAge:   max(int(time.Until(expires).Seconds()), 1),
+		Expires:  s.expires,
+		MaxAge:   max(int(s.expires.Sub(s.created).Seconds()), 1),
 		HttpOnly: true,
 		Secure:   secureRequest(r),
 		SameSite: http.SameSiteStrictMode,

@@ -108,8 +108,8 @@ func TestCookieFlags(t *testing.T) {
 				t.Fatalf("sign-in: %d %s", w.Code, w.Body)
 			}
 			ck := sessionCookieOf(t, w)
-			if !ck.HttpOnly || ck.SameSite != http.SameSiteStrictMode || ck.Path != "/admin" || ck.Secure != tc.secure {
-				t.Fatalf("cookie %+v: want HttpOnly, SameSite=Strict, Path=/admin, Secure=%v", ck, tc.secure)
+			if !ck.HttpOnly || ck.SameSite != http.SameSiteStrictMode || ck.Path != "/admin" || ck.Secure != tc.secure || ck.MaxAge != 8*3600 {
+				t.Fatalf("cookie %+v: want HttpOnly, SameSite=Strict, Path=/admin, Secure=%v, Max-Age 8h", ck, tc.secure)
 			}
 			if len(ck.Value) < 40 {
 				t.Fatalf("session id %q is too short to be 256 random bits", ck.Value)
