@@ -130,7 +130,7 @@ func (v *validator) adminPath(c *Config) {
 	}
 	for i, a := range c.APIs {
 		if a.Stage == first {
-			v.add("admin.path", "%q begins with /%s, the stage of apis[%d], whose clients and management calls it would shadow; %s, or move admin.listen to a separate address", p, first, i, fix)
+			v.add("admin.path", "%q begins with /%s, the stage of apis[%d], whose clients and management calls it would shadow; set admin.path to a path no stage begins with, such as \"/switchboard-admin\", or give the console its own admin.listen", p, first, i)
 			return
 		}
 	}

@@ -32,7 +32,7 @@ func TestValidateAdmin(t *testing.T) {
 		{"trailing slash", "admin.path", "no trailing", func(c *Config) { c.Admin.Path = "/admin/" }},
 		{"root", "admin.path", "at least one segment", func(c *Config) { c.Admin.Path = "/" }},
 		{"dot segment", "admin.path", "segment", func(c *Config) { c.Admin.Path = "/a/../b" }},
-		{"shadows a stage", "admin.path", "stage of apis[0]", func(c *Config) { c.Admin.Path = "/prod/console" }},
+		{"shadows a stage", "admin.path", "no stage begins with", func(c *Config) { c.Admin.Path = "/prod/console" }},
 		{"reserved", "admin.path", "serves itself", func(c *Config) { c.Admin.Path = "/metrics" }},
 		{"pusher", "admin.path", "Pusher", func(c *Config) { c.Admin.Path = "/apps" }},
 		{"listen malformed", "admin.listen", "host:port", func(c *Config) { c.Admin.Listen = "nine" }},
