@@ -365,6 +365,18 @@ func TestConsoleInBrowser(t *testing.T) {
 	}
 	waitJS(t, tab, "the client gone from the list", `!!document.getElementById("conn-none")`)
 
+	// An open connection's panel says when the connection closes by itself.
+	ws2 := dial(t, srv.Addr)
+	ws2.await(t, `"subscribed"`)
+	id2 := be.lastConnected()
+	waitJS(t, tab, "the second client in the list", fmt.Sprintf(`!!document.querySelector('[data-inspect=%q]')`, id2))
+	do(t, tab, "inspect the second client", chromedp.Click(chromedp.CSS(fmt.Sprintf(`[data-inspect=%q]`, id2))))
+	waitJS(t, tab, "its panel", `!!document.getElementById("conn-panel")`)
+	if err := ws2.conn.Close(websocket.StatusNormalClosure, "bye"); err != nil {
+		t.Fatal(err)
+	}
+	waitJS(t, tab, "the panel saying it closed", `!!document.getElementById("conn-closed")`)
+
 	// Sign out: the session is over.
 	do(t, tab, "sign out", chromedp.Click(chromedp.ID("signout")))
 	waitJS(t, tab, "the sign-in form", `!!document.getElementById("key")`)
