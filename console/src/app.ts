@@ -264,14 +264,17 @@ async function refreshOverview(): Promise<void> {
     card("card-handshakes", "Handshakes/s", last ? num(last.handshakes) : "–", `Handshakes per second ${over}`, samples.map((x) => x.handshakes)),
     card("card-messages", "Messages/s", last ? num(last.messages) : "–", `Messages received per second ${over}`, samples.map((x) => x.messages)),
     card("card-deliveries", "Deliveries/s", last ? num(last.deliveries) : "–", `Deliveries per second ${over}`, samples.map((x) => x.deliveries)),
+    card("card-errors", "Errors and rejections/s", last ? num(Object.values(last.errors).reduce((a, b) => a + b, 0)) : "–",
+      `Errors and rejections per second, all reasons, ${over}`, samples.map((x) => Object.values(x.errors).reduce((a, b) => a + b, 0))),
     card("card-latency", "Integration latency p50 / p99", last ? `${ms(last.p50)} / ${ms(last.p99)}` : "–",
       `Integration latency, p50 (blue) and p99 (red), ${over}`, samples.map((x) => x.p50), samples.map((x) => x.p99)),
   );
   const totals: Record<string, number> = {};
   for (const x of samples) for (const [k, v] of Object.entries(x.errors)) totals[k] = (totals[k] ?? 0) + v * data.interval;
-  const rows = Object.entries(totals).sort((a, b) => b[1] - a[1]).map(([k, v]) => [document.createTextNode(k), document.createTextNode(v.toFixed(0))]);
+  const rows = Object.entries(totals).sort((a, b) => b[1] - a[1]).map(([k, v]) => [document.createTextNode(k), document.createTextNode(v.toFixed(0)),
+    h("span", { class: "spark" }, chart(`${k} per second ${over}`, [samples.map((x) => x.errors[k] ?? 0)]))]);
   errs.replaceChildren(h("h2", {}, "Errors and rejections by reason"),
-    rows.length ? table(`Counted ${over}`, ["Reason", "Count"], rows, "errors-table") : h("p", { class: "muted" }, `None ${over}.`));
+    rows.length ? table(`Counted ${over}`, ["Reason", "Count", "Per second"], rows, "errors-table") : h("p", { class: "muted" }, `None ${over}.`));
 }
 
 // ---- connections -------------------------------------------------------

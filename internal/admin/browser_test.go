@@ -65,6 +65,7 @@ func newBackend(t *testing.T) *backend {
 	b.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		body, _ := io.ReadAll(r.Body)
 		var ev struct {
+			Query          map[string]string `json:"queryStringParameters"`
 			RequestContext struct {
 				RouteKey     string `json:"routeKey"`
 				ConnectionID string `json:"connectionId"`
@@ -76,6 +77,10 @@ func newBackend(t *testing.T) *backend {
 		}
 		switch ev.RequestContext.RouteKey {
 		case "$connect":
+			if ev.Query["reject"] != "" {
+				http.Error(w, "rejected by the test", http.StatusForbidden)
+				return
+			}
 			b.mu.Lock()
 			b.connected = append(b.connected, ev.RequestContext.ConnectionID)
 			b.mu.Unlock()
@@ -281,6 +286,14 @@ func TestConsoleInBrowser(t *testing.T) {
 	do(t, tab, "sign in", chromedp.Evaluate[chromedp.Void](`document.getElementById("key").value = ""`), chromedp.SendKeys(chromedp.ID("key"), consoleKey), chromedp.Click(chromedp.ID("signin")))
 	waitJS(t, tab, "the overview", `!!document.getElementById("card-connections")`)
 	waitJS(t, tab, "a connection in the overview", `document.querySelector("#card-connections .value").textContent === "1"`)
+	// A handshake the backend refuses shows up among the errors by reason.
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	if c, _, err := websocket.Dial(ctx, "ws://"+srv.Addr+"/prod?reject=1", nil); err == nil {
+		c.CloseNow()
+		t.Fatal("the backend's refusal did not refuse the handshake")
+	}
+	cancel()
+	waitJS(t, tab, "the refusal among the errors", `!!document.getElementById("errors-table") && document.getElementById("errors-table").textContent.includes("connect rejected")`)
 	checkAxe(t, tab, axe, "overview")
 
 	// The client appears in the connections view, found by user.
