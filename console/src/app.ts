@@ -254,9 +254,11 @@ async function refreshOverview(): Promise<void> {
   const errs = document.getElementById("overview-errors");
   if (!cards || !errs) return;
   const last = samples[samples.length - 1];
+  const peak = (series: (number | null)[][]) => Math.max(0, ...series.flat().filter((v): v is number => v !== null));
   const card = (id: string, title: string, value: string, label: string, ...series: (number | null)[][]) =>
     h("section", { class: "card", id, "aria-labelledby": `${id}-h` }, h("h2", { id: `${id}-h` }, title),
-      h("p", { class: "value" }, value), chart(label, series));
+      h("p", { class: "value" }, value), chart(label, series),
+      h("p", { class: "peak muted" }, id === "card-latency" ? `peak ${ms(peak(series))}` : id === "card-connections" ? `peak ${peak(series)}` : `peak ${num(peak(series))}`));
   const minutes = Math.round(samples.length / 60);
   const over = `over the last ${minutes || "<1"} min`;
   cards.replaceChildren(
