@@ -1,7 +1,6 @@
 package config
 
 import (
-	"fmt"
 	"net"
 	"net/netip"
 	"strings"
@@ -148,12 +147,4 @@ func loopbackListen(addr string) bool {
 	}
 	ip, err := netip.ParseAddr(host)
 	return err == nil && ip.Unmap().IsLoopback()
-}
-
-// ConsoleAddr describes where the console is served, for log lines.
-func (a Admin) ConsoleAddr(listen string) string {
-	if a.Listen != "" {
-		listen = a.Listen
-	}
-	return fmt.Sprintf("%s%s", listen, a.Path)
 }
