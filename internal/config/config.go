@@ -30,6 +30,8 @@ type Config struct {
 	// /app/{key}, the HTTP API at /apps/{id}/...) on the channels of the
 	// APIs they map to. Default: none.
 	Pusher Pusher `yaml:"pusher"`
+	// Admin serves the admin console (off by default).
+	Admin Admin `yaml:"admin"`
 }
 
 // Log configures the structured log written to stderr.

@@ -106,6 +106,9 @@ func (c *Config) ApplyDefaults() {
 	if c.Cluster != nil {
 		c.Cluster.applyDefaults()
 	}
+	if c.Admin.Enabled {
+		c.Admin.applyDefaults()
+	}
 	// Management.AllowLoopback has no default: nil means false (see
 	// LoopbackAllowed), so development mode is on only where a
 	// configuration says so.

@@ -590,7 +590,7 @@ func TestUnknownKeySuggestions(t *testing.T) {
 		{minimal + "    auth:\n      authorizer:\n        identity_sources: []\n", `x.yaml:7: apis[0].auth.authorizer: unknown key "identity_sources" (did you mean "identitySources"?)`},
 		{minimal + "    auth:\n      authorizer:\n        ttl: 1m\n", `x.yaml:7: apis[0].auth.authorizer: unknown key "ttl"; the keys here are integration, identitySources, cacheTTL`},
 		// Keys brought in by a merge are checked where they are merged.
-		{"x: &x {level: info, colour: red}\n", `x.yaml:1: unknown key "x"; the keys here are listen, log, shutdown, management, transport, tls, http, metrics, cluster, apis, pusher`},
+		{"x: &x {level: info, colour: red}\n", `x.yaml:1: unknown key "x"; the keys here are listen, log, shutdown, management, transport, tls, http, metrics, cluster, apis, pusher, admin`},
 		{"apis:\n  - &a {id: a, stage: a, routeSelectionExpression: $x}\n  - <<: *a\n    stage: b\n    bogus: 1\n", `x.yaml:5: apis[1]: unknown key "bogus"; the keys here are id, stage, domainName, routeSelectionExpression, binary, limits, channels, compression, auth, routes, integrations, disconnect`},
 		{"apis:\n  - id: a\n    stage: a\n    routeSelectionExpression: $x\n    limits: &l {attempts: 3}\n", `x.yaml:5: apis[0].limits: unknown key "attempts"; the keys here are maxMessageBytes, maxFrameBytes, idleTimeout, maxConnectionDuration, pingInterval, pongTimeout, outboundQueueBytes, writeTimeout, connectionsPerSecond, connectionBurst, connectionsPerSecondPerIP, maxConnections, maxConnectionsPerIP, maxConnectionsPerUser, messagesPerSecond, messageBurst, inboundQueueMessages`},
 		// An alias used as a key is checked as the key it stands for.

@@ -141,6 +141,7 @@ func (v *validator) config(c *Config) {
 	v.http(&c.HTTP)
 	v.management(&c.Management, c.APIs)
 	v.cluster(c)
+	v.admin(c)
 
 	stages := map[string]int{}
 	for i := range c.APIs {

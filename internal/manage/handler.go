@@ -150,6 +150,33 @@ func (h *Handler) ServeEscaped(w http.ResponseWriter, r *http.Request, path stri
 	}
 }
 
+// ServeAdmitted serves a request that the caller has already admitted
+// (the admin console, which signs its operators in itself): no
+// credentials are checked; everything else is as in ServeEscaped, with
+// principal (such as "console:<session>") in the log. path is
+// r.URL.EscapedPath() of the management path, "/{stage}/@...". The
+// caller decides which stages principal may reach.
+func (h *Handler) ServeAdmitted(w http.ResponseWriter, r *http.Request, path, principal string) {
+	sw := statusWriters.Get().(*statusWriter)
+	*sw = statusWriter{ResponseWriter: w}
+	defer func() {
+		*sw = statusWriter{}
+		statusWriters.Put(sw)
+	}()
+	reqID := newRequestID()
+	sw.Header()[canonicalRequestID] = []string{reqID}
+	rt, err := parsePath(path)
+	if err == nil {
+		err = h.serve(sw, r, rt)
+	}
+	if err != nil {
+		h.writeError(sw, r, rt, err)
+	}
+	h.logger.LogAttrs(r.Context(), slog.LevelInfo, "management call", rt.logAttrs(
+		slog.String("method", r.Method), slog.Int("status", sw.status),
+		slog.String("principal", principal), slog.String("requestId", reqID))...)
+}
+
 // logAttrs returns the route's stage and id, and its channel and user when
 // it has them, followed by more.
 func (rt route) logAttrs(more ...slog.Attr) []slog.Attr {

@@ -3,9 +3,10 @@
 // (/{stage}), the management API (/{stage}/@connections...), the demo page
 // (/, /favicon.ico and the client it loads, unless http.demo is false), health checks
 // (/healthz, /readyz) or metrics (/metrics, or on a listener of its own
-// with metrics.listen), the configuration reload (Reload, on SIGHUP) and
-// the phased shutdown that drains it all, after a readiness delay on
-// SIGTERM.
+// with metrics.listen), the admin console (internal/admin, at admin.path
+// or on admin.listen with /metrics and pprof), the configuration reload
+// (Reload, on SIGHUP) and the phased shutdown that drains it all, after a
+// readiness delay on SIGTERM.
 //
 // Concurrency: a Server is started once with Run; its router, Reload and
 // SkipReadinessDelay are safe for concurrent use. Reloads are serialized;
@@ -129,6 +130,9 @@ type Server struct {
 
 	// cluster is this node's membership of a cluster; nil on a lone node.
 	cluster *clusterNode
+
+	// admin is the admin console; nil when admin.enabled is false.
+	admin *adminServer
 }
 
 //go:embed demo/index.html
@@ -315,6 +319,16 @@ func New(cfg *config.Config, o Options) (*Server, error) {
 			ErrorLog:          slog.NewLogLogger(o.Logger.Handler(), slog.LevelWarn),
 		}
 	}
+	if s.admin, err = s.newAdmin(cfg, o.Logger); err != nil {
+		s.ln.Close()
+		if s.metricsLn != nil {
+			s.metricsLn.Close()
+		}
+		_ = gw.Shutdown(context.Background())
+		cn.close()
+		s.closeFrontends()
+		return nil, err
+	}
 	s.http = &http.Server{
 		Handler:           s,
 		ReadHeaderTimeout: cmp.Or(cfg.HTTP.ReadHeaderTimeout.Std(), 10*time.Second),
@@ -393,6 +407,7 @@ func (s *Server) Run(ctx context.Context) error {
 		defer s.metricsHTTP.Close()
 	}
 	defer s.cluster.close()
+	defer s.startAdmin(s.cfg.Load())()
 	var lost <-chan struct{}
 	if s.cluster != nil {
 		lost = s.cluster.node.Registry().Lost()
@@ -517,6 +532,10 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	case demoClientPath:
 		s.serveDemoAsset(w, r, demoClient, "text/javascript; charset=utf-8", "no-cache", demoClientETag)
+		return
+	}
+	if s.admin != nil && s.admin.http == nil && s.admin.console.Owns(path) {
+		s.admin.console.ServeHTTP(w, r)
 		return
 	}
 	if rt, ok := frontend.Match(s.routes, path); ok {
