@@ -60,9 +60,11 @@ func New(s Settings, o Options) (*Provider, error) {
 	if o.Version != "" {
 		attrs = append(attrs, attribute.String("service.version", o.Version))
 	}
-	sp := sdktrace.NewBatchSpanProcessor(exp)
+	var sp sdktrace.SpanProcessor
 	if o.Synchronous {
 		sp = sdktrace.NewSimpleSpanProcessor(exp)
+	} else {
+		sp = sdktrace.NewBatchSpanProcessor(exp) // starts a goroutine, ended by Shutdown
 	}
 	tp := sdktrace.NewTracerProvider(
 		sdktrace.WithSpanProcessor(sp),
