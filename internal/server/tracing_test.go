@@ -4,6 +4,7 @@ import (
 	"compress/gzip"
 	"context"
 	"encoding/hex"
+	"encoding/json"
 	"fmt"
 	"io"
 	"log/slog"
@@ -377,4 +378,108 @@ func TestTracingHTTP(t *testing.T) {
 	if !rec.services["switchboard-test"] {
 		t.Errorf("service.name of the spans: %v, want switchboard-test (OTEL_SERVICE_NAME)", rec.services)
 	}
+}
+
+// xray is the X-Amzn-Trace-Id naming s as the parent.
+func (s recvSpan) xray() string {
+	return "Root=1-" + s.traceID[:8] + "-" + s.traceID[8:] + ";Parent=" + s.spanID + ";Sampled=1"
+}
+
+// A lambda integration (the Invoke API of a fake Lambda endpoint) gets the
+// X-Amzn-Trace-Id of each route span: Root from its trace id, Parent its
+// span id.
+func TestTracingLambda(t *testing.T) {
+	t.Setenv("AWS_ACCESS_KEY_ID", "AKIDEXAMPLE")
+	t.Setenv("AWS_SECRET_ACCESS_KEY", "dummy")
+	t.Setenv("AWS_REGION", "us-east-1")
+	t.Setenv("AWS_EC2_METADATA_DISABLED", "true")
+	empty := t.TempDir() + "/none"
+	t.Setenv("AWS_CONFIG_FILE", empty)
+	t.Setenv("AWS_SHARED_CREDENTIALS_FILE", empty)
+
+	var mu sync.Mutex
+	traces := map[string]string{} // X-Amzn-Trace-Id by route key
+	fake := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		var ev struct {
+			RequestContext struct{ RouteKey string } `json:"requestContext"`
+		}
+		if err := json.Unmarshal(b, &ev); err != nil || r.URL.Path != "/2015-03-31/functions/chat/invocations" {
+			http.Error(w, "unexpected request", http.StatusBadRequest)
+			return
+		}
+		mu.Lock()
+		traces[ev.RequestContext.RouteKey] = r.Header.Get("X-Amzn-Trace-Id")
+		mu.Unlock()
+		fmt.Fprint(w, `{"statusCode":200,"body":"ok"}`)
+	}))
+	defer fake.Close()
+	rec := newOTLPReceiver(t)
+	e := startTraced(t, rec, fmt.Sprintf(`
+apis:
+  - id: lam
+    stage: lam
+    routeSelectionExpression: $request.body.action
+    routes:
+      $connect: {integration: fn}
+      $default: {integration: fn, routeResponseSelectionExpression: $default}
+    integrations:
+      fn:
+        type: lambda
+        timeout: 5s
+        lambda: {functionName: chat, region: us-east-1, endpoint: %s}
+`, fake.URL))
+	c := e.dial("lam", nil)
+	write(t, c, "hello")
+	if _, b := read(t, c); string(b) != "ok" {
+		t.Fatalf("got %q", b)
+	}
+	for _, route := range []string{"$connect", "$default"} {
+		s := rec.wait("route "+route, nil)
+		checkAttrs(t, s, map[string]string{"switchboard.integration.type": "lambda", "switchboard.outcome": "ok"})
+		mu.Lock()
+		got := traces[route]
+		mu.Unlock()
+		if got != s.xray() {
+			t.Errorf("%s: the Lambda Invoke call carried X-Amzn-Trace-Id %q, want %q", route, got, s.xray())
+		}
+	}
+}
+
+// A function integration's worker (an aws-lambda-go handler, run through
+// the Lambda Runtime API) gets the route span as _X_AMZN_TRACE_ID of the
+// invocation: the AWS SDK call it makes during that invocation
+// (PostToConnection, which the SDK sends with X-Amzn-Trace-Id from
+// _X_AMZN_TRACE_ID inside Lambda) is traced as a management request whose
+// parent is that route span.
+func TestTracingFunction(t *testing.T) {
+	dir := goHandler(t)
+	noAWSEnv(t)
+	rec := newOTLPReceiver(t)
+	e := startTraced(t, rec, functionAPI("provided", dir, "handler", ""), closedManagement)
+
+	c := e.dial("fn", nil)
+	write(t, c, "hello")
+	if _, b := read(t, c); string(b) != "echo: hello" {
+		t.Fatalf("got %q", b)
+	}
+	route := rec.wait("route $default", nil)
+	checkAttrs(t, route, map[string]string{"switchboard.integration.type": "function", "switchboard.outcome": "ok"})
+	post := rec.wait("POST /{stage}/@connections/{connectionId}", nil)
+	if post.traceID != route.traceID || post.parent != route.spanID {
+		t.Errorf("the handler's PostToConnection span is in trace %s under %s; want trace %s under the route span %s",
+			post.traceID, post.parent, route.traceID, route.spanID)
+	}
+	checkAttrs(t, post, map[string]string{"http.response.status_code": "200", "switchboard.stage": "fn"})
+
+	// A second invocation gets its own span as _X_AMZN_TRACE_ID, not the
+	// first one's.
+	write(t, c, "again")
+	if _, b := read(t, c); string(b) != "echo: again" {
+		t.Fatalf("got %q", b)
+	}
+	route2 := rec.wait("route $default", func(s recvSpan) bool { return s.spanID != route.spanID })
+	rec.wait("POST /{stage}/@connections/{connectionId}", func(s recvSpan) bool {
+		return s.traceID == route2.traceID && s.parent == route2.spanID
+	})
 }
