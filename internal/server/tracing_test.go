@@ -42,11 +42,11 @@ type otlpReceiver struct {
 
 // recvSpan is a received span, ids in hex.
 type recvSpan struct {
-	name                   string
+	name                    string
 	traceID, spanID, parent string
-	kind                   tracepb.Span_SpanKind
-	attrs                  map[string]string
-	status                 tracepb.Status_StatusCode
+	kind                    tracepb.Span_SpanKind
+	attrs                   map[string]string
+	status                  tracepb.Status_StatusCode
 }
 
 func newOTLPReceiver(t *testing.T) *otlpReceiver {
