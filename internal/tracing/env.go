@@ -12,11 +12,16 @@ import (
 const (
 	ProtocolHTTPProtobuf = "http/protobuf"
 	ProtocolHTTPJSON     = "http/json"
+	ProtocolGRPC         = "grpc"
 )
 
 // DefaultEndpoint is the traces URL when tracing is enabled by
 // OTEL_TRACES_EXPORTER=otlp alone: a collector on the same host.
-const DefaultEndpoint = "http://localhost:4318/v1/traces"
+// DefaultGRPCEndpoint is the same for the grpc protocol.
+const (
+	DefaultEndpoint     = "http://localhost:4318/v1/traces"
+	DefaultGRPCEndpoint = "http://localhost:4317"
+)
 
 // DefaultServiceName is service.name when neither OTEL_SERVICE_NAME nor
 // OTEL_RESOURCE_ATTRIBUTES names the service.
@@ -27,9 +32,10 @@ type Settings struct {
 	// Enabled: spans are recorded and exported. When false nothing else
 	// matters.
 	Enabled bool
-	// Endpoint is the full URL spans are POSTed to (…/v1/traces).
+	// Endpoint is the full URL spans are POSTed to (…/v1/traces), or the
+	// gRPC collector's URL (http: without TLS, https: with).
 	Endpoint string
-	// Protocol is ProtocolHTTPProtobuf or ProtocolHTTPJSON.
+	// Protocol is ProtocolHTTPProtobuf, ProtocolHTTPJSON or ProtocolGRPC.
 	Protocol string
 	// ServiceName is the resource's service.name.
 	ServiceName string
@@ -86,8 +92,22 @@ func ParseEnv(lookup func(string) (string, bool)) (Settings, error) {
 	}
 	s.Enabled = true
 
-	// The signal-specific endpoint is used as given; the base one gets the
-	// traces path appended (the OTLP exporter specification).
+	name, p := "OTEL_EXPORTER_OTLP_TRACES_PROTOCOL", get("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL")
+	if p == "" {
+		name, p = "OTEL_EXPORTER_OTLP_PROTOCOL", get("OTEL_EXPORTER_OTLP_PROTOCOL")
+	}
+	switch p {
+	case "", ProtocolHTTPProtobuf:
+		s.Protocol = ProtocolHTTPProtobuf
+	case ProtocolHTTPJSON, ProtocolGRPC:
+		s.Protocol = p
+	default:
+		return s, fmt.Errorf("%s=%q: want http/protobuf, http/json or grpc", name, p)
+	}
+
+	// The signal-specific endpoint is used as given; over HTTP the base one
+	// gets the traces path appended (the OTLP exporter specification),
+	// over gRPC it is used as given too.
 	switch {
 	case traces != "":
 		if err := checkURL(traces); err != nil {
@@ -98,24 +118,14 @@ func ParseEnv(lookup func(string) (string, bool)) (Settings, error) {
 		if err := checkURL(base); err != nil {
 			return s, fmt.Errorf("OTEL_EXPORTER_OTLP_ENDPOINT: %w", err)
 		}
-		s.Endpoint = strings.TrimRight(base, "/") + "/v1/traces"
+		s.Endpoint = base
+		if s.Protocol != ProtocolGRPC {
+			s.Endpoint = strings.TrimRight(base, "/") + "/v1/traces"
+		}
+	case s.Protocol == ProtocolGRPC:
+		s.Endpoint = DefaultGRPCEndpoint
 	default:
 		s.Endpoint = DefaultEndpoint
-	}
-
-	name, p := "OTEL_EXPORTER_OTLP_TRACES_PROTOCOL", get("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL")
-	if p == "" {
-		name, p = "OTEL_EXPORTER_OTLP_PROTOCOL", get("OTEL_EXPORTER_OTLP_PROTOCOL")
-	}
-	switch p {
-	case "", ProtocolHTTPProtobuf:
-		s.Protocol = ProtocolHTTPProtobuf
-	case ProtocolHTTPJSON:
-		s.Protocol = ProtocolHTTPJSON
-	case "grpc":
-		return s, fmt.Errorf("%s=grpc: Switchboard exports OTLP over HTTP only; use http/protobuf (port 4318 of a collector)", name)
-	default:
-		return s, fmt.Errorf("%s=%q: want http/protobuf or http/json", name, p)
 	}
 
 	res, err := ParseResourceAttributes(get("OTEL_RESOURCE_ATTRIBUTES"))

@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/exporters/otlp/otlptrace/otlptracegrpc"
 	"go.opentelemetry.io/otel/exporters/otlp/otlptrace/otlptracehttp"
 	"go.opentelemetry.io/otel/sdk/resource"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
@@ -33,7 +34,7 @@ type Provider struct {
 
 // New returns the Provider that s describes: a noop one when tracing is
 // off, else an SDK provider that exports over OTLP/HTTP to s.Endpoint with
-// s's sampler and resource. The exporter reads the variables New does not
+// s's sampler and resource (over gRPC for ProtocolGRPC). The exporter reads the variables New does not
 // take from s from the process environment itself:
 // OTEL_EXPORTER_OTLP[_TRACES]_HEADERS, _TIMEOUT, _COMPRESSION,
 // _CERTIFICATE, _CLIENT_CERTIFICATE, _CLIENT_KEY; the batch processor
@@ -42,11 +43,18 @@ func New(s Settings, o Options) (*Provider, error) {
 	if !s.Enabled {
 		return &Provider{}, nil
 	}
-	opts := []otlptracehttp.Option{otlptracehttp.WithEndpointURL(s.Endpoint)}
-	if s.Protocol == ProtocolHTTPJSON {
-		opts = append(opts, otlptracehttp.WithEncoding(otlptracehttp.EncodingJSON))
+	var exp sdktrace.SpanExporter
+	var err error
+	switch s.Protocol {
+	case ProtocolGRPC:
+		// Connects lazily: New does not wait for the collector.
+		exp, err = otlptracegrpc.New(context.Background(), otlptracegrpc.WithEndpointURL(s.Endpoint))
+	case ProtocolHTTPJSON:
+		exp, err = otlptracehttp.New(context.Background(), otlptracehttp.WithEndpointURL(s.Endpoint),
+			otlptracehttp.WithEncoding(otlptracehttp.EncodingJSON))
+	default:
+		exp, err = otlptracehttp.New(context.Background(), otlptracehttp.WithEndpointURL(s.Endpoint))
 	}
-	exp, err := otlptracehttp.New(context.Background(), opts...)
 	if err != nil {
 		return nil, fmt.Errorf("tracing: the OTLP exporter: %w", err)
 	}
