@@ -483,3 +483,61 @@ func TestTracingFunction(t *testing.T) {
 		return s.traceID == route2.traceID && s.parent == route2.spanID
 	})
 }
+
+// A namespace's authorizer integration: each SUBSCRIBE it is asked is an
+// "authorizer channel" span whose traceparent the integration receives; a
+// refusal is "denied", not an error. A built-in action is an internal
+// route span.
+func TestTracingChannelAuthorizerAndAction(t *testing.T) {
+	rec := newOTLPReceiver(t)
+	b := newBackend(t)
+	b.setRespond(func(ev map[string]any) (int, string) {
+		if body, _ := ev["body"].(string); strings.Contains(body, `"auth:no"`) {
+			return 403, ""
+		}
+		return 200, ""
+	})
+	e := startTraced(t, rec, backendAPI(b.srv.URL, `    channels:
+      namespaces:
+        - pattern: "auth:*"
+          subscribe: authorizer
+          authorizer: backend
+`), func(c *config.Config) {
+		c.APIs[0].Routes["echo"] = config.Route{Action: &config.Action{Type: "echo"}}
+	})
+	c, hello := e.v1("test", nil)
+	id := hello["connectionId"].(string)
+	if r, _ := call(t, c, 1, `{"type":"subscribe","id":1,"channel":"auth:ok"}`); r["error"] != nil {
+		t.Fatalf("allowed subscribe: %v", r)
+	}
+	ok := rec.wait("authorizer channel", func(s recvSpan) bool { return s.attrs["switchboard.outcome"] == "ok" })
+	checkAttrs(t, ok, map[string]string{"switchboard.authorizer": "channel", "switchboard.route": "$subscribe",
+		"switchboard.connection_id": id, "switchboard.integration": "backend", "switchboard.status": "200"})
+	evs := b.eventsFor("$subscribe")
+	if len(evs) != 1 {
+		t.Fatalf("%d $subscribe events", len(evs))
+	}
+	if got := header(b, -1).Get("Traceparent"); got != ok.traceparent() {
+		t.Errorf("the channel authorizer got traceparent %q, want %q", got, ok.traceparent())
+	}
+	if r, _ := call(t, c, 2, `{"type":"subscribe","id":2,"channel":"auth:no"}`); r["error"] == nil {
+		t.Fatalf("denied subscribe: %v", r)
+	}
+	no := rec.wait("authorizer channel", func(s recvSpan) bool { return s.attrs["switchboard.outcome"] == "denied" })
+	if no.status == tracepb.Status_STATUS_CODE_ERROR || no.attrs["switchboard.status"] != "403" {
+		t.Errorf("denied span %+v: want status 403 and no error", no)
+	}
+	_ = c.Close(websocket.StatusNormalClosure, "")
+
+	raw := e.dial("test", nil)
+	write(t, raw, `{"action":"echo","x":1}`)
+	if _, got := read(t, raw); string(got) != `{"action":"echo","x":1}` {
+		t.Fatalf("echo answered %q", got)
+	}
+	act := rec.wait("route echo", nil)
+	if act.kind != tracepb.Span_SPAN_KIND_INTERNAL {
+		t.Errorf("action span kind %v, want internal", act.kind)
+	}
+	checkAttrs(t, act, map[string]string{"switchboard.integration": "action:echo", "switchboard.integration.type": "action",
+		"switchboard.outcome": "ok"})
+}
