@@ -11,6 +11,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -299,9 +300,11 @@ func TestTracingHTTP(t *testing.T) {
 
 	// A message: a new trace (a message has no caller's context), whose
 	// route span is the backend's parent.
+	before := time.Now().Unix()
 	write(t, c, `{"action":"anything","n":1}`)
 	msg := b.waitEvents("$default", 1)[0]
 	ms := rec.wait("route $default", nil)
+	after := time.Now().Unix()
 	if ms.parent != "" || ms.traceID == clientTrace || ms.kind != tracepb.Span_SPAN_KIND_CLIENT {
 		t.Errorf("$default span %+v: want a root client span of a new trace", ms)
 	}
@@ -311,8 +314,8 @@ func TestTracingHTTP(t *testing.T) {
 	if got := header(b, 1).Get("Traceparent"); got != ms.traceparent() {
 		t.Errorf("$default backend got traceparent %q, want %q", got, ms.traceparent())
 	}
-	if !strings.HasPrefix(ms.traceID, fmt.Sprintf("%08x", time.Now().Unix())[:6]) {
-		t.Errorf("trace id %s does not start with the epoch seconds (X-Ray compatible ids)", ms.traceID)
+	if secs, err := strconv.ParseInt(ms.traceID[:8], 16, 64); err != nil || secs < before || secs > after {
+		t.Errorf("trace id %s does not start with the epoch seconds %x to %x (X-Ray compatible ids)", ms.traceID, before, after)
 	}
 
 	// A failing backend (a plain 500 is a failed call): the span's status
