@@ -24,6 +24,7 @@ import (
 	"github.com/switchboardhq/switchboard/internal/config"
 	"github.com/switchboardhq/switchboard/internal/gateway"
 	"github.com/switchboardhq/switchboard/internal/server"
+	"github.com/switchboardhq/switchboard/internal/tracing"
 )
 
 // ExitError carries a specific exit code.
@@ -293,7 +294,24 @@ func (s *serveCmd) Run(ctx context.Context, e *env) error {
 	}
 	level := new(slog.LevelVar)
 	log := newLogger(e.stderr, cfg.Log, level)
-	o := server.Options{Logger: log, LogLevel: level}
+	// Tracing comes from the OTEL_* variables only (docs/configuration.md,
+	// "Tracing"), as every OpenTelemetry SDK reads them; off by default.
+	tp, err := tracing.FromEnv(e.getenv, tracing.Options{Version: buildinfo.Get().Version})
+	if err != nil {
+		return &ExitError{Code: 1, Err: fmt.Errorf("tracing: %w", err)}
+	}
+	if tp.Enabled() {
+		log.Info("tracing", "export", tp.Describe())
+	}
+	defer func() {
+		// The spans of the drain go out before the process ends.
+		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		if err := tp.Shutdown(sctx); err != nil {
+			log.Warn("tracing: exporting the last spans failed", "error", err.Error())
+		}
+	}()
+	o := server.Options{Logger: log, LogLevel: level, TracerProvider: tp.TracerProvider()}
 	if s.Config != "" {
 		o.Load = func() (*config.Config, error) { return s.load(e.getenv) }
 	}

@@ -332,3 +332,15 @@ apis:
 		t.Errorf("serve listened on %s although it could not join the cluster", addr)
 	}
 }
+
+// serve refuses an OTEL_* value it cannot honour, naming the variable,
+// before it listens.
+func TestServeBadTracingVariable(t *testing.T) {
+	t.Setenv("OTEL_TRACES_EXPORTER", "otlp")
+	t.Setenv("OTEL_TRACES_SAMPLER", "xray")
+	out, err := run(t, "serve", "--listen", "127.0.0.1:0")
+	var ee *ExitError
+	if !errors.As(err, &ee) || ee.Code != 1 || !strings.Contains(err.Error(), "OTEL_TRACES_SAMPLER") {
+		t.Fatalf("serve with OTEL_TRACES_SAMPLER=xray: %v\n%s", err, out)
+	}
+}

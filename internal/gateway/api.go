@@ -83,6 +83,7 @@ type Route struct {
 	// Exactly one of integration and action is set.
 	integration     Integration
 	integrationName string
+	integrationType string            // http, lambda or function
 	action          string            // "broadcast", "echo", "join" or "leave"
 	channel         *route.Expression // join, leave; broadcast to a channel
 	template        *payload.Template
@@ -239,6 +240,7 @@ func (g *Gateway) buildState(a *API, c *config.API, old *apiState) (st *apiState
 			if r.integration == nil {
 				return nil, fresh, fmt.Errorf("apis[%s].routes.%s: unknown integration %q", c.ID, key, rc.Integration)
 			}
+			r.integrationType = st.entries[rc.Integration].cfg.Type
 		case rc.Action != nil:
 			r.action = rc.Action.Type
 			r.excludeSender = rc.Action.ExcludeSender

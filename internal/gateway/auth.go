@@ -125,7 +125,18 @@ func (g *Gateway) authenticate(ctx context.Context, st *apiState, c *Conn, r *ht
 		}
 	}
 	if az := st.auth.authz; az != nil {
-		d, err := az.Authorize(ctx, &c.info, connectHeaders(r, g.tls), queryParams(r.URL.RawQuery), st.auth.methodARN)
+		actx, span := g.authorizerSpan(ctx, c, "connect", st.cfg.Auth.Authorizer.Integration)
+		d, err := az.Authorize(actx, &c.info, connectHeaders(r, g.tls), queryParams(r.URL.RawQuery), st.auth.methodARN)
+		if span != nil {
+			outcome, status := outcomeOK, 0
+			if err != nil {
+				outcome, status = outcomeDenied, authorizer.Status(err)
+				if status != http.StatusUnauthorized && status != http.StatusForbidden {
+					outcome = outcomeError
+				}
+			}
+			endSpan(span, outcome, status, err)
+		}
 		if err != nil {
 			status := authorizer.Status(err)
 			reason := rejectAuthorizerError

@@ -94,17 +94,23 @@ func (g *Gateway) deliverDisconnect(ctx context.Context, c *Conn, st *apiState, 
 	backoff := st.disconnectBackoff
 	for attempt := 1; ; attempt++ {
 		start := time.Now()
-		resp, err := r.integration.Invoke(ctx, ev)
+		sctx, span := g.routeSpan(ctx, c, RouteDisconnect, r, requestID)
+		if span != nil {
+			span.SetAttributes(attrAttempt.Int(attempt))
+		}
+		resp, err := r.integration.Invoke(sctx, ev)
 		g.metrics.IntegrationSeconds.WithLabelValues(a.id, r.integrationName, "DISCONNECT").Observe(time.Since(start).Seconds())
 		status := 0
 		if err == nil {
 			// A 5xx answer is a failure like a thrown error: retried.
 			status = resp.StatusCode
 			if _, err = answered(status); err == nil {
+				endSpan(span, outcomeOK, status, nil)
 				g.logRoute(c, RouteDisconnect, r.name(), requestID, outcomeOK, status, start, nil)
 				return
 			}
 		}
+		endSpan(span, outcomeError, status, err)
 		g.logRoute(c, RouteDisconnect, r.name(), requestID, outcomeError, status, start, err)
 		if attempt >= st.disconnectAttempts || ctx.Err() != nil {
 			g.metrics.DisconnectFailures.WithLabelValues(a.id).Inc()

@@ -29,4 +29,9 @@
 // is guarded by its mutex; everything else in a Conn is immutable after
 // the handshake. Handler callbacks from package ws never block: they only
 // append to the inbox and hand the connection to the pool.
+//
+// Tracing (trace.go, Options.TracerProvider): each route invocation and
+// authorizer call is a span, and the integration is called with its
+// context, which carries it to the backend. With a nil or noop provider no
+// span is started and no attribute built.
 package gateway

@@ -10,6 +10,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"go.opentelemetry.io/otel/trace"
+
 	"github.com/switchboardhq/switchboard/internal/cluster"
 	"github.com/switchboardhq/switchboard/internal/cluster/memory"
 	"github.com/switchboardhq/switchboard/internal/config"
@@ -42,6 +44,9 @@ type Options struct {
 	// OnMembership, when set, hears every hub's joins and leaves with their
 	// cluster-wide edges (hub.Options.OnMembership), by stage.
 	OnMembership func(stage, channel string, ev hub.MembershipEvent)
+	// TracerProvider traces route invocations and authorizer calls; nil or
+	// a noop provider: no spans (and no cost beyond a branch).
+	TracerProvider trace.TracerProvider
 }
 
 // ErrShutdownStarted is Shutdown's answer to a second call.
@@ -92,6 +97,8 @@ type Gateway struct {
 	// hubs.
 	codecs       []hub.Codec
 	onMembership func(stage, channel string, ev hub.MembershipEvent)
+
+	tr tracer // Options.TracerProvider's (trace.go)
 }
 
 // New builds the APIs and starts the WebSocket engine.
@@ -113,6 +120,7 @@ func New(o Options) (*Gateway, error) {
 		tls:          o.TLS,
 		fnCreds:      o.FunctionCredentials,
 		cl:           newNodeCluster(o.Cluster),
+		tr:           newTracer(o.TracerProvider),
 	}
 	sd := o.Config.Shutdown
 	g.drain.Store(&sd)

@@ -84,7 +84,8 @@ func (g *Gateway) ServeWebSocket(w http.ResponseWriter, r *http.Request, a *API)
 		c.info.DomainName = r.Host
 	}
 
-	who, status, reason := g.authenticate(g.ctx, st, c, r)
+	hctx := g.handshakeContext(r) // the parent of the authorizer and $connect spans
+	who, status, reason := g.authenticate(hctx, st, c, r)
 	if status != 0 {
 		g.reject(w, a, reason, status, c.info.Identity.SourceIP)
 		return
@@ -95,7 +96,8 @@ func (g *Gateway) ServeWebSocket(w http.ResponseWriter, r *http.Request, a *API)
 	if rt := st.connect; rt != nil {
 		requestID := event.NewID()
 		ev := event.Connect(&c.info, c.info.ConnectedAt, requestID, connectHeaders(r, g.tls), queryParams(r.URL.RawQuery))
-		resp, err := rt.integration.Invoke(g.ctx, ev)
+		ctx, span := g.routeSpan(hctx, c, RouteConnect, rt, requestID)
+		resp, err := rt.integration.Invoke(ctx, ev)
 		g.metrics.IntegrationSeconds.WithLabelValues(a.id, rt.integrationName, "CONNECT").Observe(time.Since(start).Seconds())
 		status, outcome := 0, outcomeOK
 		switch {
@@ -122,6 +124,7 @@ func (g *Gateway) ServeWebSocket(w http.ResponseWriter, r *http.Request, a *API)
 		if code == 0 {
 			code = resp.StatusCode
 		}
+		endSpan(span, outcome, code, err)
 		g.logRoute(c, RouteConnect, rt.name(), requestID, outcome, code, start, err)
 		if status != 0 {
 			kind := "rejected"

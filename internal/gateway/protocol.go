@@ -215,17 +215,28 @@ func (g *Gateway) askAuthorizer(c *Conn, ns *hub.Namespace, publish bool, channe
 	body = append(body, '}')
 	requestID := event.NewID()
 	start := time.Now()
-	resp, err := in.Invoke(g.ctx, event.ChannelRequest(&c.info, at, requestID, routeKey, eventType, body))
+	ctx, span := g.authorizerSpan(g.ctx, c, "channel", ns.Authorizer)
+	if span != nil {
+		span.SetAttributes(attrRoute.String(routeKey), attrRequest.String(requestID))
+	}
+	resp, err := in.Invoke(ctx, event.ChannelRequest(&c.info, at, requestID, routeKey, eventType, body))
 	g.metrics.IntegrationSeconds.WithLabelValues(a.id, ns.Authorizer, eventType).Observe(time.Since(start).Seconds())
 	switch {
 	case errors.Is(err, integration.ErrTimeout):
+		endSpan(span, outcomeTimeout, 0, err)
 		g.logRoute(c, routeKey, ns.Authorizer, requestID, outcomeTimeout, 0, start, err)
 		return &protocol.Error{Code: protocol.CodeTimeout, Message: "the authorizer timed out"}
 	case err != nil:
+		endSpan(span, outcomeError, 0, err)
 		g.logRoute(c, routeKey, ns.Authorizer, requestID, outcomeError, 0, start, err)
 		return &protocol.Error{Code: protocol.CodeBadGateway, Message: "the authorizer failed"}
 	}
 	outcome, err := answered(resp.StatusCode)
+	if outcome == outcomeOK && (resp.StatusCode < 200 || resp.StatusCode > 299) {
+		endSpan(span, outcomeDenied, resp.StatusCode, nil)
+	} else {
+		endSpan(span, outcome, resp.StatusCode, err)
+	}
 	g.logRoute(c, routeKey, ns.Authorizer, requestID, outcome, resp.StatusCode, start, err)
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
 		return denied

@@ -70,20 +70,24 @@ func (g *Gateway) handleMessage(c *Conn, it inItem) {
 		g.logRoute(c, key, "", requestID, outcomeForbidden, 0, start, nil)
 		return
 	}
+	ctx, span := g.routeSpan(g.ctx, c, key, r, requestID)
 	if r.integration == nil {
 		outcome, err := g.runAction(c, r, key, requestID, it, body)
+		endSpan(span, outcome, 0, err)
 		g.logRoute(c, key, r.name(), requestID, outcome, 0, start, err)
 		return
 	}
 	ev := event.Message(&c.info, it.at, requestID, event.NewID(), key, body, isBase64)
-	resp, err := r.integration.Invoke(g.ctx, ev)
+	resp, err := r.integration.Invoke(ctx, ev)
 	g.metrics.IntegrationSeconds.WithLabelValues(a.id, r.integrationName, "MESSAGE").Observe(time.Since(start).Seconds())
 	switch {
 	case errors.Is(err, integration.ErrTimeout):
 		c.sendError(event.MessageTimeout, requestID)
+		endSpan(span, outcomeTimeout, 0, err)
 		g.logRoute(c, key, r.name(), requestID, outcomeTimeout, 0, start, err)
 	case err != nil:
 		c.sendError(event.MessageInternalError, requestID)
+		endSpan(span, outcomeError, 0, err)
 		g.logRoute(c, key, r.name(), requestID, outcomeError, 0, start, err)
 	default:
 		// The body goes back even with a 5xx statusCode, as on AWS.
@@ -91,6 +95,7 @@ func (g *Gateway) handleMessage(c *Conn, it inItem) {
 			c.reply(resp, requestID)
 		}
 		outcome, err := answered(resp.StatusCode)
+		endSpan(span, outcome, resp.StatusCode, err)
 		g.logRoute(c, key, r.name(), requestID, outcome, resp.StatusCode, start, err)
 	}
 }

@@ -54,10 +54,14 @@ func BenchmarkServePostToConnection(b *testing.B) {
 // newPostServer returns a function that serves one POST
 // /prod/@connections/{id} of kind (sigv4, apikey, loopback) with a 64-byte
 // body to a handler whose backend accepts it, as net/http hands it over,
-// and fails tb unless the answer is 200.
-func newPostServer(tb testing.TB, kind string) func() {
+// and fails tb unless the answer is 200. setup, if any, adjusts the
+// handler.
+func newPostServer(tb testing.TB, kind string, setup ...func(*Handler)) func() {
 	body := []byte(`"` + strings.Repeat("x", 62) + `"`)
 	h := NewHandler(benchBackend{newTestBackend()}, sigV4Auth(true), nil)
+	for _, f := range setup {
+		f(h)
+	}
 	r, err := http.NewRequest(http.MethodPost, "http://127.0.0.1:8080/prod/@connections/R1kmxc2VNjMCFIA%3D", bytes.NewReader(body))
 	if err != nil {
 		tb.Fatal(err)

@@ -119,4 +119,12 @@
 // lock), and calls the Backend concurrently from the server's request
 // goroutines. It starts no goroutines of its own. The operations of one
 // batch run one after the other on the request's goroutine.
+//
+// # Tracing
+//
+// With SetTracerProvider, each request is a server span named by its
+// method and route pattern (POST /{stage}/@connections/{connectionId}),
+// the child of the caller's traceparent or X-Amzn-Trace-Id (package
+// tracing), and the parent of the Backend calls, which get it in their
+// ctx.
 package manage

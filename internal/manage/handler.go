@@ -14,6 +14,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"go.opentelemetry.io/otel/trace"
+
 	"github.com/switchboardhq/switchboard/internal/gateway"
 )
 
@@ -74,6 +76,7 @@ type Handler struct {
 	backend Backend
 	auth    atomic.Pointer[authenticator]
 	logger  *slog.Logger
+	tracer  trace.Tracer // nil: requests are not traced (trace.go)
 }
 
 // NewHandler returns a Handler that serves the management API from b,
@@ -128,6 +131,11 @@ func (h *Handler) ServeEscaped(w http.ResponseWriter, r *http.Request, path stri
 		err = badRequest("Missing request URL")
 	} else {
 		rt, err = parsePath(path)
+	}
+	if h.tracer != nil {
+		var span trace.Span
+		r, span = h.startSpan(r, rt, reqID)
+		defer endSpan(span, sw)
 	}
 	principal, rej := h.admit(sw, r, rt)
 	switch {

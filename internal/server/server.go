@@ -36,6 +36,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/switchboardhq/switchboard/internal/buildinfo"
 	"github.com/switchboardhq/switchboard/internal/cluster"
@@ -69,6 +70,10 @@ type Options struct {
 	// LogLevel, when set, is the level of Logger, which Reload sets to
 	// log.level (the only log setting a reload changes).
 	LogLevel *slog.LevelVar
+	// TracerProvider traces route invocations, authorizer calls and
+	// management requests (package tracing builds it from the OTEL_*
+	// variables); nil: no tracing. The caller owns it (flush, shutdown).
+	TracerProvider trace.TracerProvider
 }
 
 // closeFrontends stops the front-ends of a server New gives up on.
@@ -226,6 +231,8 @@ func New(cfg *config.Config, o Options) (*Server, error) {
 		Metrics:    m,
 		Now:        o.Now,
 		TLS:        cfg.TLS != nil,
+
+		TracerProvider: o.TracerProvider,
 	})
 	if err != nil {
 		cn.close()
@@ -253,6 +260,7 @@ func New(cfg *config.Config, o Options) (*Server, error) {
 	}
 	s.cfg.Store(cfg)
 	s.manage = manage.NewHandler(gw, s.manageAuth(cfg), o.Logger)
+	s.manage.SetTracerProvider(o.TracerProvider)
 	if len(cfg.Pusher.Apps) > 0 {
 		p, err := pusher.New(pusher.Options{Config: cfg, Core: gw, Codec: hub.FirstFrontEnd,
 			Registerer: reg, Logger: o.Logger, Now: o.Now})

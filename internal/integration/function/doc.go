@@ -96,6 +96,11 @@
 // that exits while idle is removed and logged. Replacements are started
 // on demand.
 //
+// Each /next answer carries Lambda-Runtime-Trace-Id, which the runtime
+// clients put into _X_AMZN_TRACE_ID for that invocation: the X-Ray form of
+// the caller's span when ctx carries one (tracing on; package tracing),
+// else a fresh unsampled id.
+//
 // A result is read with event.ParseHTTP as a 200 reply (a Lambda proxy
 // object, or a plain body), except that JSON null or nothing is an empty
 // 200.

@@ -19,6 +19,7 @@ import (
 	"github.com/switchboardhq/switchboard/internal/integration"
 	"github.com/switchboardhq/switchboard/internal/integration/function/nodejs"
 	"github.com/switchboardhq/switchboard/internal/metrics"
+	"github.com/switchboardhq/switchboard/internal/tracing"
 )
 
 // Runtimes.
@@ -435,6 +436,7 @@ func (f *Function) Invoke(ctx context.Context, req *event.Request) (*event.Respo
 	inv := &invocation{
 		id:      newRequestID(),
 		eventID: req.RequestID(),
+		trace:   tracing.XRayFromContext(ctx),
 		payload: req.AppendJSON(nil),
 		done:    make(chan result, 1),
 	}

@@ -171,7 +171,14 @@ func (f *Function) serveNext(rw http.ResponseWriter, r *http.Request, w *worker)
 			h.Set(headerRequestID, inv.id)
 			h.Set(headerDeadline, strconv.FormatInt(inv.deadline.UnixMilli(), 10))
 			h.Set(headerFunctionARN, f.arn)
-			h.Set(headerTraceID, newTraceID(inv.started))
+			// The runtime client puts it into _X_AMZN_TRACE_ID for this
+			// invocation: the caller's span when traced, else a fresh
+			// unsampled id, as Lambda gives without active tracing.
+			if inv.trace != "" {
+				h.Set(headerTraceID, inv.trace)
+			} else {
+				h.Set(headerTraceID, newTraceID(inv.started))
+			}
 			h.Set("Content-Type", contentTypeJSON)
 			rw.WriteHeader(http.StatusOK)
 			rw.Write(inv.payload)

@@ -31,6 +31,7 @@ type invocation struct {
 	// Immutable.
 	id      string // Lambda-Runtime-Aws-Request-Id
 	eventID string // requestContext.requestId, for logs
+	trace   string // X-Amzn-Trace-Id of the caller's span; "" when not traced
 	payload []byte
 	done    chan result // buffered; receives exactly one result
 

@@ -6,7 +6,8 @@
 // Each request carries Content-Type: application/json, the configured
 // headers, and X-Switchboard-Route (the route key), X-Switchboard-Event
 // (CONNECT, MESSAGE or DISCONNECT) and X-Amzn-RequestId (the event's
-// requestId). Redirects are not followed unless the *http.Client given to
+// requestId). When ctx carries a span (tracing on), the W3C traceparent
+// and tracestate of that span are added (package tracing). Redirects are not followed unless the *http.Client given to
 // New has its own CheckRedirect: a 3xx reply is the integration's answer.
 // At most 6 MiB of reply body are read (AWS Lambda's response limit).
 //

@@ -12,6 +12,7 @@ import (
 
 	"github.com/switchboardhq/switchboard/internal/event"
 	"github.com/switchboardhq/switchboard/internal/integration"
+	"github.com/switchboardhq/switchboard/internal/tracing"
 )
 
 // Defaults for the zero values of Config.
@@ -221,6 +222,7 @@ func (i *Integration) do(ctx context.Context, req *event.Request) (*http.Respons
 	h.Set(HeaderRoute, req.RouteKey())
 	h.Set(HeaderEvent, req.EventType())
 	h.Set(HeaderRequestID, req.RequestID())
+	tracing.InjectHTTP(ctx, h) // the route's or authorizer's span, when traced
 	hreq.Header = h
 	return i.client.Do(hreq)
 }

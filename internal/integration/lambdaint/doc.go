@@ -65,4 +65,11 @@
 // its own that ends with the refresh). Connections are kept alive and
 // shared through the *http.Client given to New, or through the transport
 // New builds without one, released with CloseIdleConnections.
+//
+// # Tracing
+//
+// When ctx carries a span (tracing on), the Invoke request carries its
+// X-Amzn-Trace-Id (Root derived from the W3C trace id, Parent the span
+// id, Sampled; package tracing), as Lambda's callers with active tracing
+// send it.
 package lambdaint

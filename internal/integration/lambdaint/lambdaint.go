@@ -18,10 +18,12 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/lambda/types"
 	"github.com/aws/smithy-go"
 	"github.com/aws/smithy-go/logging"
+	"github.com/aws/smithy-go/middleware"
 	smithyhttp "github.com/aws/smithy-go/transport/http"
 
 	"github.com/switchboardhq/switchboard/internal/event"
 	"github.com/switchboardhq/switchboard/internal/integration"
+	"github.com/switchboardhq/switchboard/internal/tracing"
 )
 
 // Defaults for the zero values of Config.
@@ -193,6 +195,7 @@ func New(ctx context.Context, name string, cfg Config, httpClient *http.Client) 
 		// errors up to 3 times.
 		o.Retryer = aws.NopRetryer{}
 		o.HTTPClient = limitedClient{httpClient}
+		o.APIOptions = append(o.APIOptions, addTraceHeader)
 		if cfg.Endpoint != "" {
 			o.BaseEndpoint = aws.String(cfg.Endpoint)
 		}
@@ -332,4 +335,21 @@ func (i *Integration) callError(parent, ctx context.Context, err error) error {
 		err = se.Err
 	}
 	return fmt.Errorf("invoke %s: %w", i.logName, err)
+}
+
+// addTraceHeader puts the X-Amzn-Trace-Id of the call's span (the route's
+// or the authorizer's, when traced) on the Invoke request, as the AWS
+// X-Ray SDKs do, so that the function's segment joins the gateway's trace.
+// It goes before the SDK's recursion detection, which leaves a header that
+// is already set alone.
+func addTraceHeader(stack *middleware.Stack) error {
+	return stack.Build.Add(middleware.BuildMiddlewareFunc("switchboardTraceHeader",
+		func(ctx context.Context, in middleware.BuildInput, next middleware.BuildHandler) (middleware.BuildOutput, middleware.Metadata, error) {
+			if req, ok := in.Request.(*smithyhttp.Request); ok {
+				if v := tracing.XRayFromContext(ctx); v != "" {
+					req.Header.Set(tracing.HeaderXRay, v)
+				}
+			}
+			return next.HandleBuild(ctx, in)
+		}), middleware.Before)
 }
