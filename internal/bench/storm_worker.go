@@ -313,7 +313,7 @@ func (w *stormWorker) connect(ctx context.Context, c stormCommand) (stormReply, 
 		o.OnState = func(e client.StateEvent) { w.event(i, e) }
 		wg.Go(func() {
 			defer func() { <-sem }()
-			cl, err := client.Dial(ctx, c.URL, o)
+			cl, err := dialAdmitted(ctx, c.URL, o)
 			mu.Lock()
 			defer mu.Unlock()
 			if err != nil {
@@ -454,5 +454,26 @@ func (w *stormWorker) close() {
 	select {
 	case <-done:
 	case <-t.C:
+	}
+}
+
+// dialAdmitted dials until a handshake is not refused by a limit (429 or
+// 503): a server with connectionsPerSecond admits the first 10,000 clients
+// over several seconds, and the storm starts once they are all in. It
+// waits 100 ms to 2 s between attempts, with full jitter.
+func dialAdmitted(ctx context.Context, url string, o client.Options) (*client.Client, error) {
+	wait := 100 * time.Millisecond
+	for {
+		cl, err := client.Dial(ctx, url, o)
+		var he *client.HandshakeError
+		if err == nil || !errors.As(err, &he) || (he.Status != http.StatusTooManyRequests && he.Status != http.StatusServiceUnavailable) {
+			return cl, err
+		}
+		select {
+		case <-time.After(rand.N(wait)):
+		case <-ctx.Done():
+			return nil, err
+		}
+		wait = min(2*wait, 2*time.Second)
 	}
 }
