@@ -23,7 +23,8 @@ func (benchCmd) Help() string {
 	return `Examples:
 
     switchboard bench idle -n 10000
-    switchboard bench fanout -n 5000 --rate 10,100`
+    switchboard bench fanout -n 5000 --rate 10,100
+    switchboard bench storm --serve-config storm.yaml -n 10000 --jitter none`
 }
 
 func (benchIdleCmd) Help() string {
@@ -49,6 +50,13 @@ func (benchManageCmd) Help() string {
 	return `Example:
 
     switchboard bench manage --url http://127.0.0.1:8080/production --api-key "$KEY" --pid "$(pgrep -n switchboard)"`
+}
+
+func (benchStormCmd) Help() string {
+	return `Examples (storm.yaml: a configuration with a fixed listen port; the storm starts and restarts that server itself):
+
+    switchboard bench storm --serve-config storm.yaml -n 10000 --restart kill --jitter full
+    switchboard bench storm --serve-config storm.yaml -n 2000 --restart term --jitter none --max-delay 10s --json`
 }
 
 func (clientCmd) Help() string {
