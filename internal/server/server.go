@@ -495,6 +495,9 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	case "/favicon.ico":
 		s.serveFavicon(w, r)
 		return
+	case manage.OpenAPIYAMLPath, manage.OpenAPIJSONPath: // no secret in it: no credentials
+		manage.ServeOpenAPI(w, r)
+		return
 	}
 	if rt, ok := frontend.Match(s.routes, path); ok {
 		rt.Handler.ServeHTTP(w, r)
