@@ -22,12 +22,14 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
 	"github.com/coder/websocket"
+	"github.com/google/go-cmp/cmp"
 	"github.com/pb33f/libopenapi"
 	validator "github.com/pb33f/libopenapi-validator"
 	"github.com/pb33f/libopenapi-validator/config"
 	"github.com/pb33f/libopenapi-validator/errors"
 	"github.com/pb33f/libopenapi-validator/responses"
 	v3 "github.com/pb33f/libopenapi/datamodel/high/v3"
+	"go.yaml.in/yaml/v3"
 
 	"github.com/switchboardhq/switchboard/internal/manage"
 	"github.com/switchboardhq/switchboard/internal/server"
@@ -175,11 +177,11 @@ const (
 type credential int
 
 const (
-	withAPIKey credential = iota // x-api-key
-	withBearer                   // Authorization: Bearer
-	withSigV4                    // an AWS SigV4 signature
-	withNone                     // no credentials
-	withWrongKey                 // an x-api-key that is not configured
+	withAPIKey   credential = iota // x-api-key
+	withBearer                     // Authorization: Bearer
+	withSigV4                      // an AWS SigV4 signature
+	withNone                       // no credentials
+	withWrongKey                   // an x-api-key that is not configured
 )
 
 // request is one management call of the test.
@@ -485,10 +487,12 @@ func TestOpenAPILiveResponses(t *testing.T) {
 	joiner := o.dial("")
 	victim := o.dial("")
 
-	big := bytes.Repeat([]byte("x"), 1025)         // over maxMessageBytes
+	big := bytes.Repeat([]byte("x"), 1025)          // over maxMessageBytes
 	ignoredBig := bytes.Repeat([]byte("y"), 65<<10) // over what is hashed of an ignored body
 	conn := func(id string) string { return "/prod/@connections/" + id }
-	ok := func(m, p string, body []byte) request { return request{method: m, path: p, body: body, contentType: "text/plain"} }
+	ok := func(m, p string, body []byte) request {
+		return request{method: m, path: p, body: body, contentType: "text/plain"}
+	}
 
 	// @connections
 	page := o.expect(request{method: "GET", path: "/prod/@connections?limit=2"}, 200, "")
@@ -689,5 +693,123 @@ func TestOpenAPIValidatorRejects(t *testing.T) {
 		if ok, _ := v.ValidateHttpResponse(req, resp); ok {
 			t.Errorf("%s: accepted", name)
 		}
+	}
+}
+
+// The request validator knows the batch body's rules: one target, one
+// payload, exclude only with channel or broadcast.
+func TestOpenAPIBatchRequestSchema(t *testing.T) {
+	_, v := loadOpenAPI(t)
+	check := func(body string) bool {
+		req := httptest.NewRequest("POST", "http://localhost:8080/prod/@batch", strings.NewReader(body))
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("x-api-key", testAPIKey)
+		ok, _ := v.ValidateHttpRequestSync(req)
+		return ok
+	}
+	for _, body := range []string{
+		`{"operations":[]}`,
+		`{"operations":[{"channel":"a","data":null,"exclude":""},{"user":"u","text":"t"},{"connectionId":"c","b64":"AAE="},{"broadcast":true,"data":[1],"exclude":"x"}]}`,
+	} {
+		if !check(body) {
+			t.Errorf("refused %s", body)
+		}
+	}
+	for _, body := range []string{
+		`{}`,
+		`{"operations":[{"channel":"a","user":"u","text":"t"}]}`,
+		`{"operations":[{"channel":"a"}]}`,
+		`{"operations":[{"channel":"a","text":"t","data":1}]}`,
+		`{"operations":[{"user":"u","text":"t","exclude":"x"}]}`,
+		`{"operations":[{"broadcast":false,"text":"t"}]}`,
+		`{"operations":[{"channel":"a","text":"t","extra":1}]}`,
+		`{"operations":[],"more":1}`,
+	} {
+		if check(body) {
+			t.Errorf("accepted %s", body)
+		}
+	}
+}
+
+// The binary serves the document on its main listener, as YAML and JSON,
+// to callers without credentials (the management API here admits none
+// without), with Cache-Control and an ETag; other methods get 405.
+func TestOpenAPIServed(t *testing.T) {
+	s := servertest.Start(t, fmt.Sprintf(openAPITestConfig, connectBackend(t)), server.Options{})
+	get := func(method, path string, hdr ...string) (*http.Response, []byte) {
+		t.Helper()
+		req, err := http.NewRequest(method, "http://"+s.Addr+path, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i := 0; i+1 < len(hdr); i += 2 {
+			req.Header.Set(hdr[i], hdr[i+1])
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		body, err := io.ReadAll(resp.Body)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return resp, body
+	}
+	resp, yml := get("GET", "/openapi.yaml")
+	if resp.StatusCode != 200 || resp.Header.Get("Content-Type") != "application/yaml" || !bytes.Equal(yml, manage.OpenAPIYAML()) {
+		t.Fatalf("GET /openapi.yaml: %d %q, %d bytes", resp.StatusCode, resp.Header.Get("Content-Type"), len(yml))
+	}
+	if cc := resp.Header.Get("Cache-Control"); cc != "public, max-age=300" {
+		t.Errorf("Cache-Control %q", cc)
+	}
+	etag := resp.Header.Get("ETag")
+	if resp, body := get("GET", "/openapi.yaml", "If-None-Match", etag); resp.StatusCode != http.StatusNotModified || len(body) != 0 {
+		t.Errorf("GET with If-None-Match %s: %d, %d bytes", etag, resp.StatusCode, len(body))
+	}
+	if resp, body := get("HEAD", "/openapi.yaml"); resp.StatusCode != 200 || len(body) != 0 || resp.ContentLength != int64(len(yml)) {
+		t.Errorf("HEAD: %d, %d bytes, Content-Length %d", resp.StatusCode, len(body), resp.ContentLength)
+	}
+	for _, m := range []string{"POST", "PUT", "DELETE"} {
+		if resp, _ := get(m, "/openapi.yaml"); resp.StatusCode != http.StatusMethodNotAllowed || resp.Header.Get("Allow") != "GET, HEAD" {
+			t.Errorf("%s: %d, Allow %q", m, resp.StatusCode, resp.Header.Get("Allow"))
+		}
+	}
+
+	// The JSON is the same document: libopenapi reads it as valid, and it
+	// decodes to what the YAML decodes to.
+	resp, js := get("GET", "/openapi.json")
+	if resp.StatusCode != 200 || resp.Header.Get("Content-Type") != "application/json" || resp.Header.Get("ETag") == etag {
+		t.Fatalf("GET /openapi.json: %d %q, ETag %q", resp.StatusCode, resp.Header.Get("Content-Type"), resp.Header.Get("ETag"))
+	}
+	doc, err := libopenapi.NewDocument(js)
+	if err != nil {
+		t.Fatal(err)
+	}
+	v, errs := validator.NewValidator(doc)
+	if len(errs) > 0 {
+		t.Fatal(errs)
+	}
+	if ok, errs := v.ValidateDocument(); !ok {
+		t.Fatalf("openapi.json is not valid:%s", describe(errs))
+	}
+	var fromJSON, fromYAML any
+	if err := json.Unmarshal(js, &fromJSON); err != nil {
+		t.Fatal(err)
+	}
+	if err := yaml.Unmarshal(yml, &fromYAML); err != nil {
+		t.Fatal(err)
+	}
+	// JSON numbers decode as float64, YAML's as int: compare as JSON.
+	again, err := json.Marshal(fromYAML)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var fromYAMLJSON any
+	if err := json.Unmarshal(again, &fromYAMLJSON); err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(fromYAMLJSON, fromJSON); diff != "" {
+		t.Errorf("openapi.json differs from openapi.yaml (-yaml +json):\n%s", diff)
 	}
 }

@@ -1,7 +1,8 @@
 // Package server assembles a Switchboard process: one HTTP listener whose
 // router sends each request to the WebSocket handshake of an API
 // (/{stage}), the management API (/{stage}/@connections...), the demo page
-// (/ and /favicon.ico, unless http.demo is false), health checks
+// (/ and /favicon.ico, unless http.demo is false), the management API's
+// OpenAPI document (/openapi.yaml, /openapi.json), health checks
 // (/healthz, /readyz) or metrics (/metrics, or on a listener of its own
 // with metrics.listen), the configuration reload (Reload, on SIGHUP) and
 // the phased shutdown that drains it all, after a readiness delay on
