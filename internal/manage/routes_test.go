@@ -36,10 +36,8 @@ func FuzzRouteOf(f *testing.F) {
 		if !slices.Equal(methods, byPath[tmpl]) {
 			t.Fatalf("RouteOf(%q) = %q, %v; Operations has %v", path, tmpl, methods, byPath[tmpl])
 		}
-		if !strings.HasPrefix(path, "/") || strings.ContainsAny(path, "?#") {
-			return // not a request path
-		}
-		req := httptest.NewRequest("PATCH", "http://localhost"+path, nil)
+		// The handler reads the path it is given, not the request's URL.
+		req := httptest.NewRequest("PATCH", "http://localhost/", nil)
 		req.RemoteAddr = "127.0.0.1:1234"
 		w := httptest.NewRecorder()
 		h.ServeEscaped(w, req, path)
