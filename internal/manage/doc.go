@@ -46,6 +46,18 @@
 // matching route ... for http method ...". IsManagementPath tells the
 // server's router which paths belong here.
 //
+// The routes are one table (routes.go): serve dispatches on it and a 405's
+// Allow lists its methods; Operations and RouteOf expose it.
+//
+// # OpenAPI
+//
+// openapi.yaml, embedded (OpenAPIYAML) and served by ServeOpenAPI at
+// /openapi.yaml and /openapi.json, is the OpenAPI 3.1 document of every
+// route above; docs/openapi.yaml is a copy. Its tests validate the
+// document, check every operation's live responses against it on a real
+// server, and fail when the route table and the document disagree
+// (decision 0029).
+//
 // # Errors
 //
 // Every error response carries the type twice, as SDKs look in either

@@ -199,74 +199,22 @@ func (rt route) logAttrs(more ...slog.Attr) []slog.Attr {
 	return append(attrs, more...)
 }
 
-// serve dispatches an admitted request on its route and method.
+// serve dispatches an admitted request on its route and method, by the
+// route table (routes.go).
 func (h *Handler) serve(w *statusWriter, r *http.Request, rt route) error {
 	switch rt.kind {
-	case routeList:
-		if r.Method != http.MethodGet {
-			return methodNotAllowed(rt, r.Method, "GET")
-		}
-		return h.listConnections(w, r, rt)
-	case routeConnection:
-		switch r.Method {
-		case http.MethodPost:
-			return h.postToConnection(w, r, rt)
-		case http.MethodGet:
-			return h.getConnection(w, r, rt)
-		case http.MethodDelete:
-			return h.deleteConnection(w, r, rt)
-		default:
-			return methodNotAllowed(rt, r.Method, "GET, POST, DELETE")
-		}
-	case routeChannel:
-		switch r.Method {
-		case http.MethodPost:
-			return h.publish(w, r, rt)
-		case http.MethodGet:
-			return h.getChannel(w, r, rt)
-		default:
-			return methodNotAllowed(rt, r.Method, "GET, POST")
-		}
-	case routeHistory:
-		if r.Method != http.MethodGet {
-			return methodNotAllowed(rt, r.Method, "GET")
-		}
-		return h.history(w, r, rt)
-	case routeMember:
-		switch r.Method {
-		case http.MethodPut:
-			return h.join(w, r, rt)
-		case http.MethodDelete:
-			return h.leave(w, r, rt)
-		default:
-			return methodNotAllowed(rt, r.Method, "PUT, DELETE")
-		}
-	case routeUser:
-		switch r.Method {
-		case http.MethodPost:
-			return h.postToUser(w, r, rt)
-		case http.MethodGet:
-			return h.userConnections(w, r, rt)
-		case http.MethodDelete:
-			return h.disconnectUser(w, r, rt)
-		default:
-			return methodNotAllowed(rt, r.Method, "GET, POST, DELETE")
-		}
-	case routeBroadcast:
-		if r.Method != http.MethodPost {
-			return methodNotAllowed(rt, r.Method, "POST")
-		}
-		return h.broadcast(w, r, rt)
-	case routeBatch:
-		if r.Method != http.MethodPost {
-			return methodNotAllowed(rt, r.Method, "POST")
-		}
-		return h.batch(w, r, rt)
+	case routeNone:
+		return notFound(rt, r.Method)
 	case routeNoStage:
 		return forbidden("Forbidden: the endpoint has no stage; use http(s)://{domainName}/{stage} as the management endpoint")
-	default:
-		return notFound(rt, r.Method)
 	}
+	spec := &routeTable[rt.kind]
+	for i := range spec.methods {
+		if m := &spec.methods[i]; m.method == r.Method {
+			return m.serve(h, w, r, rt)
+		}
+	}
+	return methodNotAllowed(rt, r.Method, spec.allow())
 }
 
 // postToConnection serves POST /{stage}/@connections/{id}: the body, of any

@@ -1,7 +1,9 @@
 // Package server assembles a Switchboard process: one HTTP listener whose
 // router sends each request to the WebSocket handshake of an API
 // (/{stage}), the management API (/{stage}/@connections...), the demo page
-// (/, /favicon.ico and the client it loads, unless http.demo is false), health checks
+// (/, /favicon.ico and the client it loads, unless http.demo is false),
+// the management API's OpenAPI document (/openapi.yaml, /openapi.json),
+// health checks
 // (/healthz, /readyz) or metrics (/metrics, or on a listener of its own
 // with metrics.listen), the admin console (internal/admin, at admin.path
 // or on admin.listen with /metrics and pprof), the configuration reload
@@ -540,6 +542,9 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	case demoClientPath:
 		s.serveDemoAsset(w, r, demoClient, "text/javascript; charset=utf-8", "no-cache", demoClientETag)
+		return
+	case manage.OpenAPIYAMLPath, manage.OpenAPIJSONPath: // no secret in it: no credentials
+		manage.ServeOpenAPI(w, r)
 		return
 	}
 	if s.admin != nil && s.admin.http == nil && s.admin.console.Owns(path) {
