@@ -24,6 +24,7 @@ import (
 	"github.com/chromedp/chromedp"
 	"github.com/coder/websocket"
 
+	"github.com/switchboardhq/switchboard/internal/browsertest"
 	"github.com/switchboardhq/switchboard/internal/server"
 	"github.com/switchboardhq/switchboard/internal/servertest"
 )
@@ -32,24 +33,6 @@ const (
 	consoleKey = "console-browser-key-0123456789abcdef"
 	otherKey   = "console-other-key-0123456789abcdef"
 )
-
-// browserPath is $CHROMIUM_PATH, else Debian's /usr/bin/chromium; the
-// test skips without it, except in CI.
-func browserPath(t *testing.T) string {
-	t.Helper()
-	p := os.Getenv("CHROMIUM_PATH")
-	if p == "" {
-		p = "/usr/bin/chromium"
-	}
-	if _, err := os.Stat(p); err != nil {
-		msg := fmt.Sprintf("no Chromium at %s (%v): install it (apt-get install chromium) or set CHROMIUM_PATH", p, err)
-		if os.Getenv("CI") != "" {
-			t.Fatal(msg)
-		}
-		t.Skip(msg)
-	}
-	return p
-}
 
 // backend is the API's HTTP integration: it grants every connection the
 // user alice and the channel room:lobby, and reports each $disconnect.
@@ -183,24 +166,8 @@ func (c *client) await(t *testing.T, want ...string) string {
 
 // browser starts Chromium and returns a tab's context.
 func browser(t *testing.T) context.Context {
-	execPath := browserPath(t)
-	dataDir := filepath.Join(t.TempDir(), "profile")
-	allocCtx, cancelAlloc := chromedp.NewExecAllocator(context.Background(),
-		chromedp.ExecPath(execPath),
-		chromedp.Headless,
-		chromedp.NoSandbox, // the CI and this machine run as root
-		chromedp.DisableGPU,
-		chromedp.NoFirstRun,
-		chromedp.NoDefaultBrowserCheck,
-		chromedp.Flag("disable-quic", true),
-		chromedp.Flag("disable-background-networking", true),
-		chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true),
-		chromedp.Flag("disable-dev-shm-usage", true),
-		chromedp.UserDataDir(dataDir),
-	)
-	t.Cleanup(cancelAlloc)
-	tab, cancelTab := chromedp.NewContext(allocCtx)
+	br := browsertest.Start(t, context.Background())
+	tab, cancelTab := chromedp.NewContext(br.Ctx)
 	t.Cleanup(cancelTab)
 	return tab
 }

@@ -34,7 +34,7 @@ const (
 // workerIdleLimit bounds how long a worker waits for its connect command.
 const workerIdleLimit = time.Minute
 
-var errWorkerDeadline = errors.New("fan-out worker: deadline passed")
+var errWorkerDeadline = errors.New("bench worker: deadline passed")
 
 // workerCommand is one line from the coordinator to a worker.
 type workerCommand struct {
@@ -98,32 +98,9 @@ type workerReply struct {
 // answers on out, as the worker protocol above describes. Fanout starts
 // the workers; people do not.
 func RunFanoutWorker(ctx context.Context, in io.Reader, out io.Writer) error {
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	cmds, readErr := readCommands[workerCommand](ctx, cancel, in)
-	enc := json.NewEncoder(out)
 	w := &worker{}
 	defer w.close()
-	idle := time.NewTimer(workerIdleLimit) // until the connect command
-	defer idle.Stop()
-	life := ctx // ends when stdin closes, or at the connect command's deadline
-	for {
-		var c workerCommand
-		select {
-		case c = <-cmds:
-		case <-life.Done():
-			select {
-			case err := <-readErr:
-				return err
-			default:
-			}
-			if errors.Is(context.Cause(life), errWorkerDeadline) {
-				return errWorkerDeadline
-			}
-			return nil
-		case <-idle.C:
-			return errors.New("fan-out worker: no connect command within a minute")
-		}
+	return runWorker(ctx, in, out, "fan-out", func(l *workerLife, c workerCommand) (any, bool) {
 		var r workerReply
 		switch c.Cmd {
 		case cmdConnect:
@@ -131,15 +108,9 @@ func RunFanoutWorker(ctx context.Context, in io.Reader, out io.Writer) error {
 				r = workerReply{Type: "error", Error: "already connected"}
 				break
 			}
-			idle.Stop()
-			if c.Deadline > 0 {
-				var cancelDeadline context.CancelFunc
-				life, cancelDeadline = context.WithDeadlineCause(ctx, time.Unix(0, c.Deadline), errWorkerDeadline)
-				defer cancelDeadline()
-			}
+			l.connected(c.Deadline)
 			var err error
-			r, err = w.connect(life, c)
-			if err != nil {
+			if r, err = w.connect(l.life, c); err != nil {
 				r = workerReply{Type: "error", Error: err.Error()}
 			}
 		case cmdCount:
@@ -148,15 +119,13 @@ func RunFanoutWorker(ctx context.Context, in io.Reader, out io.Writer) error {
 			r = w.report(c.Floor)
 		case cmdStop:
 			w.close()
-			return enc.Encode(workerReply{Type: "stopped"})
+			return workerReply{Type: "stopped"}, true
 		default:
 			r = workerReply{Type: "error", Error: fmt.Sprintf("unknown command %q", c.Cmd)}
 		}
 		r.CPUUser, r.CPUSys = processCPU()
-		if err := enc.Encode(r); err != nil {
-			return err
-		}
-	}
+		return r, false
+	})
 }
 
 // worker is the state of one worker process, owned by RunFanoutWorker's

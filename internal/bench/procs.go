@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -171,4 +172,67 @@ func readCommands[C any](ctx context.Context, cancel context.CancelFunc, in io.R
 		readErr <- sc.Err()
 	}()
 	return cmds, readErr
+}
+
+// workerLife is the life of a worker process's command loop (runWorker):
+// ctx until the connect command, then ctx bounded by that command's
+// deadline.
+type workerLife struct {
+	ctx     context.Context // the process's: ends when in closes
+	life    context.Context
+	idle    *time.Timer // until the connect command
+	cancels []context.CancelFunc
+}
+
+// connected stops the idle timer and, with a deadline (unix ns; 0 for
+// none), ends the worker's life at it.
+func (l *workerLife) connected(deadline int64) {
+	l.idle.Stop()
+	if deadline > 0 {
+		var cancel context.CancelFunc
+		l.life, cancel = context.WithDeadlineCause(l.ctx, time.Unix(0, deadline), errWorkerDeadline)
+		l.cancels = append(l.cancels, cancel)
+	}
+}
+
+// runWorker is the command loop of a worker process (fan-out and storm):
+// it reads one command per line of in (readCommands), hands each to
+// handle and writes the reply handle returns as a JSON line on out,
+// until handle says stop, in closes (nil, or the read error) or the
+// connect command's deadline passes (errWorkerDeadline). A worker given no
+// connect command within workerIdleLimit exits with an error naming it.
+func runWorker[C any](ctx context.Context, in io.Reader, out io.Writer, name string, handle func(l *workerLife, c C) (reply any, stop bool)) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	cmds, readErr := readCommands[C](ctx, cancel, in)
+	enc := json.NewEncoder(out)
+	l := &workerLife{ctx: ctx, life: ctx, idle: time.NewTimer(workerIdleLimit)}
+	defer l.idle.Stop()
+	defer func() {
+		for _, c := range l.cancels {
+			c()
+		}
+	}()
+	for {
+		var c C
+		select {
+		case c = <-cmds:
+		case <-l.life.Done():
+			select {
+			case err := <-readErr:
+				return err
+			default:
+			}
+			if errors.Is(context.Cause(l.life), errWorkerDeadline) {
+				return errWorkerDeadline
+			}
+			return nil
+		case <-l.idle.C:
+			return fmt.Errorf("%s worker: no connect command within a minute", name)
+		}
+		r, stop := handle(l, c)
+		if err := enc.Encode(r); err != nil || stop {
+			return err
+		}
+	}
 }

@@ -3,7 +3,6 @@ package bench
 import (
 	"cmp"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -105,64 +104,31 @@ func (topSource) Uint64() uint64 { return ^uint64(0) }
 // on out, as the storm worker protocol above describes. Storm starts the
 // workers; people do not.
 func RunStormWorker(ctx context.Context, in io.Reader, out io.Writer) error {
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	cmds, readErr := readCommands[stormCommand](ctx, cancel, in)
-	enc := json.NewEncoder(out)
 	w := &stormWorker{}
 	defer w.close()
-	idle := time.NewTimer(workerIdleLimit)
-	defer idle.Stop()
-	life := ctx
-	for {
-		var c stormCommand
-		select {
-		case c = <-cmds:
-		case <-life.Done():
-			select {
-			case err := <-readErr:
-				return err
-			default:
-			}
-			if errors.Is(context.Cause(life), errWorkerDeadline) {
-				return errWorkerDeadline
-			}
-			return nil
-		case <-idle.C:
-			return errors.New("storm worker: no connect command within a minute")
-		}
-		var r stormReply
+	return runWorker(ctx, in, out, "storm", func(l *workerLife, c stormCommand) (any, bool) {
 		switch c.Cmd {
 		case stormConnect:
 			if w.clients != nil {
-				r = stormReply{Type: "error", Error: "already connected"}
-				break
+				return stormReply{Type: "error", Error: "already connected"}, false
 			}
-			idle.Stop()
-			if c.Deadline > 0 {
-				var cancelDeadline context.CancelFunc
-				life, cancelDeadline = context.WithDeadlineCause(ctx, time.Unix(0, c.Deadline), errWorkerDeadline)
-				defer cancelDeadline()
-			}
-			var err error
-			if r, err = w.connect(life, c); err != nil {
+			l.connected(c.Deadline)
+			r, err := w.connect(l.life, c)
+			if err != nil {
 				r = stormReply{Type: "error", Error: err.Error()}
 			}
+			return r, false
 		case stormArm:
 			w.arm()
-			r = stormReply{Type: "armed"}
+			return stormReply{Type: "armed"}, false
 		case stormWait:
-			r = w.wait(life, c.Since, c.Until)
+			return w.wait(l.life, c.Since, c.Until), false
 		case stormStop:
 			w.close()
-			return enc.Encode(stormReply{Type: "stopped"})
-		default:
-			r = stormReply{Type: "error", Error: fmt.Sprintf("unknown command %q", c.Cmd)}
+			return stormReply{Type: "stopped"}, true
 		}
-		if err := enc.Encode(r); err != nil {
-			return err
-		}
-	}
+		return stormReply{Type: "error", Error: fmt.Sprintf("unknown command %q", c.Cmd)}, false
+	})
 }
 
 // stormWorker holds one worker's clients. RunStormWorker's goroutine owns

@@ -23,26 +23,9 @@ import (
 
 	"github.com/chromedp/chromedp"
 	pushersdk "github.com/pusher/pusher-http-go/v5"
-)
 
-// browserPath is the Chromium binary: $CHROMIUM_PATH, else Debian's
-// /usr/bin/chromium. Without it the test is skipped, except in CI ($CI
-// set), where it must run.
-func browserPath(t *testing.T) string {
-	t.Helper()
-	p := os.Getenv("CHROMIUM_PATH")
-	if p == "" {
-		p = "/usr/bin/chromium"
-	}
-	if _, err := os.Stat(p); err != nil {
-		msg := fmt.Sprintf("no Chromium at %s (%v): install it (apt-get install chromium) or set CHROMIUM_PATH", p, err)
-		if os.Getenv("CI") != "" {
-			t.Fatal(msg)
-		}
-		t.Skip(msg)
-	}
-	return p
-}
+	"github.com/switchboardhq/switchboard/internal/browsertest"
+)
 
 // page connects two pusher-js clients (A and B), subscribes A to a public
 // channel and both to a private one (authorized by /pusher/auth, the
@@ -78,7 +61,7 @@ for (const ch of [pub, privA, privB]) ch.bind('pusher:subscription_error', (e) =
 // a private one, receives a publication, and a client event of one
 // client reaches the other.
 func TestPusherJSWeb(t *testing.T) {
-	execPath := browserPath(t)
+	browsertest.Path(t)
 	_, npm := nodeTools(t) // for the web build in node_modules
 	dir := compatDir(t)
 	npmCI(t, npm, dir)
@@ -117,21 +100,9 @@ func TestPusherJSWeb(t *testing.T) {
 
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	allocCtx, cancelAlloc := chromedp.NewExecAllocator(ctx,
-		chromedp.ExecPath(execPath),
-		chromedp.Headless,
-		chromedp.NoSandbox, // the CI and this machine run as root
-		chromedp.DisableGPU,
-		chromedp.NoFirstRun,
-		chromedp.NoDefaultBrowserCheck,
-		chromedp.Flag("disable-quic", true),
-		chromedp.Flag("disable-background-networking", true),
-		chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true),
-		chromedp.Flag("disable-dev-shm-usage", true),
-		chromedp.UserDataDir(filepath.Join(t.TempDir(), "profile")),
-	)
-	defer cancelAlloc() // waits for the browser process
+	br := browsertest.Start(t, ctx)
+	allocCtx := br.Ctx
+	defer br.Stop() // waits for the browser process
 	tab, cancelTab := chromedp.NewContext(allocCtx)
 	defer cancelTab()
 

@@ -10,31 +10,15 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/chromedp"
-)
 
-func browserPath(t *testing.T) string {
-	t.Helper()
-	p := os.Getenv("CHROMIUM_PATH")
-	if p == "" {
-		p = "/usr/bin/chromium"
-	}
-	if _, err := os.Stat(p); err != nil {
-		msg := fmt.Sprintf("no Chromium at %s (%v): install it (apt-get install chromium) or set CHROMIUM_PATH", p, err)
-		if os.Getenv("CI") != "" {
-			t.Fatal(msg)
-		}
-		t.Skip(msg)
-	}
-	return p
-}
+	"github.com/switchboardhq/switchboard/internal/browsertest"
+)
 
 const browserPage = `<!doctype html>
 <html><head><meta charset="utf-8"><title>switchboard client</title>
@@ -55,7 +39,7 @@ c.connect();
 // drops its socket when the browser goes offline, reconnecting and
 // recovering when it is online again.
 func TestBrowser(t *testing.T) {
-	execPath := browserPath(t)
+	browsertest.Path(t)
 	script := buildBundle(t)
 	srv := startServer(t)
 	const ch = "browser"
@@ -74,21 +58,9 @@ func TestBrowser(t *testing.T) {
 
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	allocCtx, cancelAlloc := chromedp.NewExecAllocator(ctx,
-		chromedp.ExecPath(execPath),
-		chromedp.Headless,
-		chromedp.NoSandbox,
-		chromedp.DisableGPU,
-		chromedp.NoFirstRun,
-		chromedp.NoDefaultBrowserCheck,
-		chromedp.Flag("disable-quic", true),
-		chromedp.Flag("disable-background-networking", true),
-		chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true),
-		chromedp.Flag("disable-dev-shm-usage", true),
-		chromedp.UserDataDir(filepath.Join(t.TempDir(), "profile")),
-	)
-	defer cancelAlloc()
+	br := browsertest.Start(t, ctx)
+	allocCtx := br.Ctx
+	defer br.Stop()
 	tab, cancelTab := chromedp.NewContext(allocCtx)
 	defer cancelTab()
 

@@ -5,131 +5,24 @@ package server
 // plain Go WebSocket client.
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
-	"fmt"
 	"io"
 	"maps"
 	"net"
 	"net/http"
 	"net/url"
-	"os"
-	"path/filepath"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/chromedp/chromedp"
 	"go.uber.org/goleak"
 
+	"github.com/switchboardhq/switchboard/internal/browsertest"
 	"github.com/switchboardhq/switchboard/internal/event"
 )
-
-// browserPath is the Chromium binary: $CHROMIUM_PATH, else Debian's
-// /usr/bin/chromium. Without it the test is skipped, except in CI ($CI
-// set), where it must run.
-func browserPath(t *testing.T) string {
-	t.Helper()
-	p := os.Getenv("CHROMIUM_PATH")
-	if p == "" {
-		p = "/usr/bin/chromium"
-	}
-	if _, err := os.Stat(p); err != nil {
-		msg := fmt.Sprintf("no Chromium at %s (%v): install it (apt-get install chromium) or set CHROMIUM_PATH", p, err)
-		if os.Getenv("CI") != "" {
-			t.Fatal(msg)
-		}
-		t.Skip(msg)
-	}
-	return p
-}
-
-// browserLog is where chromedp's messages and the browser's output go. It
-// is echoed to the test log while the test runs and dropped after close, so
-// nothing logs to a finished test.
-type browserLog struct {
-	t      *testing.T
-	prefix string
-	mu     sync.Mutex
-	closed bool
-	b      bytes.Buffer
-}
-
-func (l *browserLog) logf(format string, args ...any) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if !l.closed {
-		l.t.Logf(l.prefix+format, args...)
-	}
-}
-
-// Write keeps the browser's output, which is noisy, for dump.
-func (l *browserLog) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-// dump logs the browser's output if the test failed, and closes the log.
-func (l *browserLog) dump() {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if l.t.Failed() && l.b.Len() > 0 {
-		l.t.Logf("browser output:\n%s", l.b.String())
-	}
-	l.closed = true
-}
-
-// browserProcesses returns the pids of processes whose command line has
-// --user-data-dir=dir: the browser and every child it started.
-func browserProcesses(dir string) []string {
-	want := []byte("--user-data-dir=" + dir + "\x00")
-	ents, _ := os.ReadDir("/proc")
-	var pids []string
-	for _, e := range ents {
-		cmdline, err := os.ReadFile(filepath.Join("/proc", e.Name(), "cmdline"))
-		if err == nil && bytes.Contains(append(cmdline, 0), want) {
-			pids = append(pids, e.Name())
-		}
-	}
-	return pids
-}
-
-// startBrowser starts a headless Chromium for ctx's lifetime. Cancelling
-// the context it returns (or ctx) stops the browser and waits for it; the
-// test's cleanup then checks that none of its processes is left, and dumps
-// its output if the test failed.
-func startBrowser(t *testing.T, ctx context.Context, execPath string) (context.Context, *browserLog) {
-	t.Helper()
-	logs := &browserLog{t: t, prefix: "chromedp: "}
-	dataDir := filepath.Join(t.TempDir(), "profile")
-	allocCtx, cancelAlloc := chromedp.NewExecAllocator(ctx,
-		chromedp.ExecPath(execPath),
-		chromedp.Headless,
-		chromedp.NoSandbox, // the CI and this machine run as root
-		chromedp.DisableGPU,
-		chromedp.NoFirstRun,
-		chromedp.NoDefaultBrowserCheck,
-		chromedp.Flag("disable-quic", true),
-		chromedp.Flag("disable-background-networking", true),
-		chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true),
-		chromedp.Flag("disable-dev-shm-usage", true),
-		chromedp.UserDataDir(dataDir),
-		chromedp.CombinedOutput(logs),
-	)
-	t.Cleanup(func() {
-		cancelAlloc() // waits for the browser process and chromedp's goroutines
-		// No process of this browser may be left, or it would outlive
-		// the test and write in dataDir.
-		waitFor(t, "the browser's processes to exit", func() bool { return len(browserProcesses(dataDir)) == 0 })
-		logs.dump()
-	})
-	return allocCtx, logs
-}
 
 // TestDemoPage: two tabs of the demo page connect; a message typed in the
 // first reaches both tabs' lists with its sender id, and a plain Go client
@@ -137,9 +30,9 @@ func startBrowser(t *testing.T, ctx context.Context, execPath string) (context.C
 // WebSocket client speak the same protocol. Every goroutine and browser
 // process is gone at the end.
 func TestDemoPage(t *testing.T) {
-	execPath := browserPath(t)
 	// Registered first, so it runs last: after the browser, the clients and
 	// the server are gone.
+	browsertest.Path(t)
 	before := goleak.IgnoreCurrent()
 	t.Cleanup(func() { goleak.VerifyNone(t, before) })
 
@@ -151,9 +44,10 @@ func TestDemoPage(t *testing.T) {
 	step := func(what string) { t.Logf("%6.3fs %s", time.Since(start).Seconds(), what) } // where the 30 s went
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	allocCtx, logs := startBrowser(t, ctx, execPath)
+	br := browsertest.Start(t, ctx)
 	defer step("browser gone")
-	tab1, cancel1 := chromedp.NewContext(allocCtx, chromedp.WithErrorf(logs.logf), chromedp.WithLogf(logs.logf))
+	defer br.Stop()
+	tab1, cancel1 := chromedp.NewContext(br.Ctx, br.Options()...)
 	defer cancel1() // the browser's first tab: closes the browser
 	page := e.base + "/"
 	if err := chromedp.Do(tab1, chromedp.Navigate(page)); err != nil {
@@ -249,15 +143,15 @@ func TestDemoPage(t *testing.T) {
 // same address, without a reload, and chats on: a message typed after the
 // restart reaches a Go client of the new server and the page's own list.
 func TestDemoPageSurvivesRestart(t *testing.T) {
-	execPath := browserPath(t)
+	browsertest.Path(t)
 	before := goleak.IgnoreCurrent()
 	t.Cleanup(func() { goleak.VerifyNone(t, before) })
 
 	e := startServer(t, "")
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	allocCtx, logs := startBrowser(t, ctx, execPath)
-	tab, cancelTab := chromedp.NewContext(allocCtx, chromedp.WithErrorf(logs.logf), chromedp.WithLogf(logs.logf))
+	br := browsertest.Start(t, ctx)
+	tab, cancelTab := chromedp.NewContext(br.Ctx, br.Options()...)
 	defer cancelTab()
 	if err := chromedp.Do(tab, chromedp.Navigate(e.base+"/")); err != nil {
 		t.Fatalf("navigate to %s/: %v", e.base, err)

@@ -16,7 +16,6 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -26,6 +25,7 @@ import (
 	"github.com/coder/websocket"
 	"go.uber.org/goleak"
 
+	"github.com/switchboardhq/switchboard/internal/browsertest"
 	"github.com/switchboardhq/switchboard/internal/config"
 	"github.com/switchboardhq/switchboard/internal/event"
 )
@@ -160,7 +160,7 @@ func (c *rawDeflateClient) nextWith(msg string) bool {
 // broadcast reaches the browser and a raw client compressed. Every
 // goroutine and browser process is gone at the end.
 func TestBrowserCompression(t *testing.T) {
-	execPath := browserPath(t)
+	browsertest.Path(t)
 	before := goleak.IgnoreCurrent()
 	t.Cleanup(func() { goleak.VerifyNone(t, before) })
 
@@ -174,29 +174,9 @@ func TestBrowserCompression(t *testing.T) {
 
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	logs := &browserLog{t: t, prefix: "chromedp: "}
-	defer logs.dump()
-	dataDir := filepath.Join(t.TempDir(), "profile")
-	defer func() {
-		waitFor(t, "the browser's processes to exit", func() bool { return len(browserProcesses(dataDir)) == 0 })
-	}()
-	allocCtx, cancelAlloc := chromedp.NewExecAllocator(ctx,
-		chromedp.ExecPath(execPath),
-		chromedp.Headless,
-		chromedp.NoSandbox,
-		chromedp.DisableGPU,
-		chromedp.NoFirstRun,
-		chromedp.NoDefaultBrowserCheck,
-		chromedp.Flag("disable-quic", true),
-		chromedp.Flag("disable-background-networking", true),
-		chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true),
-		chromedp.Flag("disable-dev-shm-usage", true),
-		chromedp.UserDataDir(dataDir),
-		chromedp.CombinedOutput(logs),
-	)
-	defer cancelAlloc()
-	tab, cancelTab := chromedp.NewContext(allocCtx, chromedp.WithErrorf(logs.logf), chromedp.WithLogf(logs.logf))
+	br := browsertest.Start(t, ctx)
+	defer br.Stop()
+	tab, cancelTab := chromedp.NewContext(br.Ctx, br.Options()...)
 	defer cancelTab()
 	if err := chromedp.Do(tab, chromedp.Navigate(e.base+"/healthz")); err != nil {
 		t.Fatalf("navigate: %v", err)
