@@ -242,6 +242,9 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) (err erro
 		kong.Writers(stdout, stderr),
 		kong.Exit(func(code int) { panic(exitRequest{code}) }),
 		kong.UsageOnError(),
+		// Connection ids are base64url: one in 64 starts with "-", and
+		// `send --connection -yAo…=` must take it as the flag's value.
+		kong.WithHyphenPrefixedParameters(true),
 	)
 	if err != nil {
 		return err
@@ -269,11 +272,29 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) (err erro
 	}()
 	kctx, err := parser.Parse(args)
 	if err != nil {
+		if id := hyphenID(args); id != "" && strings.HasPrefix(err.Error(), "unknown flag -") {
+			err = fmt.Errorf("%w (if %s is a connection id, put -- before it: switchboard connections get -- %s)", err, id, id)
+		}
 		return &ExitError{Code: 2, Err: err}
 	}
 	kctx.BindTo(ctx, (*context.Context)(nil))
 	kctx.Bind(parser)
 	return kctx.Run(&env{stdin: os.Stdin, stdout: stdout, stderr: stderr, getenv: os.LookupEnv})
+}
+
+// hyphenID returns the first argument that looks like a connection id
+// starting with "-" (one in 64 does: they are base64url), which kong takes
+// for a cluster of short flags; "" when there is none.
+func hyphenID(args []string) string {
+	for _, a := range args {
+		if a == "--" {
+			return ""
+		}
+		if len(a) >= 12 && a[0] == '-' && a[1] != '-' {
+			return a
+		}
+	}
+	return ""
 }
 
 type serveCmd struct {
