@@ -27,6 +27,7 @@ import (
 	"github.com/switchboardhq/switchboard/internal/browsertest"
 	"github.com/switchboardhq/switchboard/internal/server"
 	"github.com/switchboardhq/switchboard/internal/servertest"
+	"github.com/switchboardhq/switchboard/internal/testproc"
 )
 
 const (
@@ -195,8 +196,8 @@ func do(t *testing.T, tab context.Context, what string, actions ...chromedp.Acti
 // axeSource is axe-core's browser build, from the console's locked npm
 // packages.
 func axeSource(t *testing.T) string {
-	_, npm := nodeTools(t)
-	npmCI(t, npm)
+	_, npm := testproc.Node(t, "the admin console's build and tests")
+	testproc.NpmCI(t, npm, consoleDir)
 	src, err := os.ReadFile(filepath.Join(consoleDir, "node_modules", "axe-core", "axe.min.js"))
 	if err != nil {
 		t.Fatal(err)

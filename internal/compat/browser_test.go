@@ -25,6 +25,7 @@ import (
 	pushersdk "github.com/pusher/pusher-http-go/v5"
 
 	"github.com/switchboardhq/switchboard/internal/browsertest"
+	"github.com/switchboardhq/switchboard/internal/testproc"
 )
 
 // page connects two pusher-js clients (A and B), subscribes A to a public
@@ -62,9 +63,9 @@ for (const ch of [pub, privA, privB]) ch.bind('pusher:subscription_error', (e) =
 // client reaches the other.
 func TestPusherJSWeb(t *testing.T) {
 	browsertest.Path(t)
-	_, npm := nodeTools(t) // for the web build in node_modules
+	_, npm := testproc.Node(t, "the Pusher compatibility tests") // for the web build in node_modules
 	dir := compatDir(t)
-	npmCI(t, npm, dir)
+	testproc.NpmCI(t, npm, dir)
 	script, err := os.ReadFile(filepath.Join(dir, "node_modules/pusher-js/dist/web/pusher.min.js"))
 	if err != nil {
 		t.Fatal(err)

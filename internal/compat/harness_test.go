@@ -2,8 +2,6 @@ package compat
 
 import (
 	"bufio"
-	"bytes"
-	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -350,22 +348,6 @@ func (s *server) controlHandler() http.Handler {
 // waitTimeout bounds every wait for the server.
 const waitTimeout = 20 * time.Second
 
-// nodeTools returns the paths of node and npm, or skips the test without
-// them (fails in CI, where .ci/run installs them).
-func nodeTools(t *testing.T) (node, npm string) {
-	t.Helper()
-	node, errNode := exec.LookPath("node")
-	npm, errNpm := exec.LookPath("npm")
-	if err := errors.Join(errNode, errNpm); err != nil {
-		msg := fmt.Sprintf("the Pusher compatibility tests need node (20 or later) and npm: %v", err)
-		if os.Getenv("CI") != "" {
-			t.Fatal(msg)
-		}
-		t.Skip(msg)
-	}
-	return node, npm
-}
-
 // compatDir is the npm project of the Pusher compatibility tests.
 func compatDir(t *testing.T) string {
 	t.Helper()
@@ -376,47 +358,8 @@ func compatDir(t *testing.T) string {
 	return dir
 }
 
-var npmOnce sync.Mutex
-
-// npmCI installs the pinned packages (package-lock.json) when node_modules
-// is missing or older than the lock file.
-func npmCI(t *testing.T, npm, dir string) {
-	t.Helper()
-	npmOnce.Lock()
-	defer npmOnce.Unlock()
-	lock, err := os.Stat(filepath.Join(dir, "package-lock.json"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if installed, err := os.Stat(filepath.Join(dir, "node_modules", ".package-lock.json")); err == nil && !installed.ModTime().Before(lock.ModTime()) {
-		return
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, npm, "ci", "--no-audit", "--no-fund", "--loglevel=error")
-	cmd.Dir = dir
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("npm ci in %s (it needs the npm registry): %v\n%s", dir, err, out)
-	}
-}
-
-// syncBuffer is a log sink safe for the process's writer and the test.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
+// syncBuffer is testproc.Buffer.
+type syncBuffer = testproc.Buffer
 
 // freeAddr is testproc.FreeAddr.
 func freeAddr(t testing.TB) string { return testproc.FreeAddr(t) }

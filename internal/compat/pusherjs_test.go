@@ -9,6 +9,8 @@ import (
 	"regexp"
 	"testing"
 	"time"
+
+	"github.com/switchboardhq/switchboard/internal/testproc"
 )
 
 // TestPusherJS runs compat/pusher's Node tests (node --test): pusher-js
@@ -18,9 +20,9 @@ import (
 // webhooks checked by the SDK, and pusher-js's reaction to 4200 (drain and
 // restart), 4001 and 4004. Their output is the failure message.
 func TestPusherJS(t *testing.T) {
-	node, npm := nodeTools(t)
+	node, npm := testproc.Node(t, "the Pusher compatibility tests")
 	dir := compatDir(t)
-	npmCI(t, npm, dir)
+	testproc.NpmCI(t, npm, dir)
 
 	// The Node tests listen for the app's webhooks on this address.
 	hookAddr := freeAddr(t)

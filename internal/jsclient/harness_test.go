@@ -1,9 +1,7 @@
 package jsclient
 
 import (
-	"bytes"
 	"context"
-	"errors"
 	"fmt"
 	"net"
 	"net/http"
@@ -194,12 +192,12 @@ func (s *server) control() http.Handler {
 // TestNode runs clients/js's Node tests (npm test: build, then node
 // --test) against the server; see the package comment.
 func TestNode(t *testing.T) {
-	node, npm := nodeTools(t)
+	node, npm := testproc.Node(t, "the TypeScript client's tests")
 	dir, err := filepath.Abs("../../clients/js")
 	if err != nil {
 		t.Fatal(err)
 	}
-	npmCI(t, npm, dir)
+	testproc.NpmCI(t, npm, dir)
 	srv := startServer(t)
 	control := httptest.NewServer(srv.control())
 	defer control.Close()
@@ -333,56 +331,8 @@ func (p *proxy) close() {
 	p.wg.Wait()
 }
 
-func nodeTools(t *testing.T) (node, npm string) {
-	t.Helper()
-	node, errNode := exec.LookPath("node")
-	npm, errNpm := exec.LookPath("npm")
-	if err := errors.Join(errNode, errNpm); err != nil {
-		msg := fmt.Sprintf("the TypeScript client's tests need node (18 or later) and npm: %v", err)
-		if os.Getenv("CI") != "" {
-			t.Fatal(msg)
-		}
-		t.Skip(msg)
-	}
-	return node, npm
-}
-
-// npmCI installs the pinned dev dependencies when node_modules is missing
-// or older than package-lock.json.
-func npmCI(t *testing.T, npm, dir string) {
-	t.Helper()
-	lock, err := os.Stat(filepath.Join(dir, "package-lock.json"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if installed, err := os.Stat(filepath.Join(dir, "node_modules", ".package-lock.json")); err == nil && !installed.ModTime().Before(lock.ModTime()) {
-		return
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, npm, "ci", "--no-audit", "--no-fund", "--loglevel=error")
-	cmd.Dir = dir
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("npm ci in %s (it needs the npm registry): %v\n%s", dir, err, out)
-	}
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
+// syncBuffer is testproc.Buffer.
+type syncBuffer = testproc.Buffer
 
 // freeAddr is testproc.FreeAddr.
 func freeAddr(t testing.TB) string { return testproc.FreeAddr(t) }

@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/switchboardhq/switchboard/internal/testproc"
 )
 
 // packScript runs in a fresh project that installed the npm pack tarball:
@@ -39,12 +41,12 @@ c.connect();
 // (offline: it has no dependencies) and works from there; the tarball
 // holds dist/ and no sources or tests.
 func TestPackInstall(t *testing.T) {
-	node, npm := nodeTools(t)
+	node, npm := testproc.Node(t, "the TypeScript client's tests")
 	dir, err := filepath.Abs("../../clients/js")
 	if err != nil {
 		t.Fatal(err)
 	}
-	npmCI(t, npm, dir)
+	testproc.NpmCI(t, npm, dir)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	packDir := t.TempDir()

@@ -7,6 +7,8 @@ import (
 	"os/exec"
 	"path/filepath"
 	"testing"
+
+	"github.com/switchboardhq/switchboard/internal/testproc"
 )
 
 // maxBundleGzip is issue 12's bound on the browser build, minified and
@@ -17,12 +19,12 @@ const maxBundleGzip = 8 << 10
 // returns the browser build, switchboard.min.js.
 func buildBundle(t *testing.T) []byte {
 	t.Helper()
-	node, npm := nodeTools(t)
+	node, npm := testproc.Node(t, "the TypeScript client's tests")
 	dir, err := filepath.Abs("../../clients/js")
 	if err != nil {
 		t.Fatal(err)
 	}
-	npmCI(t, npm, dir)
+	testproc.NpmCI(t, npm, dir)
 	if out, err := exec.Command(node, filepath.Join(dir, "build.mjs")).CombinedOutput(); err != nil {
 		t.Fatalf("build: %v\n%s", err, out)
 	}
