@@ -322,7 +322,16 @@ function connectionFacts(c: any): HTMLElement {
     h("dt", {}, "User agent"), h("dd", {}, c.userAgent || "(none)"),
     h("dt", {}, "Connected"), h("dd", {}, `${c.connectedAt} (${age(c.connectedAt)} ago)`),
     h("dt", {}, "Last active"), h("dd", {}, c.lastActiveAt),
-    h("dt", {}, "Channels"), h("dd", {}, (c.channels as string[]).join(", ") || "(none)"));
+    h("dt", {}, "Channels"), h("dd", {}, (c.channels as string[]).join(", ") || "(none)"),
+    h("dt", {}, "Send queue"), h("dd", { id: "conn-sendq" }, bytes(c.sendQueueBytes ?? 0)),
+    h("dt", {}, "Inbox"), h("dd", { id: "conn-inbox" }, `${c.inbox ?? 0} message${c.inbox === 1 ? "" : "s"} waiting for the backend`));
+}
+
+// bytes formats a byte count for people.
+function bytes(n: number): string {
+  if (n < 1024) return `${n} B`;
+  if (n < 1 << 20) return `${(n / 1024).toFixed(1)} KiB`;
+  return `${(n / (1 << 20)).toFixed(1)} MiB`;
 }
 
 function inspectConnection(stage: string, c: any): void {

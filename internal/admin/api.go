@@ -41,6 +41,10 @@ type connectionJSON struct {
 	ConnectedAt  time.Time `json:"connectedAt"`
 	LastActiveAt time.Time `json:"lastActiveAt"`
 	Channels     []string  `json:"channels"`
+	// SendQueueBytes waits to be written to the client's socket; Inbox
+	// counts the client's messages waiting for their route.
+	SendQueueBytes int `json:"sendQueueBytes"`
+	Inbox          int `json:"inbox"`
 }
 
 // matcher returns the search of field for q ("" matches everything).
@@ -111,7 +115,8 @@ func (c *Console) connections(w http.ResponseWriter, r *http.Request, s *session
 	truncated, err := c.walk(r, stage, func(ci gateway.ConnectionInfo) bool {
 		if match(ci) {
 			out = append(out, connectionJSON{ID: ci.ID, User: ci.User, SourceIP: ci.SourceIP, UserAgent: ci.UserAgent,
-				ConnectedAt: ci.ConnectedAt.UTC(), LastActiveAt: ci.LastActiveAt.UTC(), Channels: nonNil(ci.Channels)})
+				ConnectedAt: ci.ConnectedAt.UTC(), LastActiveAt: ci.LastActiveAt.UTC(), Channels: nonNil(ci.Channels),
+				SendQueueBytes: ci.SendQueueBytes, Inbox: ci.Inbox})
 		}
 		return len(out) < maxResults
 	})

@@ -276,6 +276,7 @@ func TestConsoleInBrowser(t *testing.T) {
 	waitJS(t, tab, "the focus kept", fmt.Sprintf(`document.activeElement.getAttribute("data-inspect") === %q`, id))
 	do(t, tab, "inspect", chromedp.Click(chromedp.CSS(fmt.Sprintf(`[data-inspect=%q]`, id))))
 	waitJS(t, tab, "the connection's panel", `!!document.getElementById("conn-panel")`)
+	waitJS(t, tab, "its queues", `document.getElementById("conn-sendq").textContent === "0 B" && document.getElementById("conn-inbox").textContent.startsWith("0 messages")`)
 	checkAxe(t, tab, axe, "connections")
 
 	// Send to the connection.

@@ -249,6 +249,12 @@ type ConnectionInfo struct {
 	UserAgent    string
 	User         string   // "" when the connection has no user id
 	Channels     []string // the channels it is in, sorted
+	// SendQueueBytes is what the node has accepted for the client and not
+	// yet written to its socket; Inbox is how many of the client's
+	// messages wait for their route. Both are 0 from a node older than
+	// peer answer version 2.
+	SendQueueBytes int
+	Inbox          int
 }
 
 // ConnectionPage is one page of a node's connections; Next is "" on the

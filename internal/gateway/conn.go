@@ -210,12 +210,21 @@ func (c *Conn) connectionInfo() ConnectionInfo {
 		last = c.info.ConnectedAt
 	}
 	return ConnectionInfo{
-		ID:           c.info.ID,
-		ConnectedAt:  c.info.ConnectedAt,
-		LastActiveAt: last,
-		SourceIP:     c.info.Identity.SourceIP,
-		UserAgent:    c.info.Identity.UserAgent,
-		User:         c.member.User(),
-		Channels:     c.member.Channels(),
+		ID:             c.info.ID,
+		ConnectedAt:    c.info.ConnectedAt,
+		LastActiveAt:   last,
+		SourceIP:       c.info.Identity.SourceIP,
+		UserAgent:      c.info.Identity.UserAgent,
+		User:           c.member.User(),
+		Channels:       c.member.Channels(),
+		SendQueueBytes: c.ws.Queued(),
+		Inbox:          c.inboxLen(),
 	}
+}
+
+// inboxLen is how many received messages wait for their route.
+func (c *Conn) inboxLen() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return len(c.inbox) - c.head
 }

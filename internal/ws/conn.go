@@ -152,6 +152,14 @@ func (c *Conn) Closing() bool {
 	return c.state >= stateClosing
 }
 
+// Queued is how many bytes of accepted frames wait to be written to the
+// socket: the connection's send queue, bounded by MaxQueueBytes.
+func (c *Conn) Queued() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.queued
+}
+
 // ConnectedAt is when the connection was upgraded.
 func (c *Conn) ConnectedAt() time.Time { return time.Unix(0, c.connectedAt) }
 

@@ -255,20 +255,23 @@ func equalCall(a, b Call) bool {
 func sampleInfo(i int) cluster.ConnectionInfo {
 	zone := time.FixedZone("X", 5*3600+30*60)
 	return cluster.ConnectionInfo{
-		ID:           fmt.Sprintf("conn-%04d-é", i),
-		ConnectedAt:  time.Date(2026, 12, 6, 1, 2, 3, 123456789+i, zone),
-		LastActiveAt: time.Date(2026, 12, 6, 1, 2, 4, 987654321-i, time.UTC),
-		SourceIP:     "2001:db8::1",
-		UserAgent:    "agent/1.0 (\"quoted\")",
-		User:         fmt.Sprintf("user-%d", i),
-		Channels:     []string{"a", fmt.Sprintf("room:%d", i), "ünïcode"},
+		ID:             fmt.Sprintf("conn-%04d-é", i),
+		ConnectedAt:    time.Date(2026, 12, 6, 1, 2, 3, 123456789+i, zone),
+		LastActiveAt:   time.Date(2026, 12, 6, 1, 2, 4, 987654321-i, time.UTC),
+		SourceIP:       "2001:db8::1",
+		UserAgent:      "agent/1.0 (\"quoted\")",
+		User:           fmt.Sprintf("user-%d", i),
+		Channels:       []string{"a", fmt.Sprintf("room:%d", i), "ünïcode"},
+		SendQueueBytes: 1<<20 + i,
+		Inbox:          i,
 	}
 }
 
 func equalInfo(a, b cluster.ConnectionInfo) bool {
 	return a.ID == b.ID && a.ConnectedAt.Equal(b.ConnectedAt) && a.LastActiveAt.Equal(b.LastActiveAt) &&
 		a.SourceIP == b.SourceIP && a.UserAgent == b.UserAgent && a.User == b.User &&
-		slices.Equal(a.Channels, b.Channels) // nil and empty are equal
+		slices.Equal(a.Channels, b.Channels) && // nil and empty are equal
+		a.SendQueueBytes == b.SendQueueBytes && a.Inbox == b.Inbox
 }
 
 func equalInfos(a, b []cluster.ConnectionInfo) bool {

@@ -8,6 +8,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"strconv"
 	"syscall"
 	"time"
 
@@ -76,17 +77,17 @@ func (c *Client) Close() { c.tr.CloseIdleConnections() }
 
 // Post implements cluster.Forwarder.
 func (c *Client) Post(ctx context.Context, to cluster.Node, stage, id string, data []byte) error {
-	_, err := c.do(ctx, to, &request{Op: opPost, Stage: stage, ID: id, Data: data})
+	_, _, err := c.do(ctx, to, &request{Op: opPost, Stage: stage, ID: id, Data: data})
 	return err
 }
 
 // Get implements cluster.Forwarder.
 func (c *Client) Get(ctx context.Context, to cluster.Node, stage, id string) (cluster.ConnectionInfo, error) {
-	b, err := c.do(ctx, to, &request{Op: opGet, Stage: stage, ID: id})
+	b, v, err := c.do(ctx, to, &request{Op: opGet, Stage: stage, ID: id})
 	if err != nil {
 		return cluster.ConnectionInfo{}, err
 	}
-	info, err := decodeInfo(b)
+	info, err := decodeInfo(b, v)
 	if err != nil {
 		return cluster.ConnectionInfo{}, c.badAnswer(to, err)
 	}
@@ -95,29 +96,29 @@ func (c *Client) Get(ctx context.Context, to cluster.Node, stage, id string) (cl
 
 // Delete implements cluster.Forwarder.
 func (c *Client) Delete(ctx context.Context, to cluster.Node, stage, id string) error {
-	_, err := c.do(ctx, to, &request{Op: opDelete, Stage: stage, ID: id})
+	_, _, err := c.do(ctx, to, &request{Op: opDelete, Stage: stage, ID: id})
 	return err
 }
 
 // Join implements cluster.Forwarder.
 func (c *Client) Join(ctx context.Context, to cluster.Node, stage, channel, id string) error {
-	_, err := c.do(ctx, to, &request{Op: opJoin, Stage: stage, Channel: channel, ID: id})
+	_, _, err := c.do(ctx, to, &request{Op: opJoin, Stage: stage, Channel: channel, ID: id})
 	return err
 }
 
 // Leave implements cluster.Forwarder.
 func (c *Client) Leave(ctx context.Context, to cluster.Node, stage, channel, id string) error {
-	_, err := c.do(ctx, to, &request{Op: opLeave, Stage: stage, Channel: channel, ID: id})
+	_, _, err := c.do(ctx, to, &request{Op: opLeave, Stage: stage, Channel: channel, ID: id})
 	return err
 }
 
 // List implements cluster.Forwarder.
 func (c *Client) List(ctx context.Context, to cluster.Node, stage, cursor string, limit int) (cluster.ConnectionPage, error) {
-	b, err := c.do(ctx, to, &request{Op: opList, Stage: stage, Cursor: cursor, Limit: limit})
+	b, v, err := c.do(ctx, to, &request{Op: opList, Stage: stage, Cursor: cursor, Limit: limit})
 	if err != nil {
 		return cluster.ConnectionPage{}, err
 	}
-	p, err := decodePage(b)
+	p, err := decodePage(b, v)
 	if err != nil {
 		return cluster.ConnectionPage{}, c.badAnswer(to, err)
 	}
@@ -126,11 +127,11 @@ func (c *Client) List(ctx context.Context, to cluster.Node, stage, cursor string
 
 // User implements cluster.Forwarder.
 func (c *Client) User(ctx context.Context, to cluster.Node, stage, user string, op cluster.UserOp, data []byte) (cluster.UserResult, error) {
-	b, err := c.do(ctx, to, &request{Op: opUser, Stage: stage, User: user, UserOp: op, Data: data})
+	b, v, err := c.do(ctx, to, &request{Op: opUser, Stage: stage, User: user, UserOp: op, Data: data})
 	if err != nil {
 		return cluster.UserResult{}, err
 	}
-	u, err := decodeUserResult(b)
+	u, err := decodeUserResult(b, v)
 	if err != nil {
 		return cluster.UserResult{}, c.badAnswer(to, err)
 	}
@@ -141,17 +142,17 @@ func (c *Client) badAnswer(to cluster.Node, err error) error {
 	return fmt.Errorf("%w: node %s (%s) sent an answer we cannot read: %w", ErrRemote, to.ID, to.Advertise, err)
 }
 
-// do sends one call to node to and returns the body of a 200 answer, or the
-// call's error: the sentinel the owner answered, cluster.ErrNodeGone (the
+// do sends one call to node to and returns the body of a 200 answer and
+// its answer version, or the call's error: the sentinel the owner answered, cluster.ErrNodeGone (the
 // peer refuses connections, or is another incarnation now),
 // cluster.ErrUnavailable (no answer in time, a broken connection to a
 // process still listening, a 5xx without our code, refused credentials),
 // or an error wrapping ErrRemote or ErrRefused.
-func (c *Client) do(ctx context.Context, to cluster.Node, r *request) (b []byte, err error) {
+func (c *Client) do(ctx context.Context, to cluster.Node, r *request) (b []byte, v int, err error) {
 	start := time.Now()
 	defer func() { c.o.Metrics.forwarded(r.Op, start, err) }()
 	if to.Advertise == "" {
-		return nil, fmt.Errorf("%w: node %s has no advertise address", cluster.ErrUnavailable, to.ID)
+		return nil, 0, fmt.Errorf("%w: node %s has no advertise address", cluster.ErrUnavailable, to.ID)
 	}
 	ctx, cancel := context.WithTimeout(ctx, c.o.Timeout)
 	defer cancel()
@@ -163,40 +164,45 @@ func (c *Client) do(ctx context.Context, to cluster.Node, r *request) (b []byte,
 	path := Path + r.Op.String()
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.scheme+"://"+to.Advertise+path, bytes.NewReader(body))
 	if err != nil {
-		return nil, fmt.Errorf("%w: node %s: %w", cluster.ErrUnavailable, to.ID, err)
+		return nil, 0, fmt.Errorf("%w: node %s: %w", cluster.ErrUnavailable, to.ID, err)
 	}
 	req.Header.Set("Content-Type", "application/octet-stream")
+	req.Header.Set(headerAnswerVersion, answerVersionText)
 	if c.secret != nil {
 		sign(req.Header, c.secret, http.MethodPost, path, c.o.Self(), c.o.Now(), body)
 	}
 	resp, err := c.hc.Do(req)
 	if err != nil {
-		return nil, c.transportError(ctx, to, err)
+		return nil, 0, c.transportError(ctx, to, err)
 	}
 	defer resp.Body.Close()
 	b, err = io.ReadAll(io.LimitReader(resp.Body, maxAnswer+1))
 	if err != nil {
-		return nil, c.transportError(ctx, to, err)
+		return nil, 0, c.transportError(ctx, to, err)
 	}
 	if len(b) > maxAnswer {
-		return nil, fmt.Errorf("%w: node %s: answer larger than %d bytes", ErrRemote, to.ID, maxAnswer)
+		return nil, 0, fmt.Errorf("%w: node %s: answer larger than %d bytes", ErrRemote, to.ID, maxAnswer)
 	}
 	switch code := resp.Header.Get(headerError); {
 	case resp.StatusCode == http.StatusOK:
-		return b, nil
+		v, err := parseAnswerVersion(resp.Header.Get(headerAnswerVersion))
+		if err != nil {
+			return nil, 0, c.badAnswer(to, err)
+		}
+		return b, v, nil
 	case resp.StatusCode == statusApplication && code != "":
 		if e, ok := c.codes.byCode[code]; ok {
-			return nil, e
+			return nil, 0, e
 		}
-		return nil, fmt.Errorf("%w: node %s: unknown error code %q: %s", ErrRemote, to.ID, code, b)
+		return nil, 0, fmt.Errorf("%w: node %s: unknown error code %q: %s", ErrRemote, to.ID, code, b)
 	case resp.StatusCode == http.StatusInternalServerError && code == codeInternal:
-		return nil, fmt.Errorf("%w: node %s: %s", ErrRemote, to.ID, b)
+		return nil, 0, fmt.Errorf("%w: node %s: %s", ErrRemote, to.ID, b)
 	case resp.StatusCode == http.StatusUnauthorized:
-		return nil, fmt.Errorf("%w: %w: node %s (%s)", cluster.ErrUnavailable, ErrUnauthorized, to.ID, to.Advertise)
+		return nil, 0, fmt.Errorf("%w: %w: node %s (%s)", cluster.ErrUnavailable, ErrUnauthorized, to.ID, to.Advertise)
 	case resp.StatusCode >= 500:
-		return nil, fmt.Errorf("%w: node %s answered %s", cluster.ErrUnavailable, to.ID, resp.Status)
+		return nil, 0, fmt.Errorf("%w: node %s answered %s", cluster.ErrUnavailable, to.ID, resp.Status)
 	default:
-		return nil, fmt.Errorf("%w: node %s answered %s: %s", ErrRefused, to.ID, resp.Status, bytes.TrimSpace(b))
+		return nil, 0, fmt.Errorf("%w: node %s answered %s: %s", ErrRefused, to.ID, resp.Status, bytes.TrimSpace(b))
 	}
 }
 
@@ -225,3 +231,19 @@ func (c *Client) transportError(ctx context.Context, to cluster.Node, err error)
 }
 
 func refused(err error) bool { return errors.Is(err, syscall.ECONNREFUSED) }
+
+// answerVersionText is answerVersion as a header value.
+var answerVersionText = strconv.Itoa(answerVersion)
+
+// parseAnswerVersion reads an answer's version header: none is version 1;
+// a version the caller did not ask for is an error.
+func parseAnswerVersion(h string) (int, error) {
+	if h == "" {
+		return 1, nil
+	}
+	v, err := strconv.Atoi(h)
+	if err != nil || v < 1 || v > answerVersion {
+		return 0, fmt.Errorf("%w: answer version %q", errMalformed, h)
+	}
+	return v, nil
+}

@@ -189,10 +189,14 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), timeout)
 	defer cancel()
-	out, err := s.call(ctx, &req)
+	v := callerAnswerVersion(r.Header.Get(headerAnswerVersion))
+	out, err := s.call(ctx, &req, v)
 	if err != nil {
 		s.fail(w, err)
 		return
+	}
+	if v > 1 {
+		w.Header().Set(headerAnswerVersion, strconv.Itoa(v))
 	}
 	w.Header().Set("Content-Type", "application/octet-stream")
 	w.Header().Set("Content-Length", strconv.Itoa(len(out)))
@@ -223,9 +227,19 @@ func readBody(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, erro
 	return io.ReadAll(rd)
 }
 
-// call runs req on the Local and encodes its answer; a panic of the Local
-// becomes an internal error.
-func (s *Server) call(ctx context.Context, req *request) (out []byte, err error) {
+// callerAnswerVersion is the answer version to write for a caller whose
+// header said h: the lower of it and ours, 1 when h is absent or unusable.
+func callerAnswerVersion(h string) int {
+	v, err := strconv.Atoi(h)
+	if err != nil || v < 1 {
+		return 1
+	}
+	return min(v, answerVersion)
+}
+
+// call runs req on the Local and encodes its answer in answer version v; a
+// panic of the Local becomes an internal error.
+func (s *Server) call(ctx context.Context, req *request, v int) (out []byte, err error) {
 	defer func() {
 		if p := recover(); p != nil {
 			out, err = nil, fmt.Errorf("panic in %s: %v", req.Op, p)
@@ -240,7 +254,7 @@ func (s *Server) call(ctx context.Context, req *request) (out []byte, err error)
 		if err != nil {
 			return nil, err
 		}
-		return appendInfo(nil, &c), nil
+		return appendInfo(nil, &c, v), nil
 	case opDelete:
 		return nil, l.Delete(ctx, req.Stage, req.ID)
 	case opJoin:
@@ -252,13 +266,13 @@ func (s *Server) call(ctx context.Context, req *request) (out []byte, err error)
 		if err != nil {
 			return nil, err
 		}
-		return appendPage(nil, &p), nil
+		return appendPage(nil, &p, v), nil
 	case opUser:
 		u, err := l.User(ctx, req.Stage, req.User, req.UserOp, req.Data)
 		if err != nil {
 			return nil, err
 		}
-		return appendUserResult(nil, &u), nil
+		return appendUserResult(nil, &u, v), nil
 	}
 	return nil, errors.New("unknown op")
 }

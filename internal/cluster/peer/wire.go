@@ -38,8 +38,26 @@ import (
 // then the number of channels and each channel; a time is a byte 0 (the
 // zero time) or 1 followed by the Unix seconds (varint) and nanoseconds
 // (uvarint, below 1e9), so times cross with full precision (in UTC).
+//
+// Answers have versions of their own, so that a node can add to them
+// without breaking a rolling upgrade (docs/decisions/0035). A caller that
+// reads answers past version 1 says the highest it reads in the
+// headerAnswerVersion request header; the owner answers in the lower of
+// that and its own, and names the version in the same header of its
+// answer when it is above 1. A node that predates the header ignores it
+// and answers version 1 without one; a caller that predates it sends none
+// and gets version 1. Version 2 adds to each connection its send queue
+// (bytes, uvarint) and its inbox (messages, uvarint), after the channels.
 
-const wireVersion = 1
+// requestVersion is the version byte of every request body.
+const requestVersion = 1
+
+// answerVersion is the highest answer version this node writes and reads.
+const answerVersion = 2
+
+// headerAnswerVersion carries, on a request, the highest answer version
+// the caller reads and, on an answer above version 1, its version.
+const headerAnswerVersion = "X-Switchboard-Answer-Version"
 
 // maxField bounds every string field of a request or an answer: stage,
 // connection id, channel, user, cursor, source IP, user agent.
@@ -118,7 +136,7 @@ func appendTime(b []byte, t time.Time) []byte {
 
 // appendRequest encodes r's body (its op goes in the path).
 func appendRequest(b []byte, r *request) []byte {
-	b = append(b, wireVersion)
+	b = append(b, requestVersion)
 	b = appendString(b, r.Target)
 	ms := uint64(0)
 	if r.Timeout > 0 {
@@ -149,10 +167,12 @@ func appendRequest(b []byte, r *request) []byte {
 	return b
 }
 
-// reader decodes fields, keeping the first error.
+// reader decodes fields, keeping the first error; v is the answer version
+// it reads (unused for requests).
 type reader struct {
 	b   []byte
 	err error
+	v   int
 }
 
 func (r *reader) fail(what string) {
@@ -285,7 +305,7 @@ func decodeRequest(o op, body []byte) (request, error) {
 		return req, errors.Join(errMalformed, errors.New("unknown op"))
 	}
 	r := reader{b: body}
-	if v := r.byte1("version"); r.err == nil && v != wireVersion {
+	if v := r.byte1("version"); r.err == nil && v != requestVersion {
 		r.fail("unsupported version")
 	}
 	req.Target = r.str("target")
@@ -322,7 +342,8 @@ func decodeRequest(o op, body []byte) (request, error) {
 	return req, r.end()
 }
 
-func appendInfo(b []byte, c *cluster.ConnectionInfo) []byte {
+// appendInfo encodes c as answer version v has it.
+func appendInfo(b []byte, c *cluster.ConnectionInfo, v int) []byte {
 	b = appendString(b, c.ID)
 	b = appendTime(b, c.ConnectedAt)
 	b = appendTime(b, c.LastActiveAt)
@@ -333,11 +354,16 @@ func appendInfo(b []byte, c *cluster.ConnectionInfo) []byte {
 	for _, ch := range c.Channels {
 		b = appendString(b, ch)
 	}
+	if v >= 2 {
+		b = appendUvarint(b, uint64(max(c.SendQueueBytes, 0)))
+		b = appendUvarint(b, uint64(max(c.Inbox, 0)))
+	}
 	return b
 }
 
 // minInfo is the smallest encoded connection: six empty strings, two zero
-// times and no channels.
+// times and no channels (and, in version 2, two zeros more: counting
+// against the smaller bound is safe for both).
 const minInfo = 9
 
 func (r *reader) info() cluster.ConnectionInfo {
@@ -354,7 +380,21 @@ func (r *reader) info() cluster.ConnectionInfo {
 			c.Channels = append(c.Channels, r.str("channel"))
 		}
 	}
+	if r.v >= 2 {
+		c.SendQueueBytes = r.size("sendQueueBytes")
+		c.Inbox = r.size("inbox")
+	}
 	return c
+}
+
+// size reads a non-negative count that fits an int32.
+func (r *reader) size(what string) int {
+	n := r.uvarint(what)
+	if n > math.MaxInt32 {
+		r.fail(what + ": too large")
+		return 0
+	}
+	return int(n)
 }
 
 func (r *reader) infos() []cluster.ConnectionInfo {
@@ -369,46 +409,42 @@ func (r *reader) infos() []cluster.ConnectionInfo {
 	return cs
 }
 
-func appendInfos(b []byte, cs []cluster.ConnectionInfo) []byte {
+func appendInfos(b []byte, cs []cluster.ConnectionInfo, v int) []byte {
 	b = appendUvarint(b, uint64(len(cs)))
 	for i := range cs {
-		b = appendInfo(b, &cs[i])
+		b = appendInfo(b, &cs[i], v)
 	}
 	return b
 }
 
-func appendPage(b []byte, p *cluster.ConnectionPage) []byte {
-	b = appendInfos(b, p.Connections)
+func appendPage(b []byte, p *cluster.ConnectionPage, v int) []byte {
+	b = appendInfos(b, p.Connections, v)
 	return appendString(b, p.Next)
 }
 
-func appendUserResult(b []byte, u *cluster.UserResult) []byte {
+func appendUserResult(b []byte, u *cluster.UserResult, v int) []byte {
 	b = appendUvarint(b, uint64(max(u.Count, 0)))
-	return appendInfos(b, u.Connections)
+	return appendInfos(b, u.Connections, v)
 }
 
-func decodeInfo(body []byte) (cluster.ConnectionInfo, error) {
-	r := reader{b: body}
+func decodeInfo(body []byte, v int) (cluster.ConnectionInfo, error) {
+	r := reader{b: body, v: v}
 	c := r.info()
 	return c, r.end()
 }
 
-func decodePage(body []byte) (cluster.ConnectionPage, error) {
-	r := reader{b: body}
+func decodePage(body []byte, v int) (cluster.ConnectionPage, error) {
+	r := reader{b: body, v: v}
 	var p cluster.ConnectionPage
 	p.Connections = r.infos()
 	p.Next = r.str("next")
 	return p, r.end()
 }
 
-func decodeUserResult(body []byte) (cluster.UserResult, error) {
-	r := reader{b: body}
+func decodeUserResult(body []byte, v int) (cluster.UserResult, error) {
+	r := reader{b: body, v: v}
 	var u cluster.UserResult
-	n := r.uvarint("count")
-	if n > math.MaxInt32 {
-		r.fail("count: too large")
-	}
-	u.Count = int(n)
+	u.Count = r.size("count")
 	u.Connections = r.infos()
 	return u, r.end()
 }

@@ -59,8 +59,56 @@ func TestDecodeRefusesOversizedFields(t *testing.T) {
 		t.Fatal("a stage that is not UTF-8 decoded")
 	}
 	// A count of connections larger than the body cannot allocate.
-	if _, err := decodePage(appendUvarint(nil, 1<<40)); err == nil {
-		t.Fatal("a lying count decoded")
+	for v := 1; v <= answerVersion; v++ {
+		if _, err := decodePage(appendUvarint(nil, 1<<40), v); err == nil {
+			t.Fatal("a lying count decoded")
+		}
+	}
+}
+
+// TestAnswerVersions: each answer version round-trips what it carries,
+// version 1 leaves the queues out, and an answer read as the other
+// version is refused rather than misread.
+func TestAnswerVersions(t *testing.T) {
+	info := cluster.ConnectionInfo{ID: "i", ConnectedAt: time.Unix(1, 2).UTC(), SourceIP: "::1", User: "u",
+		Channels: []string{"a"}, SendQueueBytes: 70000, Inbox: 3}
+	v1 := info
+	v1.SendQueueBytes, v1.Inbox = 0, 0
+	for v, want := range map[int]cluster.ConnectionInfo{1: v1, 2: info} {
+		b := appendInfo(nil, &info, v)
+		got, err := decodeInfo(b, v)
+		if err != nil || !reflect.DeepEqual(got, want) {
+			t.Fatalf("version %d: got %+v, %v; want %+v", v, got, err, want)
+		}
+		if _, err := decodeInfo(b, 3-v); err == nil {
+			t.Fatalf("a version %d connection decoded as version %d", v, 3-v)
+		}
+		p := cluster.ConnectionPage{Connections: []cluster.ConnectionInfo{info, info}, Next: "n"}
+		gp, err := decodePage(appendPage(nil, &p, v), v)
+		if err != nil || len(gp.Connections) != 2 || !reflect.DeepEqual(gp.Connections[1], want) || gp.Next != "n" {
+			t.Fatalf("version %d page: %+v, %v", v, gp, err)
+		}
+	}
+	if _, err := decodeInfo(append(appendInfo(nil, &info, 1), 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x01, 0), 2); err == nil {
+		t.Fatal("a send queue above 2^31 decoded")
+	}
+}
+
+func TestAnswerVersionHeaders(t *testing.T) {
+	for h, want := range map[string]int{"": 1, "1": 1, "2": 2, "3": 2, "99": 2, "0": 1, "-2": 1, "x": 1, " 2": 1} {
+		if got := callerAnswerVersion(h); got != want {
+			t.Errorf("callerAnswerVersion(%q) = %d, want %d", h, got, want)
+		}
+	}
+	for h, want := range map[string]int{"": 1, "1": 1, "2": 2} {
+		if got, err := parseAnswerVersion(h); err != nil || got != want {
+			t.Errorf("parseAnswerVersion(%q) = %d, %v; want %d", h, got, err, want)
+		}
+	}
+	for _, h := range []string{"0", "3", "x", "-1"} {
+		if _, err := parseAnswerVersion(h); err == nil {
+			t.Errorf("parseAnswerVersion(%q) accepted it", h)
+		}
 	}
 }
 
@@ -90,26 +138,29 @@ func FuzzDecodeRequest(f *testing.F) {
 	})
 }
 
-// FuzzDecodeAnswer: the client's decoders of answers never panic, and what
-// they accept round-trips.
+// FuzzDecodeAnswer: the client's decoders of answers never panic, in
+// either answer version, and what they accept round-trips.
 func FuzzDecodeAnswer(f *testing.F) {
-	info := cluster.ConnectionInfo{ID: "i", ConnectedAt: time.Unix(1, 2), LastActiveAt: time.Unix(-5, 999999999), SourceIP: "::1", User: "u", Channels: []string{"a", "b"}}
-	f.Add(appendInfo(nil, &info))
-	f.Add(appendPage(nil, &cluster.ConnectionPage{Connections: []cluster.ConnectionInfo{info, {}}, Next: "n"}))
-	f.Add(appendUserResult(nil, &cluster.UserResult{Count: 3, Connections: []cluster.ConnectionInfo{info}}))
-	f.Fuzz(func(t *testing.T, b []byte) {
-		if c, err := decodeInfo(b); err == nil {
-			if again, err := decodeInfo(appendInfo(nil, &c)); err != nil || !reflect.DeepEqual(again, c) {
+	info := cluster.ConnectionInfo{ID: "i", ConnectedAt: time.Unix(1, 2), LastActiveAt: time.Unix(-5, 999999999), SourceIP: "::1", User: "u", Channels: []string{"a", "b"}, SendQueueBytes: 1 << 20, Inbox: 2}
+	for v := 1; v <= answerVersion; v++ {
+		f.Add(byte(v), appendInfo(nil, &info, v))
+		f.Add(byte(v), appendPage(nil, &cluster.ConnectionPage{Connections: []cluster.ConnectionInfo{info, {}}, Next: "n"}, v))
+		f.Add(byte(v), appendUserResult(nil, &cluster.UserResult{Count: 3, Connections: []cluster.ConnectionInfo{info}}, v))
+	}
+	f.Fuzz(func(t *testing.T, vb byte, b []byte) {
+		v := 1 + int(vb)%answerVersion
+		if c, err := decodeInfo(b, v); err == nil {
+			if again, err := decodeInfo(appendInfo(nil, &c, v), v); err != nil || !reflect.DeepEqual(again, c) {
 				t.Fatalf("info round trip: %+v, %v", again, err)
 			}
 		}
-		if p, err := decodePage(b); err == nil {
-			if again, err := decodePage(appendPage(nil, &p)); err != nil || !reflect.DeepEqual(again, p) {
+		if p, err := decodePage(b, v); err == nil {
+			if again, err := decodePage(appendPage(nil, &p, v), v); err != nil || !reflect.DeepEqual(again, p) {
 				t.Fatalf("page round trip: %+v, %v", again, err)
 			}
 		}
-		if u, err := decodeUserResult(b); err == nil {
-			if again, err := decodeUserResult(appendUserResult(nil, &u)); err != nil || !reflect.DeepEqual(again, u) {
+		if u, err := decodeUserResult(b, v); err == nil {
+			if again, err := decodeUserResult(appendUserResult(nil, &u, v), v); err != nil || !reflect.DeepEqual(again, u) {
 				t.Fatalf("user round trip: %+v, %v", again, err)
 			}
 		}
