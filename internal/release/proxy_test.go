@@ -21,6 +21,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -56,22 +57,115 @@ func replaceOnce(t *testing.T, s, old, new string) string {
 	return strings.Replace(s, old, new, 1)
 }
 
-// TestTLSProxyHAProxy runs the haproxy snippet of docs/operating.md ("Deploying
-// behind a TLS proxy") as written, with a certificate made here and
-// loopback addresses: a WebSocket client connects over TLS through it,
-// the $connect backend sees what the section says it sees (the client's
+// The TLS proxy snippets of docs/operating.md ("Deploying behind a TLS
+// proxy") run as written, with a certificate made here and loopback
+// addresses: a WebSocket client connects over TLS through the proxy, the
+// $connect backend sees what the section says it sees (the client's
 // claimed X-Forwarded-For replaced by the proxy, the proxy's address
 // appended by Switchboard, X-Forwarded-Proto http, sourceIp the proxy),
 // and messages flow both ways.
+
 func TestTLSProxyHAProxy(t *testing.T) {
 	need(t, "haproxy")
-	dir := t.TempDir()
-	certPEM, keyPEM, pool := selfSigned(t)
-	crt := filepath.Join(dir, "ws.example.com.pem")
-	if err := os.WriteFile(crt, append(certPEM, keyPEM...), 0o600); err != nil {
+	runBehindProxy(t, "haproxy", func(t *testing.T, p proxySetup) {
+		crt := filepath.Join(p.dir, "ws.example.com.pem")
+		if err := os.WriteFile(crt, append(p.certPEM, p.keyPEM...), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		cfg := docBlock(t, "haproxy")
+		cfg = replaceOnce(t, cfg, "bind :443 ssl crt /etc/haproxy/certs/ws.example.com.pem", "bind "+p.front+" ssl crt "+crt)
+		cfg = replaceOnce(t, cfg, "server n1 127.0.0.1:8080", "server n1 "+p.upstream)
+		cfgFile := filepath.Join(p.dir, "haproxy.cfg")
+		if err := os.WriteFile(cfgFile, []byte(cfg), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if out, err := exec.Command("haproxy", "-c", "-f", cfgFile).CombinedOutput(); err != nil {
+			t.Fatalf("haproxy -c: %v\n%s", err, out)
+		}
+		startProxy(t, "haproxy", exec.Command("haproxy", "-db", "-f", cfgFile))
+	})
+}
+
+func TestTLSProxyNginx(t *testing.T) {
+	need(t, "nginx")
+	runBehindProxy(t, "nginx", func(t *testing.T, p proxySetup) {
+		cert, key := filepath.Join(p.dir, "fullchain.pem"), filepath.Join(p.dir, "privkey.pem")
+		if err := os.WriteFile(cert, p.certPEM, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(key, p.keyPEM, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		snippet := docBlock(t, "nginx")
+		snippet = replaceOnce(t, snippet, "listen 443 ssl;", "listen "+p.front+" ssl;")
+		snippet = replaceOnce(t, snippet, "/etc/letsencrypt/live/ws.example.com/fullchain.pem", cert)
+		snippet = replaceOnce(t, snippet, "/etc/letsencrypt/live/ws.example.com/privkey.pem", key)
+		snippet = replaceOnce(t, snippet, "server 127.0.0.1:8080;", "server "+p.upstream+";")
+		// The snippet is the http block's content; the rest keeps nginx in
+		// the test's directory and in the foreground.
+		tmp := filepath.Join(p.dir, "tmp")
+		if err := os.Mkdir(tmp, 0o777); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Chmod(tmp, 0o777); err != nil { // past the umask: the workers may be nobody
+			t.Fatal(err)
+		}
+		var temps strings.Builder
+		for _, k := range []string{"client_body", "proxy", "fastcgi", "uwsgi", "scgi"} {
+			fmt.Fprintf(&temps, "    %s_temp_path %s;\n", k, filepath.Join(tmp, k))
+		}
+		conf := fmt.Sprintf("daemon off;\npid %s;\nerror_log stderr notice;\nworker_processes 1;\nevents { worker_connections 64; }\nhttp {\n    access_log off;\n%s%s}\n",
+			filepath.Join(p.dir, "nginx.pid"), temps.String(), snippet)
+		cfgFile := filepath.Join(p.dir, "nginx.conf")
+		if err := os.WriteFile(cfgFile, []byte(conf), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		args := []string{"-e", "stderr", "-p", p.dir, "-c", cfgFile}
+		if out, err := exec.Command("nginx", append([]string{"-t"}, args...)...).CombinedOutput(); err != nil {
+			t.Fatalf("nginx -t: %v\n%s\n%s", err, out, conf)
+		}
+		startProxy(t, "nginx", exec.Command("nginx", args...))
+	})
+}
+
+// proxySetup is what a proxy's test gets: a directory of its own, the
+// certificate for 127.0.0.1 and its key, the address to listen on with
+// TLS, and Switchboard's address.
+type proxySetup struct {
+	dir             string
+	certPEM, keyPEM []byte
+	front, upstream string
+}
+
+// startProxy starts cmd, logging its output if the test fails, and kills
+// it at the end.
+func startProxy(t *testing.T, name string, cmd *exec.Cmd) {
+	var out strings.Builder
+	var mu sync.Mutex
+	cmd.Stdout = writerFunc(func(p []byte) (int, error) { mu.Lock(); defer mu.Unlock(); return out.Write(p) })
+	cmd.Stderr = cmd.Stdout
+	// nginx's workers are the master's children and hold its output: kill
+	// the process group, and do not wait for the output past a second.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	cmd.WaitDelay = time.Second
+	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(func() {
+		_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+		cmd.Wait()
+		if t.Failed() {
+			mu.Lock()
+			t.Logf("%s:\n%s", name, out.String())
+			mu.Unlock()
+		}
+	})
+}
 
+// runBehindProxy starts Switchboard and a $connect backend, has start run
+// the proxy in front, and checks what goes through it.
+func runBehindProxy(t *testing.T, name string, start func(*testing.T, proxySetup)) {
+	certPEM, keyPEM, pool := selfSigned(t)
 	var mu sync.Mutex
 	var connects []proxyEvent
 	backend := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -103,36 +197,11 @@ apis:
 `, backend.URL), server.Options{})
 
 	front := testproc.FreeAddr(t)
-	cfg := docBlock(t, "haproxy")
-	cfg = replaceOnce(t, cfg, "bind :443 ssl crt /etc/haproxy/certs/ws.example.com.pem", "bind "+front+" ssl crt "+crt)
-	cfg = replaceOnce(t, cfg, "server n1 127.0.0.1:8080", "server n1 "+sb.Addr)
-	cfgFile := filepath.Join(dir, "haproxy.cfg")
-	if err := os.WriteFile(cfgFile, []byte(cfg), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	if out, err := exec.Command("haproxy", "-c", "-f", cfgFile).CombinedOutput(); err != nil {
-		t.Fatalf("haproxy -c: %v\n%s", err, out)
-	}
-	hp := exec.Command("haproxy", "-db", "-f", cfgFile)
-	var hlog strings.Builder
-	var hlogMu sync.Mutex
-	hp.Stdout = writerFunc(func(p []byte) (int, error) { hlogMu.Lock(); defer hlogMu.Unlock(); return hlog.Write(p) })
-	hp.Stderr = hp.Stdout
-	if err := hp.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		hp.Process.Kill()
-		hp.Wait()
-		if t.Failed() {
-			hlogMu.Lock()
-			t.Logf("haproxy:\n%s", hlog.String())
-			hlogMu.Unlock()
-		}
-	})
+	start(t, proxySetup{dir: t.TempDir(), certPEM: certPEM, keyPEM: keyPEM, front: front, upstream: sb.Addr})
 
 	client := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool, ServerName: "127.0.0.1"}}}
-	// haproxy's health check marks the server up after `rise` checks.
+	// The proxy listens once started; haproxy's health check marks the
+	// server up after `rise` checks.
 	deadline := time.Now().Add(30 * time.Second)
 	for {
 		resp, err := client.Get("https://" + front + "/readyz")
@@ -143,7 +212,7 @@ apis:
 			}
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("https://%s/readyz through haproxy: %v", front, err)
+			t.Fatalf("https://%s/readyz through %s: %v", front, name, err)
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
@@ -155,7 +224,7 @@ apis:
 		HTTPHeader: http.Header{"X-Forwarded-For": {"203.0.113.66"}, "X-Forwarded-Proto": {"https"}},
 	})
 	if err != nil {
-		t.Fatalf("wss through haproxy: %v", err)
+		t.Fatalf("wss through %s: %v", name, err)
 	}
 	defer ws.CloseNow()
 	if err := ws.Write(ctx, websocket.MessageText, []byte(`{"action":"sendMessage","message":"through the proxy"}`)); err != nil {
