@@ -144,16 +144,25 @@ func startProxy(t *testing.T, name string, cmd *exec.Cmd) {
 	var mu sync.Mutex
 	cmd.Stdout = writerFunc(func(p []byte) (int, error) { mu.Lock(); defer mu.Unlock(); return out.Write(p) })
 	cmd.Stderr = cmd.Stdout
-	// nginx's workers are the master's children and hold its output: kill
-	// the process group, and do not wait for the output past a second.
+	// nginx's workers are the master's children and hold its output. A
+	// SIGTERM has the master stop and reap them; should it not, the whole
+	// process group is killed, and the output is not waited for past a
+	// second.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	cmd.WaitDelay = time.Second
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() {
-		_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
-		cmd.Wait()
+		done := make(chan struct{})
+		go func() { cmd.Wait(); close(done) }()
+		_ = cmd.Process.Signal(syscall.SIGTERM)
+		select {
+		case <-done:
+		case <-time.After(10 * time.Second):
+			_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+			<-done
+		}
 		if t.Failed() {
 			mu.Lock()
 			t.Logf("%s:\n%s", name, out.String())
