@@ -106,6 +106,7 @@ type Server struct {
 	metrics  http.Handler
 	demo     []byte // nil when http.demo is false
 	http     *http.Server
+	quiet    *quietConns // http's connections that have sent no request
 	ln       net.Listener
 	certs    *tlsreload.Reloader // nil without tls
 	m        *metrics.Metrics
@@ -248,6 +249,7 @@ func New(cfg *config.Config, o Options) (*Server, error) {
 		}
 	}
 	s := &Server{
+		quiet:      newQuietConns(),
 		log:        o.Logger,
 		registry:   reg,
 		gateway:    gw,
@@ -346,6 +348,7 @@ func New(cfg *config.Config, o Options) (*Server, error) {
 		IdleTimeout:       120 * time.Second,
 		MaxHeaderBytes:    netHTTPMaxHeaderBytes(cmp.Or(cfg.HTTP.MaxHeaderBytes.Int(), 16<<10)),
 		ConnContext:       rawhead.ConnContext,
+		ConnState:         s.quiet.track,
 		ErrorLog:          slog.NewLogLogger(o.Logger.Handler(), slog.LevelWarn),
 	}
 	return s, nil
@@ -443,7 +446,16 @@ func (s *Server) Run(ctx context.Context) error {
 	defer cancel()
 	done := make(chan error, 1)
 	go func() { done <- s.gateway.Shutdown(sctx) }() // refuses handshakes at once
-	herr := s.http.Shutdown(sctx)                    // stops accepting; waits for plain requests
+	// Shutdown closes the listener first, then waits for requests in
+	// flight; the sweep closes the connections that never sent one.
+	stopSweep := s.quiet.sweep(sctx, quietGrace, 100*time.Millisecond, func(n int) {
+		s.log.Debug("closed connections that sent no request", "count", n)
+	})
+	herr := s.http.Shutdown(sctx) // stops accepting; waits for plain requests
+	stopSweep()
+	if errors.Is(herr, context.DeadlineExceeded) {
+		s.log.Warn("shutdown timeout reached with HTTP requests still in flight; closing their connections", "timeout", cfg.Shutdown.Timeout.String())
+	}
 	gerr := <-done
 	for _, f := range s.frontends { // their webhooks, after the connections' last events
 		if err := f.Shutdown(sctx); err != nil {
