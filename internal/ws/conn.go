@@ -112,6 +112,7 @@ type Conn struct {
 	queued      int      // bytes accepted and not yet written
 	scheduled   bool     // the writer will look at the queue again
 	outBusy     bool     // epoll driver: out holds bytes the loop has not written yet
+	head        []byte   // the rest of a frame SendDirect wrote in part: out before anything else
 	closeOut    Frame    // our close frame, not yet handed to the writer
 	closeInOut  bool     // our close frame is in out
 	closeDone   bool     // once our close frame is out, linger and finish
@@ -200,12 +201,22 @@ func (c *Conn) send(f Frame, direct bool) error {
 	}
 	if direct && len(f) > 0 && c.canWriteNowLocked() {
 		n := writeNow(c.fd, f)
+		c.lastActive.Store(c.e.now())
 		if n == len(f) {
-			c.lastActive.Store(c.e.now())
 			c.mu.Unlock()
 			return nil
 		}
-		f = f[n:] // the rest goes through the queue, as any frame would
+		// The rest of a frame cut short goes out before anything else,
+		// control frames included (takeOutputLocked): a pong queued before
+		// the loop takes it must not land inside the frame.
+		c.head = f[n:]
+		c.queued += len(c.head)
+		kick := c.scheduleLocked()
+		c.mu.Unlock()
+		if kick {
+			c.kick()
+		}
+		return nil
 	}
 	c.queue = append(c.queue, f)
 	c.queued += len(f)
@@ -340,7 +351,7 @@ func (c *Conn) Upgrade(w http.ResponseWriter, r *http.Request, subprotocol strin
 // error is left to the loop too: the queued frame makes it write, see the
 // error and abort.
 func (c *Conn) canWriteNowLocked() bool {
-	return c.p != nil && !c.scheduled && !c.outBusy && !c.abortReq &&
+	return c.p != nil && !c.scheduled && !c.outBusy && c.head == nil && !c.abortReq &&
 		(c.state == stateOpen || c.state == stateDraining) &&
 		len(c.queue) == 0 && len(c.ctrl) == 0 && c.closeOut == nil
 }
@@ -452,6 +463,7 @@ func (c *Conn) markClosed() (code CloseCode, reason string, ok bool) {
 	code, reason = c.reportLocked()
 	c.dropQueueLocked()
 	c.queue = nil
+	c.head = nil
 	c.ctrl = nil
 	c.closeOut = nil
 	if c.resume != nil {
@@ -465,6 +477,12 @@ func (c *Conn) markClosed() (code CloseCode, reason string, ok bool) {
 // data frames, our close frame) into out, for the writer.
 func (c *Conn) takeOutputLocked() {
 	c.scheduled = false
+	if c.head != nil {
+		// The rest of a direct write (out is empty: a direct write needs
+		// it so), ahead of everything.
+		c.out = append(c.out, c.head)
+		c.head = nil
+	}
 	if len(c.ctrl) > 0 {
 		// Control frames go ahead of queued data, never after our close.
 		if c.state < stateClosing || c.closeOut != nil {

@@ -2,6 +2,7 @@ package ws
 
 import (
 	"encoding/binary"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -106,4 +107,28 @@ func TestConcurrentSendsKeepOrder(t *testing.T) {
 		cl.expectEOF()
 		h.expectClosed(t, CloseNormal)
 	})
+}
+
+// TestDirectRestGoesFirst: the rest of a frame that SendDirect wrote in
+// part (head) goes out before a control frame queued after it — a pong
+// the loop read in the same wakeup — and before the queued data. Before
+// head existed the rest was queued data, and the pong went inside the
+// frame.
+func TestDirectRestGoesFirst(t *testing.T) {
+	c := &Conn{
+		head:  []byte("rest of a frame"),
+		ctrl:  [][]byte{[]byte("pong")},
+		queue: [][]byte{[]byte("next frame")},
+	}
+	c.takeOutputLocked()
+	var got []string
+	for _, f := range c.out {
+		got = append(got, string(f))
+	}
+	if want := []string{"rest of a frame", "pong", "next frame"}; !slices.Equal(got, want) {
+		t.Fatalf("out %q, want %q", got, want)
+	}
+	if c.head != nil || !c.outBusy {
+		t.Fatalf("head %q, outBusy %v after the take", c.head, c.outBusy)
+	}
 }
