@@ -490,7 +490,7 @@ func TestManageCommands(t *testing.T) {
 			t.Fatalf("b: %v, want close 1000", err)
 		}
 		waitFor(t, "b's $disconnect", func() bool { return s.b.gotDisconnect(b.id) })
-		res = runCLI(t, nil, []string{"SWITCHBOARD_API_KEY=" + cliAPIKey}, "connections", "get", b.id, "--endpoint", s.endpoint)
+		res = runCLI(t, nil, []string{"SWITCHBOARD_API_KEY=" + cliAPIKey}, "connections", "get", "--endpoint", s.endpoint, "--", b.id)
 		if res.code != 1 || !strings.Contains(res.stderr, "GoneException: The connection is gone") || !strings.Contains(res.stderr, "(HTTP 410)") {
 			t.Fatalf("get after kick: exit %d, %s", res.code, res.stderr)
 		}
