@@ -100,6 +100,7 @@ apis:
     routeSelectionExpression: $request.body.action
     routes:
       $connect: {integration: backend}
+      $default: {integration: backend}
       $disconnect: {integration: backend}
     integrations:
       backend: {type: http, url: %s, timeout: 5s}

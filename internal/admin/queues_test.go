@@ -3,7 +3,6 @@ package admin_test
 import (
 	"context"
 	"encoding/json"
-	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -52,23 +51,7 @@ func TestConnectionQueues(t *testing.T) {
 		w.WriteHeader(http.StatusOK)
 	}))
 	t.Cleanup(be.Close)
-	srv := servertest.Start(t, fmt.Sprintf(`
-management:
-  apiKeys:
-    - {name: operator, key: %s}
-shutdown: {readinessDelay: 0s, drainWindow: 100ms, timeout: 2s}
-admin:
-  enabled: true
-apis:
-  - id: chat
-    stage: prod
-    routeSelectionExpression: $request.body.action
-    routes:
-      $connect: {integration: backend}
-      $default: {integration: backend}
-    integrations:
-      backend: {type: http, url: %s, timeout: 30s}
-`, consoleKey, be.URL), server.Options{})
+	srv := servertest.Start(t, consoleConfig(be.URL), server.Options{})
 
 	// A raw client that sends but never reads.
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)

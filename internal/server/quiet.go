@@ -24,8 +24,6 @@ type quietConns struct {
 	conns sync.Map // net.Conn → time.Time: since when
 }
 
-func newQuietConns() *quietConns { return &quietConns{} }
-
 // track is the http.Server's ConnState. It runs twice per request on a
 // kept-alive connection (active, idle), where the delete of an absent key
 // takes no lock.
@@ -35,13 +33,6 @@ func (q *quietConns) track(c net.Conn, st http.ConnState) {
 	} else {
 		q.conns.Delete(c)
 	}
-}
-
-// len is how many connections have sent no request yet.
-func (q *quietConns) len() int {
-	n := 0
-	q.conns.Range(func(any, any) bool { n++; return true })
-	return n
 }
 
 // closeQuiet closes the connections silent since before cutoff and

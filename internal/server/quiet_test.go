@@ -43,7 +43,11 @@ func TestShutdownClosesSilentConnections(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer silent.Close()
-	waitFor(t, "the server to hold the silent connection", func() bool { return srv.quiet.len() == 1 })
+	waitFor(t, "the server to hold the silent connection", func() bool {
+		n := 0
+		srv.quiet.conns.Range(func(any, any) bool { n++; return true })
+		return n == 1
+	})
 
 	cancel()
 	_ = silent.SetReadDeadline(time.Now().Add(20 * time.Second))

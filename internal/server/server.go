@@ -106,7 +106,7 @@ type Server struct {
 	metrics  http.Handler
 	demo     []byte // nil when http.demo is false
 	http     *http.Server
-	quiet    *quietConns // http's connections that have sent no request
+	quiet    quietConns // http's connections that have sent no request
 	ln       net.Listener
 	certs    *tlsreload.Reloader // nil without tls
 	m        *metrics.Metrics
@@ -249,7 +249,6 @@ func New(cfg *config.Config, o Options) (*Server, error) {
 		}
 	}
 	s := &Server{
-		quiet:      newQuietConns(),
 		log:        o.Logger,
 		registry:   reg,
 		gateway:    gw,

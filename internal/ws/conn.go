@@ -199,9 +199,9 @@ func (c *Conn) send(f Frame, direct bool) error {
 		}
 		return ErrSlowConsumer
 	}
+	c.lastActive.Store(c.e.now())
 	if direct && len(f) > 0 && c.canWriteNowLocked() {
 		n := writeNow(c.fd, f)
-		c.lastActive.Store(c.e.now())
 		if n == len(f) {
 			c.mu.Unlock()
 			return nil
@@ -211,16 +211,10 @@ func (c *Conn) send(f Frame, direct bool) error {
 		// the loop takes it must not land inside the frame.
 		c.head = f[n:]
 		c.queued += len(c.head)
-		kick := c.scheduleLocked()
-		c.mu.Unlock()
-		if kick {
-			c.kick()
-		}
-		return nil
+	} else {
+		c.queue = append(c.queue, f)
+		c.queued += len(f)
 	}
-	c.queue = append(c.queue, f)
-	c.queued += len(f)
-	c.lastActive.Store(c.e.now())
 	kick := c.scheduleLocked()
 	c.mu.Unlock()
 	if kick {
