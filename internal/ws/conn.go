@@ -113,6 +113,10 @@ type Conn struct {
 	scheduled   bool     // the writer will look at the queue again
 	outBusy     bool     // epoll driver: out holds bytes the loop has not written yet
 	head        []byte   // the rest of a frame SendDirect wrote in part: out before anything else
+	gathering   bool     // a SendDirect caller yielded and will write the queue
+	joined      bool     // another SendDirect queued a frame during that gather
+	gatherMiss  uint8    // gathers in a row that nobody joined
+	directs     uint8    // SendDirect calls that found the connection idle
 	closeOut    Frame    // our close frame, not yet handed to the writer
 	closeInOut  bool     // our close frame is in out
 	closeDone   bool     // once our close frame is out, linger and finish
@@ -182,7 +186,23 @@ func (c *Conn) Send(f Frame) error { return c.send(f, false) }
 // fan-out to many connections must use Send, so that the event loops
 // write in parallel and batch what piles up (docs/BENCHMARKS.md,
 // "Management API"). Under the goroutine driver it is Send.
+//
+// Before it writes, SendDirect gathers: it yields the processor once
+// (runtime.Gosched), so that goroutines already runnable — other posts
+// to the same connection, under load — run first and add their frames,
+// and then writes them all in one writev. A caller that finds a gather
+// under way only queues its frame (the gathering caller writes it, or
+// this caller does once gatherMaxBytes are waiting). A connection stops
+// gathering after gatherMisses gathers in a row that took only their own
+// frame, where the yield costs a scheduler round and gains nothing, and
+// tries again every gatherProbe direct frames.
 func (c *Conn) SendDirect(f Frame) error { return c.send(f, true) }
+
+const (
+	gatherMisses   = 4
+	gatherProbe    = 16
+	gatherMaxBytes = 64 << 10
+)
 
 func (c *Conn) send(f Frame, direct bool) error {
 	c.mu.Lock()
@@ -200,20 +220,11 @@ func (c *Conn) send(f Frame, direct bool) error {
 		return ErrSlowConsumer
 	}
 	c.lastActive.Store(c.e.now())
-	if direct && len(f) > 0 && c.canWriteNowLocked() {
-		n := writeNow(c.fd, f)
-		if n == len(f) {
-			c.mu.Unlock()
-			return nil
-		}
-		// The rest of a frame cut short goes out before anything else,
-		// control frames included (takeOutputLocked): a pong queued before
-		// the loop takes it must not land inside the frame.
-		c.head = f[n:]
-		c.queued += len(c.head)
-	} else {
-		c.queue = append(c.queue, f)
-		c.queued += len(f)
+	c.queue = append(c.queue, f)
+	c.queued += len(f)
+	if direct && c.directLocked() {
+		c.mu.Unlock()
+		return nil
 	}
 	kick := c.scheduleLocked()
 	c.mu.Unlock()
@@ -333,21 +344,85 @@ func (c *Conn) Upgrade(w http.ResponseWriter, r *http.Request, subprotocol strin
 	return c.e.attach(c, nc, pre)
 }
 
-// canWriteNowLocked reports whether SendDirect may write a frame to the
-// socket itself instead of waking the event loop (epoll driver only):
-// nothing is waiting to go out before it — no queued data or control
-// frame, no close frame, no pending wakeup, and the loop holds no
-// unwritten bytes (outBusy) — so the frame cannot overtake anything, and
-// the connection is open or draining, so its socket is registered and
+// directLocked is SendDirect's part after its frame was queued: it
+// gathers and writes the queue from the caller when it may (see
+// SendDirect). It reports whether the caller is done: the queue was
+// written in full, or a gathering caller will write it. Otherwise the
+// caller schedules the loop, as Send does. c.mu is held, and released
+// while gathering.
+func (c *Conn) directLocked() bool {
+	if c.gathering {
+		c.joined = true
+		if c.queued < gatherMaxBytes {
+			return true
+		}
+		// Too much waits for the gathering caller: write it now.
+	} else {
+		if len(c.queue) != 1 || !c.canWriteQueueLocked() {
+			return false
+		}
+		c.directs++
+		if c.gatherMiss < gatherMisses || c.directs%gatherProbe == 0 {
+			c.gathering, c.joined = true, false
+			c.mu.Unlock()
+			c.e.yield()
+			c.mu.Lock()
+			c.gathering = false
+			switch {
+			case c.joined:
+				c.gatherMiss = 0
+			case c.gatherMiss < gatherMisses:
+				c.gatherMiss++
+			}
+		}
+	}
+	if len(c.queue) == 0 {
+		// Written meanwhile, by a caller that joined, or taken by the loop.
+		return c.head == nil
+	}
+	if !c.canWriteQueueLocked() {
+		return false
+	}
+	c.writeQueueLocked()
+	return len(c.queue) == 0 && c.head == nil
+}
+
+// canWriteQueueLocked reports whether SendDirect may write the queue to
+// the socket itself instead of waking the event loop (epoll driver only):
+// nothing is waiting to go out before the queue — no control frame, no
+// close frame, no pending wakeup, no rest of a direct write, and the loop
+// holds no unwritten bytes (outBusy) — so no frame can overtake another,
+// and the connection is open or draining, so its socket is registered and
 // stays open while c.mu is held (finish closes it only after markClosed
-// has taken c.mu). The socket is non-blocking: writeNow never waits, and
-// what it could not write is queued for the loop like any frame. A write
-// error is left to the loop too: the queued frame makes it write, see the
-// error and abort.
-func (c *Conn) canWriteNowLocked() bool {
+// has taken c.mu). The socket is non-blocking: the write never waits, and
+// what the socket does not take stays for the loop. A write error is left
+// to the loop too: the frames still queued make it write, see the error
+// and abort.
+func (c *Conn) canWriteQueueLocked() bool {
 	return c.p != nil && !c.scheduled && !c.outBusy && c.head == nil && !c.abortReq &&
 		(c.state == stateOpen || c.state == stateDraining) &&
-		len(c.queue) == 0 && len(c.ctrl) == 0 && c.closeOut == nil
+		len(c.ctrl) == 0 && c.closeOut == nil
+}
+
+// writeQueueLocked writes the queue in one writev (canWriteQueueLocked
+// holds). Whole frames written leave the queue; the rest of a frame cut
+// short goes to head, which goes out before anything else, control
+// frames included (takeOutputLocked): a pong queued before the loop takes
+// it must not land inside the frame.
+func (c *Conn) writeQueueLocked() {
+	n := writeFrames(c.fd, c.queue)
+	c.queued -= n
+	i := 0
+	for ; i < len(c.queue) && n >= len(c.queue[i]); i++ {
+		n -= len(c.queue[i])
+	}
+	if n > 0 {
+		c.head = c.queue[i][n:]
+		i++
+	}
+	rest := copy(c.queue, c.queue[i:])
+	clear(c.queue[rest:])
+	c.queue = c.queue[:rest]
 }
 
 // scheduleLocked marks the connection for the writer and reports whether

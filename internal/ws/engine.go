@@ -53,6 +53,7 @@ type Engine struct {
 	next    atomic.Uint32
 	clock   atomic.Int64 // unix nanoseconds, refreshed by the loops and the sweep
 	open    atomic.Int64
+	yield   func() // SendDirect's gather: runtime.Gosched (tests replace it before any send)
 
 	// Guarded by mu.
 	mu      sync.Mutex
@@ -95,7 +96,8 @@ func NewEngine(opts Options) (*Engine, error) {
 	default:
 		return nil, fmt.Errorf("ws: unknown driver %q (want %q or %q)", opts.Driver, DriverEpoll, DriverGoroutine)
 	}
-	e := &Engine{opts: opts, log: opts.Logger, goConns: make(map[*Conn]struct{}), quit: make(chan struct{}), done: make(chan struct{})}
+	e := &Engine{opts: opts, log: opts.Logger, goConns: make(map[*Conn]struct{}), quit: make(chan struct{}), done: make(chan struct{}),
+		yield: runtime.Gosched}
 	e.tickClock()
 	if opts.Driver == DriverEpoll {
 		for range opts.Loops {

@@ -353,16 +353,30 @@ func writev(fd int, iov []unix.Iovec) (int, error) {
 	return int(n), nil
 }
 
-// writeNow writes b to the non-blocking socket fd from the calling
-// goroutine (Conn.SendDirect, with c.mu held). It returns how many bytes
-// the socket took: 0 when it is full (EAGAIN) or on an error, which the
-// loop sees when it writes the rest.
-func writeNow(fd int, b []byte) int {
+// writeFrames writes frames to the non-blocking socket fd in one writev
+// from the calling goroutine (Conn.SendDirect, with c.mu held). It returns
+// how many bytes the socket took: 0 when it is full (EAGAIN) or on an
+// error, which the loop sees when it writes the rest.
+func writeFrames(fd int, frames [][]byte) int {
+	var arr [8]unix.Iovec
+	iov := arr[:0]
+	for _, b := range frames {
+		if len(b) == 0 {
+			continue
+		}
+		iov = append(iov, unix.Iovec{Base: &b[0], Len: uint64(len(b))})
+		if len(iov) == maxIov {
+			break
+		}
+	}
+	if len(iov) == 0 {
+		return 0
+	}
 	for {
-		n, _, errno := unix.RawSyscall(unix.SYS_WRITE, uintptr(fd), uintptr(unsafe.Pointer(&b[0])), uintptr(len(b)))
-		switch errno {
-		case 0:
-			return int(n)
+		n, err := writev(fd, iov)
+		switch err {
+		case nil:
+			return n
 		case unix.EINTR:
 			continue
 		}

@@ -18,5 +18,8 @@ func (p *poller) schedule(*Conn)           {}
 func (p *poller) shutdownWrite(*Conn)      {}
 func detachFD(net.Conn) (int, bool, error) { return -1, false, nil }
 
-// writeNow is never called: no connection has a poller here.
-func writeNow(int, []byte) int { return 0 }
+// writeFrames is never called: no connection has a poller here.
+func writeFrames(int, [][]byte) int { return 0 }
+
+// writeFrames is never called either.
+func writeFrames(int, [][]byte) int { return 0 }
