@@ -224,12 +224,15 @@ func (r *registry) Join(ctx context.Context) error {
 	defer cancel()
 	c := r.n.o.Client
 	err := c.Do(cctx, c.B().Set().Key(lease).Value(r.leaseJSON()).Nx().PxMilliseconds(r.n.o.Lease.Milliseconds()).Build()).Error()
-	if rueidis.IsRedisNil(err) {
+	switch {
+	case rueidis.IsRedisNil(err):
 		// The incarnation is random and never reused: a lease already there
-		// is another process's (or a Join that timed out after writing it).
-		return fmt.Errorf("redcluster: join: lease of incarnation %s already exists", inc)
-	}
-	if err != nil {
+		// is another process's, or this node's own from a Join that timed
+		// out after Redis had written it, which this Join takes over.
+		if err := r.retakeLease(cctx, lease); err != nil {
+			return err
+		}
+	case err != nil:
 		return unavailable("join", err)
 	}
 	info, _ := json.Marshal(r.info())
@@ -249,6 +252,45 @@ func (r *registry) Join(ctx context.Context) error {
 	r.wg.Add(2)
 	go r.renewLoop()
 	go r.watch()
+	return nil
+}
+
+// retakeLease is Join's answer to a lease that exists already: when it
+// names this node (its id, address and start time), an earlier Join wrote
+// it and timed out waiting for the reply, and Join goes on with it
+// renewed; otherwise it is another process's and Join fails.
+func (r *registry) retakeLease(ctx context.Context, lease string) error {
+	inc := r.n.self.Incarnation
+	c := r.n.o.Client
+	raw, err := c.Do(ctx, c.B().Get().Key(lease).Build()).ToString()
+	if rueidis.IsRedisNil(err) {
+		// It lapsed since: write it as a first Join would.
+		err = c.Do(ctx, c.B().Set().Key(lease).Value(r.leaseJSON()).Nx().PxMilliseconds(r.n.o.Lease.Milliseconds()).Build()).Error()
+		if rueidis.IsRedisNil(err) {
+			return fmt.Errorf("redcluster: join: lease of incarnation %s already exists", inc)
+		}
+		return unavailableOr("join", err)
+	}
+	if err != nil {
+		return unavailable("join", err)
+	}
+	var v leaseValue
+	mine := r.info()
+	if json.Unmarshal([]byte(raw), &v) != nil || v.NodeID != mine.NodeID || v.Advertise != mine.Advertise || !v.StartedAt.Equal(mine.StartedAt) {
+		return fmt.Errorf("redcluster: join: lease of incarnation %s already exists, held by node %q", inc, v.NodeID)
+	}
+	err = c.Do(ctx, c.B().Set().Key(lease).Value(r.leaseJSON()).Xx().PxMilliseconds(r.n.o.Lease.Milliseconds()).Build()).Error()
+	if rueidis.IsRedisNil(err) {
+		return fmt.Errorf("redcluster: join: the lease of incarnation %s lapsed while it was taken over; join again", inc)
+	}
+	return unavailableOr("join", err)
+}
+
+// unavailableOr is unavailable(op, err) for a failed call, nil for none.
+func unavailableOr(op string, err error) error {
+	if err != nil {
+		return unavailable(op, err)
+	}
 	return nil
 }
 

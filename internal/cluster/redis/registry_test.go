@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"maps"
@@ -377,6 +378,46 @@ func TestRegistryUnavailableAndNotJoined(t *testing.T) {
 	}
 	if o, err := r.Owner(t.Context(), r.NewID()); err != nil || o != r.Self() {
 		t.Errorf("Owner of its own id, cut off but within its lease: %+v, %v; want Self (no Redis needed)", o, err)
+	}
+}
+
+// TestRegistryJoinRetakesOwnLease: a Join that timed out after Redis had
+// written its lease (the reply was lost) leaves the lease behind, and the
+// next Join takes it over instead of failing for the lease's lifetime
+// (TestRegistryUnavailableAndNotJoined failed so on a loaded machine). A
+// lease of the same incarnation that names another node still fails.
+func TestRegistryJoinRetakesOwnLease(t *testing.T) {
+	srv := redistest.StartServer(t)
+	c := regClient(t, []string{srv.Addr}, true)
+	prefix := regPrefix()
+	n := regNode(t, c, prefix, redcluster.Options{NodeID: "a", Advertise: "127.0.0.1:1", Lease: time.Minute, Renewal: 10 * time.Second})
+	r := n.Registry()
+	self := r.Self()
+	lease := prefix + "{n:" + self.Incarnation + "}:lease"
+	leftBehind := func(nodeID string) {
+		t.Helper()
+		v, err := json.Marshal(map[string]any{"nodeId": nodeID, "advertise": self.Advertise, "startedAt": self.StartedAt})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := c.Do(t.Context(), c.B().Set().Key(lease).Value(string(v)).Px(time.Minute).Build()).Error(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	leftBehind("another-node")
+	if err := r.Join(t.Context()); err == nil || !strings.Contains(err.Error(), "already exists") {
+		t.Fatalf("Join over another node's lease of the same incarnation: %v; want it refused", err)
+	}
+	leftBehind(self.ID)
+	if err := r.Join(t.Context()); err != nil {
+		t.Fatalf("Join over its own lease, left by a Join that timed out: %v; want nil", err)
+	}
+	if o, err := r.Owner(t.Context(), r.NewID()); err != nil || o.ID != self.ID {
+		t.Fatalf("Owner after the Join: %+v, %v", o, err)
+	}
+	ns, err := r.Nodes(t.Context())
+	if err != nil || !slices.ContainsFunc(ns, func(nd cluster.Node) bool { return nd.Incarnation == self.Incarnation }) {
+		t.Fatalf("Nodes after the Join: %+v, %v; want this node listed", ns, err)
 	}
 }
 
