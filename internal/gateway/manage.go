@@ -56,7 +56,8 @@ func (g *Gateway) PostToConnection(ctx context.Context, stage, id string, data [
 	f := a.hub.Frames(data)
 	// One recipient: SendMessageDirect writes the frame from this
 	// goroutine when the connection has nothing else waiting, instead of
-	// waking its event loop (fan-out keeps Send).
+	// waking its event loop, and with it the frames of concurrent posts to
+	// the same connection (fan-out keeps Send).
 	if err := c.ws.SendMessageDirect(f.For(c.codec)); err != nil {
 		return ErrGone
 	}

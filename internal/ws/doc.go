@@ -21,8 +21,10 @@
 //     as a management post) that finds nothing waiting to go out (no
 //     queued frame, no pending wakeup, no bytes the loop has not written
 //     yet) writes its frame itself, with c.mu held, in one non-blocking
-//     write; what the socket does not take is queued and the loop woken
-//     as for any frame. Send and Close only queue work; nothing blocks. A
+//     writev, together with the frames other SendDirect callers queued
+//     while it yielded the processor once to gather them; what the socket
+//     does not take is queued and the loop woken as for any frame. Send
+//     and Close only queue work; nothing blocks. A
 //     queue past Limits.MaxQueueBytes closes the connection as a slow
 //     consumer (1013).
 //   - A Frame is immutable and can be queued on many connections: fan-out

@@ -20,6 +20,3 @@ func detachFD(net.Conn) (int, bool, error) { return -1, false, nil }
 
 // writeFrames is never called: no connection has a poller here.
 func writeFrames(int, [][]byte) int { return 0 }
-
-// writeFrames is never called either.
-func writeFrames(int, [][]byte) int { return 0 }
