@@ -113,15 +113,15 @@ type Conn struct {
 	scheduled   bool     // the writer will look at the queue again
 	outBusy     bool     // epoll driver: out holds bytes the loop has not written yet
 	head        []byte   // the rest of a frame SendDirect wrote in part: out before anything else
-	gathering   bool     // a SendDirect caller yielded and will write the queue
-	joined      bool     // another SendDirect queued a frame during that gather
-	gatherMiss  uint8    // gathers in a row that nobody joined
-	directs     uint8    // SendDirect calls that found the connection idle
 	closeOut    Frame    // our close frame, not yet handed to the writer
 	closeInOut  bool     // our close frame is in out
 	closeDone   bool     // once our close frame is out, linger and finish
 	closeWrote  bool     // our close frame was written
 	paused      bool     // the reader should stop reading
+	gathering   bool     // a SendDirect caller yielded and will write the queue
+	joined      bool     // another SendDirect queued a frame during that gather
+	gatherMiss  uint8    // gathers in a row that nobody joined
+	directs     uint8    // SendDirect calls that found the connection idle
 	resume      chan struct{}
 	abortReq    bool // finish now, without a close handshake
 	localInit   bool // we started the close
