@@ -170,6 +170,13 @@ func (g *Gateway) Accept(w http.ResponseWriter, r *http.Request, o AcceptOptions
 		_ = c.ws.Send(o.Greeting) // written with the 101 response
 	}
 	a.hub.AddUser(c.member)
+	// Logged before Upgrade: once the socket is attached, the connection
+	// can deliver, close and log its disconnect before this goroutine runs
+	// again, and "connect" must not follow them. A failed upgrade logs a
+	// WARN and a disconnect after it.
+	g.log.Info("connect", "api", a.id, "connectionId", c.info.ID, "protocol", o.Protocol,
+		"sourceIp", c.info.Identity.SourceIP, "userAgent", c.info.Identity.UserAgent,
+		"deflate", c.ws.Deflate(), "user", o.User, "latencyMs", float64(time.Since(start).Microseconds())/1000)
 	if err := c.ws.Upgrade(w, r, o.Subprotocol); err != nil {
 		a.registry.remove(c)
 		g.metrics.Connects.WithLabelValues(a.id, "upgrade_failed").Inc()
@@ -180,9 +187,6 @@ func (g *Gateway) Accept(w http.ResponseWriter, r *http.Request, o AcceptOptions
 	}
 	a.m.connections.Inc()
 	g.metrics.Connects.WithLabelValues(a.id, "accepted").Inc()
-	g.log.Info("connect", "api", a.id, "connectionId", c.info.ID, "protocol", o.Protocol,
-		"sourceIp", c.info.Identity.SourceIP, "userAgent", c.info.Identity.UserAgent,
-		"deflate", c.ws.Deflate(), "user", o.User, "latencyMs", float64(time.Since(start).Microseconds())/1000)
 	if g.draining.Load() {
 		c.ws.Close(c.closeForDrain())
 	} else if g.LeaseLost() {

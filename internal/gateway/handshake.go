@@ -197,6 +197,13 @@ func (g *Gateway) ServeWebSocket(w http.ResponseWriter, r *http.Request, a *API)
 	}
 	a.countMembership()
 	c.scheduleExpiry(who.expiresAt) // before Upgrade: connectionClosed may run as soon as it returns
+	// Logged before Upgrade: once the socket is attached, the connection
+	// can deliver, close and log its disconnect before this goroutine runs
+	// again, and "connect" must not follow them. A failed upgrade logs a
+	// WARN and a disconnect after it.
+	g.log.Info("connect", "api", a.id, "connectionId", c.info.ID,
+		"sourceIp", c.info.Identity.SourceIP, "userAgent", c.info.Identity.UserAgent,
+		"subprotocol", subprotocol, "deflate", c.ws.Deflate(), "user", gr.user, "latencyMs", float64(time.Since(start).Microseconds())/1000)
 	if err := c.ws.Upgrade(w, r, subprotocol); err != nil {
 		a.registry.remove(c)
 		g.metrics.Connects.WithLabelValues(a.id, "upgrade_failed").Inc()
@@ -208,9 +215,6 @@ func (g *Gateway) ServeWebSocket(w http.ResponseWriter, r *http.Request, a *API)
 	}
 	a.m.connections.Inc()
 	g.metrics.Connects.WithLabelValues(a.id, "accepted").Inc()
-	g.log.Info("connect", "api", a.id, "connectionId", c.info.ID,
-		"sourceIp", c.info.Identity.SourceIP, "userAgent", c.info.Identity.UserAgent,
-		"subprotocol", subprotocol, "deflate", c.ws.Deflate(), "user", gr.user, "latencyMs", float64(time.Since(start).Microseconds())/1000)
 	if g.draining.Load() {
 		c.ws.Close(ws.CloseGoingAway, "server shutting down")
 	} else if g.LeaseLost() {

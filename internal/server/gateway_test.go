@@ -561,6 +561,12 @@ func TestLogLines(t *testing.T) {
 	if len(disc) != 1 || disc[0]["code"] != float64(1000) || disc[0]["reason"] != "bye" || disc[0]["durationS"] == nil {
 		t.Fatalf("disconnect lines %v", disc)
 	}
+	// The connect line comes first: it is logged before the socket is
+	// handed over, so the connection cannot deliver and close before it
+	// (it once came after the disconnect, and this test missed it).
+	if c, d := e.logs.first("connect"), e.logs.first("disconnect"); c > d {
+		t.Errorf("the connect line is line %d, after the disconnect line %d", c, d)
+	}
 	routes := map[string]map[string]any{}
 	for _, l := range e.logs.lines("route") {
 		routes[fmt.Sprint(l["route"])] = l

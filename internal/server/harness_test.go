@@ -67,6 +67,20 @@ func (l *logBuffer) lines(msg string) []map[string]any {
 	return out
 }
 
+// first is the position of the first line whose msg is msg among all
+// the lines logged so far, or -1.
+func (l *logBuffer) first(msg string) int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for i, line := range strings.Split(l.b.String(), "\n") {
+		var m map[string]any
+		if json.Unmarshal([]byte(line), &m) == nil && m["msg"] == msg {
+			return i
+		}
+	}
+	return -1
+}
+
 // startServer runs a server with the given YAML configuration (the seed
 // configuration when yaml is empty). "{{backend}}" in yaml is replaced by
 // backendURL.
