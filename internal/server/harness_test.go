@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -53,14 +54,27 @@ func (l *logBuffer) contains(s string) bool {
 	return strings.Contains(l.b.String(), s)
 }
 
-// lines returns the decoded log lines whose msg is msg.
-func (l *logBuffer) lines(msg string) []map[string]any {
+// decoded is every line logged so far, decoded (nil for a line that is
+// not JSON).
+func (l *logBuffer) decoded() []map[string]any {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	var out []map[string]any
 	for _, line := range strings.Split(l.b.String(), "\n") {
 		var m map[string]any
-		if json.Unmarshal([]byte(line), &m) == nil && m["msg"] == msg {
+		if json.Unmarshal([]byte(line), &m) != nil {
+			m = nil
+		}
+		out = append(out, m)
+	}
+	return out
+}
+
+// lines returns the decoded log lines whose msg is msg.
+func (l *logBuffer) lines(msg string) []map[string]any {
+	var out []map[string]any
+	for _, m := range l.decoded() {
+		if m != nil && m["msg"] == msg {
 			out = append(out, m)
 		}
 	}
@@ -70,15 +84,7 @@ func (l *logBuffer) lines(msg string) []map[string]any {
 // first is the position of the first line whose msg is msg among all
 // the lines logged so far, or -1.
 func (l *logBuffer) first(msg string) int {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	for i, line := range strings.Split(l.b.String(), "\n") {
-		var m map[string]any
-		if json.Unmarshal([]byte(line), &m) == nil && m["msg"] == msg {
-			return i
-		}
-	}
-	return -1
+	return slices.IndexFunc(l.decoded(), func(m map[string]any) bool { return m != nil && m["msg"] == msg })
 }
 
 // startServer runs a server with the given YAML configuration (the seed
